@@ -1,0 +1,70 @@
+// modelgrow plugins [--kind growth|text|data] [--json]
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "modelgrow/host/plugin_registry.h"
+
+namespace po = boost::program_options;
+
+namespace modelgrow::cli {
+
+int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global) {
+  po::options_description desc("modelgrow plugins: list the plugins found on the search path");
+  std::string kind;
+  desc.add_options()("help,h", "show this help")(
+      "kind", po::value<std::string>(&kind), "only this kind: growth, text or data")(
+      "json", "print JSON (kind, name, version, summary, file)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  std::optional<PluginKind> filter;
+  if (!kind.empty()) {
+    if (kind == "growth") filter = PluginKind::kGrowth;
+    else if (kind == "text") filter = PluginKind::kText;
+    else if (kind == "data") filter = PluginKind::kData;
+    else throw UsageError(fmt::format("--kind must be growth, text or data, not '{}'", kind));
+  }
+
+  PluginRegistry registry;
+  std::vector<std::filesystem::path> path = PluginRegistry::SearchPath(global.plugin_paths);
+  registry.LoadFrom(path);
+  std::vector<PluginInfo> plugins = filter ? registry.List(*filter) : registry.List();
+
+  if (vm.count("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const PluginInfo& p : plugins) {
+      out.push_back({{"kind", PluginKindName(p.kind)},
+                     {"name", p.name},
+                     {"version", p.version},
+                     {"summary", p.summary},
+                     {"file", p.file.string()}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  if (plugins.empty()) {
+    std::cout << "no plugins found; searched:\n";
+    for (const auto& p : path) std::cout << "  " << p.string() << "\n";
+    return 0;
+  }
+  size_t name_width = 4;
+  for (const PluginInfo& p : plugins) name_width = std::max(name_width, p.name.size());
+  std::cout << fmt::format("{:<7} {:<{}} {:<8} {}\n", "KIND", "NAME", name_width, "VERSION",
+                           "SUMMARY / FILE");
+  for (const PluginInfo& p : plugins) {
+    std::cout << fmt::format("{:<7} {:<{}} {:<8} {}\n", PluginKindName(p.kind), p.name, name_width,
+                             p.version, p.summary);
+    std::cout << fmt::format("{:<7} {:<{}} {:<8} {}\n", "", "", name_width, "", p.file.string());
+  }
+  return 0;
+}
+
+}  // namespace modelgrow::cli

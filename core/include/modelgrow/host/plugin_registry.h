@@ -1,0 +1,73 @@
+// Finds, loads and instantiates plugins (Boost.DLL).
+//
+// Search path, in order: --plugin-path folders, MODELGROW_PLUGIN_PATH (colon-separated), and the
+// install's own plugin folder (lib/modelgrow/plugins next to the executable's bin/). Every shared
+// library found is opened and checked; problems are errors that name the file:
+//   - not a shared library / cannot be opened
+//   - no `modelgrow_plugin_descriptor` symbol
+//   - built for another SDK API version (both versions named)
+//   - two plugins with the same kind and name (both files named)
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "modelgrow/sdk/plugin.h"
+
+namespace modelgrow {
+
+class GrowthOperator;
+class TextEncoder;
+class DataPipeline;
+
+struct PluginInfo {
+  PluginKind kind;
+  std::string name;
+  std::string version;
+  std::string summary;
+  std::filesystem::path file;
+};
+
+class PluginRegistry {
+ public:
+  PluginRegistry();
+  ~PluginRegistry();
+  PluginRegistry(const PluginRegistry&) = delete;
+  PluginRegistry& operator=(const PluginRegistry&) = delete;
+
+  // The default search path: `extra` first, then MODELGROW_PLUGIN_PATH, then the install's.
+  static std::vector<std::filesystem::path> SearchPath(
+      const std::vector<std::filesystem::path>& extra);
+
+  // Loads every plugin library in the folders (a path may also name one library file).
+  // Throws InputError on the first broken plugin or name clash.
+  void LoadFrom(const std::vector<std::filesystem::path>& paths);
+  // Loads one library file.
+  void LoadFile(const std::filesystem::path& file);
+
+  std::vector<PluginInfo> List() const;  // sorted by kind, then name
+  std::vector<PluginInfo> List(PluginKind kind) const;
+  // Throws InputError listing the plugins of that kind when `name` is unknown.
+  const PluginInfo& Find(PluginKind kind, const std::string& name) const;
+
+  // Instantiates a plugin; `context.options` is its table. Unknown option keys and options the
+  // plugin rejects become a ValidationError that names the plugin and the option.
+  std::shared_ptr<GrowthOperator> MakeGrowthOperator(const std::string& name,
+                                                     const PluginContext& context) const;
+  std::shared_ptr<TextEncoder> MakeTextEncoder(const std::string& name,
+                                               const PluginContext& context) const;
+  std::shared_ptr<DataPipeline> MakeDataPipeline(const std::string& name,
+                                                 const PluginContext& context) const;
+
+ private:
+  struct Loaded;
+  const Loaded& FindLoaded(PluginKind kind, const std::string& name) const;
+  std::vector<std::unique_ptr<Loaded>> loaded_;
+};
+
+// The folder of the running executable (for finding the install's plugin folder).
+std::filesystem::path ExecutableDir();
+
+}  // namespace modelgrow
