@@ -1,8 +1,8 @@
 // modelgrow plugins [--kind growth|text|data] [--json]
 #include <iostream>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -15,8 +15,8 @@ namespace modelgrow::cli {
 int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global) {
   po::options_description desc("modelgrow plugins: list the plugins found on the search path");
   std::string kind;
-  desc.add_options()("help,h", "show this help")(
-      "kind", po::value<std::string>(&kind), "only this kind: growth, text or data")(
+  desc.add_options()("help,h", "show this help")("kind", po::value<std::string>(&kind),
+                                                 "only this kind: growth, text or data")(
       "json", "print JSON (kind, name, version, summary, file)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -27,10 +27,14 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
   }
   std::optional<PluginKind> filter;
   if (!kind.empty()) {
-    if (kind == "growth") filter = PluginKind::kGrowth;
-    else if (kind == "text") filter = PluginKind::kText;
-    else if (kind == "data") filter = PluginKind::kData;
-    else throw UsageError(fmt::format("--kind must be growth, text or data, not '{}'", kind));
+    if (kind == "growth")
+      filter = PluginKind::kGrowth;
+    else if (kind == "text")
+      filter = PluginKind::kText;
+    else if (kind == "data")
+      filter = PluginKind::kData;
+    else
+      throw UsageError(fmt::format("--kind must be growth, text or data, not '{}'", kind));
   }
 
   PluginRegistry registry;

@@ -24,8 +24,6 @@ const std::vector<Command>& Commands();
 
 int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global);
 
-
-
 // Thrown for bad command-line usage (exit code 2).
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;

@@ -3,10 +3,10 @@
 #include <iostream>
 
 #include <ATen/Parallel.h>
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <boost/program_options.hpp>
 
 #include "commands.h"
 #include "modelgrow/base/errors.h"
@@ -21,7 +21,6 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"plugins", "list the growth operators, text encoders and data pipelines found", RunPlugins},
 
-
   };
   return commands;
 }
@@ -29,14 +28,13 @@ const std::vector<Command>& Commands() {
 namespace {
 
 std::string VersionText() {
-  return fmt::format(
-      "modelgrow {}\nplugin SDK API version {}\nLibTorch {}\nCUDA available: {}\n",
-      MODELGROW_VERSION, kSdkApiVersion, TORCH_VERSION, torch::cuda::is_available() ? "yes" : "no");
+  return fmt::format("modelgrow {}\nplugin SDK API version {}\nLibTorch {}\nCUDA available: {}\n",
+                     MODELGROW_VERSION, kSdkApiVersion, TORCH_VERSION,
+                     torch::cuda::is_available() ? "yes" : "no");
 }
 
 std::string UsageText(const po::options_description& global) {
-  std::string text =
-      "usage: modelgrow [global options] <command> [command options]\n\ncommands:\n";
+  std::string text = "usage: modelgrow [global options] <command> [command options]\n\ncommands:\n";
   for (const Command& c : Commands()) text += fmt::format("  {:<10} {}\n", c.name, c.summary);
   std::ostringstream options;
   options << global;

@@ -49,16 +49,26 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::string TypeName(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -175,8 +185,10 @@ SourcePosition Options::Position(std::string_view key) const {
   SourcePosition pos{doc_->source_name, 0, 0};
   const toml::node* node = nullptr;
   if (table_ != nullptr) {
-    node = key.empty() ? static_cast<const toml::node*>(AsTable(table_)) : AsTable(table_)->get(key);
+    node =
+        key.empty() ? static_cast<const toml::node*>(AsTable(table_)) : AsTable(table_)->get(key);
   }
+  if (node == nullptr && table_ != nullptr) node = AsTable(table_);  // absent key: its table
   if (node != nullptr && node->source().begin.line > 0) {
     pos.line = static_cast<int>(node->source().begin.line);
     pos.column = static_cast<int>(node->source().begin.column);
@@ -234,12 +246,11 @@ int64_t Options::Int(std::string_view key, int64_t fallback, IntRange range) con
   }
   int64_t v = n->as_integer()->get();
   if (v < range.min || v > range.max) {
-    std::string bounds =
-        range.max == std::numeric_limits<int64_t>::max()
-            ? fmt::format(">= {}", range.min)
-            : (range.min == std::numeric_limits<int64_t>::min()
-                   ? fmt::format("<= {}", range.max)
-                   : fmt::format("in [{}, {}]", range.min, range.max));
+    std::string bounds = range.max == std::numeric_limits<int64_t>::max()
+                             ? fmt::format(">= {}", range.min)
+                             : (range.min == std::numeric_limits<int64_t>::min()
+                                    ? fmt::format("<= {}", range.max)
+                                    : fmt::format("in [{}, {}]", range.min, range.max));
     Fail(key, fmt::format("expected an integer {}, got {}", bounds, v));
     return fallback;
   }
@@ -298,7 +309,8 @@ std::string Options::Choice(std::string_view key, std::string fallback,
   std::string list;
   for (const auto& a : names) list += (list.empty() ? "" : ", ") + std::string("'") + a + "'";
   std::string hint = SuggestClosest(v, names);
-  Fail(key, fmt::format("expected one of {}, got '{}'{}", list, v, hint.empty() ? "" : "; " + hint));
+  Fail(key,
+       fmt::format("expected one of {}, got '{}'{}", list, v, hint.empty() ? "" : "; " + hint));
   return fallback;
 }
 
@@ -310,7 +322,8 @@ std::vector<T> ReadList(const Options& self, const void* table, std::string_view
   const toml::node* n = Lookup(table, key);
   if (n == nullptr) return fallback;
   if (!n->is_array()) {
-    self.Fail(key, fmt::format("expected an array of {}, got {} {}", what, TypeName(*n), Shown(*n)));
+    self.Fail(key,
+              fmt::format("expected an array of {}, got {} {}", what, TypeName(*n), Shown(*n)));
     return fallback;
   }
   std::vector<T> out;
@@ -423,9 +436,9 @@ std::vector<Options> Options::TableArray(std::string_view key) const {
   for (size_t i = 0; i < arr.size(); ++i) {
     std::string element_path = fmt::format("{}[{}]", KeyPath(key), i);
     if (!arr[i].is_table()) {
-      doc_->problems.push_back({Position(key), element_path,
-                                fmt::format("expected a table, got {} {}", TypeName(arr[i]),
-                                            Shown(arr[i]))});
+      doc_->problems.push_back(
+          {Position(key), element_path,
+           fmt::format("expected a table, got {} {}", TypeName(arr[i]), Shown(arr[i]))});
       continue;
     }
     out.push_back(Options(doc_, element_path, arr[i].as_table()));
@@ -454,10 +467,10 @@ void Options::RejectUnknownKeys() const {
     std::string message = fmt::format("unknown key '{}'", key);
     if (!hint.empty()) message += "; " + hint;
     if (!known_list.empty()) message += fmt::format(" (known keys: {})", known_list);
-    doc_->problems.push_back({SourcePosition{doc_->source_name,
-                                             static_cast<int>(v.source().begin.line),
-                                             static_cast<int>(v.source().begin.column)},
-                              KeyPath(key), message});
+    doc_->problems.push_back(
+        {SourcePosition{doc_->source_name, static_cast<int>(k.source().begin.line),
+                        static_cast<int>(k.source().begin.column)},
+         KeyPath(key), message});
   }
 }
 

@@ -4,10 +4,10 @@
 #include <cstdlib>
 #include <sstream>
 
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 
 #include "modelgrow/base/errors.h"
 #include "modelgrow/sdk/data_pipeline.h"
@@ -20,9 +20,12 @@ namespace fs = std::filesystem;
 
 const char* PluginKindName(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kGrowth: return "growth";
-    case PluginKind::kText: return "text";
-    case PluginKind::kData: return "data";
+    case PluginKind::kGrowth:
+      return "growth";
+    case PluginKind::kText:
+      return "text";
+    case PluginKind::kData:
+      return "data";
   }
   return "unknown";
 }
@@ -31,9 +34,12 @@ namespace {
 
 const char* KindNoun(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kGrowth: return "growth operator";
-    case PluginKind::kText: return "text encoder";
-    case PluginKind::kData: return "data pipeline";
+    case PluginKind::kGrowth:
+      return "growth operator";
+    case PluginKind::kText:
+      return "text encoder";
+    case PluginKind::kData:
+      return "data pipeline";
   }
   return "plugin";
 }
@@ -74,11 +80,13 @@ void PluginRegistry::LoadFrom(const std::vector<fs::path>& paths) {
       continue;
     }
     if (!fs::is_directory(path, ec)) {
-      throw InputError(fmt::format("plugin path '{}' is neither a folder nor a file", path.string()));
+      throw InputError(
+          fmt::format("plugin path '{}' is neither a folder nor a file", path.string()));
     }
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
+      if (entry.is_regular_file() && entry.path().extension() == ".so")
+        files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     for (const fs::path& file : files) LoadFile(file);
@@ -95,9 +103,11 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
   try {
     library->load(file.string(), boost::dll::load_mode::rtld_lazy);
   } catch (const std::exception& e) {
-    throw InputError(fmt::format("{}: not a loadable shared library ({})", file.string(), e.what()));
+    throw InputError(
+        fmt::format("{}: not a loadable shared library ({})", file.string(), e.what()));
   }
-  if (!library->has("modelgrow_plugin_api_version") || !library->has("modelgrow_plugin_descriptor")) {
+  if (!library->has("modelgrow_plugin_api_version") ||
+      !library->has("modelgrow_plugin_descriptor")) {
     throw InputError(fmt::format(
         "{}: not a ModelGrow plugin (it exports no modelgrow_plugin_descriptor; a plugin "
         "declares one with MODELGROW_GROWTH_OPERATOR, MODELGROW_TEXT_ENCODER or "
@@ -111,7 +121,8 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
         "the plugin against this installation",
         file.string(), api, kSdkApiVersion));
   }
-  const PluginDescriptor* d = library->get<const PluginDescriptor*()>("modelgrow_plugin_descriptor")();
+  const PluginDescriptor* d =
+      library->get<const PluginDescriptor*()>("modelgrow_plugin_descriptor")();
   if (d == nullptr || d->name == nullptr || std::string(d->name).empty()) {
     throw InputError(fmt::format("{}: its plugin descriptor has no name", file.string()));
   }
@@ -130,7 +141,8 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
     }
   }
   auto loaded = std::make_unique<Loaded>();
-  loaded->info = {d->kind, d->name, d->version ? d->version : "", d->summary ? d->summary : "", file};
+  loaded->info = {d->kind, d->name, d->version ? d->version : "", d->summary ? d->summary : "",
+                  file};
   loaded->library = library;
   loaded->descriptor = d;
   loaded_.push_back(std::move(loaded));
@@ -162,7 +174,8 @@ const PluginRegistry::Loaded& PluginRegistry::FindLoaded(PluginKind kind,
     names.push_back(l->info.name);
   }
   std::sort(names.begin(), names.end());
-  std::string list = names.empty() ? "none are loaded" : "available: " + fmt::format("{}", fmt::join(names, ", "));
+  std::string list =
+      names.empty() ? "none are loaded" : "available: " + fmt::format("{}", fmt::join(names, ", "));
   std::string hint = SuggestClosest(name, names);
   throw InputError(fmt::format("no {} plugin named '{}' ({}){}", PluginKindName(kind), name, list,
                                hint.empty() ? "" : "; " + hint));
@@ -202,7 +215,8 @@ std::shared_ptr<T> Instantiate(const PluginInfo& info,
 std::shared_ptr<GrowthOperator> PluginRegistry::MakeGrowthOperator(
     const std::string& name, const PluginContext& context) const {
   const Loaded& l = FindLoaded(PluginKind::kGrowth, name);
-  return Instantiate<GrowthOperator>(l.info, l.library, l.descriptor->make_growth_operator, context);
+  return Instantiate<GrowthOperator>(l.info, l.library, l.descriptor->make_growth_operator,
+                                     context);
 }
 
 std::shared_ptr<TextEncoder> PluginRegistry::MakeTextEncoder(const std::string& name,

@@ -15,15 +15,16 @@ std::string CrossAttentionName(int64_t condition) {
 }
 
 STDiT3BlockImpl::STDiT3BlockImpl(const BlockSpec& spec) : spec_(spec) {
-  attn = register_module("attn", SelfAttention(spec.hidden, spec.heads, spec.head_dim, spec.qk_norm));
+  attn =
+      register_module("attn", SelfAttention(spec.hidden, spec.heads, spec.head_dim, spec.qk_norm));
   for (int64_t k = 0; k < spec.num_conditions; ++k) {
     cross_attns.push_back(register_module(CrossAttentionName(k),
                                           CrossAttention(spec.hidden, spec.heads, spec.head_dim)));
   }
   mlp = register_module("mlp", Mlp(spec.hidden, spec.mlp_hidden, spec.hidden));
-  scale_shift_table = register_parameter(
-      "scale_shift_table",
-      torch::randn({6, spec.hidden}) / std::sqrt(static_cast<double>(spec.hidden)));
+  scale_shift_table =
+      register_parameter("scale_shift_table", torch::randn({6, spec.hidden}) /
+                                                  std::sqrt(static_cast<double>(spec.hidden)));
 }
 
 torch::Tensor STDiT3BlockImpl::forward(const torch::Tensor& x_in, const BlockInputs& in) {
@@ -31,8 +32,8 @@ torch::Tensor STDiT3BlockImpl::forward(const torch::Tensor& x_in, const BlockInp
   const bool masked = in.x_mask.defined();
   torch::Tensor mod = scale_shift_table.unsqueeze(0) + in.t_mlp.view({b, 6, c});
   auto part = [&](const torch::Tensor& m, int64_t i) { return m.slice(1, i, i + 1); };
-  torch::Tensor mod0 = masked ? scale_shift_table.unsqueeze(0) + in.t0_mlp.view({b, 6, c})
-                              : torch::Tensor();
+  torch::Tensor mod0 =
+      masked ? scale_shift_table.unsqueeze(0) + in.t0_mlp.view({b, 6, c}) : torch::Tensor();
   torch::Tensor x = x_in;
 
   // Self-attention, adaLN-modulated and gated.
@@ -111,14 +112,14 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
     ctx->saved_data["call"] = c10::IValue::make_capsule(saved);
     torch::NoGradGuard no_grad;
     return block->forward(
-        x, WithDifferentiable(*inputs, std::vector<torch::Tensor>(differentiable.begin(),
-                                                                  differentiable.end())));
+        x, WithDifferentiable(
+               *inputs, std::vector<torch::Tensor>(differentiable.begin(), differentiable.end())));
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
-    auto saved = c10::static_intrusive_pointer_cast<SavedBlockCall>(
-        ctx->saved_data["call"].toCapsule());
+    auto saved =
+        c10::static_intrusive_pointer_cast<SavedBlockCall>(ctx->saved_data["call"].toCapsule());
     std::vector<torch::Tensor> all = ctx->get_saved_variables();
     std::vector<torch::Tensor> leaves;
     for (const auto& t : all) leaves.push_back(t.detach().requires_grad_(t.requires_grad()));
@@ -136,7 +137,8 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
     }
     torch::autograd::backward({out}, {grad_out[0]});
     torch::autograd::variable_list grads;
-    for (const auto& leaf : leaves) grads.push_back(leaf.requires_grad() ? leaf.grad() : torch::Tensor());
+    for (const auto& leaf : leaves)
+      grads.push_back(leaf.requires_grad() ? leaf.grad() : torch::Tensor());
     grads.push_back(torch::Tensor());  // block
     grads.push_back(torch::Tensor());  // inputs
     return grads;

@@ -42,7 +42,8 @@ void STDiT3Config::Validate() const {
     fail(fmt::format("hidden_size {} is not divisible by num_heads {}", hidden_size, num_heads));
   }
   if (resolved_head_dim() % 2 != 0) {
-    fail(fmt::format("head dimension must be even (rotary embedding), got {}", resolved_head_dim()));
+    fail(
+        fmt::format("head dimension must be even (rotary embedding), got {}", resolved_head_dim()));
   }
   if (depth < 0) fail(fmt::format("depth must be >= 0, got {}", depth));
   for (int i = 0; i < 3; ++i) {
@@ -113,9 +114,8 @@ json STDiT3Config::ToJson() const {
   if (!extra_conditions.empty()) {
     json list = json::array();
     for (const auto& c : extra_conditions) {
-      list.push_back({{"name", c.name},
-                      {"caption_channels", c.caption_channels},
-                      {"token_num", c.token_num}});
+      list.push_back(
+          {{"name", c.name}, {"caption_channels", c.caption_channels}, {"token_num", c.token_num}});
     }
     j["modelgrow_text_conditions"] = list;
   }
@@ -140,8 +140,8 @@ T Field(const json& j, const char* key, T fallback, const std::string& source) {
   try {
     return it->get<T>();
   } catch (const json::exception&) {
-    throw InputError(fmt::format("{}: field '{}' has the wrong type ({})", source, key,
-                                 it->type_name()));
+    throw InputError(
+        fmt::format("{}: field '{}' has the wrong type ({})", source, key, it->type_name()));
   }
 }
 
@@ -160,7 +160,8 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
       "modelgrow_block_order",        "modelgrow"};
   for (const auto& [key, value] : j.items()) {
     if (key.rfind("modelgrow", 0) != 0) continue;
-    if (std::find(std::begin(kKnownExtras), std::end(kKnownExtras), key) == std::end(kKnownExtras)) {
+    if (std::find(std::begin(kKnownExtras), std::end(kKnownExtras), key) ==
+        std::end(kKnownExtras)) {
       throw InputError(fmt::format("{}: unknown field '{}'", source, key));
     }
   }
@@ -170,7 +171,8 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   c.num_heads = Field<int64_t>(j, "num_heads", c.num_heads, source);
   c.mlp_ratio = Field<double>(j, "mlp_ratio", c.mlp_ratio, source);
   auto patch = Field<std::vector<int64_t>>(j, "patch_size", {1, 2, 2}, source);
-  if (patch.size() != 3) throw InputError(fmt::format("{}: patch_size must have 3 entries", source));
+  if (patch.size() != 3)
+    throw InputError(fmt::format("{}: patch_size must have 3 entries", source));
   c.patch_size = {patch[0], patch[1], patch[2]};
   c.in_channels = Field<int64_t>(j, "in_channels", c.in_channels, source);
   c.pred_sigma = Field<bool>(j, "pred_sigma", c.pred_sigma, source);
@@ -199,7 +201,8 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   for (const std::string& entry :
        Field<std::vector<std::string>>(j, "modelgrow_block_order", {}, source)) {
     if (entry.size() < 2 || (entry[0] != 's' && entry[0] != 't')) {
-      throw InputError(fmt::format("{}: block order entry '{}' is not s<i> or t<i>", source, entry));
+      throw InputError(
+          fmt::format("{}: block order entry '{}' is not s<i> or t<i>", source, entry));
     }
     c.block_order.push_back({entry[0] == 't', std::stoll(entry.substr(1))});
   }
@@ -276,8 +279,8 @@ STDiT3Config ConfigFromOptions(const Options& t) {
   c.head_dim = t.Int("head_dim", c.head_dim, {.min = 0});
   c.mlp_ratio = t.Double("mlp_ratio", c.mlp_ratio, {.min = 0, .min_exclusive = true});
   c.mlp_hidden_size = t.Int("mlp_hidden_size", c.mlp_hidden_size, {.min = 0});
-  auto patch = t.IntList("patch_size", {c.patch_size[0], c.patch_size[1], c.patch_size[2]},
-                         {.min = 1});
+  auto patch =
+      t.IntList("patch_size", {c.patch_size[0], c.patch_size[1], c.patch_size[2]}, {.min = 1});
   if (patch.size() == 3) {
     c.patch_size = {patch[0], patch[1], patch[2]};
   } else {

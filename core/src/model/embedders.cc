@@ -10,9 +10,7 @@ namespace modelgrow {
 
 namespace {
 
-torch::Tensor TanhGelu(const torch::Tensor& x) {
-  return torch::gelu(x, "tanh");
-}
+torch::Tensor TanhGelu(const torch::Tensor& x) { return torch::gelu(x, "tanh"); }
 
 }  // namespace
 
@@ -47,7 +45,8 @@ PatchEmbed3DImpl::PatchEmbed3DImpl(std::array<int64_t, 3> patch, int64_t in_chan
   int64_t fan_in = in_channels * patch[0] * patch[1] * patch[2];
   double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));  // nn.Conv3d's default init
   proj_->weight = proj_->register_parameter(
-      "weight", torch::empty({hidden, in_channels, patch[0], patch[1], patch[2]}).uniform_(-bound, bound));
+      "weight",
+      torch::empty({hidden, in_channels, patch[0], patch[1], patch[2]}).uniform_(-bound, bound));
   proj_->bias = proj_->register_parameter("bias", torch::empty({hidden}).uniform_(-bound, bound));
   register_module("proj", proj_);
 }
@@ -72,7 +71,8 @@ torch::Tensor PatchEmbed3DImpl::forward(const torch::Tensor& x_in) {
 torch::Tensor TimestepSinusoid(const torch::Tensor& t, int64_t dim, double max_period) {
   int64_t half = dim / 2;
   torch::Tensor freqs =
-      torch::exp(-std::log(max_period) * torch::arange(0, half, torch::kFloat) / half).to(t.device());
+      torch::exp(-std::log(max_period) * torch::arange(0, half, torch::kFloat) / half)
+          .to(t.device());
   torch::Tensor args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
   torch::Tensor emb = torch::cat({torch::cos(args), torch::sin(args)}, -1);
   if (dim % 2) emb = torch::cat({emb, torch::zeros_like(emb.slice(1, 0, 1))}, -1);
@@ -96,9 +96,9 @@ torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
 CaptionEmbedderImpl::CaptionEmbedderImpl(int64_t caption_channels, int64_t hidden,
                                          int64_t token_num) {
   y_proj = register_module("y_proj", Mlp(caption_channels, hidden, hidden));
-  y_embedding = register_buffer(
-      "y_embedding", torch::randn({token_num, caption_channels}) /
-                         std::sqrt(static_cast<double>(caption_channels)));
+  y_embedding =
+      register_buffer("y_embedding", torch::randn({token_num, caption_channels}) /
+                                         std::sqrt(static_cast<double>(caption_channels)));
 }
 
 torch::Tensor CaptionEmbedderImpl::forward(const torch::Tensor& caption) { return y_proj(caption); }
@@ -106,8 +106,8 @@ torch::Tensor CaptionEmbedderImpl::forward(const torch::Tensor& caption) { retur
 torch::Tensor PositionEmbedding2D(int64_t dim, int64_t h, int64_t w, double scale,
                                   int64_t base_size, const torch::TensorOptions& options) {
   int64_t half = dim / 2;
-  torch::Tensor inv_freq =
-      1.0 / torch::pow(10000.0, torch::arange(0, half, 2, torch::kFloat) / static_cast<double>(half));
+  torch::Tensor inv_freq = 1.0 / torch::pow(10000.0, torch::arange(0, half, 2, torch::kFloat) /
+                                                         static_cast<double>(half));
   // Same operation order as the reference so the values agree bit for bit.
   torch::Tensor rows = torch::arange(h).div(scale);
   torch::Tensor cols = torch::arange(w).div(scale);

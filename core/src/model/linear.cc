@@ -41,9 +41,8 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   if (lora_rank_ > 0) {
     torch::Tensor h = x;
     if (lora_dropout_ > 0 && is_training()) {
-      h = torch::nn::functional::dropout(h, torch::nn::functional::DropoutFuncOptions()
-                                                .p(lora_dropout_)
-                                                .training(true));
+      h = torch::nn::functional::dropout(
+          h, torch::nn::functional::DropoutFuncOptions().p(lora_dropout_).training(true));
     }
     auto* a = static_cast<LoraMatrix*>(lora_a_.get());
     auto* b = static_cast<LoraMatrix*>(lora_b_.get());
@@ -71,8 +70,8 @@ void LinearImpl::AddLora(int64_t rank, double alpha, double dropout) {
   torch::Tensor a = torch::empty({rank, in_features()}, options);
   torch::nn::init::kaiming_uniform_(a, std::sqrt(5.0));
   lora_a_ = register_module("lora_A", std::make_shared<LoraMatrix>(a));
-  lora_b_ = register_module("lora_B", std::make_shared<LoraMatrix>(
-                                          torch::zeros({out_features(), rank}, options)));
+  lora_b_ = register_module(
+      "lora_B", std::make_shared<LoraMatrix>(torch::zeros({out_features(), rank}, options)));
   lora_rank_ = rank;
   lora_alpha_ = alpha;
   lora_dropout_ = dropout;

@@ -36,20 +36,21 @@ STDiT3Impl::STDiT3Impl(const STDiT3Config& config) : config_(config) {
   rope_freqs = register_module("rope", std::make_shared<RopeHolder>(
                                            RotaryInverseFrequencies(config_.resolved_head_dim())))
                    ->freqs;
-  x_embedder = register_module("x_embedder",
-                               PatchEmbed3D(config_.patch_size, config_.in_channels, c));
+  x_embedder =
+      register_module("x_embedder", PatchEmbed3D(config_.patch_size, config_.in_channels, c));
   t_embedder = register_module("t_embedder", TimestepEmbedder(c));
   fps_embedder = register_module("fps_embedder", TimestepEmbedder(c));
   auto t_block_holder = std::make_shared<torch::nn::Module>();
   t_block = t_block_holder->register_module("1", Linear(c, 6 * c));
   register_module("t_block", t_block_holder);
-  y_embedders_.push_back(register_module(
-      CaptionEmbedderName(0),
-      CaptionEmbedder(config_.caption_channels, c, config_.model_max_length)));
+  y_embedders_.push_back(
+      register_module(CaptionEmbedderName(0),
+                      CaptionEmbedder(config_.caption_channels, c, config_.model_max_length)));
   for (size_t k = 0; k < config_.extra_conditions.size(); ++k) {
     const auto& spec = config_.extra_conditions[k];
-    y_embedders_.push_back(register_module(CaptionEmbedderName(static_cast<int64_t>(k) + 1),
-                                           CaptionEmbedder(spec.caption_channels, c, spec.token_num)));
+    y_embedders_.push_back(
+        register_module(CaptionEmbedderName(static_cast<int64_t>(k) + 1),
+                        CaptionEmbedder(spec.caption_channels, c, spec.token_num)));
   }
   for (int64_t i = 0; i < config_.spatial_count(); ++i) {
     spatial_.push_back(STDiT3Block(MakeBlockSpec(false)));
@@ -171,8 +172,9 @@ torch::Tensor STDiT3Impl::forward(const ModelInput& in) {
       PositionEmbedding2D(c, nh, nw, scale, base_size, x_pixels.options().dtype(torch::kFloat));
 
   // Timestep and fps: t feeds the final layer, t_mlp every block.
-  torch::Tensor fps = in.fps.defined() ? in.fps.to(torch::kFloat)
-                                       : torch::full({b}, 24.0, x_pixels.options().dtype(torch::kFloat));
+  torch::Tensor fps = in.fps.defined()
+                          ? in.fps.to(torch::kFloat)
+                          : torch::full({b}, 24.0, x_pixels.options().dtype(torch::kFloat));
   torch::Tensor fps_emb = fps_embedder(fps.reshape({-1, 1}).expand({b, 1}).reshape({b}));
   torch::Tensor t = t_embedder(in.timestep.to(torch::kFloat)) + fps_emb;
   BlockInputs blocks_in;
@@ -200,7 +202,9 @@ torch::Tensor STDiT3Impl::forward(const ModelInput& in) {
   const bool checkpoint = checkpointing_ && torch::GradMode::is_enabled();
   for (const BlockRef& ref : config_.ResolvedOrder()) {
     STDiT3Block& block = ref.temporal ? temporal_[ref.index] : spatial_[ref.index];
+    torch::Tensor before = x;
     x = checkpoint ? block->ForwardCheckpointed(x, blocks_in) : block->forward(x, blocks_in);
+    if (observer_) observer_(ref, before, x);
   }
 
   x = final_layer(x, t, blocks_in.x_mask, t0, nt, spatial);

@@ -85,7 +85,8 @@ TORCH_MODULE(FinalLayer);
 // LayerNorm without affine parameters, eps 1e-6, in fp32.
 torch::Tensor PlainLayerNorm(const torch::Tensor& x);
 // x * (1 + scale) + shift.
-torch::Tensor Modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale);
+torch::Tensor Modulate(const torch::Tensor& x, const torch::Tensor& shift,
+                       const torch::Tensor& scale);
 // Per frame: x where x_mask is true, masked_x where false. x: [B, T·S, C]; x_mask: [B, T].
 torch::Tensor SelectFrames(const torch::Tensor& x_mask, const torch::Tensor& x,
                            const torch::Tensor& masked_x, int64_t frames, int64_t spatial);

@@ -6,6 +6,7 @@
 // (`spatial_blocks`, `temporal_blocks`) plus a forward order, and SetBlocks() renumbers keys.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,11 +27,11 @@ struct TextInput {
 };
 
 struct ModelInput {
-  torch::Tensor x;         // [B, C, T, H, W] latents (or pixels)
-  torch::Tensor timestep;  // [B], in [0, num_timesteps]
+  torch::Tensor x;              // [B, C, T, H, W] latents (or pixels)
+  torch::Tensor timestep;       // [B], in [0, num_timesteps]
   std::vector<TextInput> text;  // one per model condition, in order
-  torch::Tensor x_mask;    // [B, T] bool: true = noised frame, false = kept (uses timestep 0)
-  torch::Tensor fps;       // [B]; undefined means 24 for every sample
+  torch::Tensor x_mask;         // [B, T] bool: true = noised frame, false = kept (uses timestep 0)
+  torch::Tensor fps;            // [B]; undefined means 24 for every sample
   // Pixel size of the video; sets the position embedding's scale (the reference uses sample 0's).
   double height = 0;  // 0: H of x
   double width = 0;   // 0: W of x
@@ -65,6 +66,11 @@ class STDiT3Impl : public torch::nn::Module {
   // Width growth updates the config after resizing tensors.
   void SetWidth(int64_t num_heads, int64_t head_dim, int64_t mlp_hidden);
 
+  // Called after every block with its input and output (for tests and activation statistics).
+  using BlockObserver =
+      std::function<void(const BlockRef&, const torch::Tensor& in, const torch::Tensor& out)>;
+  void set_block_observer(BlockObserver observer) { observer_ = std::move(observer); }
+
   void set_activation_checkpointing(bool on) { checkpointing_ = on; }
   bool activation_checkpointing() const { return checkpointing_; }
 
@@ -89,6 +95,7 @@ class STDiT3Impl : public torch::nn::Module {
   std::vector<STDiT3Block> spatial_;
   std::vector<STDiT3Block> temporal_;
   bool checkpointing_ = false;
+  BlockObserver observer_;
 };
 TORCH_MODULE(STDiT3);
 

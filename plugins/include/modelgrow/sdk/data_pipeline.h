@@ -30,7 +30,7 @@ struct Sample {
   double fps = 24;
   int64_t height = 0;  // pixel size of the video (for latents: of the decoded video)
   int64_t width = 0;
-  int64_t index = 0;   // index in the pipeline
+  int64_t index = 0;      // index in the pipeline
   nlohmann::json labels;  // ground truth where known (the synthetic world's objects, ...)
   // Text embeddings that came with the data (e.g. an HDF5 shard), by encoder name.
   std::map<std::string, TextEncoding> text_embeddings;

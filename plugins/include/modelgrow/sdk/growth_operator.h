@@ -30,7 +30,7 @@ const char* OptimizerStatePolicyName(OptimizerStatePolicy policy);
 // Grown model output vs base output on the host's probe batch, fp32 (and bf16 where run).
 struct PreservationError {
   double max_abs = 0;
-  double max_rel = 0;  // max |grown - base| / max |base|
+  double max_rel = 0;        // max |grown - base| / max |base|
   double max_abs_bf16 = -1;  // -1: not measured
   int64_t probe_samples = 0;
   std::vector<double> timesteps;
@@ -41,7 +41,7 @@ struct GrowthReport {
   // Filled by the operator.
   bool claims_preserving = false;  // whether the operator is exact by design
   OptimizerStatePolicy optimizer_state = OptimizerStatePolicy::kCarried;
-  std::string optimizer_note;      // what exactly happened to it, in a sentence
+  std::string optimizer_note;                         // what exactly happened to it, in a sentence
   nlohmann::json details = nlohmann::json::object();  // layout, sources of copies, ...
 
   // Filled by the host.

@@ -34,8 +34,8 @@ class DataPipeline;
 
 // What a plugin's factory receives: its own option table and where it runs.
 struct PluginContext {
-  Options options;                   // the plugin's table; read it, unknown keys are reported
-  std::filesystem::path work_dir;    // a folder the plugin may cache into (may be empty)
+  Options options;                 // the plugin's table; read it, unknown keys are reported
+  std::filesystem::path work_dir;  // a folder the plugin may cache into (may be empty)
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   uint64_t seed = 0;
 };
@@ -61,32 +61,33 @@ struct PluginDescriptor {
 #define MODELGROW_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
 #define MODELGROW_DEFINE_PLUGIN_(KIND, FIELD, INTERFACE, CLASS, NAME, VERSION, SUMMARY)        \
-  namespace {                                                                                \
-  std::unique_ptr<::modelgrow::INTERFACE> ModelGrowMakePlugin(                               \
-      const ::modelgrow::PluginContext& context) {                                           \
-    return std::make_unique<CLASS>(context);                                                 \
-  }                                                                                          \
-  }                                                                                          \
-  MODELGROW_PLUGIN_EXPORT int modelgrow_plugin_api_version() {                               \
-    return ::modelgrow::kSdkApiVersion;                                                      \
-  }                                                                                          \
+  namespace {                                                                                  \
+  std::unique_ptr<::modelgrow::INTERFACE> ModelGrowMakePlugin(                                 \
+      const ::modelgrow::PluginContext& context) {                                             \
+    return std::make_unique<CLASS>(context);                                                   \
+  }                                                                                            \
+  }                                                                                            \
+  MODELGROW_PLUGIN_EXPORT int modelgrow_plugin_api_version() {                                 \
+    return ::modelgrow::kSdkApiVersion;                                                        \
+  }                                                                                            \
   MODELGROW_PLUGIN_EXPORT const ::modelgrow::PluginDescriptor* modelgrow_plugin_descriptor() { \
-    static const ::modelgrow::PluginDescriptor descriptor = [] {                             \
-      ::modelgrow::PluginDescriptor d{};                                                     \
-      d.api_version = ::modelgrow::kSdkApiVersion;                                           \
-      d.kind = ::modelgrow::PluginKind::KIND;                                                \
-      d.name = NAME;                                                                         \
-      d.version = VERSION;                                                                   \
-      d.summary = SUMMARY;                                                                   \
-      d.FIELD = &ModelGrowMakePlugin;                                                        \
-      return d;                                                                              \
-    }();                                                                                     \
-    return &descriptor;                                                                      \
+    static const ::modelgrow::PluginDescriptor descriptor = [] {                               \
+      ::modelgrow::PluginDescriptor d{};                                                       \
+      d.api_version = ::modelgrow::kSdkApiVersion;                                             \
+      d.kind = ::modelgrow::PluginKind::KIND;                                                  \
+      d.name = NAME;                                                                           \
+      d.version = VERSION;                                                                     \
+      d.summary = SUMMARY;                                                                     \
+      d.FIELD = &ModelGrowMakePlugin;                                                          \
+      return d;                                                                                \
+    }();                                                                                       \
+    return &descriptor;                                                                        \
   }
 
 // CLASS needs a constructor taking `const modelgrow::PluginContext&`.
-#define MODELGROW_GROWTH_OPERATOR(CLASS, NAME, VERSION, SUMMARY) \
-  MODELGROW_DEFINE_PLUGIN_(kGrowth, make_growth_operator, GrowthOperator, CLASS, NAME, VERSION, SUMMARY)
+#define MODELGROW_GROWTH_OPERATOR(CLASS, NAME, VERSION, SUMMARY)                                \
+  MODELGROW_DEFINE_PLUGIN_(kGrowth, make_growth_operator, GrowthOperator, CLASS, NAME, VERSION, \
+                           SUMMARY)
 #define MODELGROW_TEXT_ENCODER(CLASS, NAME, VERSION, SUMMARY) \
   MODELGROW_DEFINE_PLUGIN_(kText, make_text_encoder, TextEncoder, CLASS, NAME, VERSION, SUMMARY)
 #define MODELGROW_DATA_PIPELINE(CLASS, NAME, VERSION, SUMMARY) \

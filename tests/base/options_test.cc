@@ -1,0 +1,114 @@
+// The validation layer every manifest and plugin option table goes through.
+#include <gtest/gtest.h>
+
+#include "modelgrow/base/options.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+TEST(Options, ReadsTypedValuesWithDefaults) {
+  Options o = Options::ParseString(R"(
+depth = 4
+lr = 1e-4
+steps = 10
+name = "x"
+flags = [1, 2]
+[sub]
+on = true
+)",
+                                   "t.toml");
+  EXPECT_EQ(o.Int("depth", 0), 4);
+  EXPECT_DOUBLE_EQ(o.Double("lr", 0), 1e-4);
+  EXPECT_DOUBLE_EQ(o.Double("steps", 0), 10.0);  // integers are numbers too
+  EXPECT_EQ(o.String("name", ""), "x");
+  EXPECT_EQ(o.IntList("flags", {}), (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(o.Table("sub").Bool("on", false));
+  EXPECT_EQ(o.Int("absent", 42), 42);
+  o.RejectUnknownKeys();
+  EXPECT_NO_THROW(o.ThrowIfProblems());
+}
+
+TEST(Options, ReportsEveryProblemAtOnceWithPositionsAndKeyPaths) {
+  Options o = Options::ParseString(R"([model]
+depth = "four"
+hiden_size = 64
+heads = -1
+[train]
+lr = 0.1
+)",
+                                   "exp.toml");
+  Options model = o.Table("model");
+  model.Int("depth", 1);
+  model.Int("hidden_size", 1);
+  model.Int("heads", 1, {.min = 1});
+  model.RejectUnknownKeys();
+  Options train = o.Table("train");
+  train.RequireInt("steps");
+  train.Double("lr", 0);
+  try {
+    o.ThrowIfProblems();
+    FAIL() << "expected problems";
+  } catch (const ValidationError& e) {
+    ASSERT_EQ(e.problems().size(), 4u) << e.what();
+    std::string text = e.what();
+    EXPECT_NE(text.find("exp.toml:2:9: model.depth: expected an integer, got string"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("exp.toml:3:1: model.hiden_size: unknown key 'hiden_size'; did you mean "
+                        "'hidden_size'?"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("model.heads: expected an integer >= 1, got -1"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("exp.toml:5:1: train.steps: missing required key"), std::string::npos)
+        << text;
+  }
+}
+
+TEST(Options, ChoiceListsTheAllowedValues) {
+  Options o = Options::ParseString("placement = \"insrt\"\n", "g.toml");
+  o.Choice("placement", "insert", {"insert", "prefix", "suffix"});
+  EXPECT_THROW_WITH(o.ThrowIfProblems(), ValidationError, "g.toml:1:13",
+                    "'insert', 'prefix', 'suffix'", "did you mean 'insert'?");
+}
+
+TEST(Options, SyntaxErrorsHaveAPosition) {
+  EXPECT_THROW_WITH(Options::ParseString("a = 1\nb = [1,\n", "bad.toml"), ValidationError,
+                    "bad.toml:", "TOML syntax error");
+}
+
+TEST(Options, SetParsesTomlValuesAndBareStrings) {
+  Options o = Options::ParseString("[a]\nx = 1\n", "s.toml");
+  EXPECT_TRUE(o.Set("a.x", "5"));
+  EXPECT_TRUE(o.Set("a.y", "[1, 2, 3]"));
+  EXPECT_TRUE(o.Set("b.name", "stack"));
+  EXPECT_TRUE(o.Set("b.flag", "true"));
+  EXPECT_EQ(o.Table("a").Int("x", 0), 5);
+  EXPECT_EQ(o.Table("a").IntList("y", {}).size(), 3u);
+  EXPECT_EQ(o.Table("b").String("name", ""), "stack");
+  EXPECT_TRUE(o.Table("b").Bool("flag", false));
+  EXPECT_FALSE(o.Set("a.x.z", "1"));  // a.x is an integer, not a table
+  EXPECT_TRUE(o.HasProblems());
+}
+
+TEST(Options, CanonicalTomlIsStableAndCloneIsIndependent) {
+  Options a = Options::ParseString("b = 2\na = 1\n\n[t]\n  z = 'q'\n", "x");
+  Options b = Options::ParseString("a = 1\nb = 2\n[t]\nz = 'q'\n", "y");
+  EXPECT_EQ(a.ToToml(), b.ToToml());
+  Options c = a.Clone();
+  c.Set("a", "9");
+  EXPECT_EQ(a.Int("a", 0), 1);
+  EXPECT_EQ(c.Int("a", 0), 9);
+}
+
+TEST(Options, TableArraysReportElementPaths) {
+  Options o = Options::ParseString("[[op]]\nname = 1\n[[op]]\nname = 'x'\n", "ops.toml");
+  auto ops = o.TableArray("op");
+  ASSERT_EQ(ops.size(), 2u);
+  ops[0].String("name", "");
+  EXPECT_THROW_WITH(o.ThrowIfProblems(), ValidationError, "op[0].name");
+}
+
+}  // namespace
+}  // namespace modelgrow
