@@ -12,6 +12,8 @@ namespace po = boost::program_options;
 
 namespace modelgrow::cli {
 
+namespace {
+
 int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global) {
   po::options_description desc("modelgrow plugins: list the plugins found on the search path");
   std::string kind;
@@ -70,5 +72,11 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
   }
   return 0;
 }
+
+}  // namespace
+
+MODELGROW_CLI_COMMAND(kPluginsCommand,
+                      {"plugins", "list the growth operators, text encoders and data pipelines found",
+                       RunPlugins, 10});
 
 }  // namespace modelgrow::cli

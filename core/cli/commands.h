@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,18 @@ struct Command {
   const char* name;
   const char* summary;
   int (*run)(const std::vector<std::string>& args, const GlobalOptions& global);
+  int order = 100;  // position in `modelgrow --help`
 };
 
-// Every subcommand, in the order `modelgrow --help` lists them.
-const std::vector<Command>& Commands();
+// Every subcommand, sorted by `order` then name. Each command's file registers itself:
+//   MODELGROW_CLI_COMMAND(kPlugins, {"plugins", "list plugins", RunPlugins, 10});
+std::vector<Command> Commands();
 
-int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global);
+struct RegisterCommand {
+  explicit RegisterCommand(Command command);
+};
+#define MODELGROW_CLI_COMMAND(variable, ...) \
+  static const ::modelgrow::cli::RegisterCommand variable(::modelgrow::cli::Command __VA_ARGS__)
 
 // Thrown for bad command-line usage (exit code 2).
 struct UsageError : std::runtime_error {

@@ -1,5 +1,8 @@
 // modelgrow: the command-line host. Global options, then a subcommand and its own options.
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <tuple>
 #include <iostream>
 
 #include <ATen/Parallel.h>
@@ -17,12 +20,22 @@ namespace po = boost::program_options;
 
 namespace modelgrow::cli {
 
-const std::vector<Command>& Commands() {
-  static const std::vector<Command> commands = {
-      {"plugins", "list the growth operators, text encoders and data pipelines found", RunPlugins},
-
-  };
+namespace {
+std::vector<Command>& Registered() {
+  static std::vector<Command> commands;
   return commands;
+}
+}  // namespace
+
+RegisterCommand::RegisterCommand(Command command) { Registered().push_back(command); }
+
+std::vector<Command> Commands() {
+  std::vector<Command> sorted = Registered();
+  std::sort(sorted.begin(), sorted.end(), [](const Command& a, const Command& b) {
+    return std::make_tuple(a.order, std::string_view(a.name)) <
+           std::make_tuple(b.order, std::string_view(b.name));
+  });
+  return sorted;
 }
 
 namespace {
@@ -35,7 +48,7 @@ std::string VersionText() {
 
 std::string UsageText(const po::options_description& global) {
   std::string text = "usage: modelgrow [global options] <command> [command options]\n\ncommands:\n";
-  for (const Command& c : Commands()) text += fmt::format("  {:<10} {}\n", c.name, c.summary);
+  for (const Command& c : Commands()) text += fmt::format("  {:<16} {}\n", c.name, c.summary);
   std::ostringstream options;
   options << global;
   text += "\n" + options.str();
