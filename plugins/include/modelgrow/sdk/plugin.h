@@ -34,10 +34,14 @@ class DataPipeline;
 
 // What a plugin's factory receives: its own option table and where it runs.
 struct PluginContext {
-  Options options;                 // the plugin's table; read it, unknown keys are reported
+  // The plugin's table: read every option from it; the host reports unknown keys.
+  Options options = Options::Empty();
   std::filesystem::path work_dir;  // a folder the plugin may cache into (may be empty)
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   uint64_t seed = 0;
+  // True when the host only checks a manifest (`modelgrow validate`, and before a run starts):
+  // read and check every option, but load no weights and open no data.
+  bool validate_only = false;
 };
 
 using GrowthOperatorFactory = std::unique_ptr<GrowthOperator> (*)(const PluginContext&);

@@ -1,0 +1,73 @@
+// The CLI's contract: help, versions, and exit codes (0 ok, 2 bad usage or input, 1 failure).
+#include <gtest/gtest.h>
+
+#include "cli_util.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+using testing::RunCli;
+using testing::TempDir;
+
+TEST(Cli, VersionNamesToolkitSdkAndLibTorch) {
+  auto r = RunCli("--version");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("modelgrow 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("plugin SDK API version 1"), std::string::npos);
+  EXPECT_NE(r.output.find("LibTorch "), std::string::npos);
+  EXPECT_NE(r.output.find("CUDA available: "), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(RunCli("").exit_code, 2);
+  auto unknown = RunCli("frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_EQ(RunCli("plugins --kind nonsense").exit_code, 2);
+  EXPECT_EQ(RunCli("plugins --no-such-flag").exit_code, 2);
+  EXPECT_EQ(RunCli("init").exit_code, 2);  // no --out
+}
+
+TEST(Cli, HelpOnEveryCommandExitsWithZero) {
+  auto top = RunCli("--help");
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* command : {"plugins", "init"}) {
+    auto r = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.output;
+    EXPECT_NE(r.output.find(command), std::string::npos) << r.output;
+    EXPECT_NE(top.output.find(command), std::string::npos) << "--help does not list " << command;
+  }
+}
+
+TEST(Cli, BrokenPluginOnThePathIsAnInputError) {
+  auto r = RunCli(std::string("--plugin-path ") + TEST_PLUGIN_ROOT + "/wrong_api plugins");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("API version 999"), std::string::npos) << r.output;
+  auto env = RunCli("plugins", std::string("MODELGROW_PLUGIN_PATH=") + TEST_PLUGIN_ROOT + "/no_descriptor");
+  EXPECT_EQ(env.exit_code, 2) << env.output;
+}
+
+TEST(Cli, PluginsListsKindNameVersionAndFile) {
+  auto r = RunCli(std::string("--plugin-path ") + TEST_PLUGIN_ROOT + "/good plugins --kind growth");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("growth  counting"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0.1.0"), std::string::npos);
+  EXPECT_NE(r.output.find("test_counting.so"), std::string::npos);
+  auto json = RunCli(std::string("--plugin-path ") + TEST_PLUGIN_ROOT + "/good plugins --json");
+  EXPECT_NE(json.output.find("\"name\": \"counting\""), std::string::npos) << json.output;
+}
+
+TEST(Cli, InitWritesALoadableCheckpointAndRejectsUnknownFields) {
+  TempDir dir;
+  auto ok = RunCli("init --preset STDiT3-T/2 --set depth=3 --out " + (dir / "m").string());
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "m" / "model.safetensors"));
+  auto bad = RunCli("init --preset STDiT3-T/2 --set dpth=3 --out " + (dir / "n").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("did you mean 'depth'?"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "n"));
+}
+
+}  // namespace
+}  // namespace modelgrow

@@ -1,0 +1,102 @@
+// The plugin loader: search path, descriptors and every error a user can meet.
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/sdk/growth_operator.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path TestPlugins(const std::string& folder) { return fs::path(TEST_PLUGIN_ROOT) / folder; }
+
+PluginContext ContextWith(const std::string& toml) {
+  PluginContext context;
+  context.options = Options::ParseString(toml, "manifest.toml");
+  return context;
+}
+
+TEST(PluginRegistry, LoadsAPluginAndDescribesIt) {
+  PluginRegistry registry;
+  registry.LoadFrom({TestPlugins("good")});
+  auto plugins = registry.List(PluginKind::kGrowth);
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_EQ(plugins[0].name, "counting");
+  EXPECT_EQ(plugins[0].version, "0.1.0");
+  EXPECT_EQ(plugins[0].summary, "test plugin");
+  EXPECT_EQ(plugins[0].file.filename(), "test_counting.so");
+  EXPECT_TRUE(registry.List(PluginKind::kText).empty());
+  auto op = registry.MakeGrowthOperator("counting", ContextWith("factor = 3\n"));
+  ASSERT_NE(op, nullptr);
+}
+
+TEST(PluginRegistry, TheSameFolderTwiceIsOnePlugin) {
+  PluginRegistry registry;
+  registry.LoadFrom({TestPlugins("good"), TestPlugins("good")});
+  EXPECT_EQ(registry.List().size(), 1u);
+}
+
+TEST(PluginRegistry, RejectedOptionsNameThePluginAndTheOption) {
+  PluginRegistry registry;
+  registry.LoadFrom({TestPlugins("good")});
+  EXPECT_THROW_WITH(registry.MakeGrowthOperator("counting", ContextWith("factor = 0\n")),
+                    ValidationError, "manifest.toml:1:10", "factor", "growth operator 'counting'",
+                    ">= 1");
+  EXPECT_THROW_WITH(registry.MakeGrowthOperator("counting", ContextWith("factr = 2\n")),
+                    ValidationError, "growth operator 'counting'", "unknown key 'factr'",
+                    "did you mean 'factor'?");
+}
+
+TEST(PluginRegistry, UnknownPluginListsThoseOfItsKind) {
+  PluginRegistry registry;
+  registry.LoadFrom({TestPlugins("good")});
+  EXPECT_THROW_WITH(registry.Find(PluginKind::kGrowth, "countng"), InputError,
+                    "no growth plugin named 'countng'", "available: counting",
+                    "did you mean 'counting'?");
+  EXPECT_THROW_WITH(registry.Find(PluginKind::kData, "synthetic"), InputError,
+                    "no data plugin named 'synthetic'", "none are loaded");
+}
+
+TEST(PluginRegistry, PluginForAnotherApiVersionNamesBothVersions) {
+  PluginRegistry registry;
+  EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("wrong_api")}), InputError, "test_wrong_api.so",
+                    "API version 999", "speaks version 1");
+}
+
+TEST(PluginRegistry, LibraryWithoutDescriptorIsNamed) {
+  PluginRegistry registry;
+  EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("no_descriptor")}), InputError,
+                    "test_no_descriptor.so", "not a ModelGrow plugin");
+}
+
+TEST(PluginRegistry, FileThatIsNotALibraryIsNamed) {
+  PluginRegistry registry;
+  EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("not_a_library")}), InputError, "fake.so",
+                    "not a loadable shared library");
+  EXPECT_THROW_WITH(registry.LoadFrom({"/nonexistent/plugins"}), InputError, "/nonexistent/plugins",
+                    "neither a folder nor a file");
+}
+
+TEST(PluginRegistry, TwoPluginsWithOneNameNameBothFiles) {
+  PluginRegistry registry;
+  EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("dup_a"), TestPlugins("dup_b")}), InputError,
+                    "two growth plugins are named 'dup'", "dup_a/test_dup_a.so",
+                    "dup_b/test_dup_b.so");
+}
+
+TEST(PluginRegistry, SearchPathPutsFlagsFirstThenTheEnvironment) {
+  ::setenv("MODELGROW_PLUGIN_PATH", "/env/one:/env/two", 1);
+  auto path = PluginRegistry::SearchPath({"/flag"});
+  ::unsetenv("MODELGROW_PLUGIN_PATH");
+  ASSERT_GE(path.size(), 3u);
+  EXPECT_EQ(path[0], "/flag");
+  EXPECT_EQ(path[1], "/env/one");
+  EXPECT_EQ(path[2], "/env/two");
+}
+
+}  // namespace
+}  // namespace modelgrow
