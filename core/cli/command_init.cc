@@ -1,9 +1,9 @@
 // modelgrow init --preset NAME [--set field=value]... [--seed S] --out DIR
 #include <iostream>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <boost/program_options.hpp>
 
 #include "cli_util.h"
 #include "commands.h"
@@ -57,6 +57,7 @@ int RunInit(const std::vector<std::string>& args, const GlobalOptions&) {
 
 }  // namespace
 
-MODELGROW_CLI_COMMAND(kInitCommand, {"init", "write a freshly initialised model checkpoint", RunInit, 20});
+MODELGROW_CLI_COMMAND(kInitCommand,
+                      {"init", "write a freshly initialised model checkpoint", RunInit, 20});
 
 }  // namespace modelgrow::cli

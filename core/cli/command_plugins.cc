@@ -76,7 +76,8 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
 }  // namespace
 
 MODELGROW_CLI_COMMAND(kPluginsCommand,
-                      {"plugins", "list the growth operators, text encoders and data pipelines found",
+                      {"plugins",
+                       "list the growth operators, text encoders and data pipelines found",
                        RunPlugins, 10});
 
 }  // namespace modelgrow::cli

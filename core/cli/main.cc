@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <tuple>
 #include <iostream>
+#include <tuple>
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>

@@ -18,7 +18,8 @@ class AppendIdentityBlock : public modelgrow::GrowthOperator {
 
   void Check(const modelgrow::STDiT3Impl& model) const override {
     if (model.spatial_blocks().empty() || model.temporal_blocks().empty()) {
-      throw modelgrow::InputError("append_identity_block needs a model with spatial and temporal blocks");
+      throw modelgrow::InputError(
+          "append_identity_block needs a model with spatial and temporal blocks");
     }
   }
 

@@ -44,7 +44,8 @@ TEST(Cli, BrokenPluginOnThePathIsAnInputError) {
   auto r = RunCli(std::string("--plugin-path ") + TEST_PLUGIN_ROOT + "/wrong_api plugins");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("API version 999"), std::string::npos) << r.output;
-  auto env = RunCli("plugins", std::string("MODELGROW_PLUGIN_PATH=") + TEST_PLUGIN_ROOT + "/no_descriptor");
+  auto env = RunCli("plugins",
+                    std::string("MODELGROW_PLUGIN_PATH=") + TEST_PLUGIN_ROOT + "/no_descriptor");
   EXPECT_EQ(env.exit_code, 2) << env.output;
 }
 

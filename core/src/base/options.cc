@@ -188,6 +188,15 @@ SourcePosition Options::Position(std::string_view key) const {
     node =
         key.empty() ? static_cast<const toml::node*>(AsTable(table_)) : AsTable(table_)->get(key);
   }
+  if (node != nullptr && node->source().begin.line == 0 && !key.empty()) {
+    // A copied table (Subset, Clone) loses its values' positions but keeps its keys'.
+    auto it = AsTable(table_)->find(key);
+    if (it->first.source().begin.line > 0) {
+      pos.line = static_cast<int>(it->first.source().begin.line);
+      pos.column = static_cast<int>(it->first.source().begin.column);
+      return pos;
+    }
+  }
   if (node == nullptr && table_ != nullptr) node = AsTable(table_);  // absent key: its table
   if (node != nullptr && node->source().begin.line > 0) {
     pos.line = static_cast<int>(node->source().begin.line);
@@ -200,6 +209,8 @@ SourcePosition Options::Position(std::string_view key) const {
 void Options::Fail(std::string_view key, std::string message) const {
   doc_->problems.push_back({Position(key), KeyPath(key), std::move(message)});
 }
+
+void Options::AddProblem(Problem problem) const { doc_->problems.push_back(std::move(problem)); }
 
 bool Options::HasProblems() const { return !doc_->problems.empty(); }
 
@@ -564,6 +575,69 @@ Options Options::Clone() const {
   doc->source_name = doc_->source_name;
   if (table_ != nullptr) doc->root = *AsTable(table_);
   return Options(doc, "", &doc->root);
+}
+
+Options Options::ValueAsTable(std::string_view key) const {
+  auto doc = std::make_shared<Document>();
+  doc->source_name = doc_->source_name;
+  if (const toml::node* n = Lookup(table_, key)) {
+    n->visit([&](auto&& v) { doc->root.insert_or_assign("v", v); });
+  }
+  return Options(doc, KeyPath(key), &doc->root);
+}
+
+std::vector<Options> Options::ArrayElementsAsTables(std::string_view key) const {
+  std::vector<Options> out;
+  const toml::node* n = Lookup(table_, key);
+  if (n == nullptr || !n->is_array()) return out;
+  const toml::array& arr = *n->as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    auto doc = std::make_shared<Document>();
+    doc->source_name = doc_->source_name;
+    arr[i].visit([&](auto&& v) { doc->root.insert_or_assign("v", v); });
+    out.push_back(Options(doc, fmt::format("{}[{}]", KeyPath(key), i), &doc->root));
+  }
+  return out;
+}
+
+std::string Options::ValueText(std::string_view key) const {
+  const toml::node* n = Lookup(table_, key);
+  if (n == nullptr) return "";
+  if (n->is_string()) return n->as_string()->get();
+  std::ostringstream out;
+  n->visit([&](auto&& v) { out << v; });
+  // One line: labels and messages have no room for a multi-line table.
+  std::string text;
+  bool space = false;
+  for (char c : out.str()) {
+    if (c == '\n' || c == ' ') {
+      space = !text.empty();
+      continue;
+    }
+    if (space) text += ' ';
+    space = false;
+    text += c;
+  }
+  return text;
+}
+
+Options Options::Subset(std::initializer_list<std::string_view> excluded) const {
+  auto doc = std::make_shared<Document>();
+  doc->source_name = doc_->source_name;
+  if (table_ != nullptr) doc->root = *AsTable(table_);
+  for (std::string_view key : excluded) doc->root.erase(key);
+  return Options(doc, path_, &doc->root);
+}
+
+Options Options::MergedOver(const Options& base) const {
+  Options merged = base.Subset();
+  merged.path_ = path_;
+  if (table_ != nullptr) {
+    for (const auto& [k, v] : *AsTable(table_)) {
+      v.visit([&](auto&& value) { AsMutableTable(merged.table_)->insert_or_assign(k, value); });
+    }
+  }
+  return merged;
 }
 
 std::string Options::ToToml() const {

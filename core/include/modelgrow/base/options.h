@@ -109,6 +109,8 @@ class Options {
   void RejectUnknownKeys() const;
   // Records a problem about `key` of this table (its position when present).
   void Fail(std::string_view key, std::string message) const;
+  // Records a problem found elsewhere (e.g. by a plugin reading a copy of this document).
+  void AddProblem(Problem problem) const;
   bool HasProblems() const;
   std::vector<Problem> TakeProblems() const;
   // Throws ValidationError with every problem recorded so far in this document.
@@ -135,6 +137,19 @@ class Options {
 
   // A deep copy with its own problem list and read-record.
   Options Clone() const;
+  // A deep copy of this table without `excluded` keys, in its own document but keeping this
+  // table's key path and source positions (so a plugin reading it reports manifest positions).
+  Options Subset(std::initializer_list<std::string_view> excluded = {}) const;
+  // A copy of `base` with every key of this table set over it (for `inherit = "id"`).
+  Options MergedOver(const Options& base) const;
+  // The value at `key` alone, as a one-key table {v = value} in its own document (for sweeps).
+  Options ValueAsTable(std::string_view key) const;
+  // Each element of the array at `key` as a one-key table {v = element}.
+  std::vector<Options> ArrayElementsAsTables(std::string_view key) const;
+  // The value at `key` as TOML text ("[1, 2]", "'insert'"), for labels and messages.
+  std::string ValueText(std::string_view key) const;
+  // True when this view refers to no table (an absent Table()).
+  bool empty_view() const { return table_ == nullptr; }
   // Canonical TOML (keys sorted) of this table: stable across runs, used for hashing.
   std::string ToToml() const;
   std::string ToJson() const;

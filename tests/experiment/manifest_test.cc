@@ -1,0 +1,180 @@
+// Manifest validation: everything wrong with a file is reported at once, before any work.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "cli_util.h"
+#include "modelgrow/experiment/manifest.h"
+#include "modelgrow/host/plugin_registry.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+using testing::RunCli;
+using testing::TempDir;
+
+const char* kGood = R"(
+[experiment]
+name = "tiny"
+seeds = [0, 1]
+
+[model]
+preset = "STDiT3-T/2"
+text = "words"
+
+[text.words]
+plugin = "test_words"
+dim = 16
+
+[data.train]
+plugin = "test_frames"
+size = 32
+
+[data.heldout]
+inherit = "train"
+split = "heldout"
+size = 8
+
+[stages.pretrain]
+kind = "pretrain"
+data = "train"
+steps = 5
+[stages.pretrain.optim]
+lr = 1e-3
+
+[stages.grow]
+kind = "grow"
+from = "pretrain"
+ops = [{plugin = "counting", factor = 2}]
+
+[stages.finetune]
+kind = "continue"
+from = "grow"
+data = "train"
+steps = 3
+
+[stages.eval]
+kind = "evaluate"
+from = "finetune"
+baseline = "pretrain"
+domains = {base = "heldout"}
+classifier = {data = "train"}
+
+[[sweep.axis]]
+name = "lr"
+key = "stages.finetune.optim"
+values = [{lr = 1e-3}, {lr = 1e-4}]
+labels = ["high", "low"]
+)";
+
+// Replaces the first `from` in `text` (which must be there) with `to`.
+void Replace(std::string& text, const std::string& from, const std::string& to) {
+  size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+}
+
+class ManifestTest : public ::testing::Test {
+ protected:
+  void SetUp() override { registry_.LoadFrom({EXPERIMENT_TEST_PLUGINS}); }
+  std::filesystem::path Write(const std::string& text) {
+    std::filesystem::path p = dir_ / "m.toml";
+    std::ofstream(p) << text;
+    return p;
+  }
+  PluginRegistry registry_;
+  TempDir dir_;
+};
+
+TEST_F(ManifestTest, AGoodManifestLoadsWithItsStageOrderAndRuns) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  Manifest m = Manifest::Load(Write(text), {}, &registry_);
+  EXPECT_EQ(m.experiment().name, "tiny");
+  EXPECT_EQ(m.stage_order(), (std::vector<std::string>{"pretrain", "grow", "finetune", "eval"}));
+  EXPECT_EQ(m.data().at("heldout").plugin, "test_frames");  // inherited
+  EXPECT_EQ(m.data().at("heldout").options.Int("size", 0), 8);
+  EXPECT_EQ(m.stages().at("grow").grow.ops.size(), 1u);
+  std::vector<RunSpec> runs = ExpandRuns(m);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].id, "lr=high,seed=0");
+  EXPECT_EQ(runs[3].id, "lr=low,seed=1");
+  EXPECT_DOUBLE_EQ(runs[2].doc.AtPath("stages.pretrain.optim").Double("lr", 0), 1e-4);
+  for (const RunSpec& run : runs) EXPECT_NO_THROW(Manifest::FromOptions(run.doc, &registry_));
+}
+
+TEST_F(ManifestTest, ASweepAxisNamingAMissingKeyFails) {
+  // stages.finetune.optim is not in the manifest (finetune uses default optimiser settings).
+  EXPECT_THROW_WITH(Manifest::Load(Write(kGood), {}, &registry_), ValidationError,
+                    "m.toml:", "sweep.axis[0].key",
+                    "'stages.finetune.optim' is not a key of this manifest");
+}
+
+TEST_F(ManifestTest, EveryProblemIsReportedWithItsPosition) {
+  std::string text = kGood;
+  Replace(text, "steps = 5", "steps = -5");                       // out of range
+  Replace(text, "kind = \"evaluate\"", "kind = \"evaluation\"");  // unknown stage kind
+  Replace(text, "from = \"grow\"", "from = \"grwo\"");            // unknown stage
+  Replace(text, "factor = 2", "factr = 2");                       // operator option
+  Replace(text, "size = 32", "size = \"32\"");                    // plugin option type
+  Replace(text, "values = [{lr", "valus = [{lr");                 // unknown key
+  try {
+    Manifest::Load(Write(text), {}, &registry_);
+    FAIL() << "expected a ValidationError";
+  } catch (const ValidationError& e) {
+    std::string msg = e.what();
+    for (const char* part :
+         {"stages.pretrain.steps: expected an integer >= 0, got -5",
+          "stages.eval.kind: expected one of 'pretrain', 'grow', 'continue', 'evaluate', got "
+          "'evaluation'",
+          "stages.finetune.from: no stage named 'grwo'; did you mean 'grow'?",
+          "unknown key 'factr'; did you mean 'factor'?", "growth operator 'counting'",
+          "data.train.size: data pipeline 'test_frames': expected an integer, got string",
+          "unknown key 'valus'"}) {
+      EXPECT_NE(msg.find(part), std::string::npos) << "missing: " << part << "\n" << msg;
+    }
+    for (const Problem& p : e.problems()) EXPECT_GT(p.where.line, 0) << p.ToString();
+  }
+}
+
+TEST_F(ManifestTest, UnknownPluginsAndReferencesAreNamed) {
+  std::string text = kGood;
+  Replace(text, "plugin = \"counting\"", "plugin = \"stak\"");
+  Replace(text, "domains = {base = \"heldout\"}", "domains = {base = \"nope\"}");
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {}, &registry_), ValidationError,
+                    "no growth plugin named 'stak'", "domain 'base': no data table 'nope'");
+}
+
+TEST_F(ManifestTest, StageCyclesAndEvaluationsAsModelsAreRejected) {
+  std::string text = kGood;
+  Replace(text, "from = \"pretrain\"\nops", "from = \"finetune\"\nops");
+  Replace(text, "baseline = \"pretrain\"", "baseline = \"eval\"");
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {}, &registry_), ValidationError,
+                    "stages form a cycle", "'eval' is an evaluation; it produces no model");
+}
+
+TEST_F(ManifestTest, SetOverridesApplyBeforeValidation) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  Manifest m = Manifest::Load(Write(text), {"stages.pretrain.steps=7"}, &registry_);
+  EXPECT_EQ(m.stages().at("pretrain").train.steps, 7);
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {"stages.pretrain.steps=many"}, &registry_),
+                    ValidationError, "stages.pretrain.steps", "expected an integer");
+}
+
+TEST_F(ManifestTest, ValidateCommandExitCodes) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  std::string plugin_path = std::string("--plugin-path ") + EXPERIMENT_TEST_PLUGINS;
+  auto ok = RunCli(plugin_path + " validate " + Write(text).string());
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("4 run(s)"), std::string::npos) << ok.output;
+  auto bad = RunCli(plugin_path + " validate " + Write(kGood).string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("is not a key of this manifest"), std::string::npos) << bad.output;
+  EXPECT_EQ(RunCli(plugin_path + " validate /no/such/file.toml").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace modelgrow
