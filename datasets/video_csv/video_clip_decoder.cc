@@ -122,7 +122,7 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
 
   std::unique_ptr<SwsContext, SwsCloser> sws;
   int sws_w = 0, sws_h = 0, sws_format = -1;
-  int64_t resized_w = 0, resized_h = 0;
+  int64_t resized_w = 0, resized_h = 0, rgb_stride = 0;
   std::vector<uint8_t> rgb;
   int64_t frame_number = 0, taken = 0;
 
@@ -148,14 +148,16 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
       sws_w = frame->width;
       sws_h = frame->height;
       sws_format = frame->format;
-      rgb.assign(static_cast<size_t>(resized_w * resized_h * 3), 0);
+      // swscale's SIMD paths write whole blocks past the end of a row: pad rows and the buffer.
+      rgb_stride = (resized_w * 3 + 63) / 64 * 64;
+      rgb.assign(static_cast<size_t>(rgb_stride * (resized_h + 2) + 64), 0);
     }
     uint8_t* dst[4] = {rgb.data(), nullptr, nullptr, nullptr};
-    int dst_stride[4] = {static_cast<int>(resized_w * 3), 0, 0, 0};
+    int dst_stride[4] = {static_cast<int>(rgb_stride), 0, 0, 0};
     sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
     int64_t x0 = (resized_w - out_w) / 2, y0 = (resized_h - out_h) / 2;
     for (int64_t y = 0; y < out_h; ++y) {
-      const uint8_t* row = rgb.data() + ((y0 + y) * resized_w + x0) * 3;
+      const uint8_t* row = rgb.data() + (y0 + y) * rgb_stride + x0 * 3;
       int64_t base = (taken * out_h + y) * out_w;
       for (int64_t x = 0; x < out_w; ++x) {
         for (int c = 0; c < 3; ++c) out[c * plane + base + x] = row[x * 3 + c] / 127.5f - 1.0f;

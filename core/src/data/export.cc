@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <exception>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -82,6 +83,9 @@ void Encode(const std::vector<ExportTextEncoder>& encoders, std::vector<Sample*>
 
 ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
                            int64_t samples_per_shard, const ExportOptions& options) {
+  if (options.encode_batch < 1)
+    throw InputError(
+        fmt::format("export: encode_batch must be >= 1, got {}", options.encode_batch));
   if (samples_per_shard < 1)
     throw InputError(fmt::format("samples per shard must be >= 1, got {}", samples_per_shard));
   int64_t size = pipeline.size();
@@ -150,35 +154,43 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
 
   const int workers = std::max(1, options.workers);
   const int64_t chunk = std::max<int64_t>(options.encode_batch, 4 * workers);
+  auto fetch = [&](int64_t first) {
+    return std::async(std::launch::async, FetchChunk, std::ref(pipeline), first,
+                      std::min(chunk, end - first), workers);
+  };
+  // The next chunk is read while this one is encoded and written.
+  std::future<std::vector<Fetched>> next;
+  if (options.begin < end) next = fetch(options.begin);
   for (int64_t first = options.begin; first < end; first += chunk) {
-    int64_t count = std::min(chunk, end - first);
-    std::vector<Fetched> fetched = FetchChunk(pipeline, first, count, workers);
+    std::vector<Fetched> fetched = next.get();
+    if (first + chunk < end) next = fetch(first + chunk);
     std::vector<Sample*> batch;
     for (Fetched& f : fetched) {
       if (f.error) std::rethrow_exception(f.error);
-      if (f.skipped) {
-        result.skipped += 1;
-        result.skipped_indices.push_back(first + (&f - fetched.data()));
-      } else {
-        batch.push_back(&*f.sample);
-      }
+      if (!f.skipped) batch.push_back(&*f.sample);
     }
     for (size_t k = 0; k < batch.size(); k += options.encode_batch) {
       std::vector<Sample*> part(batch.begin() + k,
                                 batch.begin() + std::min(batch.size(), k + options.encode_batch));
       Encode(options.text_encoders, part);
     }
-    for (Sample* s : batch) {
+    for (size_t k = 0; k < fetched.size(); ++k) {
+      progress.done += 1;
+      if (fetched[k].skipped) {
+        result.skipped += 1;
+        result.skipped_indices.push_back(first + static_cast<int64_t>(k));
+        progress.skipped = result.skipped;
+        continue;
+      }
       if (!writer)
         writer =
             std::make_unique<VideoShardWriter>(shard_path(result.shards.size()), writer_options);
-      writer->Add(*s);
+      writer->Add(*fetched[k].sample);
+      fetched[k].sample.reset();  // written: its memory can go
       result.written += 1;
+      progress.written = result.written;
       if (writer->size() == samples_per_shard) commit();
     }
-    progress.done += count;
-    progress.written = result.written;
-    progress.skipped = result.skipped;
     progress.seconds = elapsed();
     if (options.progress && progress.seconds - last_report >= 2.0) {
       last_report = progress.seconds;
