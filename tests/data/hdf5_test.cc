@@ -432,13 +432,20 @@ TEST(Hdf5Shards, ReadsTheTypesH5pyWrites) {
   EXPECT_FALSE(reader->latent());
 }
 
-bool HavePython(const char* module) {
-  return std::system(fmt::format("python3 -c 'import {}' >/dev/null 2>&1", module).c_str()) == 0;
+// A Python interpreter that has `module` ("" when none has): the one on PATH, or the system's
+// (where Debian's python3-h5py installs).
+std::string PythonWith(const char* module) {
+  for (const char* python : {"python3", "/usr/bin/python3"}) {
+    if (std::system(fmt::format("{} -c 'import {}' >/dev/null 2>&1", python, module).c_str()) == 0)
+      return python;
+  }
+  return "";
 }
 
 // The h5py snippet in docs/formats.md, run as written: its shard must read.
 TEST(Hdf5Shards, TheDocumentedH5pySnippetWritesAReadableShard) {
-  if (!HavePython("h5py")) GTEST_SKIP() << "python3 with h5py is not installed";
+  std::string python = PythonWith("h5py");
+  if (python.empty()) GTEST_SKIP() << "python3 with h5py is not installed";
   TempDir dir;
   std::string doc = ReadFile(fs::path(MODELGROW_SOURCE_DIR) / "docs/formats.md");
   std::string begin = "```python\n# modelgrow-shard-writer\n";
@@ -447,7 +454,7 @@ TEST(Hdf5Shards, TheDocumentedH5pySnippetWritesAReadableShard) {
   start += std::string("```python\n").size();
   size_t end = doc.find("```", start);
   WriteFileAtomic(dir / "writer.py", doc.substr(start, end - start));
-  std::string command = fmt::format("cd {} && python3 writer.py", dir.path().string());
+  std::string command = fmt::format("cd {} && {} writer.py", dir.path().string(), python);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto back = MakePipeline("hdf5", fmt::format("path = \"{}/my_shard.h5\"", dir.path().string()));
   ASSERT_GT(back->size(), 0);
@@ -462,12 +469,12 @@ TEST(Hdf5Shards, TheDocumentedH5pySnippetWritesAReadableShard) {
   auto source = MakePipeline("synthetic", "size = 2");
   ExportDataset(*source, dir / "export", 2);
   std::string reader = fmt::format(
-      "python3 -c 'import h5py, json; f = h5py.File(\"{}/export/shard-00000.h5\", \"r\"); "
+      "{} -c 'import h5py, json; f = h5py.File(\"{}/export/shard-00000.h5\", \"r\"); "
       "assert f.attrs[\"format\"] == \"modelgrow.video_shard\"; "
       "assert f[\"videos/1\"].shape == (3, 8, 32, 32); "
       "assert f[\"captions/short\"].asstr()[0].startswith(\"a \"); "
       "assert json.loads(f[\"labels\"].asstr()[1])[\"count\"] == 1'",
-      dir.path().string());
+      python, dir.path().string());
   EXPECT_EQ(std::system(reader.c_str()), 0) << reader;
 }
 
