@@ -151,13 +151,14 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
         encoder_options.try_emplace(key.substr(0, dot), Options::Empty("--text-set"));
     it->second.Set(key.substr(dot + 1), value);
   }
+  // Every --encode is checked before any encoder loads (they can take a while).
   std::set<std::string> stores;
+  std::vector<std::pair<std::string, ExportTextEncoder>> planned;  // (plugin, entry)
   for (const std::string& e : encodes) {
     ExportTextEncoder entry;
-    std::string spec = e;
-    size_t eq = spec.find('=');
-    std::string store = eq == std::string::npos ? "" : spec.substr(0, eq);
-    spec = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    size_t eq = e.find('=');
+    std::string store = eq == std::string::npos ? "" : e.substr(0, eq);
+    std::string spec = eq == std::string::npos ? e : e.substr(eq + 1);
     size_t colon = spec.find(':');
     std::string plugin = spec.substr(0, colon);
     if (colon != std::string::npos) entry.caption = spec.substr(colon + 1);
@@ -165,10 +166,11 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
     if (plugin.empty() || entry.caption.empty())
       throw UsageError(fmt::format("--encode expects [STORE=]TEXT_PLUGIN[:CAPTION], got '{}'", e));
     if (!stores.insert(entry.name).second)
-      throw UsageError(
-          fmt::format("two --encode entries store as '{}'; name one: --encode "
-                      "OTHER={}",
-                      entry.name, e));
+      throw UsageError(fmt::format(
+          "two --encode entries store as '{}'; name one: --encode OTHER={}", entry.name, e));
+    planned.emplace_back(plugin, std::move(entry));
+  }
+  for (auto& [plugin, entry] : planned) {
     auto found = encoder_options.find(plugin);
     PluginContext context{found != encoder_options.end() ? found->second
                                                          : Options::Empty("--text-set")};
