@@ -1,6 +1,7 @@
 #include "synthetic_captions.h"
 
 #include <sstream>
+#include <string_view>
 
 #include "modelgrow/base/errors.h"
 
@@ -41,7 +42,8 @@ size_t Words(const std::string& text) {
 
 std::string ShortCaption(const Scene& scene) {
   const SceneObject& o = scene.objects.at(0);
-  return "a " + Name(o) + " " + ShortMotion(o.motion);
+  bool vowel = std::string_view("aeiou").find(o.color.at(0)) != std::string_view::npos;
+  return (vowel ? "an " : "a ") + Name(o) + " " + ShortMotion(o.motion);
 }
 
 std::string PositionPhrase(double x, double y, int64_t width, int64_t height) {

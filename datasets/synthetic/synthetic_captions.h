@@ -11,7 +11,7 @@
 
 namespace modelgrow::synthetic {
 
-// "a red circle moves left", "a cyan star moves up-left", "a white cross stays still".
+// "a red circle moves left", "an orange star moves up-left", "a white cross stays still".
 std::string ShortCaption(const Scene& scene);
 
 // Where a point lies in a 3x3 grid of the frame: "in the top left", "at the top", ...,

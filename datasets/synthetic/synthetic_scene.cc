@@ -17,7 +17,7 @@ double Round4(double v) { return std::round(v * 1e4) / 1e4; }
 
 // A relation is clear when one axis separates the centres at least this much more than the other.
 constexpr double kRelationClarity = 1.5;
-constexpr int kAttemptsPerShrink = 60;
+constexpr int kAttemptsPerShrink = 400;
 
 struct Placed {
   double x0, y0, dx, dy, extent;
