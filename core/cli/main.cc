@@ -74,11 +74,15 @@ int Main(int argc, char** argv) {
   positional.add("command", 1).add("args", -1);
 
   po::variables_map vm;
-  po::parsed_options parsed = po::command_line_parser(argc, argv)
-                                  .options(all)
-                                  .positional(positional)
-                                  .allow_unregistered()
-                                  .run();
+  // No abbreviated option names: a command's own option (`dataset export --plugin`) must not be
+  // taken for a global one it abbreviates (`--plugin-path`).
+  po::parsed_options parsed =
+      po::command_line_parser(argc, argv)
+          .options(all)
+          .positional(positional)
+          .style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing)
+          .allow_unregistered()
+          .run();
   po::store(parsed, vm);
   po::notify(vm);
   if (vm.count("version")) {

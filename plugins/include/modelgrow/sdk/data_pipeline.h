@@ -2,8 +2,10 @@
 // loader does batching, shuffling, bucketing, prefetching and resuming on top of it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,13 @@ class DataPipeline {
   virtual bool latent() const { return false; }
   // Counts worth reporting at the end of a run (skipped files, ...).
   virtual nlohmann::json Summary() const { return nlohmann::json::object(); }
+  // The [C, T, H, W] shape Get(index).video will have, known without decoding, so the loader can
+  // bucket samples of different shapes. nullopt (the default): every sample has the same shape.
+  // Must be cheap: the loader asks for every index once.
+  virtual std::optional<std::array<int64_t, 4>> ShapeOf(int64_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
 };
 
 }  // namespace modelgrow

@@ -1,0 +1,227 @@
+#include "modelgrow/data/export.h"
+
+#include <chrono>
+#include <exception>
+#include <future>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "modelgrow/base/errors.h"
+#include "modelgrow/base/provenance.h"
+#include "modelgrow/data/video_shard.h"
+#include "modelgrow/io/atomic_file.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+bool IsExportFile(const fs::path& p) {
+  std::string name = p.filename().string();
+  return name == "export.json" || (name.rfind("shard-", 0) == 0 && p.extension() == ".h5");
+}
+
+// One fetched sample: the sample, or that it was skipped, or the error that stops the export.
+struct Fetched {
+  std::optional<Sample> sample;
+  bool skipped = false;
+  std::exception_ptr error;
+};
+
+// Reads pipeline[first, first + count) on `workers` threads (interleaved), in index order.
+std::vector<Fetched> FetchChunk(DataPipeline& pipeline, int64_t first, int64_t count, int workers) {
+  std::vector<Fetched> out(count);
+  auto work = [&](int64_t offset, int64_t stride) {
+    for (int64_t k = offset; k < count; k += stride) {
+      try {
+        out[k].sample = pipeline.Get(first + k);
+        out[k].sample->index = first + k;
+      } catch (const SkipSample&) {
+        out[k].skipped = true;
+      } catch (...) {
+        out[k].error = std::current_exception();
+      }
+    }
+  };
+  if (workers <= 1 || count <= 1) {
+    work(0, 1);
+    return out;
+  }
+  std::vector<std::thread> threads;
+  int stride = static_cast<int>(std::min<int64_t>(workers, count));
+  for (int t = 0; t < stride; ++t) threads.emplace_back(work, t, stride);
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
+void Encode(const std::vector<ExportTextEncoder>& encoders, std::vector<Sample*>& samples) {
+  if (samples.empty()) return;
+  for (const ExportTextEncoder& e : encoders) {
+    std::vector<std::string> prompts;
+    for (Sample* s : samples) {
+      auto it = s->captions.find(e.caption);
+      if (it == s->captions.end())
+        throw InputError(fmt::format("sample {} has no \"{}\" caption for text encoder '{}'",
+                                     s->index, e.caption, e.name));
+      prompts.push_back(it->second);
+    }
+    TextEncoding out = e.encoder->Encode(prompts);
+    for (size_t k = 0; k < samples.size(); ++k) {
+      TextEncoding one;
+      one.embedding = out.embedding.narrow(0, static_cast<int64_t>(k), 1);
+      if (out.mask.defined()) one.mask = out.mask.narrow(0, static_cast<int64_t>(k), 1);
+      samples[k]->text_embeddings[e.name] = std::move(one);
+    }
+  }
+}
+
+}  // namespace
+
+ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
+                           int64_t samples_per_shard, const ExportOptions& options) {
+  if (options.encode_batch < 1)
+    throw InputError(
+        fmt::format("export: encode_batch must be >= 1, got {}", options.encode_batch));
+  if (samples_per_shard < 1)
+    throw InputError(fmt::format("samples per shard must be >= 1, got {}", samples_per_shard));
+  int64_t size = pipeline.size();
+  if (options.begin < 0 || options.begin > size)
+    throw InputError(fmt::format("export: first index {} is outside the pipeline's {} samples",
+                                 options.begin, size));
+  int64_t end = options.limit < 0 ? size : std::min(size, options.begin + options.limit);
+  for (const ExportTextEncoder& e : options.text_encoders) {
+    if (!e.encoder) throw InputError(fmt::format("export: text encoder '{}' is missing", e.name));
+    if (e.name.empty() || e.name.find('/') != std::string::npos)
+      throw InputError(
+          fmt::format("export: text embedding name '{}' must be non-empty without '/'", e.name));
+  }
+
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec)
+    throw InputError(
+        fmt::format("cannot create output folder {}: {}", out_dir.string(), ec.message()));
+  std::vector<fs::path> old;
+  for (const auto& f : fs::directory_iterator(out_dir)) {
+    if (IsExportFile(f.path())) old.push_back(f.path());
+  }
+  if (!old.empty()) {
+    if (!options.overwrite)
+      throw InputError(
+          fmt::format("{} already holds an export ({} and {} more files); choose another "
+                      "folder or overwrite it (--overwrite)",
+                      out_dir.string(), old.front().filename().string(), old.size() - 1));
+    // export.json goes first: a folder without it is visibly an unfinished export.
+    fs::remove(out_dir / "export.json", ec);
+    for (const fs::path& p : old) fs::remove(p, ec);
+  }
+
+  VideoShardWriterOptions writer_options;
+  writer_options.compression = options.compression;
+  writer_options.latent = pipeline.latent();
+  writer_options.source = pipeline.CacheKey();
+  for (const ExportTextEncoder& e : options.text_encoders)
+    writer_options.text_attributes[e.name] = {{"caption", e.caption},
+                                              {"encoder", e.encoder->CacheKey()}};
+
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  ExportResult result;
+  ExportProgress progress;
+  progress.total = end - options.begin;
+  double last_report = 0;
+  json shard_list = json::array();
+  std::unique_ptr<VideoShardWriter> writer;
+  auto shard_path = [&](size_t k) { return out_dir / fmt::format("shard-{:05d}.h5", k); };
+  auto commit = [&] {
+    if (!writer || writer->size() == 0) return;
+    writer->Commit();
+    shard_list.push_back({{"file", shard_path(result.shards.size()).filename().string()},
+                          {"samples", writer->size()}});
+    result.shards.push_back(shard_path(result.shards.size()));
+    writer.reset();
+    progress.shards = static_cast<int64_t>(result.shards.size());
+    progress.seconds = elapsed();
+    last_report = progress.seconds;
+    if (options.progress) options.progress(progress);
+  };
+
+  const int workers = std::max(1, options.workers);
+  const int64_t chunk = std::max<int64_t>(options.encode_batch, 4 * workers);
+  auto fetch = [&](int64_t first) {
+    return std::async(std::launch::async, FetchChunk, std::ref(pipeline), first,
+                      std::min(chunk, end - first), workers);
+  };
+  // The next chunk is read while this one is encoded and written.
+  std::future<std::vector<Fetched>> next;
+  if (options.begin < end) next = fetch(options.begin);
+  for (int64_t first = options.begin; first < end; first += chunk) {
+    std::vector<Fetched> fetched = next.get();
+    if (first + chunk < end) next = fetch(first + chunk);
+    std::vector<Sample*> batch;
+    for (Fetched& f : fetched) {
+      if (f.error) std::rethrow_exception(f.error);
+      if (!f.skipped) batch.push_back(&*f.sample);
+    }
+    for (size_t k = 0; k < batch.size(); k += options.encode_batch) {
+      std::vector<Sample*> part(batch.begin() + k,
+                                batch.begin() + std::min(batch.size(), k + options.encode_batch));
+      Encode(options.text_encoders, part);
+    }
+    for (size_t k = 0; k < fetched.size(); ++k) {
+      progress.done += 1;
+      if (fetched[k].skipped) {
+        result.skipped += 1;
+        result.skipped_indices.push_back(first + static_cast<int64_t>(k));
+        progress.skipped = result.skipped;
+        continue;
+      }
+      if (!writer)
+        writer =
+            std::make_unique<VideoShardWriter>(shard_path(result.shards.size()), writer_options);
+      writer->Add(*fetched[k].sample);
+      fetched[k].sample.reset();  // written: its memory can go
+      result.written += 1;
+      progress.written = result.written;
+      if (writer->size() == samples_per_shard) commit();
+    }
+    progress.seconds = elapsed();
+    if (options.progress && progress.seconds - last_report >= 2.0) {
+      last_report = progress.seconds;
+      options.progress(progress);
+    }
+  }
+  commit();
+  result.seconds = elapsed();
+  result.pipeline_summary = pipeline.Summary();
+
+  json manifest = {{"format", kVideoShardFormat},
+                   {"format_version", kVideoShardVersion},
+                   {"samples", result.written},
+                   {"skipped", result.skipped},
+                   {"skipped_indices", result.skipped_indices},
+                   {"range", {options.begin, end}},
+                   {"samples_per_shard", samples_per_shard},
+                   {"shards", shard_list},
+                   {"latent", pipeline.latent()},
+                   {"source", options.source},
+                   {"pipeline_cache_key", pipeline.CacheKey()},
+                   {"pipeline_summary", result.pipeline_summary},
+                   {"created", UtcTimestamp()},
+                   {"seconds", result.seconds},
+                   {"provenance", BuildProvenance()}};
+  json text = json::object();
+  for (const ExportTextEncoder& e : options.text_encoders)
+    text[e.name] = {{"caption", e.caption}, {"encoder", e.encoder->CacheKey()}};
+  manifest["text_embeddings"] = text;
+  WriteFileAtomic(out_dir / "export.json", manifest.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,171 @@
+// The `synthetic` data pipeline: procedural videos of coloured shapes with exact labels, in a
+// base domain and a continual domain, deterministic from (seed, split, index).
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "modelgrow/data/deterministic_random.h"
+#include "modelgrow/data/synthetic_vocabulary.h"
+#include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/plugin.h"
+#include "synthetic_captions.h"
+#include "synthetic_render.h"
+#include "synthetic_scene.h"
+
+namespace modelgrow::synthetic {
+
+namespace {
+
+std::vector<std::string> ColorNames(const std::vector<SyntheticColor>& colors) {
+  std::vector<std::string> names;
+  for (const auto& c : colors) names.push_back(c.name);
+  return names;
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// The continual domain's knobs: which of the new values are on, which sizes and speeds.
+const char* const kContinualKeys[] = {"new_colors", "new_shapes", "new_motions", "new_backgrounds",
+                                      "sizes",      "speeds",     "min_objects", "max_objects"};
+
+class SyntheticPipeline : public DataPipeline {
+ public:
+  explicit SyntheticPipeline(const PluginContext& context) {
+    const Options& o = context.options;
+    seed_ = static_cast<uint64_t>(o.Int("seed", 0, {.min = 0}));
+    world_.domain = o.Choice("domain", "base", {"base", "continual"});
+    split_ = o.Choice("split", "train", {"train", "heldout"});
+    size_ = o.Int("size", split_ == "train" ? 1024 : 128, {.min = 1});
+    world_.frames = o.Int("frames", 8, {.min = 2, .max = 1024});
+    world_.height = o.Int("height", 32, {.min = 16, .max = 4096});
+    world_.width = o.Int("width", 32, {.min = 16, .max = 4096});
+    fps_ = o.Double("fps", 8.0, {.min = 0, .max = 1000, .min_exclusive = true});
+
+    const SyntheticVocabulary& base = SyntheticBaseVocabulary();
+    world_.shapes = base.shapes;
+    world_.colors = ColorNames(base.colors);
+    world_.backgrounds = ColorNames(base.backgrounds);
+    world_.motions = base.motions;
+    world_.sizes = base.sizes;
+    world_.speeds = base.speeds;
+    world_.min_objects = world_.max_objects = base.max_objects;
+
+    if (world_.domain == "base") {
+      for (const char* key : kContinualKeys) {
+        if (o.Has(key)) {
+          o.Accept(key);
+          o.Fail(key, "only applies to domain = \"continual\" (the base domain is fixed)");
+        }
+      }
+    } else {
+      const SyntheticVocabulary& full = SyntheticContinualVocabulary();
+      AddNew(o, "new_colors", "colour", SyntheticNewColors(), world_.colors);
+      AddNew(o, "new_shapes", "shape", SyntheticNewShapes(), world_.shapes);
+      AddNew(o, "new_motions", "motion", SyntheticNewMotions(), world_.motions);
+      AddNew(o, "new_backgrounds", "background", SyntheticNewBackgrounds(), world_.backgrounds);
+      world_.sizes = Subset(o, "sizes", "size", full.sizes);
+      world_.speeds = Subset(o, "speeds", "speed", full.speeds);
+      world_.min_objects =
+          static_cast<int>(o.Int("min_objects", 1, {.min = 1, .max = full.max_objects}));
+      world_.max_objects = static_cast<int>(
+          o.Int("max_objects", full.max_objects, {.min = 1, .max = full.max_objects}));
+      if (world_.min_objects > world_.max_objects)
+        o.Fail("min_objects", fmt::format("must be <= max_objects ({}), got {}", world_.max_objects,
+                                          world_.min_objects));
+    }
+  }
+
+  int64_t size() const override { return size_; }
+
+  Sample Get(int64_t index) override {
+    if (index < 0 || index >= size_)
+      throw InputError(fmt::format("synthetic: index {} out of range [0, {})", index, size_));
+    // Train and held-out samples come from different streams, so the splits never share one.
+    uint64_t seed = DeriveSeed(seed_, {world_.domain == "base" ? 1u : 2u,
+                                       split_ == "train" ? 1u : 2u, static_cast<uint64_t>(index)});
+    Scene scene = SampleScene(world_, seed);
+    Sample s;
+    s.video = RenderScene(scene, world_.frames, world_.height, world_.width);
+    s.captions["short"] = ShortCaption(scene);
+    s.captions["detailed"] = DetailedCaption(scene, world_.width, world_.height);
+    s.fps = fps_;
+    s.height = world_.height;
+    s.width = world_.width;
+    s.index = index;
+    s.labels = SceneLabels(scene);
+    return s;
+  }
+
+  std::string CacheKey() const override {
+    nlohmann::json key = {{"seed", seed_},
+                          {"domain", world_.domain},
+                          {"split", split_},
+                          {"size", size_},
+                          {"frames", world_.frames},
+                          {"height", world_.height},
+                          {"width", world_.width},
+                          {"fps", fps_},
+                          {"shapes", world_.shapes},
+                          {"colors", world_.colors},
+                          {"backgrounds", world_.backgrounds},
+                          {"motions", world_.motions},
+                          {"sizes", world_.sizes},
+                          {"speeds", world_.speeds},
+                          {"min_objects", world_.min_objects},
+                          {"max_objects", world_.max_objects}};
+    return "synthetic/1:" + key.dump();
+  }
+
+  nlohmann::json Summary() const override {
+    return {{"domain", world_.domain}, {"split", split_}, {"size", size_}};
+  }
+
+ private:
+  // Adds the chosen new values (all by default) of one attribute to the base ones.
+  static void AddNew(const Options& o, const char* key, const char* noun,
+                     const std::vector<std::string>& available, std::vector<std::string>& into) {
+    for (const std::string& v : o.StringList(key, available)) {
+      if (!Contains(available, v)) {
+        o.Fail(key, fmt::format("'{}' is not a new {} of the continual domain (those are: {}; the "
+                                "base domain's are always included)",
+                                v, noun, fmt::join(available, ", ")));
+      } else if (!Contains(into, v)) {
+        into.push_back(v);
+      }
+    }
+  }
+
+  static std::vector<std::string> Subset(const Options& o, const char* key, const char* noun,
+                                         const std::vector<std::string>& available) {
+    std::vector<std::string> chosen;
+    for (const std::string& v : o.StringList(key, available)) {
+      if (!Contains(available, v))
+        o.Fail(key, fmt::format("unknown {} '{}' (expected some of: {})", noun, v,
+                                fmt::join(available, ", ")));
+      else if (!Contains(chosen, v))
+        chosen.push_back(v);
+    }
+    if (chosen.empty()) {
+      o.Fail(key, fmt::format("must name at least one {}", noun));
+      chosen = available;  // keeps the object usable until the problems are thrown
+    }
+    return chosen;
+  }
+
+  uint64_t seed_ = 0;
+  std::string split_;
+  int64_t size_ = 0;
+  double fps_ = 8;
+  WorldSettings world_;
+};
+
+}  // namespace
+
+}  // namespace modelgrow::synthetic
+
+MODELGROW_DATA_PIPELINE(modelgrow::synthetic::SyntheticPipeline, "synthetic", "1.0.0",
+                        "Procedural videos of coloured shapes with short and detailed captions and "
+                        "exact labels; base and continual domains")

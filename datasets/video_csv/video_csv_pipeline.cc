@@ -1,0 +1,209 @@
+// The `video_csv` data pipeline: Open-Sora's CSV format (path, text, num_frames, height, width,
+// fps, ...), videos decoded with FFmpeg's libraries. Unusable videos are skipped and counted
+// (on_error = "skip") or stop the run (on_error = "error").
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+#include "csv_table.h"
+#include "modelgrow/data/deterministic_random.h"
+#include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/plugin.h"
+#include "video_clip_decoder.h"
+
+namespace modelgrow::video_csv {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A non-negative number from a CSV field ("" or unparsable: nullopt). pandas writes integer
+// columns with NaNs as floats ("256.0").
+std::optional<double> Number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0)) return std::nullopt;
+  return value;
+}
+
+struct Row {
+  fs::path path;
+  std::string text;
+  std::string detailed;
+  int64_t num_frames = 0;  // as the CSV says; 0: unknown
+  int64_t height = 0, width = 0;
+  double fps = 0;
+};
+
+class VideoCsvPipeline : public DataPipeline {
+ public:
+  explicit VideoCsvPipeline(const PluginContext& context) {
+    const Options& o = context.options;
+    csv_ = o.RequireString("csv");
+    std::string root = o.String("root", "");
+    request_.num_frames = o.Int("num_frames", 16, {.min = 1, .max = 100000});
+    request_.frame_interval = o.Int("frame_interval", 1, {.min = 1, .max = 1000});
+    request_.height = o.Int("height", 256, {.min = 0, .max = 16384});
+    request_.width = o.Int("width", 256, {.min = 0, .max = 16384});
+    request_.clip_start = o.Choice("clip_start", "random", {"start", "center", "random"});
+    request_.decoder_threads = static_cast<int>(o.Int("decoder_threads", 1, {.min = 1, .max = 64}));
+    seed_ = static_cast<uint64_t>(o.Int("seed", 0, {.min = 0}));
+    on_error_ = o.Choice("on_error", "skip", {"skip", "error"});
+    std::string detailed_column = o.String("detailed_column", "");
+    native_size_ = request_.height == 0 || request_.width == 0;
+    if (native_size_ && (request_.height != 0 || request_.width != 0))
+      o.Fail(request_.height == 0 ? "width" : "height",
+             "height and width are both 0 (each video's own size, from the CSV) or both set");
+    o.RejectUnknownKeys();
+    o.ThrowIfProblems();
+
+    // FFmpeg's own log would interleave with ours from several threads; failures are reported
+    // through the skip count and messages instead.
+    av_log_set_level(AV_LOG_QUIET);
+
+    fs::path csv_path(csv_);
+    root_ = root.empty() ? csv_path.parent_path() : fs::path(root);
+    CsvTable table = CsvTable::Read(csv_path);
+    for (const char* column : {"path", "text"}) {
+      if (!table.HasColumn(column))
+        throw InputError(
+            fmt::format("{}: no '{}' column (Open-Sora's CSV has path, text, "
+                        "num_frames, height, width, fps, ...); found: {}",
+                        csv_, column, fmt::join(table.header(), ", ")));
+    }
+    if (!detailed_column.empty() && !table.HasColumn(detailed_column))
+      throw InputError(fmt::format("{}: no '{}' column for detailed captions (detailed_column)",
+                                   csv_, detailed_column));
+    if (native_size_ && !(table.HasColumn("height") && table.HasColumn("width")))
+      throw InputError(fmt::format(
+          "{}: height = width = 0 takes each video's size from the CSV, which has no height and "
+          "width columns",
+          csv_));
+    for (size_t r = 0; r < table.rows(); ++r) {
+      Row row;
+      std::string where = fmt::format("{}:{}", csv_, table.Line(r));
+      const std::string& path = table.Field(r, "path");
+      if (path.empty()) throw InputError(where + ": empty 'path'");
+      row.path = fs::path(path).is_absolute() ? fs::path(path) : root_ / path;
+      row.text = table.Field(r, "text");
+      if (!detailed_column.empty()) row.detailed = table.Field(r, detailed_column);
+      auto number = [&](const char* column, bool required) -> double {
+        const std::string& field = table.Field(r, column);
+        std::optional<double> v = Number(field);
+        if (!v && (required || !field.empty()))
+          throw InputError(
+              fmt::format("{}: column '{}' must be a number >= 0, got '{}'", where, column, field));
+        return v.value_or(0);
+      };
+      row.num_frames = static_cast<int64_t>(number("num_frames", false));
+      row.height = static_cast<int64_t>(number("height", native_size_));
+      row.width = static_cast<int64_t>(number("width", native_size_));
+      row.fps = number("fps", false);
+      if (native_size_ && (row.height < 1 || row.width < 1))
+        throw InputError(
+            fmt::format("{}: height and width must be >= 1 to decode at the "
+                        "video's own size, got {}x{}",
+                        where, row.width, row.height));
+      rows_.push_back(std::move(row));
+    }
+  }
+
+  int64_t size() const override { return static_cast<int64_t>(rows_.size()); }
+
+  Sample Get(int64_t index) override {
+    if (index < 0 || index >= size())
+      throw InputError(fmt::format("video_csv: index {} out of range [0, {})", index, size()));
+    const Row& row = rows_[index];
+    ClipRequest request = request_;
+    if (native_size_) {
+      request.height = row.height;
+      request.width = row.width;
+    }
+    request.expected_frames = row.num_frames;
+    request.random_draw =
+        DeterministicRng(DeriveSeed(seed_, {static_cast<uint64_t>(index)})).Uniform();
+    Clip clip;
+    try {
+      clip = DecodeClip(row.path, request);
+    } catch (const VideoDecodeError& e) {
+      {
+        std::lock_guard lock(mutex_);
+        skipped_.emplace(index, e.what());
+      }
+      std::string message = fmt::format("{} (row {} of {})", e.what(), index, csv_);
+      if (on_error_ == "skip") throw SkipSample(message);
+      throw InputError(message + "; set on_error = \"skip\" to skip unusable videos");
+    }
+    Sample s;
+    s.video = clip.video;
+    s.captions["short"] = row.text;
+    if (!row.detailed.empty()) s.captions["detailed"] = row.detailed;
+    double fps = clip.fps > 0 ? clip.fps : (row.fps > 0 ? row.fps : 24.0);
+    s.fps = fps / static_cast<double>(request.frame_interval);  // as Open-Sora passes it
+    s.height = request.height;
+    s.width = request.width;
+    s.index = index;
+    s.labels = {{"path", row.path.string()},
+                {"first_frame", clip.first_frame},
+                {"source_frames", clip.source_frames},
+                {"source_height", clip.source_height},
+                {"source_width", clip.source_width}};
+    return s;
+  }
+
+  std::optional<std::array<int64_t, 4>> ShapeOf(int64_t index) const override {
+    if (!native_size_) return std::nullopt;
+    const Row& row = rows_.at(index);
+    return std::array<int64_t, 4>{3, request_.num_frames, row.height, row.width};
+  }
+
+  std::string CacheKey() const override {
+    std::error_code ec;
+    return fmt::format("video_csv/1:{}:{}:{}:{}x{}x{}:{}:{}:{}", fs::absolute(csv_).string(),
+                       fs::file_size(csv_, ec),
+                       fs::last_write_time(csv_, ec).time_since_epoch().count(),
+                       request_.num_frames, request_.height, request_.width,
+                       request_.frame_interval, request_.clip_start, seed_);
+  }
+
+  nlohmann::json Summary() const override {
+    std::lock_guard lock(mutex_);
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& [index, reason] : skipped_) {
+      if (files.size() == 20) break;
+      files.push_back({{"index", index}, {"path", rows_[index].path.string()}, {"reason", reason}});
+    }
+    return {{"csv", csv_},
+            {"rows", rows_.size()},
+            {"skipped", skipped_.size()},
+            {"skipped_files", files}};
+  }
+
+ private:
+  std::string csv_;
+  fs::path root_;
+  ClipRequest request_;
+  uint64_t seed_ = 0;
+  std::string on_error_;
+  bool native_size_ = false;
+  std::vector<Row> rows_;
+  mutable std::mutex mutex_;
+  std::map<int64_t, std::string> skipped_;  // unusable rows seen so far, by index
+};
+
+}  // namespace
+
+}  // namespace modelgrow::video_csv
+
+MODELGROW_DATA_PIPELINE(modelgrow::video_csv::VideoCsvPipeline, "video_csv", "1.0.0",
+                        "Videos listed in an Open-Sora CSV (path, text, num_frames, ...), decoded "
+                        "with FFmpeg, sampled, resized, centre-cropped; unusable files skipped")
