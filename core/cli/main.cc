@@ -74,11 +74,14 @@ int Main(int argc, char** argv) {
   positional.add("command", 1).add("args", -1);
 
   po::variables_map vm;
-  po::parsed_options parsed = po::command_line_parser(argc, argv)
-                                  .options(all)
-                                  .positional(positional)
-                                  .allow_unregistered()
-                                  .run();
+  // No abbreviations: a subcommand's --plugin must not be taken for the global --plugin-path.
+  po::parsed_options parsed =
+      po::command_line_parser(argc, argv)
+          .options(all)
+          .positional(positional)
+          .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+          .allow_unregistered()
+          .run();
   po::store(parsed, vm);
   po::notify(vm);
   if (vm.count("version")) {
