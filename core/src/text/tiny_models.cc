@@ -1,5 +1,6 @@
 #include "modelgrow/text/tiny_models.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -222,8 +223,12 @@ TinyEncoderResult MakeTinyEncoder(const TinyEncoderOptions& o) {
   if (!t5) sp.user_defined_symbols = LlmTemplateMarkers();
   sp.seed = o.seed;
   std::vector<std::string> training_lines = lines;
-  // The default template's system line must tokenise without unknown pieces.
-  if (!t5) training_lines.push_back(ApplyTemplate(kDefaultLlmTemplate, ""));
+  // The default template must tokenise without unknown pieces, and into few: it is seen as
+  // often as a quarter of the captions, so its words become pieces of their own.
+  if (!t5) {
+    training_lines.insert(training_lines.end(), std::max<size_t>(1, lines.size() / 4),
+                          ApplyTemplate(kDefaultLlmTemplate, ""));
+  }
   std::string spiece = TrainSentencePiece(training_lines, sp);
   SentencePieceTokenizer processor = SentencePieceTokenizer::FromSerialized(spiece, "trained");
   const int64_t vocab = processor.vocab_size();
