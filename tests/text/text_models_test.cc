@@ -183,6 +183,21 @@ TEST(TextModelLoading, MissingFolderOrConfig) {
   EXPECT_THROW_WITH(LoadLlamaDecoder(dir / "empty"), InputError, "config.json", "not valid JSON");
 }
 
+TEST(TextModelLoading, MissingOrDamagedWeights) {
+  TempDir dir;
+  std::filesystem::path folder = CopyFolder("llama", dir);
+  std::filesystem::rename(folder / "model.safetensors", dir / "moved.safetensors");
+  EXPECT_THROW_WITH(LoadLlamaDecoder(folder), InputError, "no model.safetensors",
+                    "model.safetensors.index.json");
+  std::filesystem::copy_file(dir / "moved.safetensors", folder / "model.safetensors");
+  std::filesystem::resize_file(folder / "model.safetensors", 4000);
+  EXPECT_THROW_WITH(LoadLlamaDecoder(folder), InputError, "model.safetensors");
+  std::filesystem::path sharded = CopyFolder("t5_sharded", dir);
+  std::filesystem::remove(sharded / "model-00002-of-00003.safetensors");
+  EXPECT_THROW_WITH(LoadT5Encoder(sharded), InputError, "model-00002-of-00003.safetensors",
+                    "does not exist");
+}
+
 TEST(TextModelLoading, UnknownModelType) {
   TempDir dir;
   std::filesystem::path folder = CopyFolder("t5", dir);

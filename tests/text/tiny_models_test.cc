@@ -163,6 +163,45 @@ TEST(TinyModels, TrainedLlmLearnsTheCorpus) {
   EXPECT_DOUBLE_EQ(TrainTinyLlm(o, quiet).loss_after, report.loss_after);
 }
 
+TEST(TinyModels, StageTablesReadEveryKey) {
+  Options t = Options::ParseString(
+      "model = \"m\"\ncorpus = \"c\"\nout = \"o\"\nsteps = 5\nlr = 0.01\n"
+      "template = \"<{prompt}>\"\nbogus = 1\n",
+      "stage.toml");
+  LlmTrainOptions o = LlmTrainOptions::FromOptions(t);
+  EXPECT_EQ(o.model, "m");
+  EXPECT_EQ(o.steps, 5);
+  EXPECT_DOUBLE_EQ(o.lr, 0.01);
+  EXPECT_EQ(o.text_template, "<{prompt}>");
+  t.RejectUnknownKeys();
+  EXPECT_THROW_WITH(t.ThrowIfProblems(), InputError, "bogus");
+
+  Options m = Options::ParseString(
+      "type = \"qwen2\"\ncorpus = \"c\"\nout = \"o\"\nd_model = 48\nseed = 9\n", "stage.toml");
+  TinyEncoderOptions tiny = TinyEncoderOptions::FromOptions(m);
+  m.RejectUnknownKeys();
+  EXPECT_NO_THROW(m.ThrowIfProblems());
+  EXPECT_EQ(tiny.type, "qwen2");
+  EXPECT_EQ(tiny.d_model, 48);
+  EXPECT_EQ(tiny.seed, 9u);
+}
+
+TEST(TinyModels, TrainerProgressUpdatesOneLineOnATerminal) {
+  TempDir dir;
+  TinyEncoderResult made = MakeTinyEncoder(Tiny("qwen2", dir, "qwen2"));
+  LlmTrainOptions o;
+  o.model = made.folder;
+  o.corpus = dir / "corpus.txt";
+  o.out = dir / "trained";
+  o.steps = 3;
+  std::ostringstream progress;
+  TrainTinyLlm(o, progress, /*progress_is_terminal=*/true);
+  std::string text = progress.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\r'), 3) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  EXPECT_TRUE(std::filesystem::exists(o.out / "model.safetensors"));
+}
+
 TEST(TinyModels, TrainerRejectsBadInput) {
   TempDir dir;
   LlmTrainOptions o;

@@ -32,7 +32,7 @@ class LlmTextEncoder : public TextEncoder {
     std::string tokenizer = o.String("tokenizer", "");
     try {
       CheckTemplate(template_, o.KeyPath("template"));
-    } catch (const InputError& e) {
+    } catch (const InputError&) {
       o.Fail("template", "must contain {prompt} exactly once");
     }
     if (o.HasProblems()) {
