@@ -148,8 +148,8 @@ TEST_F(TextPlugins, CacheRunsThePluginOncePerPrompt) {
 }
 
 TEST_F(TextPlugins, OptionProblemsAreReportedTogether) {
-  EXPECT_THROW_WITH(Make("t5", "max_length = 1\ndtype = \"fp8\"\nflavour = 3\n"), InputError,
-                    "path", "max_length", "dtype", "flavour");
+  EXPECT_THROW_WITH(Make("t5", "max_length = 1\ndtype = \"fp8\"\nflavour = 3\ndevice = \"tpu\"\n"),
+                    InputError, "path", "max_length", "dtype", "flavour", "'tpu' is not a device");
   EXPECT_THROW_WITH(
       Make("llm", fmt::format("path = \"{}\"\ntemplate = \"no slot\"\n", Path("llama"))),
       InputError, "template", "{prompt} exactly once");

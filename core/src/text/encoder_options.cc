@@ -12,8 +12,9 @@ c10::ScalarType DtypeOption(const Options& options, std::string_view key) {
 }
 
 c10::Device DeviceOption(const Options& options, c10::Device fallback, std::string_view key) {
-  if (!options.Has(key)) return fallback;
+  // Read even when absent, so the key is listed among the known ones.
   std::string text = options.String(key, "");
+  if (text.empty()) return fallback;
   try {
     c10::Device device(text);
     if (device.is_cuda() && !torch::cuda::is_available()) {
