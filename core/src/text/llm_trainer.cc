@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <numbers>
 #include <ostream>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -152,7 +153,7 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, std::ostream& progress,
       lr = o.lr * static_cast<double>(step) / static_cast<double>(warmup);
     } else if (o.steps > warmup) {
       double t = static_cast<double>(step - warmup) / static_cast<double>(o.steps - warmup);
-      lr = o.lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
+      lr = o.lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(std::numbers::pi * t)));
     }
     for (auto& group : optimizer.param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
