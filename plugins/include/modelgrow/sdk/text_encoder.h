@@ -39,4 +39,14 @@ class TextEncoder {
   virtual nlohmann::json Describe() const { return nlohmann::json::object(); }
 };
 
+// Implemented, besides TextEncoder, by encoders whose stored embeddings are keyed by the data
+// set's sample index rather than by the prompt (the `precomputed` encoder with key = "index").
+// A host that has sample indices asks for it with dynamic_cast<SampleIndexedTextEncoder*>.
+class SampleIndexedTextEncoder {
+ public:
+  virtual ~SampleIndexedTextEncoder() = default;
+  // The embeddings and masks stored for these samples, as Encode() would return them.
+  virtual TextEncoding EncodeSamples(const std::vector<int64_t>& indices) = 0;
+};
+
 }  // namespace modelgrow
