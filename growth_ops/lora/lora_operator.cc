@@ -8,12 +8,12 @@
 // for export: the result is a plain checkpoint Open-Sora loads, all parameters trainable again.
 #include <set>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "modelgrow/base/errors.h"
 #include "modelgrow/growth/lora.h"
+#include "modelgrow/growth/scoped_seed.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -78,17 +78,11 @@ class LoraOperator : public GrowthOperator {
       return;
     }
     std::vector<NamedLinear> targets = Targets(model);
-    // A is Kaiming-uniform from the global generator (as PEFT); seed it for this step only.
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    at::Tensor saved = generator.get_state();
-    try {
-      generator.set_current_seed(context.seed);
+    {
+      // A is Kaiming-uniform from the default generator (as PEFT): seeded for this step only.
+      ScopedSeed seeded(model.device(), context.seed);
       for (NamedLinear& t : targets) t.layer->AddLora(rank_, alpha_, dropout_);
-    } catch (...) {
-      generator.set_state(saved);
-      throw;
     }
-    generator.set_state(saved);
     std::vector<std::string> names;
     for (const NamedLinear& t : targets) names.push_back(t.name);
     for (const auto& item : model.named_parameters()) {

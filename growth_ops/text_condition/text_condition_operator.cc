@@ -2,10 +2,10 @@
 // trained model. Adds its caption projection `y_embedder_{k}`, its null caption, and in every
 // block a cross-attention `cross_attn_{k}` right after the existing ones, whose output projection
 // starts at zero, so the grown model computes the base's function until it trains.
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include "modelgrow/base/errors.h"
+#include "modelgrow/growth/scoped_seed.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -38,19 +38,13 @@ class TextConditionOperator : public GrowthOperator {
 
   void Grow(GrowthContext& context, GrowthReport& report) override {
     STDiT3Impl& model = context.model;
-    // The new layers draw from the global generator; seed it for this step only, so the grown
-    // model is the same on every run.
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    at::Tensor saved = generator.get_state();
     int64_t k = 0;
-    try {
-      generator.set_current_seed(context.seed);
+    {
+      // The new layers draw from the default generators: seeded for this step only, so the
+      // grown model is the same on every run.
+      ScopedSeed seeded(model.device(), context.seed);
       k = model.AddTextCondition(spec_);
-    } catch (...) {
-      generator.set_state(saved);
-      throw;
     }
-    generator.set_state(saved);
     if (null_ == "zeros") {
       torch::NoGradGuard no_grad;
       model.NullCaption(k).zero_();

@@ -144,8 +144,7 @@ class WidthOperator : public GrowthOperator {
  private:
   // The new rows (outputs) of a layer whose output is `segments` equal parts, each growing to
   // `per_segment`: random input weights, zero bias.
-  void GrowOutputs(const std::string& name, Linear layer, int64_t segments,
-                   int64_t per_segment) {
+  void GrowOutputs(const std::string& name, Linear layer, int64_t segments, int64_t per_segment) {
     const double bound =
         std::sqrt(6.0 / static_cast<double>(layer->in_features() + segments * per_segment));
     Fill weights = [&](const std::vector<int64_t>& shape) {

@@ -473,3 +473,50 @@ TEST(Operators, ALaterStepsImpossibleRequestNamesItsStep) {
 
 }  // namespace
 }  // namespace modelgrow
+
+namespace modelgrow {
+namespace {
+
+// Nothing in the host or the operators assumes the CPU. Runs where LibTorch sees a CUDA device.
+TEST(GrowthOnCuda, EveryOperatorGrowsAModelOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<std::pair<std::string, std::string>> ops = {
+      {"stack", ""},
+      {"stack", "init = \"random\"\n"},
+      {"llama_pro", "every = 1\n"},
+      {"g_stack", ""},
+      {"width", "heads = 3\nmlp_hidden = 160\n"},
+      {"text_condition", "caption_channels = 12\ntoken_num = 4\n"},
+      {"lora", "rank = 4\n"}};
+  for (const auto& [op, toml] : ops) {
+    STDiT3 cpu = TrainedModel(TinyConfig(2));
+    STDiT3 gpu = CloneModel(*cpu);
+    gpu->to(torch::kCUDA);
+    OptimizerState state;
+    for (const auto& item : gpu->named_parameters()) {
+      state[item.key()] = {torch::zeros_like(item.value()), torch::zeros_like(item.value()), 1};
+    }
+    GrowthReport on_gpu = GrowWith(*gpu, op, toml, &state);
+    GrowthReport on_cpu = GrowWith(*cpu, op, toml);
+    for (const auto& item : gpu->named_parameters()) {
+      EXPECT_TRUE(item.value().is_cuda()) << op << ": " << item.key();
+    }
+    for (const auto& [name, s] : state) EXPECT_TRUE(s.exp_avg.is_cuda()) << op << ": " << name;
+    EXPECT_EQ(on_gpu.params_after, on_cpu.params_after) << op;
+    if (on_cpu.claims_preserving) {
+      EXPECT_LE(on_gpu.preservation.max_rel, 1e-5) << op;
+    } else {
+      EXPECT_GT(on_gpu.preservation.max_rel, 1e-4) << op;
+    }
+    if (op != "lora") {  // LoRA's A is drawn from the device's own generator
+      auto c = cpu->named_parameters();
+      for (const auto& item : gpu->named_parameters()) {
+        EXPECT_LE((item.value().cpu() - c[item.key()]).abs().max().item<float>(), 1e-6)
+            << op << ": " << item.key();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace modelgrow

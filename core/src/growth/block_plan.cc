@@ -3,11 +3,11 @@
 #include <map>
 #include <set>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include "modelgrow/base/errors.h"
 #include "modelgrow/base/options.h"
+#include "modelgrow/growth/scoped_seed.h"
 
 namespace modelgrow {
 
@@ -143,17 +143,12 @@ void ZeroResidualOutputs(STDiT3BlockImpl& block) {
 }
 
 STDiT3Block FreshBlock(const STDiT3Impl& model, bool temporal, uint64_t seed) {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  at::Tensor saved = generator.get_state();
   STDiT3Block block{nullptr};
-  try {
-    generator.set_current_seed(seed);
+  {
+    // Built on the CPU, then moved: the same seed gives the same block on every device.
+    ScopedSeed seeded(c10::Device(c10::DeviceType::CPU), seed);
     block = STDiT3Block(model.MakeBlockSpec(temporal));
-  } catch (...) {
-    generator.set_state(saved);
-    throw;
   }
-  generator.set_state(saved);
   if (temporal) {
     // Open-Sora's initialize_temporal(): temporal blocks start as the identity.
     torch::NoGradGuard no_grad;
