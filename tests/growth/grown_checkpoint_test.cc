@@ -171,7 +171,7 @@ TEST(GrowCommand, BadUsageAndImpossibleRequestsExitWithTwoAndWriteNothing) {
   }
 }
 
-TEST(GrowCommand, PluginsListsTheSixOperators) {
+TEST(GrowCommand, PluginsListsEveryOperator) {
   TempDir dir;
   ASSERT_EQ(RunCli("plugins --kind growth --json", dir / "log.txt"), 0);
   json list = json::parse(ReadFile(dir / "log.txt"));

@@ -15,12 +15,12 @@
 namespace modelgrow::growth_testing {
 
 inline const std::vector<std::string>& OperatorNames() {
-  static const std::vector<std::string> names = {"stack", "llama_pro",      "g_stack",
-                                                 "width", "text_condition", "lora"};
+  static const std::vector<std::string> names = {
+      "stack", "llama_pro", "g_stack", "width", "text_condition", "lora", "depth_upscale"};
   return names;
 }
 
-// The six growth plugins of this build (and nothing else from the plugin folder).
+// The growth plugins of this build (and nothing else from the plugin folder).
 inline const PluginRegistry& Registry() {
   static PluginRegistry* registry = [] {
     auto* r = new PluginRegistry();

@@ -229,6 +229,20 @@ TEST(StackLayout, RandomInitFollowsTheReferenceInitAndTheSeed) {
   EXPECT_NE(Param(*a, "spatial_blocks.1.mlp.fc2.weight").abs().max().item<float>(), 0.0f);
 }
 
+TEST(StackLayout, DepthUpscaleOverlapsTwoCopies) {
+  STDiT3 model = TrainedModel(TinyConfig(4));
+  GrowthReport report = GrowWith(*model, "depth_upscale");  // drop = N/4 = 1
+  // SOLAR: [0 1 2] + [1 2 3] with the middle blocks copied and block 3 the original.
+  EXPECT_EQ(LayoutOf(report), PairLayout({"0", "1", "2", "1'", "2'", "3"}));
+  EXPECT_TRUE(report.details.at("dropped").empty());
+  EXPECT_FALSE(report.claims_preserving);
+  EXPECT_GT(report.preservation.max_rel, 1e-4);
+
+  STDiT3 small = TrainedModel(TinyConfig(2));
+  EXPECT_THROW_WITH(GrowWith(*small, "depth_upscale", "drop = 1\n"), InputError,
+                    "drop = 1 must be at least 1 and less than half", "N = 2");
+}
+
 TEST(BlockPlan, RejectsAnOriginalUsedTwiceBeforeChangingAnything) {
   STDiT3 model = TrainedModel(TinyConfig(2));
   std::vector<PlannedBlock> plan = CurrentPlan(*model);
