@@ -24,11 +24,8 @@ std::string Count(int64_t n) {
   return out;
 }
 
-std::string Preservation(const GrowthReport& r) {
-  const PreservationError& e = r.preservation;
-  if (e.probe_samples == 0) return "not measured";
-  return fmt::format("{:.2e} / {:.2e}{}", e.max_abs, e.max_rel,
-                     r.claims_preserving ? "" : " (not preserving by design)");
+std::string Number(double value, bool measured) {
+  return measured ? fmt::format("{:.2e}", value) : "-";
 }
 
 int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
@@ -109,14 +106,19 @@ int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
     std::cout << result.report.dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("{:<4} {:<16} {:>27} {:>15} {:>44} {:>9}\n", "STEP", "OP",
-                           "PARAMS BEFORE -> AFTER", "TRAINABLE",
-                           "PRESERVATION MAX ABS / REL (fp32)", "SECONDS");
+  // Preservation is grown vs base output on the probe batch (fp32; bf16 with --probe-bf16).
+  std::cout << fmt::format("{:<4} {:<15} {:>25} {:>13} {:<5} {:>9} {:>9} {:>9} {:>8}\n", "STEP",
+                           "OP", "PARAMS BEFORE -> AFTER", "TRAINABLE", "EXACT", "MAX ABS",
+                           "MAX REL", "BF16 ABS", "SECONDS");
   for (size_t i = 0; i < result.reports.size(); ++i) {
     const GrowthReport& r = result.reports[i];
-    std::cout << fmt::format("{:<4} {:<16} {:>27} {:>15} {:>44} {:>9.3f}\n", i + 1, r.op,
-                             Count(r.params_before) + " -> " + Count(r.params_after),
-                             Count(r.trainable_after), Preservation(r), r.seconds);
+    const PreservationError& e = r.preservation;
+    const bool measured = e.probe_samples > 0;
+    std::cout << fmt::format("{:<4} {:<15} {:>25} {:>13} {:<5} {:>9} {:>9} {:>9} {:>8.3f}\n", i + 1,
+                             r.op, Count(r.params_before) + " -> " + Count(r.params_after),
+                             Count(r.trainable_after), r.claims_preserving ? "yes" : "no",
+                             Number(e.max_abs, measured), Number(e.max_rel, measured),
+                             Number(e.max_abs_bf16, measured && e.max_abs_bf16 >= 0), r.seconds);
   }
   std::cout << fmt::format("wrote {} ({}{})\n", out, kGrowthReportFile,
                            result.wrote_optimizer_state ? ", optimizer.safetensors" : "");

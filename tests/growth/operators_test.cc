@@ -121,7 +121,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PreservingCase{"g_stack_2", "g_stack", "", kS2},
                       PreservingCase{"g_stack_4", "g_stack", "factor = 4\n", kS2},
                       PreservingCase{"stack_copy", "stack", "init = \"copy\"\n", kS2},
-                      PreservingCase{"stack_random", "stack", "init = \"random\"\n", kS2}),
+                      PreservingCase{"stack_random", "stack", "init = \"random\"\n", kS2},
+                      PreservingCase{"depth_upscale", "depth_upscale", "", kS2}),
     [](const ::testing::TestParamInfo<PreservingCase>& info) { return info.param.name; });
 
 TEST(Operators, CompositionListsEveryStepAndStaysExact) {

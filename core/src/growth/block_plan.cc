@@ -228,7 +228,7 @@ BlockPlanResult ApplyBlockPlan(STDiT3Impl& model, const std::vector<PlannedBlock
                     {"copied_from", copied_from},
                     {"renamed", renamed},
                     {"dropped", dropped},
-                    {"new_blocks", static_cast<int64_t>(result.new_blocks.size())}};
+                    {"blocks_added", static_cast<int64_t>(result.new_blocks.size())}};
   return result;
 }
 

@@ -65,7 +65,8 @@ enum class NewBlockInit {
 struct BlockPlanResult {
   // {"layout": ["s0", "t0", "s0'", "t0'", ...] (forward order; ' marks a copy of that original,
   //  s* / t* a fresh block), "copied_from": {new key prefix: old key prefix or "random"},
-  //  "renamed": {old prefix: new prefix} for originals whose index changed, "dropped": [...]}.
+  //  "renamed": {old prefix: new prefix} for originals whose index changed, "dropped": [...],
+  //  "blocks_added": number of new blocks (spatial and temporal counted apart)}.
   nlohmann::json details;
   std::vector<STDiT3Block> new_blocks;  // copies and fresh blocks, in forward order
 };
