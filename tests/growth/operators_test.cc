@@ -455,6 +455,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown_op", "stak", "", {"no growth plugin named 'stak'", "stack"}}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
+TEST(Operators, DepthOperatorsNeedBlocksToGrowFrom) {
+  STDiT3 model = TrainedModel(TinyConfig(0));
+  for (const char* op : {"stack", "llama_pro", "g_stack", "depth_upscale"}) {
+    EXPECT_THROW_WITH(GrowWith(*model, op), InputError,
+                      "has no spatial/temporal blocks to grow from");
+  }
+  EXPECT_THROW_WITH(GrowWith(*model, "stack", "lists = \"temporal\"\n"), InputError,
+                    "has no temporal blocks to grow from");
+  EXPECT_EQ(model->config().depth, 0);
+}
+
 TEST(Operators, ALaterStepsBadOptionsStopTheRunBeforeTheFirstStep) {
   STDiT3 model = TrainedModel(TinyConfig(2));
   const int64_t before = model->NumParameters();
