@@ -383,7 +383,7 @@ TEST_P(Impossible, IsAnErrorBeforeAnyChange) {
   const BadCase& c = GetParam();
   STDiT3 model = TrainedModel(TinyConfig(4));
   if (c.name == "stack_both_after_spatial") GrowWith(*model, "stack", "lists = \"spatial\"\n");
-  if (c.name == "width_with_lora") GrowWith(*model, "lora", "rank = 2\n");
+  if (c.name == "width_with_lora" || c.name == "lora_twice") GrowWith(*model, "lora", "rank = 2\n");
   STDiT3 before = CloneModel(*model);
   try {
     GrowWith(*model, c.op, c.toml);
@@ -450,6 +450,16 @@ INSTANTIATE_TEST_SUITE_P(
                 {"'mlp.fc3' matches no linear layer", "mlp.fc1"}},
         BadCase{
             "lora_regex", "lora", "targets = \"attn.(qkv\"\n", {"not a valid regular expression"}},
+        BadCase{"text_condition_empty_name",
+                "text_condition",
+                "name = \"\"\ncaption_channels = 4\ntoken_num = 3\n",
+                {"name", "must not be empty"}},
+        BadCase{"lora_no_targets", "lora", "targets = []\n", {"targets", "at least one pattern"}},
+        BadCase{"lora_dropout", "lora", "dropout = 1.0\n", {"dropout", "must be below 1"}},
+        BadCase{"lora_twice",
+                "lora",
+                "targets = \"mlp.fc2\"\n",
+                {"'spatial_blocks.0.mlp.fc2' already has LoRA adapters"}},
         BadCase{"lora_merge_nothing", "lora", "merge = true\n", {"no LoRA adapters to merge"}},
         BadCase{"lora_merge_rank", "lora", "merge = true\nrank = 4\n", {"rank", "has no meaning"}},
         BadCase{"unknown_op", "stak", "", {"no growth plugin named 'stak'", "stack"}}),

@@ -252,6 +252,24 @@ TEST(BlockPlan, RejectsAnOriginalUsedTwiceBeforeChangingAnything) {
   EXPECT_EQ(model->config().depth, 2);
 }
 
+TEST(BlockPlan, RejectsBlocksAndUnitsTheModelDoesNotHave) {
+  STDiT3 model = TrainedModel(TinyConfig(2));
+  std::vector<PlannedBlock> plan = CurrentPlan(*model);
+  plan.push_back({PlannedBlock::Kind::kCopy, {true, 5}});
+  EXPECT_THROW_WITH(ApplyBlockPlan(*model, plan, NewBlockInit::kZero, 0), InputError,
+                    "names temporal_blocks.5, which the model does not have");
+  EXPECT_THROW_WITH(PlanWithInsertions(*model, BlockLists::kBoth, {{0, 2, 1}}), InputError,
+                    "copies of unit 2 after unit 0 is out of range", "2 units");
+  EXPECT_EQ(model->config().depth, 2);
+}
+
+TEST(Probe, RejectsAnEmptyProbe) {
+  ProbeOptions probe = growth_testing::TinyProbe();
+  probe.timesteps.clear();
+  EXPECT_THROW_WITH(ProbeInputs(TinyConfig(1), probe, torch::kCPU), InputError,
+                    "at least one timestep");
+}
+
 // SOLAR-style depth up-scaling in a few lines: the plan API is enough to write a new operator.
 TEST(BlockPlan, DepthUpScalingIsAPlan) {
   STDiT3 model = TrainedModel(TinyConfig(4));
