@@ -8,7 +8,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <nlohmann/json.hpp>
 
@@ -24,13 +28,15 @@ struct GrowthStep {
 };
 
 struct ProbeOptions {
+  bool enabled = true;  // false: no probe (the report's preservation says probe_samples = 0)
   uint64_t seed = 1234;
   int64_t batch = 2;
   int64_t frames = 4;
   int64_t height = 16;
   int64_t width = 16;
   std::vector<double> timesteps = {50, 400, 900};
-  bool measure_bf16 = false;
+  bool with_frame_mask = true;  // also probe with the first frame kept as conditioning
+  bool measure_bf16 = false;    // also compare both models with bf16 matrix products
 };
 
 // Grows `model` by each step in order. The optimizer state (may be null) is carried, transformed
@@ -42,8 +48,33 @@ std::vector<GrowthReport> GrowModel(const PluginRegistry& registry, STDiT3Impl& 
 
 // Grown vs base outputs on the probe batch (both models must take the same conditions; a model
 // with extra conditions is probed with random embeddings for them).
-PreservationError MeasurePreservation(STDiT3Impl& base, STDiT3Impl& grown, const ProbeOptions& probe);
+PreservationError MeasurePreservation(STDiT3Impl& base, STDiT3Impl& grown,
+                                      const ProbeOptions& probe);
 
+// The two halves of MeasurePreservation, so GrowModel can probe the model before and after a step
+// without holding a second copy of it (a copy of STDiT3-XL is 4.8 GB).
+struct ProbeOutputs {
+  std::vector<at::Tensor> fp32;  // one [B, out, T, H, W] per (timestep, frame mask) pass
+  std::vector<at::Tensor> bf16;  // the same with bf16 matrix products, when measured
+};
+// The probe batch for a model: fixed by the probe options; condition k's embeddings depend only
+// on the seed, k and that condition's shape, so a grown model sees the base's conditions again.
+std::vector<ModelInput> ProbeInputs(const STDiT3Config& config, const ProbeOptions& probe,
+                                    c10::Device device);
+// Runs the probe in eval mode without gradients (the model's mode is restored afterwards).
+ProbeOutputs RunProbe(STDiT3Impl& model, const ProbeOptions& probe);
+PreservationError ComparePreservation(const ProbeOutputs& base, const ProbeOutputs& grown,
+                                      const ProbeOptions& probe);
+
+// Growth steps from a manifest table: `ops = [{op = "stack", placement = "insert"}, ...]` (or
+// [[...ops]] tables), each table's other keys being that operator's options. Problems are
+// recorded on `table` (Options::Fail), as every manifest reader does.
+std::vector<GrowthStep> GrowthStepsFromOptions(const Options& table, std::string_view key = "ops");
+
+// {"steps": [report, ...], "params_before", "params_after", "trainable_after"}.
 nlohmann::json GrowthReportsToJson(const std::vector<GrowthReport>& reports);
+
+// The JSON form of one preservation measurement (probe_samples = 0: {"measured": false}).
+nlohmann::json PreservationToJson(const PreservationError& error);
 
 }  // namespace modelgrow

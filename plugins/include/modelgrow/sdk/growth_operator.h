@@ -54,6 +54,10 @@ struct GrowthReport {
   std::vector<std::string> frozen_parameters;
   PreservationError preservation;
   double seconds = 0;
+  // Optimizer-state entries re-keyed onto the grown model, and entries dropped (their parameter
+  // is gone, frozen, or changed shape without the operator transforming its state).
+  int64_t optimizer_entries_carried = 0;
+  int64_t optimizer_entries_dropped = 0;
 
   nlohmann::json ToJson() const;
 };

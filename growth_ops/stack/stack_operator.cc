@@ -1,0 +1,112 @@
+// ModelGrow's block expansion (Rao et al. 2024): insert, prefix or suffix stacking of copies of
+// existing blocks, zero-initialised so the grown model computes the base's function exactly.
+//
+//   insert: N/M groups, each its M originals followed by P·M/N copies of the group's last one
+//   prefix: P copies of the first block, then the N originals
+//   suffix: the N originals, then P copies of the last block
+//
+// A "block" is a (spatial, temporal) pair unless `lists` names one list.
+#include <fmt/format.h>
+
+#include "modelgrow/base/errors.h"
+#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/growth_operator.h"
+
+namespace modelgrow {
+namespace {
+
+class StackOperator : public GrowthOperator {
+ public:
+  explicit StackOperator(const PluginContext& context) {
+    const Options& o = context.options;
+    placement_ = o.Choice("placement", "insert", {"insert", "prefix", "suffix"});
+    new_blocks_ = o.Int("new_blocks", 0, {.min = 1});
+    group_ = o.Int("group", 1, {.min = 1});
+    if (o.Has("group") && placement_ != "insert") {
+      o.Fail("group",
+             fmt::format("only insert stacking has groups (placement is \"{}\")", placement_));
+    }
+    std::string init = o.Choice("init", "zero", {"zero", "copy", "random"});
+    init_ = init == "copy"     ? NewBlockInit::kCopy
+            : init == "random" ? NewBlockInit::kRandom
+                               : NewBlockInit::kZero;
+    init_name_ = init;
+    lists_ = ReadBlockLists(o);
+  }
+
+  void Check(const STDiT3Impl& model) const override { Plan(model); }
+
+  void Grow(GrowthContext& context, GrowthReport& report) override {
+    const int64_t n = static_cast<int64_t>(DepthUnits(context.model, lists_).size());
+    const int64_t p = NewBlocks(n);
+    BlockPlanResult result =
+        ApplyBlockPlan(context.model, Plan(context.model), init_, context.seed);
+    report.claims_preserving = init_ == NewBlockInit::kZero;
+    report.optimizer_state = OptimizerStatePolicy::kCarried;
+    report.optimizer_note =
+        "original blocks keep their tensors and so their moments (under their new names); new "
+        "blocks start without state";
+    report.details = result.details;
+    report.details["placement"] = placement_;
+    report.details["lists"] = BlockListsName(lists_);
+    report.details["init"] = init_name_;
+    report.details["original_units"] = n;
+    report.details["new_units"] = p;
+    if (placement_ == "insert") {
+      report.details["group"] = group_;
+      report.details["copies_per_group"] = p * group_ / n;
+    }
+  }
+
+ private:
+  int64_t NewBlocks(int64_t n) const { return new_blocks_ > 0 ? new_blocks_ : n; }
+
+  std::vector<PlannedBlock> Plan(const STDiT3Impl& model) const {
+    const int64_t n = static_cast<int64_t>(DepthUnits(model, lists_).size());
+    const int64_t p = NewBlocks(n);
+    std::vector<UnitInsertion> insertions;
+    if (placement_ == "prefix") {
+      insertions.push_back({-1, 0, p});
+    } else if (placement_ == "suffix") {
+      insertions.push_back({n, n - 1, p});
+    } else {
+      if (n % group_ != 0) {
+        throw InputError(fmt::format(
+            "group = {} does not divide the model's N = {} {}: insert stacking needs N/M whole "
+            "groups",
+            group_, n, UnitNoun()));
+      }
+      if ((p * group_) % n != 0) {
+        throw InputError(fmt::format(
+            "new_blocks = {} does not fit N = {} {} and group = {}: each of the N/M = {} groups "
+            "gets P·M/N = {}·{}/{} new blocks, which must be a whole number (P a multiple of {})",
+            p, n, UnitNoun(), group_, n / group_, p, group_, n, n / group_));
+      }
+      const int64_t per_group = p * group_ / n;
+      for (int64_t g = 0; g < n / group_; ++g) {
+        int64_t last = (g + 1) * group_ - 1;
+        insertions.push_back({last, last, per_group});
+      }
+    }
+    return PlanWithInsertions(model, lists_, insertions);
+  }
+
+  std::string UnitNoun() const {
+    return lists_ == BlockLists::kBoth ? "(spatial, temporal) block pairs"
+                                       : fmt::format("{} blocks", BlockListsName(lists_));
+  }
+
+  std::string placement_;
+  int64_t new_blocks_ = 0;  // 0: N (doubling)
+  int64_t group_ = 1;
+  NewBlockInit init_ = NewBlockInit::kZero;
+  std::string init_name_;
+  BlockLists lists_ = BlockLists::kBoth;
+};
+
+}  // namespace
+}  // namespace modelgrow
+
+MODELGROW_GROWTH_OPERATOR(modelgrow::StackOperator, "stack", "1.0.0",
+                          "ModelGrow block expansion: insert/prefix/suffix stacking of copied "
+                          "blocks, zero-initialised (exact)");
