@@ -1,6 +1,11 @@
 #include "modelgrow/io/checkpoint.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <set>
 
@@ -75,7 +80,7 @@ std::string ListSome(const std::vector<std::string>& names) {
 
 CheckpointWriter::CheckpointWriter(fs::path target) : target_(std::move(target)) {
   staging_ = target_;
-  staging_ += fmt::format(".staging-{}", ::getpid());
+  staging_ += ".staging";
   std::error_code ec;
   fs::remove_all(staging_, ec);
   fs::create_directories(staging_);
@@ -113,14 +118,22 @@ void CheckpointWriter::AddJson(const std::string& file_name, const json& value) 
 
 void CheckpointWriter::Commit() {
   std::error_code ec;
-  fs::path old = target_;
-  old += fmt::format(".old-{}", ::getpid());
-  bool had_old = fs::exists(target_, ec);
-  if (had_old) fs::rename(target_, old);
-  fs::rename(staging_, target_);
-  committed_ = true;
-  FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
-  if (had_old) fs::remove_all(old, ec);
+  const fs::path parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
+  if (fs::exists(target_, ec)) {
+    // Swap the two folders in one step: at every instant `target` is a whole checkpoint, the old
+    // one or the new one. The old one then sits under the staging name and is removed.
+    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
+      throw RunError(fmt::format("{}: cannot replace with {} ({})", target_.string(),
+                                 staging_.string(), std::strerror(errno)));
+    }
+    committed_ = true;
+    FsyncDirectory(parent);
+    fs::remove_all(staging_, ec);
+  } else {
+    fs::rename(staging_, target_);
+    committed_ = true;
+    FsyncDirectory(parent);
+  }
 }
 
 void SaveModel(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,

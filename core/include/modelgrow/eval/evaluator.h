@@ -1,0 +1,41 @@
+// What an `evaluate` stage measures for one model, per domain (docs/manifests.md):
+//   loss/<domain>/<kind>          held-out rectified-flow loss, fixed timesteps and noise
+//   acc/<domain>/<kind>/<cat>     attribute accuracy of videos generated from held-out prompts
+//   ceiling/<domain>/<cat>        the classifier's accuracy on the real held-out videos
+//   fd/<domain>/<kind>            Fréchet distance, generated vs real, classifier features
+// and writes animated GIFs of generated and real videos for the report's grid.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/eval/attribute_classifier.h"
+#include "modelgrow/experiment/manifest.h"
+#include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/text/text_cache.h"
+
+namespace modelgrow {
+
+struct EvaluationSetup {
+  std::map<std::string, std::shared_ptr<DataPipeline>> domains;  // held-out data per domain
+  AttributeClassifier classifier{nullptr};
+  EvaluateSpec spec;
+  c10::Device device = c10::Device(c10::DeviceType::CPU);
+  std::filesystem::path samples_dir;  // GIFs go here ("" = none)
+  std::string sample_prefix;          // file name prefix of this model's GIFs
+};
+
+// {"metrics": {...}, "samples": [{"domain", "kind", "index", "prompt", "generated", "real"}],
+//  "notes": [...]}. Deterministic: the same model and setup give the same numbers.
+nlohmann::json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text,
+                             const EvaluationSetup& setup);
+
+}  // namespace modelgrow

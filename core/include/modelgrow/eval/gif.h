@@ -1,0 +1,22 @@
+// Animated GIFs of videos, for reports and `modelgrow sample`: no dependency beyond this file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace modelgrow {
+
+struct GifOptions {
+  double fps = 8;
+  int scale = 4;  // nearest-neighbour upscaling, so 32-pixel videos are visible
+};
+
+// The GIF bytes of `video` [C, T, H, W] with values in [-1, 1] (C = 3, or 1 for grey). Colours
+// are mapped to a fixed 252-colour palette; the animation loops.
+std::string EncodeGif(const at::Tensor& video, const GifOptions& options = {});
+void WriteGif(const std::filesystem::path& file, const at::Tensor& video, const GifOptions& options = {});
+
+}  // namespace modelgrow

@@ -1,0 +1,226 @@
+#include "modelgrow/eval/attribute_classifier.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/nn/init.h>
+#include <torch/optim/adam.h>
+#include <torch/torch.h>
+
+#include "modelgrow/base/errors.h"
+#include "modelgrow/base/provenance.h"
+#include "modelgrow/data/loader.h"
+#include "modelgrow/data/synthetic_vocabulary.h"
+#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/io/safetensors.h"
+#include "modelgrow/train/progress.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+AttributeClasses AttributeClasses::Synthetic() {
+  const SyntheticVocabulary& v = SyntheticContinualVocabulary();  // a superset of the base's
+  AttributeClasses c;
+  for (const auto& color : v.colors) c.classes["color"].push_back(color.name);
+  c.classes["shape"] = v.shapes;
+  c.classes["motion"] = v.motions;
+  for (int n = 1; n <= v.max_objects; ++n) c.classes["count"].push_back(std::to_string(n));
+  c.classes["relation"] = {"none"};
+  for (const auto& r : v.relations) c.classes["relation"].push_back(r);
+  return c;
+}
+
+std::vector<std::string> AttributeClasses::categories() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : classes) out.push_back(k);
+  return out;
+}
+
+json AttributeClasses::ToJson() const { return json(classes); }
+
+AttributeClasses AttributeClasses::FromJson(const json& j) {
+  AttributeClasses c;
+  c.classes = j.get<std::map<std::string, std::vector<std::string>>>();
+  return c;
+}
+
+std::vector<std::string> CategoriesInPrompt(const std::string& prompt_kind) {
+  if (prompt_kind == "short") return {"color", "shape", "motion"};
+  return {"color", "shape", "motion", "count", "relation"};
+}
+
+std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes, const json& labels) {
+  auto index_of = [&](const std::string& category, const std::string& value) -> int64_t {
+    const auto& names = classes.classes.at(category);
+    auto it = std::find(names.begin(), names.end(), value);
+    return it == names.end() ? -1 : it - names.begin();
+  };
+  std::map<std::string, int64_t> t;
+  if (!labels.is_object() || !labels.contains("objects") || labels["objects"].empty()) {
+    throw InputError(
+        "evaluation needs synthetic-world labels (objects, count, relations; docs/formats.md) and "
+        "this sample has none");
+  }
+  const json& main = labels["objects"][0];
+  t["color"] = index_of("color", main.value("color", ""));
+  t["shape"] = index_of("shape", main.value("shape", ""));
+  t["motion"] = index_of("motion", main.value("motion", ""));
+  t["count"] = index_of("count", std::to_string(labels.value("count", 1)));
+  std::string relation = "none";
+  for (const json& r : labels.value("relations", json::array())) {
+    if (r.value("subject", -1) == 0 && r.value("object", -1) == 1) relation = r.value("relation", "none");
+  }
+  t["relation"] = index_of("relation", relation);
+  return t;
+}
+
+AttributeClassifierImpl::AttributeClassifierImpl(const AttributeClasses& classes, int64_t width)
+    : classes_(classes), width_(width) {
+  // Two coordinate channels let pooled features say where a colour is (CoordConv), which the
+  // relation category needs.
+  const int64_t channels[] = {5, width, 2 * width, 4 * width};
+  for (int i = 0; i < 3; ++i) {
+    at::Tensor w = at::empty({channels[i + 1], channels[i], 3, 3, 3});
+    torch::nn::init::kaiming_normal_(w, 0, torch::kFanIn, torch::kReLU);
+    conv_weights_.push_back(register_parameter(fmt::format("conv{}_w", i), w));
+    conv_biases_.push_back(register_parameter(fmt::format("conv{}_b", i), at::zeros({channels[i + 1]})));
+  }
+  const int64_t features = 4 * width * 4;  // 2x2 spatial grid
+  for (const auto& [category, names] : classes_.classes) {
+    heads_.emplace(category, register_module("head_" + category,
+                                             Linear(features, static_cast<int64_t>(names.size()))));
+  }
+}
+
+at::Tensor AttributeClassifierImpl::Features(const at::Tensor& video) {
+  const int64_t b = video.size(0), t = video.size(2), h = video.size(3), w = video.size(4);
+  at::Tensor ys = at::linspace(-1, 1, h, video.options()).view({1, 1, 1, h, 1}).expand({b, 1, t, h, w});
+  at::Tensor xs = at::linspace(-1, 1, w, video.options()).view({1, 1, 1, 1, w}).expand({b, 1, t, h, w});
+  at::Tensor x = at::cat({video, xs, ys}, 1);
+  for (size_t i = 0; i < conv_weights_.size(); ++i) {
+    x = at::gelu(at::conv3d(x, conv_weights_[i], conv_biases_[i], 1, 1));
+    if (i == 0) x = at::avg_pool3d(x, {1, 2, 2}, {1, 2, 2}, 0, /*ceil_mode=*/true);
+    if (i == 1) x = at::avg_pool3d(x, {2, 2, 2}, {2, 2, 2}, 0, /*ceil_mode=*/true);
+  }
+  return at::adaptive_avg_pool3d(x, {1, 2, 2}).flatten(1);
+}
+
+std::map<std::string, at::Tensor> AttributeClassifierImpl::Heads(const at::Tensor& features) {
+  std::map<std::string, at::Tensor> out;
+  for (auto& [category, head] : heads_) out[category] = head(features);
+  return out;
+}
+
+namespace {
+
+std::string TrainingKey(const std::vector<std::shared_ptr<DataPipeline>>& data,
+                        const ClassifierTraining& t) {
+  std::string text = fmt::format("classifier-v1/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
+  for (const auto& d : data) text += "/" + d->CacheKey();
+  return HashText(text);
+}
+
+}  // namespace
+
+AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<DataPipeline>>& data,
+                                          const ClassifierTraining& training,
+                                          const fs::path& cache_dir) {
+  const std::string key = TrainingKey(data, training);
+  const fs::path weights = cache_dir / "classifier.safetensors";
+  const fs::path meta = cache_dir / "classifier.json";
+  std::error_code ec;
+  if (fs::exists(weights, ec) && fs::exists(meta, ec)) {
+    json j = json::parse(ReadFile(meta));
+    if (j.value("key", "") == key) {
+      AttributeClassifier classifier(AttributeClasses::FromJson(j["classes"]), j["width"].get<int64_t>());
+      SafetensorsFile f = SafetensorsFile::Open(weights);
+      torch::NoGradGuard no_grad;
+      for (auto& item : classifier->named_parameters()) item.value().copy_(f.Get(item.key(), at::kFloat));
+      classifier->eval();
+      return classifier;
+    }
+  }
+
+  AttributeClasses classes = AttributeClasses::Synthetic();
+  torch::manual_seed(training.seed);
+  AttributeClassifier classifier(classes, training.width);
+  torch::optim::Adam opt(classifier->parameters(), torch::optim::AdamOptions(training.lr));
+  std::vector<std::unique_ptr<DataLoader>> loaders;
+  for (size_t i = 0; i < data.size(); ++i) {
+    LoaderOptions o;
+    o.batch_size = training.batch_size;
+    o.seed = training.seed + i;
+    o.workers = 1;
+    loaders.push_back(std::make_unique<DataLoader>(data[i], o));
+  }
+  Progress progress("attribute classifier", training.steps);
+  double last_loss = 0;
+  for (int64_t step = 0; step < training.steps; ++step) {
+    Batch batch = loaders[step % loaders.size()]->Next();
+    std::map<std::string, std::vector<int64_t>> targets;
+    for (const json& labels : batch.labels) {
+      for (const auto& [category, index] : TargetsFromLabels(classes, labels)) {
+        targets[category].push_back(index);
+      }
+    }
+    auto logits = classifier->Heads(classifier->Features(batch.video.to(at::kFloat)));
+    at::Tensor loss = at::zeros({});
+    for (auto& [category, l] : logits) {
+      at::Tensor target = at::tensor(targets[category]);
+      loss = loss + at::cross_entropy_loss(l, target, {}, at::Reduction::Mean, /*ignore_index=*/-1);
+    }
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    last_loss = loss.item<double>();
+    progress.Update(step + 1, fmt::format("loss {:.3f}", last_loss));
+  }
+  progress.Finish(fmt::format("loss {:.3f}", last_loss));
+  classifier->eval();
+
+  fs::create_directories(cache_dir);
+  NamedTensors tensors;
+  for (const auto& item : classifier->named_parameters()) tensors.emplace_back(item.key(), item.value());
+  WriteSafetensors(weights, tensors);
+  WriteFileAtomic(meta, json{{"key", key}, {"classes", classes.ToJson()}, {"width", training.width},
+                             {"final_loss", last_loss}, {"steps", training.steps}}
+                            .dump(2));
+  return classifier;
+}
+
+std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at::Tensor& videos,
+                                       const std::vector<std::map<std::string, int64_t>>& targets,
+                                       const std::vector<std::string>& categories) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, int64_t> right, counted;
+  const int64_t n = videos.size(0);
+  for (int64_t start = 0; start < n; start += 32) {
+    int64_t end = std::min(n, start + 32);
+    auto logits = classifier->Heads(classifier->Features(videos.slice(0, start, end).to(at::kFloat)));
+    for (const std::string& category : categories) {
+      at::Tensor predicted = logits.at(category).argmax(1);
+      for (int64_t i = start; i < end; ++i) {
+        int64_t target = targets[i].at(category);
+        if (target < 0) continue;
+        ++counted[category];
+        if (predicted[i - start].item<int64_t>() == target) ++right[category];
+      }
+    }
+  }
+  std::map<std::string, double> out;
+  double sum = 0;
+  int used = 0;
+  for (const std::string& category : categories) {
+    if (counted[category] == 0) continue;
+    out[category] = static_cast<double>(right[category]) / static_cast<double>(counted[category]);
+    sum += out[category];
+    ++used;
+  }
+  if (used > 0) out["mean"] = sum / used;
+  return out;
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,181 @@
+#include "modelgrow/eval/evaluator.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "modelgrow/base/errors.h"
+#include "modelgrow/diffusion/rectified_flow.h"
+#include "modelgrow/eval/frechet.h"
+#include "modelgrow/eval/gif.h"
+#include "modelgrow/train/progress.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Evaluation noise and timesteps depend only on the sample index, never on the run, so every
+// model is scored on exactly the same draws.
+constexpr uint64_t kEvalSeed = 0x5eed'e7a1;
+
+at::Tensor NoiseFor(int64_t index, int64_t salt, at::IntArrayRef shape) {
+  at::Generator g = at::detail::createCPUGenerator(kEvalSeed + 7919 * static_cast<uint64_t>(index) +
+                                                   104729 * static_cast<uint64_t>(salt));
+  return at::randn(shape, g, at::TensorOptions());
+}
+
+std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
+                                 const std::vector<std::string>& prompts, c10::Device device) {
+  std::vector<TextInput> out;
+  for (TextEncoderCache* cache : text) {
+    TextEncoding e = cache->Encode(prompts);
+    out.push_back({e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
+  }
+  return out;
+}
+
+std::vector<TextInput> Slice(const std::vector<TextInput>& text, int64_t start, int64_t end) {
+  std::vector<TextInput> out;
+  for (const TextInput& t : text) {
+    out.push_back({t.embedding.slice(0, start, end), t.mask.defined() ? t.mask.slice(0, start, end) : at::Tensor()});
+  }
+  return out;
+}
+
+}  // namespace
+
+json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text,
+                   const EvaluationSetup& setup) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const EvaluateSpec& spec = setup.spec;
+  json metrics = json::object(), samples = json::array(), notes = json::array();
+  RectifiedFlowConfig flow_config;
+  flow_config.num_sampling_steps = spec.sampling_steps;
+  flow_config.cfg_scale = spec.cfg_scale;
+  RectifiedFlow flow(flow_config);
+  const int64_t in_channels = model.config().in_channels;
+  if (!setup.samples_dir.empty()) fs::create_directories(setup.samples_dir);
+
+  for (const auto& [domain, pipeline] : setup.domains) {
+    const int64_t count = std::max(spec.samples, spec.loss_samples);
+    const int64_t n = std::min<int64_t>(count, pipeline->size());
+    std::vector<Sample> data;
+    for (int64_t i = 0; i < n; ++i) data.push_back(pipeline->Get(i));
+    if (data.empty()) continue;
+    std::vector<std::string> kinds;
+    for (const std::string& kind : spec.prompts) {
+      if (data[0].captions.count(kind)) {
+        kinds.push_back(kind);
+      } else {
+        notes.push_back(fmt::format("domain '{}' has no '{}' captions", domain, kind));
+      }
+    }
+
+    // Held-out rectified-flow loss.
+    const int64_t n_loss = std::min<int64_t>(spec.loss_samples, n);
+    for (const std::string& kind : kinds) {
+      double total = 0;
+      int64_t terms = 0;
+      for (int64_t start = 0; start < n_loss; start += 16) {
+        int64_t end = std::min(n_loss, start + 16);
+        std::vector<at::Tensor> videos, noises;
+        std::vector<std::string> prompts;
+        std::vector<float> fps;
+        for (int64_t i = start; i < end; ++i) {
+          videos.push_back(data[i].video);
+          noises.push_back(NoiseFor(i, 1, data[i].video.sizes()));
+          prompts.push_back(data[i].captions.at(kind));
+          fps.push_back(static_cast<float>(data[i].fps));
+        }
+        ModelInput in;
+        in.x = at::stack(videos).to(setup.device, at::kFloat);
+        in.fps = at::tensor(fps).to(setup.device);
+        in.height = static_cast<double>(data[start].height);
+        in.width = static_cast<double>(data[start].width);
+        in.text = EncodeAll(text, prompts, setup.device);
+        at::Tensor noise = at::stack(noises).to(setup.device);
+        for (double t : spec.loss_timesteps) {
+          at::Tensor ts = at::full({end - start}, t, at::TensorOptions().dtype(at::kFloat)).to(setup.device);
+          total += flow.TrainingLoss(model, in, noise, ts).sum().item<double>();
+          terms += end - start;
+        }
+      }
+      if (terms > 0) metrics[fmt::format("loss/{}/{}", domain, kind)] = total / static_cast<double>(terms);
+    }
+
+    // Generation, scored by the attribute classifier.
+    const int64_t n_gen = std::min<int64_t>(spec.samples, n);
+    if (n_gen == 0 || !setup.classifier) continue;
+    std::vector<std::map<std::string, int64_t>> targets;
+    try {
+      for (int64_t i = 0; i < n_gen; ++i) {
+        targets.push_back(TargetsFromLabels(setup.classifier->classes(), data[i].labels));
+      }
+    } catch (const InputError& e) {
+      notes.push_back(fmt::format("domain '{}': no alignment scores ({})", domain, e.what()));
+      continue;
+    }
+    std::vector<at::Tensor> real_list;
+    for (int64_t i = 0; i < n_gen; ++i) real_list.push_back(data[i].video);
+    at::Tensor real = at::stack(real_list).to(at::kFloat);
+    for (const auto& [category, accuracy] :
+         Accuracy(setup.classifier, real, targets, setup.classifier->classes().categories())) {
+      metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
+    }
+    at::Tensor real_features = setup.classifier->Features(real);
+
+    for (const std::string& kind : kinds) {
+      Progress progress(fmt::format("sample {}/{}", domain, kind), n_gen);
+      std::vector<at::Tensor> generated;
+      for (int64_t start = 0; start < n_gen; start += 8) {
+        int64_t end = std::min(n_gen, start + 8);
+        std::vector<std::string> prompts;
+        std::vector<at::Tensor> noises;
+        std::vector<float> fps;
+        for (int64_t i = start; i < end; ++i) {
+          prompts.push_back(data[i].captions.at(kind));
+          noises.push_back(NoiseFor(i, 2, data[i].video.sizes()));
+          fps.push_back(static_cast<float>(data[i].fps));
+        }
+        at::Tensor z = flow.Sample(model, at::stack(noises).to(setup.device), EncodeAll(text, prompts, setup.device),
+                                   at::tensor(fps), static_cast<double>(data[start].height),
+                                   static_cast<double>(data[start].width));
+        generated.push_back(RectifiedFlow::Velocity(z, in_channels).clamp(-1, 1).to(at::kCPU));
+        progress.Update(end);
+      }
+      progress.Finish();
+      at::Tensor videos = at::cat(generated);
+      std::vector<std::string> categories = CategoriesInPrompt(kind);
+      for (const auto& [category, accuracy] : Accuracy(setup.classifier, videos, targets, categories)) {
+        metrics[fmt::format("acc/{}/{}/{}", domain, kind, category)] = accuracy;
+      }
+      if (n_gen >= 2) {
+        metrics[fmt::format("fd/{}/{}", domain, kind)] =
+            FrechetDistance(setup.classifier->Features(videos), real_features);
+      }
+      if (!setup.samples_dir.empty()) {
+        for (int64_t i = 0; i < std::min<int64_t>(spec.grid_prompts, n_gen); ++i) {
+          std::string gen_name = fmt::format("{}{}_{}_{}.gif", setup.sample_prefix, domain, kind, i);
+          std::string real_name = fmt::format("real_{}_{}.gif", domain, i);
+          WriteGif(setup.samples_dir / gen_name, videos[i], {data[i].fps, 4});
+          if (!fs::exists(setup.samples_dir / real_name)) {
+            WriteGif(setup.samples_dir / real_name, data[i].video, {data[i].fps, 4});
+          }
+          samples.push_back({{"domain", domain},
+                             {"kind", kind},
+                             {"index", i},
+                             {"prompt", data[i].captions.at(kind)},
+                             {"generated", gen_name},
+                             {"real", real_name}});
+        }
+      }
+    }
+  }
+  return {{"metrics", metrics}, {"samples", samples}, {"notes", notes}};
+}
+
+}  // namespace modelgrow

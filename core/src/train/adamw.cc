@@ -1,0 +1,108 @@
+#include "modelgrow/train/adamw.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace modelgrow {
+
+AdamW::AdamW(NamedTensors params, AdamWConfig config)
+    : params_(std::move(params)), config_(config) {}
+
+void AdamW::ZeroGrad() {
+  for (auto& [name, p] : params_) {
+    if (p.grad().defined()) p.mutable_grad() = at::Tensor();
+  }
+}
+
+void AdamW::Step(double lr) {
+  at::NoGradGuard no_grad;
+  for (auto& [name, p] : params_) {
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    ParameterState& s = state_[name];
+    if (!s.exp_avg.defined()) {
+      s.exp_avg = at::zeros_like(p);
+      s.exp_avg_sq = at::zeros_like(p);
+      s.step = 0;
+    }
+    s.step += 1;
+    if (config_.weight_decay != 0) p.mul_(1 - lr * config_.weight_decay);
+    s.exp_avg.mul_(config_.beta1).add_(g, 1 - config_.beta1);
+    s.exp_avg_sq.mul_(config_.beta2).addcmul_(g, g, 1 - config_.beta2);
+    double bias1 = 1 - std::pow(config_.beta1, static_cast<double>(s.step));
+    double bias2 = 1 - std::pow(config_.beta2, static_cast<double>(s.step));
+    at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(config_.eps);
+    p.addcdiv_(s.exp_avg, denom, -lr / bias1);
+  }
+}
+
+NamedTensors AdamW::StateTensors(std::map<std::string, std::string>* metadata) const {
+  NamedTensors out;
+  nlohmann::json steps = nlohmann::json::object();
+  for (const auto& [name, s] : state_) {
+    if (!s.exp_avg.defined()) continue;
+    out.emplace_back("exp_avg." + name, s.exp_avg);
+    out.emplace_back("exp_avg_sq." + name, s.exp_avg_sq);
+    steps[name] = s.step;
+  }
+  if (metadata) (*metadata)["steps"] = steps.dump();
+  return out;
+}
+
+int64_t AdamW::LoadStateTensors(const SafetensorsFile& file) {
+  OptimizerState loaded;
+  nlohmann::json steps = nlohmann::json::object();
+  if (auto it = file.metadata().find("steps"); it != file.metadata().end()) {
+    steps = nlohmann::json::parse(it->second, nullptr, false);
+  }
+  int64_t fallback_step = 0;
+  if (auto it = file.metadata().find("step"); it != file.metadata().end()) {
+    fallback_step = std::stoll(it->second);
+  }
+  for (const auto& [name, p] : params_) {
+    if (!file.Has("exp_avg." + name) || !file.Has("exp_avg_sq." + name)) continue;
+    ParameterState s;
+    s.exp_avg = file.Get("exp_avg." + name, at::kFloat).to(p.device());
+    s.exp_avg_sq = file.Get("exp_avg_sq." + name, at::kFloat).to(p.device());
+    s.step = steps.is_object() && steps.contains(name) ? steps[name].get<int64_t>() : fallback_step;
+    loaded[name] = s;
+  }
+  return AdoptState(loaded);
+}
+
+int64_t AdamW::AdoptState(const OptimizerState& state) {
+  int64_t adopted = 0;
+  for (const auto& [name, p] : params_) {
+    auto it = state.find(name);
+    if (it == state.end() || !it->second.exp_avg.defined()) continue;
+    if (it->second.exp_avg.sizes() != p.sizes()) continue;
+    ParameterState s = it->second;
+    s.exp_avg = s.exp_avg.to(p.device()).clone();
+    s.exp_avg_sq = s.exp_avg_sq.to(p.device()).clone();
+    state_[name] = s;
+    ++adopted;
+  }
+  return adopted;
+}
+
+double ClipGradNorm(const NamedTensors& params, double max_norm) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> norms;
+  for (const auto& [name, p] : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(at::kDouble));
+  }
+  if (norms.empty()) return 0;
+  double total = at::stack(norms).norm(2).item<double>();
+  if (max_norm > 0 && total > max_norm) {
+    double scale = max_norm / (total + 1e-6);
+    for (const auto& [name, p] : params) {
+      if (p.grad().defined()) p.grad().mul_(scale);
+    }
+  }
+  return total;
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,320 @@
+#include "modelgrow/train/trainer.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "modelgrow/base/errors.h"
+#include "modelgrow/diffusion/rectified_flow.h"
+#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/model/precision.h"
+#include "modelgrow/train/adamw.h"
+#include "modelgrow/train/progress.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+double LearningRate(const OptimSpec& optim, int64_t step, int64_t total_steps) {
+  if (optim.warmup_steps > 0 && step < optim.warmup_steps) {
+    return optim.lr * static_cast<double>(step + 1) / static_cast<double>(optim.warmup_steps);
+  }
+  if (optim.schedule == "constant") return optim.lr;
+  int64_t span = std::max<int64_t>(1, total_steps - optim.warmup_steps);
+  double progress = std::min(1.0, static_cast<double>(step - optim.warmup_steps) / span);
+  double floor = optim.lr * optim.min_lr_ratio;
+  return floor + (optim.lr - floor) * 0.5 * (1 + std::cos(M_PI * progress));
+}
+
+namespace {
+
+// Text condition k of the model: its encoder must produce what the model's projection expects.
+void CheckEncoders(const STDiT3Impl& model, const std::vector<TextEncoderCache*>& text) {
+  const STDiT3Config& config = model.config();
+  if (static_cast<int64_t>(text.size()) != config.num_conditions()) {
+    throw InputError(fmt::format("the model has {} text condition(s) but {} encoder(s) were given",
+                                 config.num_conditions(), text.size()));
+  }
+  for (int64_t k = 0; k < config.num_conditions(); ++k) {
+    std::string name = k == 0 ? config.condition0_name : config.extra_conditions[k - 1].name;
+    int64_t channels = k == 0 ? config.caption_channels : config.extra_conditions[k - 1].caption_channels;
+    int64_t tokens = k == 0 ? config.model_max_length : config.extra_conditions[k - 1].token_num;
+    TextEncoder& encoder = text[k]->encoder();
+    if (encoder.dim() != channels || encoder.max_length() != tokens) {
+      throw InputError(fmt::format(
+          "text condition {} ('{}'): the model expects {}-wide embeddings of {} tokens but the "
+          "encoder gives {} x {}",
+          k, name, channels, tokens, encoder.dim(), encoder.max_length()));
+    }
+  }
+}
+
+struct StepInput {
+  ModelInput input;
+  at::Tensor noise;
+  at::Tensor timesteps;
+  at::Tensor frame_mask;
+};
+
+StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3Impl& model,
+                        const RectifiedFlow& flow, at::Generator& gen) {
+  const TrainSpec& spec = c.spec;
+  const int64_t b = batch.size();
+  StepInput s;
+  s.input.x = batch.video.to(c.device, at::kFloat);
+  s.input.fps = batch.fps.to(c.device, at::kFloat);
+  s.input.height = static_cast<double>(batch.height);
+  s.input.width = static_cast<double>(batch.width);
+
+  // Captions: short, detailed, or a seeded coin per sample.
+  at::Tensor coin = at::rand({b}, gen, at::TensorOptions());
+  std::vector<std::string> prompts;
+  for (int64_t i = 0; i < b; ++i) {
+    std::string kind = spec.caption;
+    if (kind == "mixed") kind = coin[i].item<float>() < 0.5f ? "short" : "detailed";
+    auto it = batch.captions[i].find(kind);
+    if (it == batch.captions[i].end()) {
+      throw InputError(fmt::format("stage data '{}' sample {} has no '{}' caption (it has: {})",
+                                   spec.data, batch.indices[i], kind,
+                                   batch.captions[i].empty() ? "none" : batch.captions[i].begin()->first));
+    }
+    prompts.push_back(it->second);
+  }
+  // Caption dropout replaces every condition's caption with its null caption (mask kept), as
+  // Open-Sora's CaptionEmbedder.token_drop does, so guidance can later contrast the two.
+  at::Tensor drop = at::rand({b}, gen, at::TensorOptions()) < spec.caption_dropout;
+  for (size_t k = 0; k < c.text.size(); ++k) {
+    TextEncoding enc = c.text[k]->Encode(prompts);
+    at::Tensor emb = enc.embedding.to(c.device, at::kFloat);
+    if (spec.caption_dropout > 0) {
+      at::Tensor null = model.NullCaption(static_cast<int64_t>(k)).unsqueeze(0).expand_as(emb);
+      emb = at::where(drop.to(c.device).view({b, 1, 1}), null, emb);
+    }
+    s.input.text.push_back({emb, enc.mask.defined() ? enc.mask.to(c.device) : at::Tensor()});
+  }
+
+  const int64_t frames = s.input.x.size(2);
+  if (spec.frame_mask_prob > 0 && frames > 1) {
+    // Open-Sora's image-to-video style conditioning: the first frame is given clean.
+    at::Tensor keep_first = at::rand({b}, gen, at::TensorOptions()) < spec.frame_mask_prob;
+    at::Tensor mask = at::ones({b, frames}, at::TensorOptions().dtype(at::kBool));
+    mask.select(1, 0).copy_(keep_first.logical_not());
+    s.frame_mask = mask.to(c.device);
+  }
+  s.timesteps = flow.SampleTimesteps(b, s.input.height, s.input.width, frames, gen).to(c.device);
+  s.noise = at::randn(s.input.x.sizes(), gen, at::TensorOptions()).to(c.device);
+  return s;
+}
+
+NamedTensors TrainableParameters(const STDiT3Impl& model) {
+  NamedTensors out;
+  for (const auto& item : model.named_parameters()) {
+    if (item.value().requires_grad()) out.emplace_back(item.key(), item.value());
+  }
+  return out;
+}
+
+void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,
+                         const AdamW& opt, const NamedTensors& ema, at::Generator& gen,
+                         int64_t step, const DataLoader& loader) {
+  CheckpointWriter writer(folder);
+  writer.AddModel(model, meta);
+  std::map<std::string, std::string> opt_meta;
+  NamedTensors state = opt.StateTensors(&opt_meta);
+  opt_meta["step"] = std::to_string(step);
+  writer.AddTensors("optimizer.safetensors", state, opt_meta);
+  writer.AddTensors("ema.safetensors", ema);
+  writer.AddTensors("rng.safetensors", {{"trainer", gen.get_state()},
+                                        {"torch_default", at::detail::getDefaultCPUGenerator().get_state()}});
+  writer.AddJson("trainer_state.json", {{"step", step}, {"loader", loader.position().ToJson()}});
+  writer.Commit();
+}
+
+// Drops metrics lines of steps after `step` (written after the checkpoint a resume starts from).
+void TruncateMetrics(const fs::path& path, int64_t step) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("step", int64_t{0}) <= step) kept += line + "\n";
+  }
+  WriteFileAtomic(path, kept);
+}
+
+}  // namespace
+
+TrainResult Train(TrainContext& c) {
+  STDiT3Impl& model = *c.model;
+  const TrainSpec& spec = c.spec;
+  CheckEncoders(model, c.text);
+  fs::create_directories(c.dir);
+  const fs::path ckpt = c.dir / "checkpoint";
+  const fs::path metrics_path = c.dir / "metrics.jsonl";
+
+  NamedTensors trainable = TrainableParameters(model);
+  if (trainable.empty()) throw InputError("nothing to train: every parameter is frozen");
+  AdamW opt(trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay});
+  NamedTensors ema;
+  for (const auto& item : model.named_parameters()) ema.emplace_back(item.key(), item.value().detach().clone());
+  at::Generator gen = at::detail::createCPUGenerator(c.seed);
+  torch::manual_seed(c.seed);
+
+  TrainResult result;
+  int64_t step = 0;
+  std::error_code ec;
+  if (c.resume && fs::exists(ckpt / "trainer_state.json", ec)) {
+    json state = json::parse(ReadFile(ckpt / "trainer_state.json"));
+    step = state.at("step").get<int64_t>();
+    TensorStore store = TensorStore::Open(ckpt);
+    std::vector<std::string> missing;
+    std::vector<std::string> unknown = LoadWeights(model, store, &missing);
+    if (!missing.empty() || !unknown.empty()) {
+      throw InputError(fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
+    }
+    opt.LoadStateTensors(SafetensorsFile::Open(ckpt / "optimizer.safetensors"));
+    SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
+    for (auto& [name, t] : ema) t.copy_(ema_file.Get(name, at::kFloat));
+    SafetensorsFile rng = SafetensorsFile::Open(ckpt / "rng.safetensors");
+    gen.set_state(rng.Get("trainer"));
+    at::detail::getDefaultCPUGenerator().set_state(rng.Get("torch_default"));
+    c.loader->Restore(LoaderPosition::FromJson(state.at("loader")));
+    TruncateMetrics(metrics_path, step);
+    result.resumed_from = step;
+  } else {
+    if (c.initial_optimizer_state != nullptr) opt.AdoptState(*c.initial_optimizer_state);
+    fs::remove(metrics_path, ec);
+  }
+
+  model.train();
+  model.set_activation_checkpointing(spec.grad_checkpointing);
+  RectifiedFlow flow(spec.flow);
+  Progress progress(c.label, spec.steps, step);
+  std::ofstream metrics(metrics_path, std::ios::app);
+  double window_loss = 0, window_norm = 0;
+  int64_t window_steps = 0;
+  bool first_window = true;
+  const c10::ScalarType compute = spec.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  auto window_start = std::chrono::steady_clock::now();
+
+  while (step < spec.steps) {
+    double step_loss = 0;
+    for (int64_t a = 0; a < spec.grad_accum; ++a) {
+      Batch batch = c.loader->Next();
+      StepInput s = MakeStepInput(batch, c, model, flow, gen);
+      at::Tensor loss;
+      {
+        PrecisionScope precision(compute);
+        loss = flow.TrainingLoss(model, s.input, s.noise, s.timesteps, s.frame_mask).mean();
+      }
+      if (!std::isfinite(loss.item<double>())) {
+        throw RunError(fmt::format("{}: the loss is {} at step {}", c.label, loss.item<double>(), step + 1));
+      }
+      (loss / static_cast<double>(spec.grad_accum)).backward();
+      step_loss += loss.item<double>() / static_cast<double>(spec.grad_accum);
+    }
+    double norm = ClipGradNorm(opt.params(), spec.optim.grad_clip);
+    opt.Step(LearningRate(spec.optim, step, spec.steps));
+    opt.ZeroGrad();
+    {
+      torch::NoGradGuard no_grad;
+      auto params = model.named_parameters();
+      for (auto& [name, shadow] : ema) shadow.mul_(spec.ema_decay).add_(params[name].detach(), 1 - spec.ema_decay);
+    }
+    ++step;
+    window_loss += step_loss;
+    window_norm += norm;
+    ++window_steps;
+    if (step % spec.log_every == 0 || step == spec.steps) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+      double mean_loss = window_loss / static_cast<double>(window_steps);
+      json line = {{"step", step},
+                   {"loss", mean_loss},
+                   {"lr", LearningRate(spec.optim, step - 1, spec.steps)},
+                   {"grad_norm", window_norm / static_cast<double>(window_steps)},
+                   {"steps_per_s", seconds > 0 ? window_steps / seconds : 0.0},
+                   {"samples_per_s", seconds > 0 ? window_steps * spec.batch_size * spec.grad_accum / seconds : 0.0}};
+      metrics << line.dump() << "\n" << std::flush;
+      if (first_window) result.first_loss = mean_loss;
+      first_window = false;
+      result.final_loss = mean_loss;
+      window_loss = window_norm = 0;
+      window_steps = 0;
+      window_start = std::chrono::steady_clock::now();
+    }
+    progress.Update(step, fmt::format("loss {:.4f}", result.final_loss > 0 ? result.final_loss : step_loss));
+    if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
+    }
+    if (c.after_step) c.after_step(step);
+  }
+  if (spec.steps == 0 || (result.resumed_from == spec.steps)) {
+    // Nothing to do (or nothing left): still leave a checkpoint the next stage can start from.
+    if (!fs::exists(ckpt / "trainer_state.json", ec)) {
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
+    }
+  }
+  progress.Finish(fmt::format("final loss {:.4f}", result.final_loss));
+  result.steps = step;
+  result.seconds = progress.elapsed_seconds();
+  result.steps_per_second = progress.steps_per_second();
+  result.samples_per_second = result.steps_per_second * static_cast<double>(spec.batch_size * spec.grad_accum);
+  return result;
+}
+
+bool LoadEmaWeights(STDiT3Impl& model, const fs::path& checkpoint) {
+  std::error_code ec;
+  if (!fs::exists(checkpoint / "ema.safetensors", ec)) return false;
+  SafetensorsFile ema = SafetensorsFile::Open(checkpoint / "ema.safetensors");
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    if (!ema.Has(item.key())) {
+      throw InputError(fmt::format("{}: no EMA weights for '{}'", ema.path().string(), item.key()));
+    }
+    item.value().copy_(ema.Get(item.key(), at::kFloat));
+  }
+  return true;
+}
+
+OptimizerState LoadOptimizerState(const fs::path& checkpoint) {
+  OptimizerState state;
+  std::error_code ec;
+  fs::path file = checkpoint / "optimizer.safetensors";
+  if (!fs::exists(file, ec)) return state;
+  SafetensorsFile f = SafetensorsFile::Open(file);
+  json steps = json::object();
+  if (auto it = f.metadata().find("steps"); it != f.metadata().end()) {
+    steps = json::parse(it->second, nullptr, false);
+  }
+  for (const std::string& key : f.Keys()) {
+    if (key.rfind("exp_avg.", 0) != 0) continue;
+    std::string name = key.substr(8);
+    ParameterState s;
+    s.exp_avg = f.Get(key, at::kFloat);
+    s.exp_avg_sq = f.Get("exp_avg_sq." + name, at::kFloat);
+    s.step = steps.is_object() && steps.contains(name) ? steps[name].get<int64_t>() : 0;
+    state[name] = s;
+  }
+  return state;
+}
+
+void SaveOptimizerState(const fs::path& folder, const OptimizerState& state) {
+  NamedTensors tensors;
+  json steps = json::object();
+  for (const auto& [name, s] : state) {
+    if (!s.exp_avg.defined()) continue;
+    tensors.emplace_back("exp_avg." + name, s.exp_avg);
+    tensors.emplace_back("exp_avg_sq." + name, s.exp_avg_sq);
+    steps[name] = s.step;
+  }
+  WriteSafetensors(folder / "optimizer.safetensors", tensors, {{"steps", steps.dump()}});
+}
+
+}  // namespace modelgrow
