@@ -3,9 +3,8 @@
 // modelgrow report DIR
 #include <iostream>
 
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 
 #include "commands.h"
 #include "modelgrow/experiment/manifest.h"
@@ -25,7 +24,8 @@ struct ManifestArgs {
 };
 
 void AddManifestOptions(po::options_description& desc, ManifestArgs& a) {
-  desc.add_options()("manifest", po::value<std::string>(&a.manifest), "the experiment manifest (TOML)")(
+  desc.add_options()("manifest", po::value<std::string>(&a.manifest),
+                     "the experiment manifest (TOML)")(
       "out", po::value<std::string>(&a.out),
       "output folder (default: experiment.out, else runs/<experiment name>)")(
       "set", po::value<std::vector<std::string>>(&a.sets)->composing(),
@@ -40,7 +40,8 @@ int RunRun(const std::vector<std::string>& args, const GlobalOptions& global) {
   int64_t only = -1;
   desc.add_options()("help,h", "show this help")(
       "resume", "continue interrupted training stages from their last checkpoint")(
-      "only", po::value<int64_t>(&only), "run only the run with this index (0-based; Slurm array task)")(
+      "only", po::value<int64_t>(&only),
+      "run only the run with this index (0-based; Slurm array task)")(
       "no-report", "do not write the report at the end");
   AddManifestOptions(desc, a);
   po::positional_options_description positional;
@@ -94,8 +95,9 @@ int RunSweep(const std::vector<std::string>& args, const GlobalOptions& global) 
                               : !manifest.experiment().out.empty()
                                   ? std::filesystem::path(manifest.experiment().out)
                                   : std::filesystem::path("runs") / manifest.experiment().name;
-  std::cout << SlurmScript(manifest, std::filesystem::absolute(a.manifest), std::filesystem::absolute(out),
-                           a.sets, boost::dll::program_location().string());
+  std::cout << SlurmScript(manifest, std::filesystem::absolute(a.manifest),
+                           std::filesystem::absolute(out), a.sets,
+                           (ExecutableDir() / "modelgrow").string());
   return 0;
 }
 
@@ -103,7 +105,8 @@ int RunReport(const std::vector<std::string>& args, const GlobalOptions&) {
   po::options_description desc(
       "modelgrow report DIR: (re)write the Markdown, CSV and HTML report of an experiment folder");
   std::string dir;
-  desc.add_options()("help,h", "show this help")("dir", po::value<std::string>(&dir), "experiment output folder");
+  desc.add_options()("help,h", "show this help")("dir", po::value<std::string>(&dir),
+                                                 "experiment output folder");
   po::positional_options_description positional;
   positional.add("dir", 1);
   po::variables_map vm;
@@ -120,8 +123,13 @@ int RunReport(const std::vector<std::string>& args, const GlobalOptions&) {
 
 }  // namespace
 
-MODELGROW_CLI_COMMAND(kRunCommand, {"run", "run an experiment manifest: its stages, sweep and report", RunRun, 40});
-MODELGROW_CLI_COMMAND(kSweepCommand, {"sweep", "write a Slurm job array for a manifest's runs", RunSweep, 41});
-MODELGROW_CLI_COMMAND(kReportCommand, {"report", "write the tables and HTML report of an experiment", RunReport, 42});
+MODELGROW_CLI_COMMAND(kRunCommand,
+                      {"run", "run an experiment manifest: its stages, sweep and report", RunRun,
+                       40});
+MODELGROW_CLI_COMMAND(kSweepCommand,
+                      {"sweep", "write a Slurm job array for a manifest's runs", RunSweep, 41});
+MODELGROW_CLI_COMMAND(kReportCommand,
+                      {"report", "write the tables and HTML report of an experiment", RunReport,
+                       42});
 
 }  // namespace modelgrow::cli

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "modelgrow/base/errors.h"
+#include "modelgrow/base/threads.h"
 #include "modelgrow/base/version.h"
 #include "modelgrow/sdk/plugin.h"
 
@@ -94,7 +95,7 @@ int Main(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   for (const auto& p : plugin_paths) options.plugin_paths.emplace_back(p);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  ConfigureThreads(options.threads);
 
   std::string name = vm["command"].as<std::string>();
   // Everything after the command belongs to it, including options the global parser skipped.

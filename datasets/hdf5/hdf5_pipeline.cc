@@ -27,6 +27,7 @@ class Hdf5Pipeline : public DataPipeline {
     // Option problems first, all together, before any file is opened.
     o.RejectUnknownKeys();
     o.ThrowIfProblems();
+    if (context.validate_only) return;  // options checked; open nothing
 
     std::vector<std::filesystem::path> files = ResolveShardPaths(entries);
     for (const auto& file : files) {

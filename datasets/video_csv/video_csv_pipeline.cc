@@ -65,6 +65,7 @@ class VideoCsvPipeline : public DataPipeline {
              "height and width are both 0 (each video's own size, from the CSV) or both set");
     o.RejectUnknownKeys();
     o.ThrowIfProblems();
+    if (context.validate_only) return;  // options checked; open nothing
 
     // FFmpeg's own log would interleave with ours from several threads; failures are reported
     // through the skip count and messages instead.

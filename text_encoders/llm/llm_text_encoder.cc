@@ -39,6 +39,7 @@ class LlmTextEncoder : public TextEncoder {
       o.RejectUnknownKeys();
       o.ThrowIfProblems();
     }
+    if (context.validate_only) return;  // options checked; load nothing
     model_ = LoadLlamaDecoder(folder_, /*with_lm_head=*/false, dtype_, device_);
     hidden_index_ = model_->ResolveHiddenIndex(hidden_layer_);
     tokenizer_ = SentencePieceTokenizer::Load(

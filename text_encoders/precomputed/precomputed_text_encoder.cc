@@ -68,6 +68,7 @@ class PrecomputedTextEncoder : public TextEncoder, public SampleIndexedTextEncod
       o.RejectUnknownKeys();
       o.ThrowIfProblems();
     }
+    if (context.validate_only) return;  // options checked; load nothing
     file_ = std::filesystem::is_directory(path) ? path / (name_ + ".h5") : path;
     Open();
     key_ = fmt::format("precomputed-{}-{}", name_,

@@ -31,6 +31,7 @@ class T5TextEncoder : public TextEncoder {
       o.RejectUnknownKeys();
       o.ThrowIfProblems();
     }
+    if (context.validate_only) return;  // options checked; load nothing
     model_ = LoadT5Encoder(folder_, dtype_, device_);
     tokenizer_ = SentencePieceTokenizer::Load(
         tokenizer.empty() ? FindSentencePieceModel(folder_, {"spiece.model", "tokenizer.model"})

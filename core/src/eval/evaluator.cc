@@ -32,7 +32,8 @@ std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
   std::vector<TextInput> out;
   for (TextEncoderCache* cache : text) {
     TextEncoding e = cache->Encode(prompts);
-    out.push_back({e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
+    out.push_back(
+        {e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
   return out;
 }
@@ -40,7 +41,8 @@ std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
 std::vector<TextInput> Slice(const std::vector<TextInput>& text, int64_t start, int64_t end) {
   std::vector<TextInput> out;
   for (const TextInput& t : text) {
-    out.push_back({t.embedding.slice(0, start, end), t.mask.defined() ? t.mask.slice(0, start, end) : at::Tensor()});
+    out.push_back({t.embedding.slice(0, start, end),
+                   t.mask.defined() ? t.mask.slice(0, start, end) : at::Tensor()});
   }
   return out;
 }
@@ -57,6 +59,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
   flow_config.num_sampling_steps = spec.sampling_steps;
   flow_config.cfg_scale = spec.cfg_scale;
   RectifiedFlow flow(flow_config);
+  AttributeClassifier classifier = setup.classifier;
   const int64_t in_channels = model.config().in_channels;
   if (!setup.samples_dir.empty()) fs::create_directories(setup.samples_dir);
 
@@ -99,21 +102,23 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         in.text = EncodeAll(text, prompts, setup.device);
         at::Tensor noise = at::stack(noises).to(setup.device);
         for (double t : spec.loss_timesteps) {
-          at::Tensor ts = at::full({end - start}, t, at::TensorOptions().dtype(at::kFloat)).to(setup.device);
+          at::Tensor ts =
+              at::full({end - start}, t, at::TensorOptions().dtype(at::kFloat)).to(setup.device);
           total += flow.TrainingLoss(model, in, noise, ts).sum().item<double>();
           terms += end - start;
         }
       }
-      if (terms > 0) metrics[fmt::format("loss/{}/{}", domain, kind)] = total / static_cast<double>(terms);
+      if (terms > 0)
+        metrics[fmt::format("loss/{}/{}", domain, kind)] = total / static_cast<double>(terms);
     }
 
     // Generation, scored by the attribute classifier.
     const int64_t n_gen = std::min<int64_t>(spec.samples, n);
-    if (n_gen == 0 || !setup.classifier) continue;
+    if (n_gen == 0 || !classifier) continue;
     std::vector<std::map<std::string, int64_t>> targets;
     try {
       for (int64_t i = 0; i < n_gen; ++i) {
-        targets.push_back(TargetsFromLabels(setup.classifier->classes(), data[i].labels));
+        targets.push_back(TargetsFromLabels(classifier->classes(), data[i].labels));
       }
     } catch (const InputError& e) {
       notes.push_back(fmt::format("domain '{}': no alignment scores ({})", domain, e.what()));
@@ -123,10 +128,10 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     for (int64_t i = 0; i < n_gen; ++i) real_list.push_back(data[i].video);
     at::Tensor real = at::stack(real_list).to(at::kFloat);
     for (const auto& [category, accuracy] :
-         Accuracy(setup.classifier, real, targets, setup.classifier->classes().categories())) {
+         Accuracy(classifier, real, targets, classifier->classes().categories())) {
       metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
     }
-    at::Tensor real_features = setup.classifier->Features(real);
+    at::Tensor real_features = classifier->Features(real);
 
     for (const std::string& kind : kinds) {
       Progress progress(fmt::format("sample {}/{}", domain, kind), n_gen);
@@ -141,8 +146,9 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
           noises.push_back(NoiseFor(i, 2, data[i].video.sizes()));
           fps.push_back(static_cast<float>(data[i].fps));
         }
-        at::Tensor z = flow.Sample(model, at::stack(noises).to(setup.device), EncodeAll(text, prompts, setup.device),
-                                   at::tensor(fps), static_cast<double>(data[start].height),
+        at::Tensor z = flow.Sample(model, at::stack(noises).to(setup.device),
+                                   EncodeAll(text, prompts, setup.device), at::tensor(fps),
+                                   static_cast<double>(data[start].height),
                                    static_cast<double>(data[start].width));
         generated.push_back(RectifiedFlow::Velocity(z, in_channels).clamp(-1, 1).to(at::kCPU));
         progress.Update(end);
@@ -150,16 +156,17 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       progress.Finish();
       at::Tensor videos = at::cat(generated);
       std::vector<std::string> categories = CategoriesInPrompt(kind);
-      for (const auto& [category, accuracy] : Accuracy(setup.classifier, videos, targets, categories)) {
+      for (const auto& [category, accuracy] : Accuracy(classifier, videos, targets, categories)) {
         metrics[fmt::format("acc/{}/{}/{}", domain, kind, category)] = accuracy;
       }
       if (n_gen >= 2) {
         metrics[fmt::format("fd/{}/{}", domain, kind)] =
-            FrechetDistance(setup.classifier->Features(videos), real_features);
+            FrechetDistance(classifier->Features(videos), real_features);
       }
       if (!setup.samples_dir.empty()) {
         for (int64_t i = 0; i < std::min<int64_t>(spec.grid_prompts, n_gen); ++i) {
-          std::string gen_name = fmt::format("{}{}_{}_{}.gif", setup.sample_prefix, domain, kind, i);
+          std::string gen_name =
+              fmt::format("{}{}_{}_{}.gif", setup.sample_prefix, domain, kind, i);
           std::string real_name = fmt::format("real_{}_{}.gif", domain, i);
           WriteGif(setup.samples_dir / gen_name, videos[i], {data[i].fps, 4});
           if (!fs::exists(setup.samples_dir / real_name)) {

@@ -138,7 +138,9 @@ TinyTextSpec ReadTiny(const Options& t) {
   m.corpus = t.StringOrList("corpus", {});
   if (m.corpus.empty()) t.Fail("corpus", "needs the data id(s) whose captions train the tokenizer");
   m.vocab_size = t.Int("vocab_size", m.vocab_size, {.min = 32, .max = 1 << 20});
+  m.tokenizer_type = t.Choice("tokenizer_type", m.tokenizer_type, {"bpe", "unigram"});
   m.d_model = t.Int("d_model", m.d_model, {.min = 8});
+  m.kv_heads = t.Int("kv_heads", m.kv_heads, {.min = 0});
   m.layers = t.Int("layers", m.layers, {.min = 1});
   m.heads = t.Int("heads", m.heads, {.min = 1});
   m.max_length = t.Int("max_length", m.max_length, {.min = 1});
@@ -150,6 +152,8 @@ TinyTextSpec ReadTiny(const Options& t) {
     t.Fail("train_steps", "only decoders (llama, qwen2) are trained; a tiny T5 stays random");
   }
   if (m.d_model % m.heads != 0) t.Fail("heads", "d_model must be divisible by heads");
+  if (m.kv_heads > 0 && m.heads % m.kv_heads != 0)
+    t.Fail("kv_heads", "heads must be divisible by kv_heads");
   t.RejectUnknownKeys();
   return m;
 }

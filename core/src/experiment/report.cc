@@ -22,6 +22,14 @@ namespace {
 
 constexpr const char* kBaseVariant = "base model";
 
+// j[key], or an empty object when absent. (Ranging over `j.value(key, {}).items()` would iterate
+// a destroyed temporary.)
+const json& Field(const json& j, const std::string& key) {
+  static const json empty = json::object();
+  auto it = j.find(key);
+  return it == j.end() ? empty : *it;
+}
+
 struct RunResults {
   std::string id;
   std::string variant;  // labels without the seed
@@ -35,7 +43,8 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
   std::vector<RunResults> runs;
   std::error_code ec;
   if (!fs::is_directory(out / "runs", ec)) {
-    throw InputError(fmt::format("{}: no runs/ folder (is this an experiment output folder?)", out.string()));
+    throw InputError(
+        fmt::format("{}: no runs/ folder (is this an experiment output folder?)", out.string()));
   }
   for (const auto& entry : fs::directory_iterator(out / "runs")) {
     fs::path file = entry.path() / "results.json";
@@ -47,7 +56,7 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
     r.stages = json::parse(ReadFile(entry.path() / "stages.json"), nullptr, false);
     r.id = r.results.value("run", entry.path().filename().string());
     std::string variant;
-    for (const auto& [axis, label] : r.results.value("labels", json::object()).items()) {
+    for (const auto& [axis, label] : Field(r.results, "labels").items()) {
       if (axis == "seed") {
         r.seed = label.get<std::string>();
         continue;
@@ -57,14 +66,15 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
     r.variant = variant.empty() ? "grown model" : variant;
     runs.push_back(std::move(r));
   }
-  std::sort(runs.begin(), runs.end(), [](const RunResults& a, const RunResults& b) { return a.id < b.id; });
+  std::sort(runs.begin(), runs.end(),
+            [](const RunResults& a, const RunResults& b) { return a.id < b.id; });
   return runs;
 }
 
 // The numbers of one evaluation, flattened, with the table's derived columns added.
 std::map<std::string, double> Flatten(const json& evaluation) {
   std::map<std::string, double> m;
-  for (const auto& [k, v] : evaluation.value("metrics", json::object()).items()) {
+  for (const auto& [k, v] : Field(evaluation, "metrics").items()) {
     if (v.is_number()) m[k] = v.get<double>();
   }
   json model = evaluation.value("model", json::object());
@@ -72,16 +82,20 @@ std::map<std::string, double> Flatten(const json& evaluation) {
   if (model.contains("trainable")) m["trainable"] = model["trainable"].get<double>();
   double preservation = -1;
   for (const json& g : evaluation.value("growth", json::array())) {
-    preservation = std::max(preservation, g.value("preservation", json::object()).value("max_rel", 0.0));
+    preservation =
+        std::max(preservation, g.value("preservation", json::object()).value("max_rel", 0.0));
   }
   if (preservation >= 0) m["preservation_max_rel"] = preservation;
   double seconds = 0;
-  for (const auto& [stage, s] : evaluation.value("stage_seconds", json::object()).items()) seconds += s.get<double>();
+  for (const auto& [stage, s] : Field(evaluation, "stage_seconds").items())
+    seconds += s.get<double>();
   if (seconds > 0) m["train_minutes"] = seconds / 60;
   // Per-domain loss and forgetting, averaged over prompt kinds.
   std::map<std::string, std::vector<double>> loss, forgetting;
   for (const auto& [k, v] : m) {
-    auto parts = [&](const std::string& prefix) { return k.substr(prefix.size(), k.find('/', prefix.size()) - prefix.size()); };
+    auto parts = [&](const std::string& prefix) {
+      return k.substr(prefix.size(), k.find('/', prefix.size()) - prefix.size());
+    };
     if (k.rfind("loss/", 0) == 0) loss[parts("loss/")].push_back(v);
     if (k.rfind("forgetting/", 0) == 0) forgetting[parts("forgetting/")].push_back(v);
   }
@@ -124,7 +138,8 @@ struct Column {
 std::string FormatStat(const json& stat, const Column& c) {
   if (stat.is_null()) return "–";
   double mean = stat["mean"].get<double>() * c.scale, std = stat["std"].get<double>() * c.scale;
-  std::string text = c.digits < 0 ? fmt::format("{:.2e}", mean) : fmt::format("{:.{}f}", mean, c.digits);
+  std::string text =
+      c.digits < 0 ? fmt::format("{:.2e}", mean) : fmt::format("{:.{}f}", mean, c.digits);
   if (stat["n"].get<int>() > 1) {
     text += c.digits < 0 ? fmt::format(" ± {:.1e}", std) : fmt::format(" ± {:.{}f}", std, c.digits);
   }
@@ -134,7 +149,8 @@ std::string FormatStat(const json& stat, const Column& c) {
 // The columns of the main table, from the metrics present.
 std::vector<Column> MainColumns(const std::set<std::string>& metrics) {
   std::vector<Column> cols;
-  auto add = [&](const std::string& metric, const std::string& title, int digits, double scale = 1) {
+  auto add = [&](const std::string& metric, const std::string& title, int digits,
+                 double scale = 1) {
     if (metrics.count(metric)) cols.push_back({metric, title, digits, scale});
   };
   add("params", "Params (M)", 3, 1e-6);
@@ -181,7 +197,8 @@ std::string MarkdownTable(const json& rows, const std::vector<Column>& cols) {
   md += "\n" + rule + "\n";
   for (const json& row : rows) {
     md += fmt::format("| {} | {} |", row["variant"].get<std::string>(), row["runs"].size());
-    for (const Column& c : cols) md += " " + FormatStat(row["metrics"].value(c.metric, json()), c) + " |";
+    for (const Column& c : cols)
+      md += " " + FormatStat(row["metrics"].value(c.metric, json()), c) + " |";
     md += "\n";
   }
   return md;
@@ -190,11 +207,16 @@ std::string MarkdownTable(const json& rows, const std::vector<Column>& cols) {
 std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -204,8 +226,10 @@ std::string HtmlTable(const json& rows, const std::vector<Column>& cols) {
   for (const Column& c : cols) html += "<th>" + Escape(c.title) + "</th>";
   html += "</tr>\n";
   for (const json& row : rows) {
-    html += fmt::format("<tr><td>{}</td><td>{}</td>", Escape(row["variant"].get<std::string>()), row["runs"].size());
-    for (const Column& c : cols) html += "<td>" + FormatStat(row["metrics"].value(c.metric, json()), c) + "</td>";
+    html += fmt::format("<tr><td>{}</td><td>{}</td>", Escape(row["variant"].get<std::string>()),
+                        row["runs"].size());
+    for (const Column& c : cols)
+      html += "<td>" + FormatStat(row["metrics"].value(c.metric, json()), c) + "</td>";
     html += "</tr>\n";
   }
   return html + "</table>\n";
@@ -233,12 +257,14 @@ std::string Base64(const std::string& bytes) {
 std::string GifTag(const fs::path& file, const std::string& title) {
   std::error_code ec;
   if (!fs::exists(file, ec)) return "<td>–</td>";
-  return fmt::format("<td><img src=\"data:image/gif;base64,{}\" title=\"{}\"></td>", Base64(ReadFile(file)),
-                     Escape(title));
+  return fmt::format("<td><img src=\"data:image/gif;base64,{}\" title=\"{}\"></td>",
+                     Base64(ReadFile(file)), Escape(title));
 }
 
 // One SVG line chart: training loss against step, a line per run.
-std::string LossChart(const std::string& stage, const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& lines) {
+std::string LossChart(
+    const std::string& stage,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& lines) {
   double max_x = 1, min_y = 1e30, max_y = -1e30;
   for (const auto& [name, points] : lines) {
     for (auto [x, y] : points) {
@@ -250,18 +276,23 @@ std::string LossChart(const std::string& stage, const std::vector<std::pair<std:
   if (min_y > max_y) return "";
   if (max_y - min_y < 1e-12) max_y = min_y + 1;
   const double w = 560, h = 260, left = 60, bottom = 30, top = 10, right = 10;
-  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-  std::string svg = fmt::format("<figure><figcaption>{}: training loss</figcaption><svg width=\"{}\" height=\"{}\" "
-                                "xmlns=\"http://www.w3.org/2000/svg\" font-size=\"11\">",
-                                Escape(stage), w + 200, h);
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>", left, top,
-                     w - left - right, h - top - bottom);
+  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                 "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  std::string svg = fmt::format(
+      "<figure><figcaption>{}: training loss</figcaption><svg width=\"{}\" height=\"{}\" "
+      "xmlns=\"http://www.w3.org/2000/svg\" font-size=\"11\">",
+      Escape(stage), w + 200, h);
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>", left,
+      top, w - left - right, h - top - bottom);
   for (int i = 0; i <= 4; ++i) {
     double v = min_y + (max_y - min_y) * i / 4;
     double y = h - bottom - (h - top - bottom) * i / 4;
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.3g}</text>", left - 4, y + 4, v);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.3g}</text>", left - 4, y + 4,
+                       v);
   }
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (max {:.0f})</text>", (left + w) / 2, h - 8, max_x);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (max {:.0f})</text>",
+                     (left + w) / 2, h - 8, max_x);
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string path;
     for (auto [x, y] : lines[i].second) {
@@ -270,9 +301,10 @@ std::string LossChart(const std::string& stage, const std::vector<std::pair<std:
       path += fmt::format("{}{:.1f},{:.1f} ", path.empty() ? "M" : "L", px, py);
     }
     const char* color = colors[i % 8];
-    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>", path, color);
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>", w + 5, top + 14 * (i + 1), color,
-                       Escape(lines[i].first));
+    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>", path,
+                       color);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>", w + 5, top + 14 * (i + 1),
+                       color, Escape(lines[i].first));
   }
   return svg + "</svg></figure>\n";
 }
@@ -300,7 +332,7 @@ json ReportRows(const fs::path& out) {
   std::set<std::string> base_seeds;
   std::vector<std::string> order;
   for (const RunResults& r : runs) {
-    for (const auto& [stage, evaluation] : r.results.value("evaluations", json::object()).items()) {
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
       if (!evaluation.is_object()) continue;
       std::string variant = r.variant;
       if (r.results["evaluations"].size() > 1) variant += " [" + stage + "]";
@@ -340,14 +372,21 @@ fs::path WriteReport(const fs::path& out) {
   fs::path dir = out / "report";
   fs::create_directories(dir);
 
-  std::string md = fmt::format("# {}\n\n{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n", name,
-                               runs.size(), UtcTimestamp());
+  std::string md =
+      fmt::format("# {}\n\n{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n", name,
+                  runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
-  if (!categories.empty()) md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" + MarkdownTable(rows, categories);
-  md += "\nLoss: held-out rectified-flow loss (lower is better); Forgetting: its rise over the base model; "
-        "Acc: attribute accuracy of generated videos read back by the classifier; FD: Fréchet distance "
-        "to real videos in the classifier's feature space; Preservation err: max relative output change "
-        "right after growth.\n";
+  if (!categories.empty())
+    md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
+          MarkdownTable(rows, categories);
+  md +=
+      "\nLoss: held-out rectified-flow loss (lower is better); Forgetting: its rise over the base "
+      "model; "
+      "Acc: attribute accuracy of generated videos read back by the classifier; FD: Fréchet "
+      "distance "
+      "to real videos in the classifier's feature space; Preservation err: max relative output "
+      "change "
+      "right after growth.\n";
   WriteFileAtomic(dir / "report.md", md);
 
   // CSV: one row per variant, every metric's mean and std.
@@ -358,7 +397,8 @@ fs::path WriteReport(const fs::path& out) {
     csv += "\"" + row["variant"].get<std::string>() + "\"," + std::to_string(row["runs"].size());
     for (const std::string& m : metric_names) {
       json s = row["metrics"].value(m, json());
-      csv += s.is_null() ? ",," : fmt::format(",{},{}", s["mean"].get<double>(), s["std"].get<double>());
+      csv += s.is_null() ? ",,"
+                         : fmt::format(",{},{}", s["mean"].get<double>(), s["std"].get<double>());
     }
     csv += "\n";
   }
@@ -368,20 +408,24 @@ fs::path WriteReport(const fs::path& out) {
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
       "body{{font-family:sans-serif;margin:2em;}} table{{border-collapse:collapse;margin:1em 0;}} "
-      "td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;}} td:first-child{{text-align:left;}} "
-      "img{{image-rendering:pixelated;}} .grid td{{text-align:center;vertical-align:top;font-size:11px;max-width:160px;}}"
+      "td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;}} "
+      "td:first-child{{text-align:left;}} "
+      "img{{image-rendering:pixelated;}} .grid "
+      "td{{text-align:center;vertical-align:top;font-size:11px;max-width:160px;}}"
       "</style></head><body><h1>{0}</h1><p>{1} run(s); mean ± std over seeds. {2}</p>",
       Escape(name), runs.size(), UtcTimestamp());
   html += "<h2>Results</h2>" + HtmlTable(rows, main);
-  if (!categories.empty()) html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
+  if (!categories.empty())
+    html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
 
   // Curves: per training stage, one line per run.
-  std::map<std::string, std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>> curves;
+  std::map<std::string, std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>>
+      curves;
   std::set<std::string> plotted;
   for (const RunResults& r : runs) {
-    for (const auto& [stage, evaluation] : r.results.value("evaluations", json::object()).items()) {
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
       fs::path stage_dir = r.dir / r.stages.value(stage, json::object()).value("dir", "");
-      for (const auto& [train_stage, file] : evaluation.value("curves", json::object()).items()) {
+      for (const auto& [train_stage, file] : Field(evaluation, "curves").items()) {
         fs::path path = fs::weakly_canonical(stage_dir / file.get<std::string>());
         if (!plotted.insert(path.string()).second) continue;  // a shared stage is drawn once
         curves[train_stage].emplace_back(r.id, ReadCurve(path));
@@ -399,17 +443,19 @@ fs::path WriteReport(const fs::path& out) {
   const RunResults* reference = runs.empty() ? nullptr : &runs[0];
   std::string eval_stage;
   if (reference) {
-    for (const auto& [stage, evaluation] : reference->results.value("evaluations", json::object()).items()) {
+    for (const auto& [stage, evaluation] : Field(reference->results, "evaluations").items()) {
       eval_stage = stage;
       for (const json& s : evaluation.value("samples", json::array())) {
-        by_group[s["domain"].get<std::string>() + " / " + s["kind"].get<std::string>()].push_back(s);
+        by_group[s["domain"].get<std::string>() + " / " + s["kind"].get<std::string>()].push_back(
+            s);
       }
       break;
     }
   }
   if (!by_group.empty()) html += "<h2>Generated vs real videos</h2>";
   for (const auto& [group, samples] : by_group) {
-    html += "<h3>" + Escape(group) + " prompts</h3><table class=\"grid\"><tr><th>Prompt</th><th>Real</th>";
+    html += "<h3>" + Escape(group) +
+            " prompts</h3><table class=\"grid\"><tr><th>Prompt</th><th>Real</th>";
     const json& ref_eval = reference->results["evaluations"][eval_stage];
     bool has_base = ref_eval.contains("baseline");
     if (has_base) html += "<th>base model</th>";
@@ -417,7 +463,8 @@ fs::path WriteReport(const fs::path& out) {
     html += "</tr>";
     for (const json& s : samples) {
       fs::path ref_dir = reference->dir / reference->stages[eval_stage]["dir"].get<std::string>();
-      html += "<tr><td style=\"text-align:left\">" + Escape(s["prompt"].get<std::string>()) + "</td>";
+      html +=
+          "<tr><td style=\"text-align:left\">" + Escape(s["prompt"].get<std::string>()) + "</td>";
       html += GifTag(ref_dir / "samples" / s["real"].get<std::string>(), "real");
       if (has_base) {
         fs::path base_samples = ref_dir / ref_eval["baseline"].value("samples_dir", "");
@@ -434,7 +481,8 @@ fs::path WriteReport(const fs::path& out) {
   html += "</body></html>\n";
   WriteFileAtomic(dir / "report.html", html);
 
-  std::cout << "\n" << MarkdownTable(rows, main) << "\nReport: " << (dir / "report.html").string() << "\n";
+  std::cout << "\n"
+            << MarkdownTable(rows, main) << "\nReport: " << (dir / "report.html").string() << "\n";
   return dir;
 }
 

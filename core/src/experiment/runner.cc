@@ -8,12 +8,14 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <fmt/ranges.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "modelgrow/base/errors.h"
 #include "modelgrow/base/provenance.h"
+#include "modelgrow/base/threads.h"
 #include "modelgrow/data/loader.h"
 #include "modelgrow/eval/attribute_classifier.h"
 #include "modelgrow/eval/evaluator.h"
@@ -23,6 +25,7 @@
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "modelgrow/text/chat_template.h"
 #include "modelgrow/text/llm_trainer.h"
 #include "modelgrow/text/text_cache.h"
 #include "modelgrow/text/tiny_models.h"
@@ -43,9 +46,10 @@ std::string PluginKey(const PluginSpec& spec) {
 }
 
 std::string TinyKey(const TinyTextSpec& m) {
-  return fmt::format("tiny-v1/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", m.type, fmt::join(m.corpus, ","),
-                     m.vocab_size, m.d_model, m.layers, m.heads, m.max_length, m.seed, m.train_steps,
-                     m.train_lr, m.train_batch_size);
+  return fmt::format("tiny-v1/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", m.type,
+                     fmt::join(m.corpus, ","), m.vocab_size, m.tokenizer_type, m.d_model, m.layers,
+                     m.heads, m.kv_heads, m.max_length, m.seed, m.train_steps, m.train_lr,
+                     m.train_batch_size);
 }
 
 json ReadJsonIfExists(const fs::path& file) {
@@ -74,8 +78,13 @@ class RunContext {
  public:
   RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
              const fs::path& out, const fs::path& run_dir, c10::Device device, bool resume)
-      : registry_(registry), m_(manifest), run_(run), out_(out), run_dir_(run_dir),
-        device_(device), resume_(resume) {}
+      : registry_(registry),
+        m_(manifest),
+        run_(run),
+        out_(out),
+        run_dir_(run_dir),
+        device_(device),
+        resume_(resume) {}
 
   void Execute() {
     json stages = json::object();
@@ -86,19 +95,22 @@ class RunContext {
       fs::path dir = out_ / "cache" / fmt::format("{}-{}", name, hash);
       dirs_[name] = dir;
       bool reused = StageDone(dir);
-      std::cerr << fmt::format("== {} | stage {} ({}) {} {}\n", run_.id, name, StageKindName(s.kind),
-                               reused ? "reused from" : "->", fs::relative(dir, out_).string());
+      std::cerr << fmt::format("== {} | stage {} ({}) {} {}\n", run_.id, name,
+                               StageKindName(s.kind), reused ? "reused from" : "->",
+                               fs::relative(dir, out_).string());
       if (!reused) {
         auto start = std::chrono::steady_clock::now();
         json info = RunStage(s, dir);
         info["status"] = "done";
         info["hash"] = hash;
         info["kind"] = StageKindName(s.kind);
-        info["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        info["seconds"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         info["finished"] = UtcTimestamp();
         WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
       }
-      stages[name] = {{"dir", fs::relative(dir, run_dir_).string()}, {"hash", hash}, {"reused", reused}};
+      stages[name] = {
+          {"dir", fs::relative(dir, run_dir_).string()}, {"hash", hash}, {"reused", reused}};
     }
     WriteFileAtomic(run_dir_ / "stages.json", stages.dump(2) + "\n");
     json evaluations = json::object();
@@ -108,8 +120,9 @@ class RunContext {
     }
     json labels = json::object();
     for (const auto& [axis, label] : run_.labels) labels[axis] = label;
-    WriteFileAtomic(run_dir_ / "results.json",
-                    json{{"run", run_.id}, {"labels", labels}, {"evaluations", evaluations}}.dump(2) + "\n");
+    WriteFileAtomic(
+        run_dir_ / "results.json",
+        json{{"run", run_.id}, {"labels", labels}, {"evaluations", evaluations}}.dump(2) + "\n");
   }
 
  private:
@@ -121,10 +134,12 @@ class RunContext {
     if (!s.eval.baseline.empty()) text += "\nbaseline=" + hashes_.at(s.eval.baseline);
     if (s.kind == StageKind::kPretrain) text += "\nmodel=" + m_.model_table().ToToml();
     std::set<std::string> data_ids;
-    if (s.kind == StageKind::kPretrain || s.kind == StageKind::kContinue) data_ids.insert(s.train.data);
+    if (s.kind == StageKind::kPretrain || s.kind == StageKind::kContinue)
+      data_ids.insert(s.train.data);
     for (const auto& [domain, id] : s.eval.domains) data_ids.insert(id);
     for (const std::string& id : s.eval.classifier.data) data_ids.insert(id);
-    for (const std::string& id : data_ids) text += "\ndata." + id + "=" + PluginKey(m_.data().at(id));
+    for (const std::string& id : data_ids)
+      text += "\ndata." + id + "=" + PluginKey(m_.data().at(id));
     if (s.kind != StageKind::kGrow) {
       for (const auto& [id, spec] : m_.text()) {
         text += "\ntext." + id + "=" + PluginKey(spec) + (spec.make ? TinyKey(*spec.make) : "");
@@ -137,9 +152,12 @@ class RunContext {
     fs::create_directories(dir);
     switch (s.kind) {
       case StageKind::kPretrain:
-      case StageKind::kContinue: return TrainStage(s, dir);
-      case StageKind::kGrow: return GrowStage(s, dir);
-      case StageKind::kEvaluate: return EvaluateStage(s, dir);
+      case StageKind::kContinue:
+        return TrainStage(s, dir);
+      case StageKind::kGrow:
+        return GrowStage(s, dir);
+      case StageKind::kEvaluate:
+        return EvaluateStage(s, dir);
     }
     return json::object();
   }
@@ -182,10 +200,12 @@ class RunContext {
     o.corpus = dir / "corpus.txt";
     o.out = dir / "model";
     o.vocab_size = make.vocab_size;
+    o.tokenizer_type = make.tokenizer_type;
     o.d_model = make.d_model;
     o.layers = make.layers;
     o.heads = make.heads;
-    o.kv_heads = make.heads % 2 == 0 ? make.heads / 2 : make.heads;
+    o.kv_heads =
+        make.kv_heads > 0 ? make.kv_heads : (make.heads % 2 == 0 ? make.heads / 2 : make.heads);
     o.seed = make.seed;
     o.Validate();
     json info = {{"made", MakeTinyEncoder(o).ToJson()}, {"captions", seen.size()}};
@@ -198,10 +218,16 @@ class RunContext {
       t.lr = make.train_lr;
       t.batch_size = make.train_batch_size;
       t.seed = make.seed;
+      // The decoder learns the captions inside the same template the encoder will wrap them in.
+      t.text_template =
+          m_.text().at(id).options.String("template", std::string(kDefaultLlmTemplate));
+      t.max_length = std::max<int64_t>(t.max_length, make.max_length);
       t.Validate();
       LlmTrainReport report = TrainTinyLlm(t, std::cerr);
-      info["trained"] = {{"loss_before", report.loss_before}, {"loss_after", report.loss_after},
-                         {"steps", report.steps}, {"seconds", report.seconds}};
+      info["trained"] = {{"loss_before", report.loss_before},
+                         {"loss_after", report.loss_after},
+                         {"steps", report.steps},
+                         {"seconds", report.seconds}};
     }
     info["status"] = "done";
     WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
@@ -214,7 +240,8 @@ class RunContext {
     Options options = spec.options.Subset();
     if (spec.make) {
       options.Set("path", json(MakeTiny(id, *spec.make).string()).dump());
-      if (!options.Has("max_length")) options.Set("max_length", std::to_string(spec.make->max_length));
+      if (!options.Has("max_length"))
+        options.Set("max_length", std::to_string(spec.make->max_length));
     }
     return options;
   }
@@ -223,9 +250,10 @@ class RunContext {
     auto it = text_.find(id);
     if (it != text_.end()) return it->second.get();
     if (!m_.text().count(id)) {
-      throw InputError(fmt::format("the model has a text condition '{}' but the manifest has no "
-                                   "[text.{}] table",
-                                   id, id));
+      throw InputError(
+          fmt::format("the model has a text condition '{}' but the manifest has no "
+                      "[text.{}] table",
+                      id, id));
     }
     PluginContext context;
     context.options = TextOptions(id);
@@ -257,7 +285,8 @@ class RunContext {
     for (int64_t k = from_condition; k < static_cast<int64_t>(names.size()); ++k) {
       TextEncoderCache* cache = Text(names[k]);
       if (cache->encoder().null_policy() != NullCaptionPolicy::kEmptyPrompt) continue;
-      model.NullCaption(k).copy_(cache->Encode({""}).embedding[0].to(model.NullCaption(k).device()));
+      model.NullCaption(k).copy_(
+          cache->Encode({""}).embedding[0].to(model.NullCaption(k).device()));
     }
   }
 
@@ -273,7 +302,8 @@ class RunContext {
     json encoders = json::object();
     for (const std::string& name : ConditionNames(model)) {
       if (!m_.text().count(name)) continue;
-      encoders[name] = {{"plugin", m_.text().at(name).plugin}, {"options", TextOptions(name).ToToml()}};
+      encoders[name] = {{"plugin", m_.text().at(name).plugin},
+                        {"options", TextOptions(name).ToToml()}};
     }
     meta.provenance["text_encoders"] = encoders;
     return meta;
@@ -295,7 +325,8 @@ class RunContext {
       model->to(device_);
       ApplyNullPolicies(*model, 0);
     } else {
-      fs::path from = s.kind == StageKind::kPretrain ? fs::path(s.train.init) : dirs_.at(s.from) / "checkpoint";
+      fs::path from =
+          s.kind == StageKind::kPretrain ? fs::path(s.train.init) : dirs_.at(s.from) / "checkpoint";
       model = LoadModel(from, device_).model;
       if (s.kind == StageKind::kContinue && s.train.optimizer_state == "carry") {
         carried = LoadOptimizerState(from);
@@ -340,7 +371,8 @@ class RunContext {
     std::vector<GrowthStep> steps;
     for (const PluginSpec& op : s.grow.ops) steps.push_back({op.plugin, op.options.Subset()});
     const int64_t conditions_before = model->config().num_conditions();
-    std::vector<GrowthReport> reports = GrowModel(registry_, *model, steps, &state, run_.seed, s.grow.probe);
+    std::vector<GrowthReport> reports =
+        GrowModel(registry_, *model, steps, &state, run_.seed, s.grow.probe);
     ApplyNullPolicies(*model, conditions_before);
     json report = GrowthReportsToJson(reports);
     CheckpointWriter writer(dir / "checkpoint");
@@ -350,11 +382,12 @@ class RunContext {
     if (!state.empty()) SaveOptimizerState(dir / "checkpoint", state);
     WriteFileAtomic(dir / "growth_report.json", report.dump(2) + "\n");
     for (const GrowthReport& r : reports) {
-      std::cerr << fmt::format("   {}: {} -> {} parameters ({} trainable), preservation max rel {:.2e}\n",
-                               r.op, r.params_before, r.params_after, r.trainable_after,
-                               r.preservation.max_rel);
+      std::cerr << fmt::format(
+          "   {}: {} -> {} parameters ({} trainable), preservation max rel {:.1e}\n", r.op,
+          r.params_before, r.params_after, r.trainable_after, r.preservation.max_rel);
     }
-    return {{"params", model->NumParameters()}, {"trainable", model->NumTrainableParameters()},
+    return {{"params", model->NumParameters()},
+            {"trainable", model->NumTrainableParameters()},
             {"growth", report}};
   }
 
@@ -374,8 +407,9 @@ class RunContext {
     return TrainOrLoadClassifier(data, t, out_ / "cache" / ("classifier-" + HashText(key)));
   }
 
-  json Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec, AttributeClassifier classifier,
-                const fs::path& samples_dir, const std::string& prefix) {
+  json Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
+                AttributeClassifier classifier, const fs::path& samples_dir,
+                const std::string& prefix) {
     STDiT3 model = LoadModel(checkpoint, device_).model;
     bool ema = spec.weights == "ema" && LoadEmaWeights(*model, checkpoint);
     EvaluationSetup setup;
@@ -397,7 +431,8 @@ class RunContext {
 
   json EvaluateStage(const StageSpec& s, const fs::path& dir) {
     AttributeClassifier classifier = Classifier(s.eval);
-    json result = Evaluate(dirs_.at(s.from) / "checkpoint", s.eval, classifier, dir / "samples", "");
+    json result =
+        Evaluate(dirs_.at(s.from) / "checkpoint", s.eval, classifier, dir / "samples", "");
     if (!s.eval.baseline.empty()) {
       // The base model's row: one evaluation per baseline stage and settings, shared by runs.
       fs::path base_dir = out_ / "cache" /
@@ -405,7 +440,8 @@ class RunContext {
                                       HashText(hashes_.at(s.eval.baseline) + s.table.ToToml()));
       json base = ReadJsonIfExists(base_dir / "results.json");
       if (!base.is_object()) {
-        std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id, s.eval.baseline);
+        std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id,
+                                 s.eval.baseline);
         base = Evaluate(dirs_.at(s.eval.baseline) / "checkpoint", s.eval, classifier,
                         base_dir / "samples", "base_");
         WriteFileAtomic(base_dir / "results.json", base.dump(2) + "\n");
@@ -414,7 +450,8 @@ class RunContext {
       result["baseline"]["samples_dir"] = fs::relative(base_dir / "samples", dir).string();
       for (const auto& [key, value] : result["metrics"].items()) {
         if (key.rfind("loss/", 0) == 0 && base["metrics"].contains(key)) {
-          result["metrics"]["forgetting/" + key.substr(5)] = value.get<double>() - base["metrics"][key].get<double>();
+          result["metrics"]["forgetting/" + key.substr(5)] =
+              value.get<double>() - base["metrics"][key].get<double>();
         }
       }
     }
@@ -424,9 +461,8 @@ class RunContext {
       json info = ReadJsonIfExists(dirs_.at(name) / "stage.json");
       if (info.is_object()) wall[name] = info.value("seconds", 0.0);
       json g = ReadJsonIfExists(dirs_.at(name) / "growth_report.json");
-      if (g.is_array()) {
-        for (auto it = g.rbegin(); it != g.rend(); ++it) growth.insert(growth.begin(), *it);
-      }
+      json steps = g.is_object() ? g.value("steps", json::array()) : json::array();
+      for (auto it = steps.rbegin(); it != steps.rend(); ++it) growth.insert(growth.begin(), *it);
     }
     result["growth"] = growth;
     result["stage_seconds"] = wall;
@@ -481,8 +517,9 @@ ExperimentRunner::ExperimentRunner(const PluginRegistry& registry, Manifest mani
   }
   device_ = options_.device ? *options_.device : ResolveDevice(manifest_.experiment().device);
   if (options_.out.empty()) {
-    options_.out = manifest_.experiment().out.empty() ? fs::path("runs") / manifest_.experiment().name
-                                                      : fs::path(manifest_.experiment().out);
+    options_.out = manifest_.experiment().out.empty()
+                       ? fs::path("runs") / manifest_.experiment().name
+                       : fs::path(manifest_.experiment().out);
   }
 }
 
@@ -507,7 +544,7 @@ void ExperimentRunner::RunOne(const RunSpec& run) {
 
 fs::path ExperimentRunner::Run() {
   fs::create_directories(options_.out);
-  if (manifest_.experiment().threads > 0) at::set_num_threads(manifest_.experiment().threads);
+  if (manifest_.experiment().threads > 0) ConfigureThreads(manifest_.experiment().threads);
   WriteFileAtomic(options_.out / "manifest.toml", manifest_.doc().ToToml() + "\n");
   auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < runs_.size(); ++i) {
@@ -515,14 +552,16 @@ fs::path ExperimentRunner::Run() {
     std::cerr << fmt::format("== run {}/{}: {}\n", i + 1, runs_.size(), runs_[i].id);
     RunOne(runs_[i]);
   }
-  std::cerr << fmt::format("== {} run(s) finished in {:.1f} min\n", options_.only ? 1 : runs_.size(),
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60);
+  std::cerr << fmt::format(
+      "== {} run(s) finished in {:.1f} min\n", options_.only ? 1 : runs_.size(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60);
   if (!options_.report) return {};
   return WriteReport(options_.out);
 }
 
-std::string SlurmScript(const Manifest& manifest, const fs::path& manifest_path, const fs::path& out,
-                        const std::vector<std::string>& sets, const std::string& modelgrow_binary) {
+std::string SlurmScript(const Manifest& manifest, const fs::path& manifest_path,
+                        const fs::path& out, const std::vector<std::string>& sets,
+                        const std::string& modelgrow_binary) {
   std::vector<RunSpec> runs = ExpandRuns(manifest);
   std::string set_args;
   for (const std::string& s : sets) set_args += " --set '" + s + "'";
@@ -535,20 +574,23 @@ std::string SlurmScript(const Manifest& manifest, const fs::path& manifest_path,
       "#SBATCH --output={}/slurm-%A_%a.log\n"
       "# Adjust to your cluster: #SBATCH --gres=gpu:1 --cpus-per-task=8 --time=24:00:00\n"
       "set -euo pipefail\n",
-      manifest.experiment().name, runs.size(), manifest.experiment().name, runs.size() - 1, out.string());
+      manifest.experiment().name, runs.size(), manifest.experiment().name, runs.size() - 1,
+      out.string());
   script += "# Array task i runs:\n";
   for (size_t i = 0; i < runs.size(); ++i) script += fmt::format("#   {}: {}\n", i, runs[i].id);
   script += fmt::format(
       "if [[ -z \"${{MODELGROW_REPORT_ONLY:-}}\" ]]; then\n"
       "  {} run {} --out {}{} --only \"$SLURM_ARRAY_TASK_ID\" --no-report\n"
       "  if [[ \"$SLURM_ARRAY_TASK_ID\" == 0 ]]; then\n"
-      "    MODELGROW_REPORT_ONLY=1 sbatch --dependency=afterok:\"$SLURM_ARRAY_JOB_ID\" --array=0 \\\n"
+      "    MODELGROW_REPORT_ONLY=1 sbatch --dependency=afterok:\"$SLURM_ARRAY_JOB_ID\" --array=0 "
+      "\\\n"
       "      --job-name=modelgrow-report \"$0\"\n"
       "  fi\n"
       "else\n"
       "  {} report {}\n"
       "fi\n",
-      modelgrow_binary, manifest_path.string(), out.string(), set_args, modelgrow_binary, out.string());
+      modelgrow_binary, manifest_path.string(), out.string(), set_args, modelgrow_binary,
+      out.string());
   return script;
 }
 

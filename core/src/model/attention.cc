@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <torch/version.h>
 
+#include "attention_cpu.h"
 #include "modelgrow/model/precision.h"
 
 namespace modelgrow {
@@ -35,15 +36,20 @@ torch::Tensor Attend(const torch::Tensor& q_in, const torch::Tensor& k_in,
     mask = valid.unsqueeze(1).unsqueeze(1);
   }
   torch::Tensor out;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
 #if TORCH_VERSION_MAJOR >= 2
   out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? mask : torch::Tensor());
 #else
-  double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  torch::Tensor scores = torch::matmul(q * scale, k.transpose(-2, -1)).to(torch::kFloat);
-  if (mask.defined()) {
-    scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  if (internal::FusedCpuAttentionApplies(q, k)) {
+    out = internal::FusedCpuAttention(
+        q, k, v, mask.defined() ? mask.view({q.size(0), k.size(2)}) : mask, scale);
+  } else {
+    torch::Tensor scores = torch::matmul(q * scale, k.transpose(-2, -1)).to(torch::kFloat);
+    if (mask.defined()) {
+      scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    }
+    out = torch::matmul(scores.softmax(-1).to(dtype), v);
   }
-  out = torch::matmul(scores.softmax(-1).to(dtype), v);
 #endif
   if (has_key.defined()) out = out * has_key.to(out.scalar_type()).view({-1, 1, 1, 1});
   return out;
@@ -79,8 +85,10 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t hidden, int64_t heads, int64_t head
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& inv_freq) {
   int64_t b = x.size(0), n = x.size(1);
-  torch::Tensor qkv_out = qkv(x).view({b, n, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
-  torch::Tensor q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
+  // unbind, not three selects: its backward is one stack instead of three zero-filled copies.
+  std::vector<torch::Tensor> qkv_parts =
+      qkv(x).view({b, n, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+  torch::Tensor q = qkv_parts[0], k = qkv_parts[1], v = qkv_parts[2];
   if (qk_norm_) {
     q = q_norm(q);
     k = k_norm(k);
@@ -105,9 +113,9 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           const torch::Tensor& mask) {
   int64_t b = x.size(0), n = x.size(1), l = cond.size(1);
   torch::Tensor q = q_linear(x).view({b, n, heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor kv = kv_linear(cond).view({b, l, 2, heads_, head_dim_});
-  torch::Tensor k = kv.select(2, 0).transpose(1, 2);
-  torch::Tensor v = kv.select(2, 1).transpose(1, 2);
+  std::vector<torch::Tensor> kv = kv_linear(cond).view({b, l, 2, heads_, head_dim_}).unbind(2);
+  torch::Tensor k = kv[0].transpose(1, 2);
+  torch::Tensor v = kv[1].transpose(1, 2);
   torch::Tensor out = Attend(q, k, v, mask);
   return proj(out.transpose(1, 2).reshape({b, n, heads_ * head_dim_}));
 }

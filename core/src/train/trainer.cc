@@ -6,8 +6,8 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "modelgrow/base/errors.h"
 #include "modelgrow/diffusion/rectified_flow.h"
@@ -43,7 +43,8 @@ void CheckEncoders(const STDiT3Impl& model, const std::vector<TextEncoderCache*>
   }
   for (int64_t k = 0; k < config.num_conditions(); ++k) {
     std::string name = k == 0 ? config.condition0_name : config.extra_conditions[k - 1].name;
-    int64_t channels = k == 0 ? config.caption_channels : config.extra_conditions[k - 1].caption_channels;
+    int64_t channels =
+        k == 0 ? config.caption_channels : config.extra_conditions[k - 1].caption_channels;
     int64_t tokens = k == 0 ? config.model_max_length : config.extra_conditions[k - 1].token_num;
     TextEncoder& encoder = text[k]->encoder();
     if (encoder.dim() != channels || encoder.max_length() != tokens) {
@@ -80,9 +81,9 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
     if (kind == "mixed") kind = coin[i].item<float>() < 0.5f ? "short" : "detailed";
     auto it = batch.captions[i].find(kind);
     if (it == batch.captions[i].end()) {
-      throw InputError(fmt::format("stage data '{}' sample {} has no '{}' caption (it has: {})",
-                                   spec.data, batch.indices[i], kind,
-                                   batch.captions[i].empty() ? "none" : batch.captions[i].begin()->first));
+      throw InputError(fmt::format(
+          "stage data '{}' sample {} has no '{}' caption (it has: {})", spec.data, batch.indices[i],
+          kind, batch.captions[i].empty() ? "none" : batch.captions[i].begin()->first));
     }
     prompts.push_back(it->second);
   }
@@ -120,9 +121,9 @@ NamedTensors TrainableParameters(const STDiT3Impl& model) {
   return out;
 }
 
-void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,
-                         const AdamW& opt, const NamedTensors& ema, at::Generator& gen,
-                         int64_t step, const DataLoader& loader) {
+void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
+                         const CheckpointMeta& meta, const AdamW& opt, const NamedTensors& ema,
+                         at::Generator& gen, int64_t step, const DataLoader& loader) {
   CheckpointWriter writer(folder);
   writer.AddModel(model, meta);
   std::map<std::string, std::string> opt_meta;
@@ -130,8 +131,9 @@ void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model, const 
   opt_meta["step"] = std::to_string(step);
   writer.AddTensors("optimizer.safetensors", state, opt_meta);
   writer.AddTensors("ema.safetensors", ema);
+  at::Generator default_generator = at::detail::getDefaultCPUGenerator();
   writer.AddTensors("rng.safetensors", {{"trainer", gen.get_state()},
-                                        {"torch_default", at::detail::getDefaultCPUGenerator().get_state()}});
+                                        {"torch_default", default_generator.get_state()}});
   writer.AddJson("trainer_state.json", {{"step", step}, {"loader", loader.position().ToJson()}});
   writer.Commit();
 }
@@ -161,9 +163,11 @@ TrainResult Train(TrainContext& c) {
 
   NamedTensors trainable = TrainableParameters(model);
   if (trainable.empty()) throw InputError("nothing to train: every parameter is frozen");
-  AdamW opt(trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay});
+  AdamW opt(trainable,
+            {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay});
   NamedTensors ema;
-  for (const auto& item : model.named_parameters()) ema.emplace_back(item.key(), item.value().detach().clone());
+  for (const auto& item : model.named_parameters())
+    ema.emplace_back(item.key(), item.value().detach().clone());
   at::Generator gen = at::detail::createCPUGenerator(c.seed);
   torch::manual_seed(c.seed);
 
@@ -177,14 +181,16 @@ TrainResult Train(TrainContext& c) {
     std::vector<std::string> missing;
     std::vector<std::string> unknown = LoadWeights(model, store, &missing);
     if (!missing.empty() || !unknown.empty()) {
-      throw InputError(fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
+      throw InputError(
+          fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
     }
     opt.LoadStateTensors(SafetensorsFile::Open(ckpt / "optimizer.safetensors"));
     SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
     for (auto& [name, t] : ema) t.copy_(ema_file.Get(name, at::kFloat));
     SafetensorsFile rng = SafetensorsFile::Open(ckpt / "rng.safetensors");
     gen.set_state(rng.Get("trainer"));
-    at::detail::getDefaultCPUGenerator().set_state(rng.Get("torch_default"));
+    at::Generator default_generator = at::detail::getDefaultCPUGenerator();
+    default_generator.set_state(rng.Get("torch_default"));
     c.loader->Restore(LoaderPosition::FromJson(state.at("loader")));
     TruncateMetrics(metrics_path, step);
     result.resumed_from = step;
@@ -215,7 +221,8 @@ TrainResult Train(TrainContext& c) {
         loss = flow.TrainingLoss(model, s.input, s.noise, s.timesteps, s.frame_mask).mean();
       }
       if (!std::isfinite(loss.item<double>())) {
-        throw RunError(fmt::format("{}: the loss is {} at step {}", c.label, loss.item<double>(), step + 1));
+        throw RunError(
+            fmt::format("{}: the loss is {} at step {}", c.label, loss.item<double>(), step + 1));
       }
       (loss / static_cast<double>(spec.grad_accum)).backward();
       step_loss += loss.item<double>() / static_cast<double>(spec.grad_accum);
@@ -226,21 +233,25 @@ TrainResult Train(TrainContext& c) {
     {
       torch::NoGradGuard no_grad;
       auto params = model.named_parameters();
-      for (auto& [name, shadow] : ema) shadow.mul_(spec.ema_decay).add_(params[name].detach(), 1 - spec.ema_decay);
+      for (auto& [name, shadow] : ema)
+        shadow.mul_(spec.ema_decay).add_(params[name].detach(), 1 - spec.ema_decay);
     }
     ++step;
     window_loss += step_loss;
     window_norm += norm;
     ++window_steps;
     if (step % spec.log_every == 0 || step == spec.steps) {
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       double mean_loss = window_loss / static_cast<double>(window_steps);
-      json line = {{"step", step},
-                   {"loss", mean_loss},
-                   {"lr", LearningRate(spec.optim, step - 1, spec.steps)},
-                   {"grad_norm", window_norm / static_cast<double>(window_steps)},
-                   {"steps_per_s", seconds > 0 ? window_steps / seconds : 0.0},
-                   {"samples_per_s", seconds > 0 ? window_steps * spec.batch_size * spec.grad_accum / seconds : 0.0}};
+      json line = {
+          {"step", step},
+          {"loss", mean_loss},
+          {"lr", LearningRate(spec.optim, step - 1, spec.steps)},
+          {"grad_norm", window_norm / static_cast<double>(window_steps)},
+          {"steps_per_s", seconds > 0 ? window_steps / seconds : 0.0},
+          {"samples_per_s",
+           seconds > 0 ? window_steps * spec.batch_size * spec.grad_accum / seconds : 0.0}};
       metrics << line.dump() << "\n" << std::flush;
       if (first_window) result.first_loss = mean_loss;
       first_window = false;
@@ -249,7 +260,8 @@ TrainResult Train(TrainContext& c) {
       window_steps = 0;
       window_start = std::chrono::steady_clock::now();
     }
-    progress.Update(step, fmt::format("loss {:.4f}", result.final_loss > 0 ? result.final_loss : step_loss));
+    progress.Update(
+        step, fmt::format("loss {:.4f}", result.final_loss > 0 ? result.final_loss : step_loss));
     if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
       SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
     }
@@ -265,7 +277,8 @@ TrainResult Train(TrainContext& c) {
   result.steps = step;
   result.seconds = progress.elapsed_seconds();
   result.steps_per_second = progress.steps_per_second();
-  result.samples_per_second = result.steps_per_second * static_cast<double>(spec.batch_size * spec.grad_accum);
+  result.samples_per_second =
+      result.steps_per_second * static_cast<double>(spec.batch_size * spec.grad_accum);
   return result;
 }
 

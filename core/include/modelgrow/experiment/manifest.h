@@ -50,9 +50,12 @@ struct TinyTextSpec {
   std::string type = "t5";          // "t5" | "llama" | "qwen2"
   std::vector<std::string> corpus;  // data ids whose captions train the tokenizer (and LLM)
   int64_t vocab_size = 256;
+  std::string tokenizer_type =
+      "bpe";  // "bpe" | "unigram" (unigram finds few pieces on tiny corpora)
   int64_t d_model = 64;
   int64_t layers = 2;
   int64_t heads = 4;
+  int64_t kv_heads = 0;  // llama/qwen2 grouped-query attention; 0: heads / 2 when even
   int64_t max_length = 32;
   uint64_t seed = 0;
   int64_t train_steps = 0;  // > 0: train the decoder with next-token loss (llama/qwen2 only)
