@@ -2,7 +2,7 @@
 # on a GPU machine LibTorch comes from the installed PyTorch (see docs/gpu.md).
 
 find_package(Torch REQUIRED)
-find_package(Boost 1.74 REQUIRED COMPONENTS program_options filesystem)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(fmt REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)

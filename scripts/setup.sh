@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache git pkg-config python3
   libtorch-dev libopenblas0-pthread libgloo-dev
-  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libboost-dev libboost-program-options-dev
   libhdf5-dev hdf5-tools python3-h5py
   libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   libsentencepiece-dev sentencepiece

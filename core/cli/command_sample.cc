@@ -2,10 +2,10 @@
 #include <iostream>
 
 #include <ATen/ATen.h>
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
+#include <boost/program_options.hpp>
 
 #include "commands.h"
 #include "modelgrow/diffusion/rectified_flow.h"
@@ -29,17 +29,19 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   int64_t steps, frames, height, width;
   double cfg, fps;
   uint64_t seed;
-  desc.add_options()("help,h", "show this help")(
-      "checkpoint", po::value<std::string>(&checkpoint), "checkpoint folder (a stage's checkpoint/)")(
+  desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>(&checkpoint),
+                                                 "checkpoint folder (a stage's checkpoint/)")(
       "prompt", po::value<std::string>(&prompt), "the text prompt")(
       "out", po::value<std::string>(&out), "output GIF")(
       "steps", po::value<int64_t>(&steps)->default_value(30), "Euler sampling steps")(
       "cfg", po::value<double>(&cfg)->default_value(7.0), "classifier-free guidance scale")(
       "seed", po::value<uint64_t>(&seed)->default_value(0), "noise seed")(
-      "frames", po::value<int64_t>(&frames)->default_value(8), "frames (model input, e.g. latent frames)")(
+      "frames", po::value<int64_t>(&frames)->default_value(8),
+      "frames (model input, e.g. latent frames)")(
       "height", po::value<int64_t>(&height)->default_value(32), "height in model-input pixels")(
       "width", po::value<int64_t>(&width)->default_value(32), "width in model-input pixels")(
-      "fps", po::value<double>(&fps)->default_value(8), "frame rate (conditions the model; sets the GIF's)")(
+      "fps", po::value<double>(&fps)->default_value(8),
+      "frame rate (conditions the model; sets the GIF's)")(
       "weights", po::value<std::string>(&weights)->default_value("ema"), "ema or raw")(
       "text", po::value<std::string>(&text_file),
       "a TOML file of [text.<condition name>] tables (plugin + options), for checkpoints without "
@@ -64,7 +66,8 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
 
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
-  Options text_tables = text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
+  Options text_tables =
+      text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
   nlohmann::json recorded = loaded.meta.provenance.value("text_encoders", nlohmann::json::object());
   std::vector<std::string> names{model.config().condition0_name};
   for (const auto& c : model.config().extra_conditions) names.push_back(c.name);
@@ -98,18 +101,20 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   config.cfg_scale = cfg;
   RectifiedFlow flow(config);
   at::Generator g = at::detail::createCPUGenerator(seed);
-  at::Tensor noise = at::randn({1, model.config().in_channels, frames, height, width}, g, at::TensorOptions());
+  at::Tensor noise =
+      at::randn({1, model.config().in_channels, frames, height, width}, g, at::TensorOptions());
   Progress progress("sample", steps);
   torch::NoGradGuard no_grad;
-  at::Tensor z = flow.Sample(model, noise.to(device), text, at::full({1}, fps), static_cast<double>(height),
-                             static_cast<double>(width),
+  at::Tensor z = flow.Sample(model, noise.to(device), text, at::full({1}, fps),
+                             static_cast<double>(height), static_cast<double>(width),
                              [&](int64_t step, int64_t) { progress.Update(step); });
   progress.Finish();
   at::Tensor video = RectifiedFlow::Velocity(z, model.config().in_channels)[0].to(at::kCPU);
   if (video.size(0) != 3 && video.size(0) != 1) {
-    throw InputError(fmt::format("the model makes {}-channel latents; a GIF needs pixels (decode them "
-                                 "with the matching VAE first)",
-                                 video.size(0)));
+    throw InputError(
+        fmt::format("the model makes {}-channel latents; a GIF needs pixels (decode them "
+                    "with the matching VAE first)",
+                    video.size(0)));
   }
   WriteGif(out, video.clamp(-1, 1), {fps, 4});
   std::cout << out << ": " << frames << " frames, " << height << "x" << width << "\n";
@@ -118,6 +123,8 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
 
 }  // namespace
 
-MODELGROW_CLI_COMMAND(kSampleCommand, {"sample", "generate one video from a checkpoint and a prompt (GIF)", RunSample, 50});
+MODELGROW_CLI_COMMAND(kSampleCommand,
+                      {"sample", "generate one video from a checkpoint and a prompt (GIF)",
+                       RunSample, 50});
 
 }  // namespace modelgrow::cli

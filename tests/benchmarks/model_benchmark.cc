@@ -20,8 +20,9 @@ struct Setup {
   int64_t tokens = 0;
 };
 
-// A batch shaped like the experiments': `frames` x `size` x `size` videos (pixels or latents).
-Setup Make(const std::string& preset, int64_t batch, int64_t frames, int64_t size,
+// A batch shaped like the experiments': `frames` x `height` x `width` videos (pixels or
+// latents).
+Setup Make(const std::string& preset, int64_t batch, int64_t frames, int64_t height, int64_t width,
            c10::Device device) {
   ConfigureThreads(0);
   torch::manual_seed(0);
@@ -29,7 +30,7 @@ Setup Make(const std::string& preset, int64_t batch, int64_t frames, int64_t siz
   STDiT3Config c = PresetConfig(preset);
   s.model = STDiT3(c);
   s.model->to(device);
-  s.input.x = torch::randn({batch, c.in_channels, frames, size, size}, device);
+  s.input.x = torch::randn({batch, c.in_channels, frames, height, width}, device);
   s.input.timestep = torch::full({batch}, 500.0f, device);
   s.input.fps = torch::full({batch}, 24.0f, device);
   s.input.text = {
@@ -37,7 +38,8 @@ Setup Make(const std::string& preset, int64_t batch, int64_t frames, int64_t siz
        torch::ones({batch, c.model_max_length}, torch::TensorOptions(device).dtype(torch::kBool))}};
   s.noise = torch::randn_like(s.input.x);
   s.t = s.input.timestep;
-  s.tokens = batch * frames * (size / c.patch_size[1]) * (size / c.patch_size[2]);
+  s.tokens = batch * frames * ((height + c.patch_size[1] - 1) / c.patch_size[1]) *
+             ((width + c.patch_size[2] - 1) / c.patch_size[2]);
   return s;
 }
 
@@ -46,14 +48,14 @@ void Sync(c10::Device device) {
 }
 
 void Forward(benchmark::State& state, const std::string& preset, int64_t batch, int64_t frames,
-             int64_t size, bool cuda, bool bf16) {
+             int64_t height, int64_t width, bool cuda, bool bf16) {
   c10::Device device =
       cuda ? c10::Device(c10::DeviceType::CUDA, 0) : c10::Device(c10::DeviceType::CPU);
   if (cuda && !torch::cuda::is_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
-  Setup s = Make(preset, batch, frames, size, device);
+  Setup s = Make(preset, batch, frames, height, width, device);
   s.model->eval();
   torch::NoGradGuard no_grad;
   PrecisionScope precision(bf16 ? torch::kBFloat16 : torch::kFloat);
@@ -67,14 +69,14 @@ void Forward(benchmark::State& state, const std::string& preset, int64_t batch, 
 }
 
 void TrainStep(benchmark::State& state, const std::string& preset, int64_t batch, int64_t frames,
-               int64_t size, bool cuda, bool bf16) {
+               int64_t height, int64_t width, bool cuda, bool bf16) {
   c10::Device device =
       cuda ? c10::Device(c10::DeviceType::CUDA, 0) : c10::Device(c10::DeviceType::CPU);
   if (cuda && !torch::cuda::is_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
-  Setup s = Make(preset, batch, frames, size, device);
+  Setup s = Make(preset, batch, frames, height, width, device);
   s.model->set_activation_checkpointing(cuda && preset == "STDiT3-XL/2");
   RectifiedFlow flow;
   PrecisionScope precision(bf16 ? torch::kBFloat16 : torch::kFloat);
@@ -91,26 +93,26 @@ void TrainStep(benchmark::State& state, const std::string& preset, int64_t batch
 }
 
 // The quickstart's shape: batch 16 of 3x8x16x16 pixel videos.
-BENCHMARK_CAPTURE(Forward, T2_quickstart, "STDiT3-T/2", 16, 8, 16, false, false)
+BENCHMARK_CAPTURE(Forward, T2_quickstart, "STDiT3-T/2", 16, 8, 16, 16, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, T2_quickstart, "STDiT3-T/2", 16, 8, 16, false, false)
+BENCHMARK_CAPTURE(TrainStep, T2_quickstart, "STDiT3-T/2", 16, 8, 16, 16, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, T2_32px, "STDiT3-T/2", 8, 8, 32, false, false)
+BENCHMARK_CAPTURE(TrainStep, T2_32px, "STDiT3-T/2", 8, 8, 32, 32, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Forward, S2_32px, "STDiT3-S/2", 8, 8, 32, false, false)
+BENCHMARK_CAPTURE(Forward, S2_32px, "STDiT3-S/2", 8, 8, 32, 32, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, S2_32px, "STDiT3-S/2", 8, 8, 32, false, false)
+BENCHMARK_CAPTURE(TrainStep, S2_32px, "STDiT3-S/2", 8, 8, 32, 32, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, M2_32px, "STDiT3-M/2", 4, 8, 32, false, false)
+BENCHMARK_CAPTURE(TrainStep, M2_32px, "STDiT3-M/2", 4, 8, 32, 32, false, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, S2_32px_bf16_cpu, "STDiT3-S/2", 8, 8, 32, false, true)
+BENCHMARK_CAPTURE(TrainStep, S2_32px_bf16_cpu, "STDiT3-S/2", 8, 8, 32, 32, false, true)
     ->Unit(benchmark::kMillisecond);
 // Open-Sora 1.2's training shape on a GPU: 51 frames of 240p -> 15 x 30 x 53 latents.
-BENCHMARK_CAPTURE(Forward, XL2_cuda_fp32, "STDiT3-XL/2", 2, 15, 32, true, false)
+BENCHMARK_CAPTURE(Forward, XL2_cuda_fp32, "STDiT3-XL/2", 2, 15, 30, 53, true, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, XL2_cuda_fp32, "STDiT3-XL/2", 2, 15, 32, true, false)
+BENCHMARK_CAPTURE(TrainStep, XL2_cuda_fp32, "STDiT3-XL/2", 2, 15, 30, 53, true, false)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(TrainStep, XL2_cuda_bf16, "STDiT3-XL/2", 2, 15, 32, true, true)
+BENCHMARK_CAPTURE(TrainStep, XL2_cuda_bf16, "STDiT3-XL/2", 2, 15, 30, 53, true, true)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -73,8 +73,8 @@ TEST(Cli, InitWritesALoadableCheckpointAndRejectsUnknownFields) {
 TEST(Cli, GrowsAFreshCheckpointWithoutOptimizerState) {
   TempDir dir;
   ASSERT_EQ(RunCli("init --preset STDiT3-T/2 --out " + (dir / "base").string()).exit_code, 0);
-  auto r = RunCli("grow --in " + (dir / "base").string() + " --op stack --set placement=suffix --out " +
-                  (dir / "grown").string());
+  auto r = RunCli("grow --in " + (dir / "base").string() +
+                  " --op stack --set placement=suffix --out " + (dir / "grown").string());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "grown" / "growth_report.json"));
   EXPECT_FALSE(std::filesystem::exists(dir / "grown" / "optimizer.safetensors"));

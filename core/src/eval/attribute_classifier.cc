@@ -52,7 +52,8 @@ std::vector<std::string> CategoriesInPrompt(const std::string& prompt_kind) {
   return {"color", "shape", "motion", "count", "relation"};
 }
 
-std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes, const json& labels) {
+std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes,
+                                                 const json& labels) {
   auto index_of = [&](const std::string& category, const std::string& value) -> int64_t {
     const auto& names = classes.classes.at(category);
     auto it = std::find(names.begin(), names.end(), value);
@@ -71,7 +72,8 @@ std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes
   t["count"] = index_of("count", std::to_string(labels.value("count", 1)));
   std::string relation = "none";
   for (const json& r : labels.value("relations", json::array())) {
-    if (r.value("subject", -1) == 0 && r.value("object", -1) == 1) relation = r.value("relation", "none");
+    if (r.value("subject", -1) == 0 && r.value("object", -1) == 1)
+      relation = r.value("relation", "none");
   }
   t["relation"] = index_of("relation", relation);
   return t;
@@ -86,7 +88,8 @@ AttributeClassifierImpl::AttributeClassifierImpl(const AttributeClasses& classes
     at::Tensor w = at::empty({channels[i + 1], channels[i], 3, 3, 3});
     torch::nn::init::kaiming_normal_(w, 0, torch::kFanIn, torch::kReLU);
     conv_weights_.push_back(register_parameter(fmt::format("conv{}_w", i), w));
-    conv_biases_.push_back(register_parameter(fmt::format("conv{}_b", i), at::zeros({channels[i + 1]})));
+    conv_biases_.push_back(
+        register_parameter(fmt::format("conv{}_b", i), at::zeros({channels[i + 1]})));
   }
   const int64_t features = 4 * width * 4;  // 2x2 spatial grid
   for (const auto& [category, names] : classes_.classes) {
@@ -97,8 +100,10 @@ AttributeClassifierImpl::AttributeClassifierImpl(const AttributeClasses& classes
 
 at::Tensor AttributeClassifierImpl::Features(const at::Tensor& video) {
   const int64_t b = video.size(0), t = video.size(2), h = video.size(3), w = video.size(4);
-  at::Tensor ys = at::linspace(-1, 1, h, video.options()).view({1, 1, 1, h, 1}).expand({b, 1, t, h, w});
-  at::Tensor xs = at::linspace(-1, 1, w, video.options()).view({1, 1, 1, 1, w}).expand({b, 1, t, h, w});
+  at::Tensor ys =
+      at::linspace(-1, 1, h, video.options()).view({1, 1, 1, h, 1}).expand({b, 1, t, h, w});
+  at::Tensor xs =
+      at::linspace(-1, 1, w, video.options()).view({1, 1, 1, 1, w}).expand({b, 1, t, h, w});
   at::Tensor x = at::cat({video, xs, ys}, 1);
   for (size_t i = 0; i < conv_weights_.size(); ++i) {
     x = at::gelu(at::conv3d(x, conv_weights_[i], conv_biases_[i], 1, 1));
@@ -118,7 +123,8 @@ namespace {
 
 std::string TrainingKey(const std::vector<std::shared_ptr<DataPipeline>>& data,
                         const ClassifierTraining& t) {
-  std::string text = fmt::format("classifier-v1/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
+  std::string text =
+      fmt::format("classifier-v1/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
   for (const auto& d : data) text += "/" + d->CacheKey();
   return HashText(text);
 }
@@ -135,10 +141,12 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
   if (fs::exists(weights, ec) && fs::exists(meta, ec)) {
     json j = json::parse(ReadFile(meta));
     if (j.value("key", "") == key) {
-      AttributeClassifier classifier(AttributeClasses::FromJson(j["classes"]), j["width"].get<int64_t>());
+      AttributeClassifier classifier(AttributeClasses::FromJson(j["classes"]),
+                                     j["width"].get<int64_t>());
       SafetensorsFile f = SafetensorsFile::Open(weights);
       torch::NoGradGuard no_grad;
-      for (auto& item : classifier->named_parameters()) item.value().copy_(f.Get(item.key(), at::kFloat));
+      for (auto& item : classifier->named_parameters())
+        item.value().copy_(f.Get(item.key(), at::kFloat));
       classifier->eval();
       return classifier;
     }
@@ -183,10 +191,14 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
 
   fs::create_directories(cache_dir);
   NamedTensors tensors;
-  for (const auto& item : classifier->named_parameters()) tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : classifier->named_parameters())
+    tensors.emplace_back(item.key(), item.value());
   WriteSafetensors(weights, tensors);
-  WriteFileAtomic(meta, json{{"key", key}, {"classes", classes.ToJson()}, {"width", training.width},
-                             {"final_loss", last_loss}, {"steps", training.steps}}
+  WriteFileAtomic(meta, json{{"key", key},
+                             {"classes", classes.ToJson()},
+                             {"width", training.width},
+                             {"final_loss", last_loss},
+                             {"steps", training.steps}}
                             .dump(2));
   return classifier;
 }
@@ -199,7 +211,8 @@ std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at:
   const int64_t n = videos.size(0);
   for (int64_t start = 0; start < n; start += 32) {
     int64_t end = std::min(n, start + 32);
-    auto logits = classifier->Heads(classifier->Features(videos.slice(0, start, end).to(at::kFloat)));
+    auto logits =
+        classifier->Heads(classifier->Features(videos.slice(0, start, end).to(at::kFloat)));
     for (const std::string& category : categories) {
       at::Tensor predicted = logits.at(category).argmax(1);
       for (int64_t i = start; i < end; ++i) {

@@ -103,7 +103,8 @@ void Put16(std::string* out, int v) {
 
 std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   if (video_in.dim() != 4 || (video_in.size(0) != 3 && video_in.size(0) != 1)) {
-    throw InputError(fmt::format("a GIF needs a [3 or 1, T, H, W] video, got {} dims", video_in.dim()));
+    throw InputError(
+        fmt::format("a GIF needs a [3 or 1, T, H, W] video, got {} dims", video_in.dim()));
   }
   at::Tensor video = video_in.detach().to(at::kCPU, at::kFloat);
   if (video.size(0) == 1) video = video.expand({3, -1, -1, -1});
@@ -153,7 +154,8 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   return out;
 }
 
-void WriteGif(const std::filesystem::path& file, const at::Tensor& video, const GifOptions& options) {
+void WriteGif(const std::filesystem::path& file, const at::Tensor& video,
+              const GifOptions& options) {
   WriteFileAtomic(file, EncodeGif(video, options));
 }
 

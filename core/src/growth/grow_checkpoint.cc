@@ -45,7 +45,8 @@ GrowCheckpointResult GrowCheckpoint(const PluginRegistry& registry,
   result.report["input"] = fs::absolute(request.input).string();
   result.report["output"] = fs::absolute(request.output).string();
   result.report["seed"] = request.seed;
-  result.report["optimizer_state"] = has_state ? nlohmann::json(kOptimizerStateFile) : nlohmann::json(nullptr);
+  result.report["optimizer_state"] =
+      has_state ? nlohmann::json(kOptimizerStateFile) : nlohmann::json(nullptr);
   result.report["provenance"] = meta.provenance;
 
   CheckpointWriter writer(request.output);

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include "modelgrow/base/errors.h"
@@ -55,7 +54,11 @@ struct PluginRegistry::Loaded {
 PluginRegistry::PluginRegistry() = default;
 PluginRegistry::~PluginRegistry() = default;
 
-fs::path ExecutableDir() { return fs::path(boost::dll::program_location().parent_path().string()); }
+fs::path ExecutableDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
 
 std::vector<fs::path> PluginRegistry::SearchPath(const std::vector<fs::path>& extra) {
   std::vector<fs::path> paths(extra.begin(), extra.end());

@@ -27,12 +27,12 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  at::Tensor video;  // [B, C, T, H, W]
-  at::Tensor fps;    // [B]
+  at::Tensor video;               // [B, C, T, H, W]
+  at::Tensor fps;                 // [B]
   int64_t height = 0, width = 0;  // pixel size (shared by the batch: bucketed)
   std::vector<std::map<std::string, std::string>> captions;  // per sample, by kind
   std::vector<nlohmann::json> labels;
-  std::vector<int64_t> indices;  // pipeline indices
+  std::vector<int64_t> indices;                         // pipeline indices
   std::map<std::string, TextEncoding> text_embeddings;  // stacked, when every sample has them
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
+#include <nlohmann/json.hpp>
 
 #include "modelgrow/model/linear.h"
 #include "modelgrow/sdk/data_pipeline.h"

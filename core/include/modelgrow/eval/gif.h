@@ -17,6 +17,7 @@ struct GifOptions {
 // The GIF bytes of `video` [C, T, H, W] with values in [-1, 1] (C = 3, or 1 for grey). Colours
 // are mapped to a fixed 252-colour palette; the animation loops.
 std::string EncodeGif(const at::Tensor& video, const GifOptions& options = {});
-void WriteGif(const std::filesystem::path& file, const at::Tensor& video, const GifOptions& options = {});
+void WriteGif(const std::filesystem::path& file, const at::Tensor& video,
+              const GifOptions& options = {});
 
 }  // namespace modelgrow

@@ -10,8 +10,8 @@
 
 namespace modelgrow {
 
-// Reads out/runs/*/results.json (and what they point to) and writes out/report/report.{md,csv,html}.
-// Returns the report folder. Prints the Markdown table to stdout.
+// Reads out/runs/*/results.json (and what they point to) and writes
+// out/report/report.{md,csv,html}. Returns the report folder. Prints the Markdown table to stdout.
 std::filesystem::path WriteReport(const std::filesystem::path& out);
 
 // The rows of the report as data: [{"variant", "runs", "metrics": {name: {"mean", "std", "n"}}}].

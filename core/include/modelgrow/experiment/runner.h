@@ -26,9 +26,9 @@ namespace modelgrow {
 
 struct RunnerOptions {
   std::filesystem::path out;
-  bool resume = false;          // continue interrupted training stages from their checkpoints
-  std::optional<size_t> only;   // run only this run index (a Slurm array task)
-  bool report = true;           // write the report at the end
+  bool resume = false;                // continue interrupted training stages from their checkpoints
+  std::optional<size_t> only;         // run only this run index (a Slurm array task)
+  bool report = true;                 // write the report at the end
   std::optional<c10::Device> device;  // overrides experiment.device
 };
 

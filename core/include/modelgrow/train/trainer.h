@@ -35,10 +35,10 @@ struct TrainContext {
   TrainSpec spec;
   uint64_t seed = 0;
   std::filesystem::path dir;
-  CheckpointMeta meta;                 // written into every checkpoint
+  CheckpointMeta meta;                                      // written into every checkpoint
   const OptimizerState* initial_optimizer_state = nullptr;  // `continue` with carried state
-  bool resume = false;                 // continue from dir/checkpoint when it exists
-  std::string label = "train";         // for progress lines
+  bool resume = false;          // continue from dir/checkpoint when it exists
+  std::string label = "train";  // for progress lines
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   // Called after each optimizer step (tests use it to stop a run part-way).
   std::function<void(int64_t step)> after_step;
