@@ -39,7 +39,7 @@ using json = nlohmann::json;
 namespace {
 
 // Bump when a change of the toolkit changes what a stage computes, so old caches are not reused.
-constexpr const char* kCacheEpoch = "stage-cache-v1";
+constexpr const char* kCacheEpoch = "stage-cache-v2";  // v2: per-sample training draws
 
 std::string PluginKey(const PluginSpec& spec) {
   return fmt::format("{}\n{}", spec.plugin, spec.options.ToToml());
