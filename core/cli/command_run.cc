@@ -95,9 +95,16 @@ int RunSweep(const std::vector<std::string>& args, const GlobalOptions& global) 
                               : !manifest.experiment().out.empty()
                                   ? std::filesystem::path(manifest.experiment().out)
                                   : std::filesystem::path("runs") / manifest.experiment().name;
+  // The array tasks load the plugins this command validated the manifest with.
+  std::vector<std::string> global_args;
+  for (const auto& p : global.plugin_paths) {
+    global_args.push_back("--plugin-path");
+    global_args.push_back(std::filesystem::absolute(p).string());
+  }
+  if (global.threads > 0) global_args.push_back(fmt::format("--threads={}", global.threads));
   std::cout << SlurmScript(manifest, std::filesystem::absolute(a.manifest),
                            std::filesystem::absolute(out), a.sets,
-                           (ExecutableDir() / "modelgrow").string());
+                           (ExecutableDir() / "modelgrow").string(), global_args);
   return 0;
 }
 

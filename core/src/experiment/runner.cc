@@ -39,7 +39,7 @@ using json = nlohmann::json;
 namespace {
 
 // Bump when a change of the toolkit changes what a stage computes, so old caches are not reused.
-constexpr const char* kCacheEpoch = "stage-cache-v1";
+constexpr const char* kCacheEpoch = "stage-cache-v2";  // v2: per-sample training draws
 
 std::string PluginKey(const PluginSpec& spec) {
   return fmt::format("{}\n{}", spec.plugin, spec.options.ToToml());
@@ -509,8 +509,17 @@ ExperimentRunner::ExperimentRunner(const PluginRegistry& registry, Manifest mani
       options_(std::move(options)),
       device_(c10::DeviceType::CPU) {
   runs_ = ExpandRuns(manifest_);
-  // Every run's manifest is checked before any work starts.
-  for (const RunSpec& run : runs_) Manifest::FromOptions(run.doc, &registry_);
+  // Every run's manifest is checked before any work starts. A problem only a sweep value causes
+  // sits at the key it sets, so the message names the run that set it.
+  for (const RunSpec& run : runs_) {
+    try {
+      Manifest::FromOptions(run.doc, &registry_);
+    } catch (const ValidationError& e) {
+      std::vector<Problem> problems = e.problems();
+      for (Problem& p : problems) p.message += fmt::format(" (in sweep run {})", run.id);
+      throw ValidationError(std::move(problems));
+    }
+  }
   if (options_.only && *options_.only >= runs_.size()) {
     throw InputError(fmt::format("--only {}: the manifest has {} run(s) (0..{})", *options_.only,
                                  runs_.size(), runs_.size() - 1));
@@ -559,12 +568,27 @@ fs::path ExperimentRunner::Run() {
   return WriteReport(options_.out);
 }
 
+namespace {
+
+// `text` as one word for bash: in single quotes, each single quote written as '\''.
+std::string ShellQuote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
 std::string SlurmScript(const Manifest& manifest, const fs::path& manifest_path,
                         const fs::path& out, const std::vector<std::string>& sets,
-                        const std::string& modelgrow_binary) {
+                        const std::string& modelgrow_binary,
+                        const std::vector<std::string>& global_args) {
   std::vector<RunSpec> runs = ExpandRuns(manifest);
   std::string set_args;
-  for (const std::string& s : sets) set_args += " --set '" + s + "'";
+  for (const std::string& s : sets) set_args += " --set " + ShellQuote(s);
+  // The binary and the options it needs before any command.
+  std::string binary = ShellQuote(modelgrow_binary);
+  for (const std::string& a : global_args) binary += " " + ShellQuote(a);
   std::string script = fmt::format(
       "#!/bin/bash\n"
       "# Slurm job array for ModelGrow experiment '{}': {} run(s), one per array task.\n"
@@ -589,8 +613,8 @@ std::string SlurmScript(const Manifest& manifest, const fs::path& manifest_path,
       "else\n"
       "  {} report {}\n"
       "fi\n",
-      modelgrow_binary, manifest_path.string(), out.string(), set_args, modelgrow_binary,
-      out.string());
+      binary, ShellQuote(manifest_path.string()), ShellQuote(out.string()), set_args, binary,
+      ShellQuote(out.string()));
   return script;
 }
 

@@ -63,6 +63,27 @@ struct StepInput {
   at::Tensor frame_mask;
 };
 
+// The random draws of one sample: caption coin, caption dropout, first-frame mask, timestep and
+// noise. They are drawn sample by sample, in this order, so a step's randomness does not depend
+// on how its samples are split into micro-batches: grad_accum = 2 with batch 4 consumes the
+// generator exactly as batch 8 does, and trains the same model up to fp32 rounding.
+struct SampleDraws {
+  at::Tensor coin, drop, keep_first, timestep, noise;
+};
+
+SampleDraws DrawForSample(const at::Tensor& video, const TrainSpec& spec, const ModelInput& input,
+                          const RectifiedFlow& flow, at::Generator& gen) {
+  SampleDraws d;
+  d.coin = at::rand({1}, gen, at::TensorOptions());
+  d.drop = at::rand({1}, gen, at::TensorOptions());
+  const int64_t frames = video.size(1);
+  if (spec.frame_mask_prob > 0 && frames > 1)
+    d.keep_first = at::rand({1}, gen, at::TensorOptions());
+  d.timestep = flow.SampleTimesteps(1, input.height, input.width, frames, gen);
+  d.noise = at::randn(video.sizes(), gen, at::TensorOptions());
+  return d;
+}
+
 StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3Impl& model,
                         const RectifiedFlow& flow, at::Generator& gen) {
   const TrainSpec& spec = c.spec;
@@ -72,9 +93,18 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
   s.input.fps = batch.fps.to(c.device, at::kFloat);
   s.input.height = static_cast<double>(batch.height);
   s.input.width = static_cast<double>(batch.width);
+  std::vector<at::Tensor> coins, drops, keeps, timesteps, noises;
+  for (int64_t i = 0; i < b; ++i) {
+    SampleDraws d = DrawForSample(batch.video[i], spec, s.input, flow, gen);
+    coins.push_back(d.coin);
+    drops.push_back(d.drop);
+    if (d.keep_first.defined()) keeps.push_back(d.keep_first);
+    timesteps.push_back(d.timestep);
+    noises.push_back(d.noise);
+  }
 
   // Captions: short, detailed, or a seeded coin per sample.
-  at::Tensor coin = at::rand({b}, gen, at::TensorOptions());
+  at::Tensor coin = at::cat(coins);
   std::vector<std::string> prompts;
   for (int64_t i = 0; i < b; ++i) {
     std::string kind = spec.caption;
@@ -89,7 +119,7 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
   }
   // Caption dropout replaces every condition's caption with its null caption (mask kept), as
   // Open-Sora's CaptionEmbedder.token_drop does, so guidance can later contrast the two.
-  at::Tensor drop = at::rand({b}, gen, at::TensorOptions()) < spec.caption_dropout;
+  at::Tensor drop = at::cat(drops) < spec.caption_dropout;
   for (size_t k = 0; k < c.text.size(); ++k) {
     TextEncoding enc = c.text[k]->Encode(prompts);
     at::Tensor emb = enc.embedding.to(c.device, at::kFloat);
@@ -101,15 +131,15 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
   }
 
   const int64_t frames = s.input.x.size(2);
-  if (spec.frame_mask_prob > 0 && frames > 1) {
+  if (!keeps.empty()) {
     // Open-Sora's image-to-video style conditioning: the first frame is given clean.
-    at::Tensor keep_first = at::rand({b}, gen, at::TensorOptions()) < spec.frame_mask_prob;
+    at::Tensor keep_first = at::cat(keeps) < spec.frame_mask_prob;
     at::Tensor mask = at::ones({b, frames}, at::TensorOptions().dtype(at::kBool));
     mask.select(1, 0).copy_(keep_first.logical_not());
     s.frame_mask = mask.to(c.device);
   }
-  s.timesteps = flow.SampleTimesteps(b, s.input.height, s.input.width, frames, gen).to(c.device);
-  s.noise = at::randn(s.input.x.sizes(), gen, at::TensorOptions()).to(c.device);
+  s.timesteps = at::cat(timesteps).to(c.device);
+  s.noise = at::stack(noises).to(c.device);
   return s;
 }
 

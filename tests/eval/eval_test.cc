@@ -1,0 +1,376 @@
+// Evaluation parts: GIF encoding (read back by an independent decoder), Fréchet distance against
+// closed forms, the attribute classes and targets of real synthetic samples, accuracy, the
+// classifier cache, and EvaluateModel's metrics.
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "eval/gif_reader.h"
+#include "modelgrow/eval/attribute_classifier.h"
+#include "modelgrow/eval/evaluator.h"
+#include "modelgrow/eval/frechet.h"
+#include "modelgrow/eval/gif.h"
+#include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/io/atomic_file.h"
+#include "test_util.h"
+#include "train/train_fixtures.h"
+
+namespace modelgrow {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::GifImage;
+using testing::ReadGif;
+using testing::TempDir;
+
+// ---------------------------------------------------------------- GIF
+
+// The palette colour of a decoded pixel.
+std::array<int, 3> Colour(const GifImage& gif, uint8_t index) {
+  return {gif.palette[3 * index], gif.palette[3 * index + 1], gif.palette[3 * index + 2]};
+}
+
+TEST(Gif, FramesDecodeToTheVideoUpToPaletteSteps) {
+  // Random colours make long LZW streams, so the code table fills and is cleared on the way.
+  at::Generator g = at::detail::createCPUGenerator(3);
+  at::Tensor video = at::rand({3, 5, 12, 10}, g, at::TensorOptions()) * 2 - 1;
+  std::string bytes = EncodeGif(video, {.fps = 10, .scale = 3});
+  GifImage gif = ReadGif(bytes);
+  EXPECT_EQ(bytes.substr(0, 6), "GIF89a");
+  EXPECT_EQ(static_cast<uint8_t>(bytes.back()), 0x3B);
+  EXPECT_EQ(gif.width, 30);
+  EXPECT_EQ(gif.height, 36);
+  EXPECT_TRUE(gif.loops);
+  ASSERT_EQ(gif.palette.size(), 256u * 3);
+  ASSERT_EQ(gif.frames.size(), 5u);
+  at::Tensor bytes_rgb = ((video + 1) * 127.5).round();
+  for (int t = 0; t < 5; ++t) {
+    const testing::GifFrame& f = gif.frames[t];
+    EXPECT_EQ(f.width, 30);
+    EXPECT_EQ(f.height, 36);
+    EXPECT_EQ(f.delay_centiseconds, 10);
+    for (int y = 0; y < 36; ++y) {
+      for (int x = 0; x < 30; ++x) {
+        auto c = Colour(gif, f.indices[y * 30 + x]);
+        // 6 red, 7 green, 6 blue levels: within half a level of the source pixel.
+        const double half_step[3] = {25.5, 21.25, 25.5};
+        for (int ch = 0; ch < 3; ++ch) {
+          double source = bytes_rgb[ch][t][y / 3][x / 3].item<double>();
+          ASSERT_LE(std::abs(c[ch] - source), half_step[ch] + 0.5)
+              << "frame " << t << " pixel " << x << "," << y << " channel " << ch;
+        }
+      }
+    }
+  }
+}
+
+TEST(Gif, ExactColoursAndGreyVideos) {
+  // Black, white, pure red and pure blue lie on the palette grid: they come back exactly.
+  at::Tensor video = at::full({3, 2, 2, 2}, -1.0f);
+  video.select(1, 0).select(1, 0).select(1, 1).fill_(1.0f);  // frame 0, (0,1): white
+  video[0][1][1][0] = 1.0f;                                  // frame 1, (1,0): red
+  video[2][1][1][1] = 1.0f;                                  // frame 1, (1,1): blue
+  GifImage gif = ReadGif(EncodeGif(video, {.fps = 4, .scale = 1}));
+  ASSERT_EQ(gif.frames.size(), 2u);
+  EXPECT_EQ(gif.frames[0].delay_centiseconds, 25);
+  using C = std::array<int, 3>;
+  EXPECT_EQ(Colour(gif, gif.frames[0].indices[0]), (C{0, 0, 0}));
+  EXPECT_EQ(Colour(gif, gif.frames[0].indices[1]), (C{255, 255, 255}));
+  EXPECT_EQ(Colour(gif, gif.frames[1].indices[2]), (C{255, 0, 0}));
+  EXPECT_EQ(Colour(gif, gif.frames[1].indices[3]), (C{0, 0, 255}));
+
+  at::Tensor grey = at::linspace(-1, 1, 16).view({1, 1, 4, 4}).expand({1, 3, 4, 4}).contiguous();
+  GifImage g = ReadGif(EncodeGif(grey, {.fps = 8, .scale = 2}));
+  ASSERT_EQ(g.frames.size(), 3u);
+  EXPECT_EQ(g.width, 8);
+  auto first = Colour(g, g.frames[0].indices[0]), last = Colour(g, g.frames[0].indices[63]);
+  EXPECT_EQ(first, (C{0, 0, 0}));
+  EXPECT_EQ(last, (C{255, 255, 255}));
+}
+
+TEST(Gif, WriteGifIsAtomicAndBadShapesAreRejected) {
+  TempDir dir;
+  at::Tensor video = at::zeros({3, 2, 4, 4});
+  WriteGif(dir / "a.gif", video);
+  EXPECT_EQ(ReadFile(dir / "a.gif"), EncodeGif(video));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+  EXPECT_THROW_WITH(EncodeGif(at::zeros({3, 4, 4})), InputError,
+                    "a GIF needs a [3 or 1, T, H, W] video, got 3 dims");
+  EXPECT_THROW_WITH(EncodeGif(at::zeros({2, 1, 4, 4})), InputError, "[3 or 1, T, H, W]");
+}
+
+// ffmpeg, where installed, decodes our GIFs to the same frames (an independent decoder).
+TEST(Gif, FfmpegDecodesTheSameFrames) {
+  if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "no ffmpeg";
+  TempDir dir;
+  at::Generator g = at::detail::createCPUGenerator(11);
+  at::Tensor video = at::rand({3, 3, 6, 7}, g, at::TensorOptions()) * 2 - 1;
+  std::string bytes = EncodeGif(video, {.fps = 8, .scale = 2});
+  WriteGif(dir / "v.gif", video, {.fps = 8, .scale = 2});
+  std::string command = "ffmpeg -loglevel error -i " + (dir / "v.gif").string() +
+                        " -vsync passthrough -f rawvideo -pix_fmt rgb24 " +
+                        (dir / "v.rgb").string();
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::string raw = ReadFile(dir / "v.rgb");
+  GifImage gif = ReadGif(bytes);
+  const size_t frame_bytes = 14 * 12 * 3;
+  ASSERT_EQ(raw.size(), 3 * frame_bytes);
+  for (size_t t = 0; t < 3; ++t) {
+    for (size_t p = 0; p < 14 * 12; ++p) {
+      auto c = Colour(gif, gif.frames[t].indices[p]);
+      for (int ch = 0; ch < 3; ++ch)
+        ASSERT_EQ(static_cast<uint8_t>(raw[t * frame_bytes + 3 * p + ch]), c[ch]) << t << " " << p;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Fréchet distance
+
+// N samples whose mean and (N - 1)-normalised covariance are exactly `mean` and `cov`.
+at::Tensor WithMoments(const at::Tensor& mean, const at::Tensor& cov, int64_t n, uint64_t seed) {
+  at::Generator g = at::detail::createCPUGenerator(seed);
+  at::Tensor x = at::randn({n, mean.size(0)}, g, at::TensorOptions().dtype(at::kDouble));
+  x = x - x.mean(0);
+  at::Tensor c = x.t().mm(x) / static_cast<double>(n - 1);
+  at::Tensor white = x.mm(at::linalg_cholesky(c).inverse().t());
+  return white.mm(at::linalg_cholesky(cov).t()) + mean;
+}
+
+TEST(FrechetDistance, OfASetWithItselfIsZero) {
+  at::Tensor a = at::randn({50, 6}, at::TensorOptions().dtype(at::kDouble)) * 3 + 1;
+  EXPECT_NEAR(FrechetDistance(a, a), 0.0, 1e-9);
+  EXPECT_NEAR(FrechetDistance(a.to(at::kFloat), a.to(at::kFloat)), 0.0, 1e-5);
+  // A shifted copy: the distance is the squared shift.
+  at::Tensor shift = at::tensor({1.0, -2.0, 0.5, 0.0, 0.0, 3.0}, at::kDouble);
+  EXPECT_NEAR(FrechetDistance(a, a + shift), 1 + 4 + 0.25 + 9, 1e-8);
+}
+
+TEST(FrechetDistance, MatchesTheClosedFormForGaussians) {
+  // Non-commuting 2x2 covariances: tr sqrt(Sa Sb) = sqrt(tr(Sa Sb) + 2 sqrt(det(Sa Sb))).
+  at::Tensor mu_a = at::tensor({0.5, -1.0}, at::kDouble),
+             mu_b = at::tensor({2.0, 1.0}, at::kDouble);
+  at::Tensor s_a = at::tensor({2.0, 0.6, 0.6, 1.0}, at::kDouble).view({2, 2});
+  at::Tensor s_b = at::tensor({0.5, -0.3, -0.3, 3.0}, at::kDouble).view({2, 2});
+  at::Tensor product = s_a.mm(s_b);
+  double tr_sqrt =
+      std::sqrt(product.trace().item<double>() + 2 * std::sqrt(at::det(product).item<double>()));
+  double expected = (mu_a - mu_b).pow(2).sum().item<double>() + s_a.trace().item<double>() +
+                    s_b.trace().item<double>() - 2 * tr_sqrt;
+  at::Tensor a = WithMoments(mu_a, s_a, 40, 1), b = WithMoments(mu_b, s_b, 60, 2);
+  EXPECT_NEAR(FrechetDistance(a, b), expected, 1e-9 * expected);
+  EXPECT_NEAR(FrechetDistance(b, a), expected, 1e-9 * expected);  // symmetric
+
+  // Diagonal covariances in 5 dimensions: sum of (sqrt(a_i) - sqrt(b_i))^2 plus the mean term.
+  at::Tensor va = at::tensor({1.0, 4.0, 0.25, 2.0, 9.0}, at::kDouble);
+  at::Tensor vb = at::tensor({4.0, 1.0, 0.25, 8.0, 1.0}, at::kDouble);
+  at::Tensor ma = at::zeros({5}, at::kDouble), mb = at::full({5}, 0.5, at::kDouble);
+  double diagonal = (va.sqrt() - vb.sqrt()).pow(2).sum().item<double>() + 5 * 0.25;
+  EXPECT_NEAR(
+      FrechetDistance(WithMoments(ma, at::diag(va), 30, 3), WithMoments(mb, at::diag(vb), 30, 4)),
+      diagonal, 1e-9 * diagonal);
+}
+
+TEST(FrechetDistance, ApproachesTheClosedFormFromSamples) {
+  // Plain Gaussian samples (no exact moments): the estimate converges to the population value.
+  at::Generator g = at::detail::createCPUGenerator(5);
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor a = at::randn({20000, 3}, g, opts);
+  at::Tensor b = at::randn({20000, 3}, g, opts) * 2 + 1;  // cov 4 I, mean 1
+  double expected = 3 * 1.0 + 3 * (1 - 2) * (1 - 2);      // |mu|^2 + sum (1 - 2)^2
+  EXPECT_NEAR(FrechetDistance(a, b), expected, 0.15);
+}
+
+TEST(FrechetDistance, RejectsSetsItCannotCompare) {
+  const char* expected = "needs two [N >= 2, D] feature sets of the same width";
+  EXPECT_THROW_WITH(FrechetDistance(at::zeros({1, 3}), at::zeros({4, 3})), InputError, expected);
+  EXPECT_THROW_WITH(FrechetDistance(at::zeros({4, 3}), at::zeros({4, 2})), InputError, expected);
+  EXPECT_THROW_WITH(FrechetDistance(at::zeros({4}), at::zeros({4, 1})), InputError, expected);
+}
+
+// ---------------------------------------------------------------- attribute classes
+
+std::shared_ptr<DataPipeline> Synthetic(const PluginRegistry& registry, const std::string& toml) {
+  PluginContext context;
+  context.options = Options::ParseString(toml, "synthetic.toml");
+  return registry.MakeDataPipeline("synthetic", context);
+}
+
+class SyntheticTest : public ::testing::Test {
+ protected:
+  void SetUp() override { registry_.LoadFrom(PluginRegistry::SearchPath({})); }
+  PluginRegistry registry_;
+};
+
+TEST_F(SyntheticTest, TargetsNameWhatTheSampleShows) {
+  AttributeClasses classes = AttributeClasses::Synthetic();
+  EXPECT_EQ(classes.categories(),
+            (std::vector<std::string>{"color", "count", "motion", "relation", "shape"}));
+  EXPECT_EQ(classes.classes.at("relation").front(), "none");
+  EXPECT_EQ(classes.classes.at("count").front(), "1");
+  EXPECT_EQ(AttributeClasses::FromJson(classes.ToJson()).classes, classes.classes);
+  EXPECT_EQ(CategoriesInPrompt("short"), (std::vector<std::string>{"color", "shape", "motion"}));
+  EXPECT_EQ(CategoriesInPrompt("detailed").size(), 5u);
+
+  auto data = Synthetic(registry_,
+                        "domain = \"continual\"\nsize = 40\nframes = 2\nheight = 16\nwidth = 16\n");
+  int with_relation = 0, without = 0;
+  for (int64_t i = 0; i < data->size(); ++i) {
+    Sample s = data->Get(i);
+    std::map<std::string, int64_t> t = TargetsFromLabels(classes, s.labels);
+    ASSERT_EQ(t.size(), 5u);
+    for (const auto& [category, index] : t) {
+      ASSERT_GE(index, 0) << category << " of " << s.labels.dump();
+    }
+    const json& main = s.labels["objects"][0];
+    auto name = [&](const std::string& category) {
+      return classes.classes.at(category).at(t.at(category));
+    };
+    EXPECT_EQ(name("color"), main["color"].get<std::string>());
+    EXPECT_EQ(name("shape"), main["shape"].get<std::string>());
+    EXPECT_EQ(name("motion"), main["motion"].get<std::string>());
+    EXPECT_EQ(name("count"), std::to_string(s.labels["objects"].size()));
+    // The short caption names the main object's colour and shape, as the targets do.
+    EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")), std::string::npos)
+        << s.captions.at("short");
+    if (name("relation") == "none") {
+      ++without;
+    } else {
+      ++with_relation;
+      // "The <main> is <relation> the <second>" in the detailed caption.
+      EXPECT_NE(s.captions.at("detailed").find(" is " + name("relation") + " the "),
+                std::string::npos)
+          << s.captions.at("detailed");
+    }
+  }
+  EXPECT_GT(with_relation, 0);
+  EXPECT_GT(without, 0);
+}
+
+TEST_F(SyntheticTest, LabelsWithoutObjectsAreRejected) {
+  AttributeClasses classes = AttributeClasses::Synthetic();
+  for (const json& labels : {json{{"class", 2}}, json(), json{{"objects", json::array()}}}) {
+    EXPECT_THROW_WITH(TargetsFromLabels(classes, labels), InputError,
+                      "evaluation needs synthetic-world labels");
+  }
+  // A colour outside the classes is -1 (not counted), not an error.
+  json labels = {{"objects", {{{"color", "ultraviolet"}, {"shape", "circle"}, {"motion", "left"}}}},
+                 {"count", 1}};
+  auto t = TargetsFromLabels(classes, labels);
+  EXPECT_EQ(t.at("color"), -1);
+  EXPECT_GE(t.at("shape"), 0);
+  EXPECT_EQ(classes.classes.at("relation").at(t.at("relation")), "none");
+}
+
+TEST(Accuracy, CountsOnlyKnownTargets) {
+  AttributeClasses classes;
+  classes.classes["color"] = {"red", "green", "blue"};
+  classes.classes["shape"] = {"circle", "square"};
+  AttributeClassifier classifier(classes, 4);
+  {
+    // Zero weights: features are zero, so the logits are the head biases.
+    torch::NoGradGuard no_grad;
+    for (auto& item : classifier->named_parameters()) item.value().zero_();
+    auto params = classifier->named_parameters();
+    params["head_color.bias"][1] = 1.0f;  // always "green"
+    params["head_shape.bias"][0] = 1.0f;  // always "circle"
+  }
+  at::Tensor videos = at::zeros({4, 3, 2, 8, 8});
+  std::vector<std::map<std::string, int64_t>> targets = {{{"color", 1}, {"shape", 0}},
+                                                         {{"color", 1}, {"shape", 1}},
+                                                         {{"color", 2}, {"shape", 1}},
+                                                         {{"color", -1}, {"shape", 1}}};
+  auto acc = Accuracy(classifier, videos, targets, {"color", "shape"});
+  EXPECT_DOUBLE_EQ(acc.at("color"), 2.0 / 3);  // the -1 target is not counted
+  EXPECT_DOUBLE_EQ(acc.at("shape"), 1.0 / 4);
+  EXPECT_DOUBLE_EQ(acc.at("mean"), (2.0 / 3 + 1.0 / 4) / 2);
+  auto only_color = Accuracy(classifier, videos, targets, {"color"});
+  EXPECT_EQ(only_color.count("shape"), 0u);
+  EXPECT_DOUBLE_EQ(only_color.at("mean"), 2.0 / 3);
+}
+
+TEST_F(SyntheticTest, ClassifierTrainsOnceThenLoadsFromItsCache) {
+  TempDir dir;
+  auto data = Synthetic(registry_, "size = 16\nframes = 2\nheight = 16\nwidth = 16\n");
+  ClassifierTraining t;
+  t.steps = 3;
+  t.batch_size = 4;
+  t.width = 4;
+  AttributeClassifier trained = TrainOrLoadClassifier({data}, t, dir / "c");
+  EXPECT_TRUE(fs::exists(dir / "c" / "classifier.safetensors"));
+  json meta = json::parse(ReadFile(dir / "c" / "classifier.json"));
+  EXPECT_EQ(meta["steps"], 3);
+  AttributeClassifier loaded = TrainOrLoadClassifier({data}, t, dir / "c");
+  auto a = trained->named_parameters(), b = loaded->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  at::Tensor video = data->Get(0).video.unsqueeze(0);
+  EXPECT_TRUE(torch::equal(trained->Features(video), loaded->Features(video)));
+
+  // Other settings: trained again (not the cached one), into the same folder.
+  t.steps = 4;
+  AttributeClassifier retrained = TrainOrLoadClassifier({data}, t, dir / "c");
+  EXPECT_EQ(json::parse(ReadFile(dir / "c" / "classifier.json"))["steps"], 4);
+  EXPECT_FALSE(torch::equal(retrained->Features(video), trained->Features(video)));
+
+  // Data without synthetic labels cannot train it.
+  EXPECT_THROW_WITH(TrainOrLoadClassifier({std::make_shared<testing::TinyVideos>()}, t, dir / "d"),
+                    InputError, "evaluation needs synthetic-world labels");
+}
+
+// ---------------------------------------------------------------- EvaluateModel
+
+TEST_F(SyntheticTest, EvaluateModelReportsEveryMetricDeterministically) {
+  TempDir dir;
+  auto heldout =
+      Synthetic(registry_, "split = \"heldout\"\nsize = 4\nframes = 2\nheight = 16\nwidth = 16\n");
+  ClassifierTraining t;
+  t.steps = 2;
+  t.batch_size = 4;
+  t.width = 4;
+  EvaluationSetup setup;
+  setup.domains["base"] = heldout;
+  setup.classifier = TrainOrLoadClassifier({heldout}, t, dir / "classifier");
+  setup.spec.samples = 3;
+  setup.spec.loss_samples = 2;
+  setup.spec.sampling_steps = 2;
+  setup.spec.loss_timesteps = {200, 800};
+  setup.spec.grid_prompts = 2;
+  setup.samples_dir = dir / "samples";
+  setup.sample_prefix = "m_";
+  STDiT3Config config = testing::TinyConfig();
+  torch::manual_seed(0);
+  STDiT3 model(config);
+  TextEncoderCache text(std::make_shared<testing::TinyWords>());
+  json first = EvaluateModel(*model, {&text}, setup);
+  const json& m = first["metrics"];
+  for (const char* kind : {"short", "detailed"}) {
+    std::string k = kind;
+    EXPECT_GT(m.value("loss/base/" + k, -1.0), 0) << m.dump();
+    EXPECT_GE(m.value("fd/base/" + k, -1.0), 0) << m.dump();
+    for (const std::string& category : CategoriesInPrompt(k)) {
+      double acc = m.value("acc/base/" + k + "/" + category, -1.0);
+      EXPECT_GE(acc, 0) << category;
+      EXPECT_LE(acc, 1) << category;
+    }
+    EXPECT_TRUE(m.contains("acc/base/" + k + "/mean"));
+  }
+  for (const std::string& category : AttributeClasses::Synthetic().categories())
+    EXPECT_TRUE(m.contains("ceiling/base/" + category)) << category;
+  ASSERT_EQ(first["samples"].size(), 4u);  // 2 prompts x 2 kinds
+  for (const json& s : first["samples"]) {
+    GifImage gen = ReadGif(ReadFile(setup.samples_dir / s["generated"].get<std::string>()));
+    EXPECT_EQ(gen.frames.size(), 2u);
+    EXPECT_EQ(s["generated"].get<std::string>().rfind("m_base_", 0), 0u);
+    EXPECT_TRUE(fs::exists(setup.samples_dir / s["real"].get<std::string>()));
+  }
+  json second = EvaluateModel(*model, {&text}, setup);
+  EXPECT_EQ(first["metrics"], second["metrics"]);
+}
+
+}  // namespace
+}  // namespace modelgrow

@@ -1,0 +1,437 @@
+// The experiment commands end to end through the `modelgrow` binary: bad manifests stop before
+// any work with positions; a sweep of two runs gives a report with both rows and the base model,
+// twice the same numbers; `sweep --emit slurm` writes a working job array; `sample` writes a GIF.
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli_util.h"
+#include "eval/gif_reader.h"
+#include "experiment/engine_util.h"
+#include "modelgrow/experiment/report.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::ReadJson;
+using testing::Replace;
+using testing::RunCli;
+using testing::StageDir;
+using testing::StageDirs;
+using testing::TempDir;
+using testing::WriteText;
+
+const std::string kPlugins = std::string("--plugin-path ") + EXPERIMENT_TEST_PLUGINS + " ";
+
+// Cheap: test plugins only, no evaluation.
+const char* kCheap = R"([experiment]
+name = "cheap"
+threads = 1
+
+[model]
+preset = "STDiT3-T/2"
+hidden_size = 32
+depth = 1
+num_heads = 2
+text = "words"
+
+[text.words]
+plugin = "test_words"
+dim = 16
+
+[data.base]
+plugin = "test_frames"
+size = 16
+
+[stages.pretrain]
+kind = "pretrain"
+data = "base"
+steps = 3
+batch_size = 4
+workers = 1
+
+[stages.grow]
+kind = "grow"
+from = "pretrain"
+ops = [{plugin = "counting", factor = 2}]
+
+[stages.continue]
+kind = "continue"
+from = "grow"
+data = "base"
+steps = 2
+batch_size = 4
+workers = 1
+[stages.continue.optim]
+lr = 1e-3
+
+[[sweep.axis]]
+name = "lr"
+key = "stages.continue.optim.lr"
+values = [1e-3, 3e-4]
+labels = ["high", "low"]
+)";
+
+// With an evaluation on real synthetic videos (their labels feed the attribute classifier).
+const char* kEvaluated = R"([experiment]
+name = "sweep"
+threads = 1
+
+[model]
+preset = "STDiT3-T/2"
+hidden_size = 32
+depth = 1
+num_heads = 2
+text = "words"
+
+[text.words]
+plugin = "test_words"
+dim = 16
+
+[data.train]
+plugin = "synthetic"
+size = 32
+frames = 4
+height = 16
+width = 16
+
+[data.heldout]
+inherit = "train"
+split = "heldout"
+size = 4
+
+[stages.pretrain]
+kind = "pretrain"
+data = "train"
+steps = 6
+batch_size = 4
+workers = 1
+log_every = 2
+
+[stages.grow]
+kind = "grow"
+from = "pretrain"
+ops = [{plugin = "stack", placement = "insert", init = "zero"}]
+
+[stages.continue]
+kind = "continue"
+from = "grow"
+data = "train"
+caption = "detailed"
+steps = 4
+batch_size = 4
+workers = 1
+log_every = 2
+[stages.continue.optim]
+lr = 1e-3
+
+[stages.evaluate]
+kind = "evaluate"
+from = "continue"
+baseline = "pretrain"
+domains = {base = "heldout"}
+samples = 2
+sampling_steps = 2
+loss_samples = 2
+grid_prompts = 1
+classifier = {data = "train", steps = 5, batch_size = 4, width = 4}
+
+[[sweep.axis]]
+name = "lr"
+key = "stages.continue.optim.lr"
+values = [1e-3, 1e-4]
+labels = ["high", "low"]
+)";
+
+// stdout only (RunCli merges stderr in).
+std::string Stdout(const std::string& args, int* exit_code) {
+  std::string command = testing::ModelgrowBinary() + " " + args + " 2>/dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  int status = ::pclose(pipe);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// 1-based line of the first occurrence of `part` in `text`.
+int LineOf(const std::string& text, const std::string& part) {
+  size_t at = text.find(part);
+  EXPECT_NE(at, std::string::npos) << part;
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+// ---------------------------------------------------------------- bad manifests
+
+TEST(EngineCli, BadManifestsFailBeforeAnyWorkWithPositions) {
+  TempDir dir;
+  struct Case {
+    std::string name, from, to, message, at;  // `at`: text on the line the position names
+  };
+  for (const Case& c : {
+           Case{"unknown stage", "from = \"grow\"", "from = \"grwo\"",
+                "stages.continue.from: no stage named 'grwo'; did you mean 'grow'?",
+                "from = \"grwo\""},
+           Case{"unknown operator", "ops = [{plugin = \"counting\"", "ops = [{plugin = \"stak\"",
+                "no growth plugin named 'stak'", "ops = [{plugin"},
+           Case{"unknown key", "steps = 3\n", "steps = 3\nstepz = 4\n",
+                "stages.pretrain.stepz: unknown key 'stepz'", "stepz = 4"},
+           Case{"sweep key", "key = \"stages.continue.optim.lr\"",
+                "key = \"stages.continue.optim.beta1\"",
+                "sweep.axis[0].key: 'stages.continue.optim.beta1' is not a key of this manifest",
+                "key = \"stages.continue.optim.beta1\""},
+       }) {
+    SCOPED_TRACE(c.name);
+    std::string text = kCheap;
+    Replace(text, c.from, c.to);
+    fs::path manifest = WriteText(dir / "m.toml", text);
+    fs::path out = dir / "out";
+    auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+    // The problem's position is the line that holds it: file:line:column: key.path: message.
+    std::string position = manifest.string() + ":" + std::to_string(LineOf(text, c.at)) + ":";
+    size_t at = r.output.find(position);
+    ASSERT_NE(at, std::string::npos) << "expected " << position << " in\n" << r.output;
+    std::string rest = r.output.substr(at + position.size());
+    EXPECT_TRUE(std::regex_search(rest, std::regex("^[0-9]+: "))) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << "wrote into the output folder";
+  }
+}
+
+TEST(EngineCli, ABadSweepValueFailsBeforeAnyRunStarts) {
+  TempDir dir;
+  std::string text = kCheap;
+  Replace(text, "values = [1e-3, 3e-4]", "values = [1e-3, \"fast\"]");
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("stages.continue.optim.lr"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("expected a number, got string 'fast' (in sweep run lr=fast,seed=0)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+// ---------------------------------------------------------------- sweep, report, determinism
+
+// Decodes standard base64.
+std::string FromBase64(const std::string& text) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '+'             ? 62
+            : c == '/'             ? 63
+                                   : -1;
+    if (v < 0) break;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
+  TempDir dir;
+  fs::path manifest = WriteText(dir / "m.toml", kEvaluated);
+  const fs::path first = dir / "first", second = dir / "second";
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + first.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The table is printed, and the shared pre-training ran once.
+  EXPECT_NE(r.output.find("| lr=high | 1 |"), std::string::npos) << r.output;
+  EXPECT_EQ(StageDirs(first, "pretrain").size(), 1u);
+  EXPECT_EQ(StageDirs(first, "evaluate").size(), 2u);
+  EXPECT_EQ(StageDirs(first, "baseline").size(), 1u);  // the base model is evaluated once
+
+  // Markdown and CSV: the base model, then a row per variant.
+  std::string md = ReadFile(first / "report" / "report.md");
+  for (const char* row : {"| base model | 1 |", "| lr=high | 1 |", "| lr=low | 1 |"})
+    EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
+  EXPECT_LT(md.find("| base model |"), md.find("| lr=high |"));
+  EXPECT_NE(md.find("Loss base"), std::string::npos) << md;
+  EXPECT_NE(md.find("Forgetting base"), std::string::npos) << md;
+  std::istringstream csv(ReadFile(first / "report" / "report.csv"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(csv, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].rfind("variant,runs,", 0), 0u);
+  EXPECT_NE(lines[0].find("loss/base/short,loss/base/short:std"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[1].rfind("\"base model\",1,", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("\"lr=high\",1,", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[3].rfind("\"lr=low\",1,", 0), 0u) << lines[3];
+  for (const std::string& line : lines) {
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','),
+              std::count(lines[0].begin(), lines[0].end(), ','))
+        << line;
+  }
+
+  // The rows as data: forgetting only for the variants.
+  json rows = ReportRows(first);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["variant"], "base model");
+  EXPECT_FALSE(rows[0]["metrics"].contains("forgetting/base/short"));
+  EXPECT_TRUE(rows[1]["metrics"].contains("forgetting/base/short"));
+  EXPECT_EQ(rows[1]["metrics"]["loss/base/short"]["n"], 1);
+
+  // The HTML embeds the GIFs themselves: real, base model and each variant per prompt row.
+  std::string html = ReadFile(first / "report" / "report.html");
+  const std::string tag = "data:image/gif;base64,";
+  size_t gifs = 0;
+  for (size_t at = html.find(tag); at != std::string::npos; at = html.find(tag, at + 1)) {
+    size_t start = at + tag.size();
+    testing::GifImage gif =
+        testing::ReadGif(FromBase64(html.substr(start, html.find('"', start) - start)));
+    EXPECT_EQ(gif.frames.size(), 4u);  // the videos' 4 frames
+    ++gifs;
+  }
+  EXPECT_EQ(gifs, 2u * 4u);  // 2 prompt kinds x (real, base model, 2 variants)
+  EXPECT_NE(html.find("<svg"), std::string::npos);  // loss curves
+
+  // `report` rewrites the same tables from the folder.
+  auto again = RunCli("report " + first.string());
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("| lr=low | 1 |"), std::string::npos) << again.output;
+
+  // The same manifest and seed into another folder: the same results, to the last bit.
+  auto r2 =
+      RunCli(kPlugins + "run " + manifest.string() + " --out " + second.string() + " --no-report");
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_FALSE(fs::exists(second / "report"));
+  for (const char* run : {"lr=high,seed=0", "lr=low,seed=0"}) {
+    SCOPED_TRACE(run);
+    json a = ReadJson(first / "runs" / run / "results.json");
+    json b = ReadJson(second / "runs" / run / "results.json");
+    const json& metrics = a["evaluations"]["evaluate"]["metrics"];
+    EXPECT_GT(metrics.size(), 10u) << a.dump(2);
+    EXPECT_EQ(metrics, b["evaluations"]["evaluate"]["metrics"]);
+    EXPECT_EQ(a["evaluations"]["evaluate"]["baseline"]["metrics"],
+              b["evaluations"]["evaluate"]["baseline"]["metrics"]);
+    // Everything else but wall-clock timings too (growth preservation, samples, model).
+    EXPECT_EQ(testing::WithoutTimings(a), testing::WithoutTimings(b));
+  }
+}
+
+// ---------------------------------------------------------------- Slurm
+
+TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
+  TempDir dir;
+  fs::path manifest = WriteText(dir / "m.toml", kCheap);
+  const fs::path out = dir / "out dir";  // a space, which the script must quote
+  int code = -1;
+  std::string script = Stdout(kPlugins + "sweep " + manifest.string() + " --emit slurm --out '" +
+                                  out.string() + "' --set 'experiment.seeds=[0, 1]'",
+                              &code);
+  ASSERT_EQ(code, 0) << script;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(script.rfind("#!/bin/bash\n", 0), 0u);
+  EXPECT_NE(script.find("#SBATCH --array=0-3\n"), std::string::npos) << script;
+  const char* ids[] = {"lr=high,seed=0", "lr=high,seed=1", "lr=low,seed=0", "lr=low,seed=1"};
+  for (int i = 0; i < 4; ++i) {
+    std::string line = "#   " + std::to_string(i) + ": " + ids[i] + "\n";
+    EXPECT_NE(script.find(line), std::string::npos) << line << script;
+  }
+  EXPECT_EQ(script.find("#   4:"), std::string::npos);
+  EXPECT_NE(script.find("--only \"$SLURM_ARRAY_TASK_ID\" --no-report"), std::string::npos);
+  fs::path file = WriteText(dir / "job.sh", script);
+  EXPECT_EQ(std::system(("bash -n " + file.string()).c_str()), 0) << script;
+
+  // Run it as Slurm would: array task 2, then task 0 (which queues the report job), with a
+  // stand-in sbatch that records its arguments; then the report job.
+  fs::create_directories(dir / "bin");
+  WriteText(dir / "bin" / "sbatch",
+            "#!/bin/bash\necho \"$@\" > \"" + (dir / "sbatch.args").string() + "\"\n");
+  fs::permissions(dir / "bin" / "sbatch", fs::perms::owner_all);
+  std::string env = "PATH=" + (dir / "bin").string() + ":$PATH SLURM_ARRAY_JOB_ID=77 ";
+  std::string log = " >> " + (dir / "job.log").string() + " 2>&1";
+  ASSERT_EQ(std::system((env + "SLURM_ARRAY_TASK_ID=2 bash " + file.string() + log).c_str()), 0)
+      << testing::ReadIfExists(dir / "job.log");
+  std::vector<std::string> runs;
+  for (const auto& entry : fs::directory_iterator(out / "runs"))
+    runs.push_back(entry.path().filename().string());
+  EXPECT_EQ(runs, std::vector<std::string>{"lr=low,seed=0"});
+  EXPECT_FALSE(fs::exists(dir / "sbatch.args"));
+  ASSERT_EQ(std::system((env + "SLURM_ARRAY_TASK_ID=0 bash " + file.string() + log).c_str()), 0)
+      << testing::ReadIfExists(dir / "job.log");
+  EXPECT_TRUE(fs::exists(out / "runs" / "lr=high,seed=0" / "results.json"));
+  std::string sbatch = testing::ReadIfExists(dir / "sbatch.args");
+  EXPECT_NE(sbatch.find("--dependency=afterok:77 --array=0 --job-name=modelgrow-report"),
+            std::string::npos)
+      << sbatch;
+  ASSERT_EQ(std::system((env + "MODELGROW_REPORT_ONLY=1 bash " + file.string() + log).c_str()), 0)
+      << testing::ReadIfExists(dir / "job.log");
+  EXPECT_TRUE(fs::exists(out / "report" / "report.md"));
+}
+
+TEST(EngineCli, OnlyRunsTheChosenRun) {
+  TempDir dir;
+  fs::path manifest = WriteText(dir / "m.toml", kCheap);
+  auto bad =
+      RunCli(kPlugins + "run " + manifest.string() + " --only 2 --out " + (dir / "out").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--only 2: the manifest has 2 run(s) (0..1)"), std::string::npos)
+      << bad.output;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+  EXPECT_EQ(RunCli("sweep " + manifest.string()).exit_code, 2);  // no --emit
+}
+
+// ---------------------------------------------------------------- sample
+
+TEST(EngineCli, SampleWritesAnAnimatedGifWithTheRequestedFrames) {
+  TempDir dir;
+  std::string text = kCheap;
+  text = text.substr(0, text.find("[stages.grow]"));  // pre-training only
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::path checkpoint = StageDir(dir / "out", "pretrain") / "checkpoint";
+
+  for (const char* weights : {"ema", "raw"}) {
+    SCOPED_TRACE(weights);
+    fs::path gif_file = dir / (std::string(weights) + ".gif");
+    auto s = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() +
+                    " --prompt 'a bar moves left' --out " + gif_file.string() +
+                    " --frames 5 --height 8 --width 12 --steps 2 --fps 5 --weights " + weights);
+    ASSERT_EQ(s.exit_code, 0) << s.output;
+    std::string bytes = ReadFile(gif_file);
+    EXPECT_EQ(bytes.substr(0, 6), "GIF89a");
+    EXPECT_EQ(static_cast<uint8_t>(bytes.back()), 0x3B);
+    testing::GifImage gif = testing::ReadGif(bytes);
+    EXPECT_EQ(gif.frames.size(), 5u);
+    EXPECT_EQ(gif.width, 12 * 4);
+    EXPECT_EQ(gif.height, 8 * 4);
+    EXPECT_EQ(gif.frames[0].delay_centiseconds, 20);
+    EXPECT_TRUE(gif.loops);
+  }
+  // The same seed gives the same video; EMA and raw weights give different ones.
+  auto again = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() +
+                      " --prompt 'a bar moves left' --out " + (dir / "again.gif").string() +
+                      " --frames 5 --height 8 --width 12 --steps 2 --fps 5");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(ReadFile(dir / "again.gif"), ReadFile(dir / "ema.gif"));
+  EXPECT_NE(ReadFile(dir / "raw.gif"), ReadFile(dir / "ema.gif"));
+
+  auto missing = RunCli("sample --checkpoint " + (dir / "nope").string() + " --prompt x --out " +
+                        (dir / "x.gif").string());
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find((dir / "nope").string()), std::string::npos) << missing.output;
+  EXPECT_EQ(RunCli("sample --checkpoint " + checkpoint.string() + " --out x.gif").exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir / "x.gif"));
+}
+
+}  // namespace
+}  // namespace modelgrow

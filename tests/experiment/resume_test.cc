@@ -1,0 +1,256 @@
+// `modelgrow run --resume` after SIGKILL: an experiment killed at chosen moments in every stage —
+// mid-training, half way through writing a checkpoint, while growing, while evaluating — and
+// resumed each time, ends with the same bytes as a run never interrupted: weights, EMA, optimizer,
+// RNG and loader state, the grown model, the evaluation's numbers and GIFs.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "experiment/engine_util.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::Child;
+using testing::LastLoggedStep;
+using testing::ReadJson;
+using testing::StageDir;
+using testing::TempDir;
+
+// Tiny: 0.03M-parameter STDiT3, 16x16 synthetic videos of 4 frames, hashed-word text.
+const char* kManifest = R"(
+[experiment]
+name = "resume"
+threads = 1
+
+[model]
+preset = "STDiT3-T/2"
+hidden_size = 32
+depth = 1
+num_heads = 2
+text = "words"
+
+[text.words]
+plugin = "test_words"
+dim = 16
+
+[data.train]
+plugin = "synthetic"
+size = 64
+frames = 4
+height = 16
+width = 16
+
+[data.heldout]
+inherit = "train"
+split = "heldout"
+size = 4
+
+[stages.pretrain]
+kind = "pretrain"
+data = "train"
+steps = 24
+batch_size = 4
+checkpoint_every = 4
+log_every = 2
+workers = 1
+caption_dropout = 0.2
+[stages.pretrain.optim]
+lr = 1e-3
+warmup_steps = 4
+
+[stages.grow]
+kind = "grow"
+from = "pretrain"
+ops = [{plugin = "stack", placement = "insert", init = "zero"}]
+
+[stages.continue]
+kind = "continue"
+from = "grow"
+data = "train"
+caption = "mixed"
+steps = 16
+batch_size = 4
+checkpoint_every = 4
+log_every = 2
+workers = 1
+optimizer_state = "carry"
+
+[stages.evaluate]
+kind = "evaluate"
+from = "continue"
+baseline = "pretrain"
+domains = {base = "heldout"}
+samples = 2
+sampling_steps = 2
+loss_samples = 2
+grid_prompts = 2
+classifier = {data = "train", steps = 5, batch_size = 4, width = 4}
+)";
+
+class ResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    manifest_ = testing::WriteText(dir_ / "m.toml", kManifest);
+    log_ = dir_ / "log.txt";
+  }
+  std::vector<std::string> Args(const fs::path& out, bool resume) {
+    std::vector<std::string> args{
+        "--plugin-path", EXPERIMENT_TEST_PLUGINS, "run", manifest_.string(), "--out", out.string(),
+        "--no-report"};
+    if (resume) args.push_back("--resume");
+    return args;
+  }
+  // One launch that SIGKILLs itself before the `count`-th rename onto a path matching `glob`.
+  void KillOnRename(const fs::path& out, const std::string& glob, int count = 1) {
+    SCOPED_TRACE(glob);
+    Child child(Args(out, true), log_,
+                {{"LD_PRELOAD", KILL_SHIM},
+                 {"MODELGROW_TEST_KILL_ON_RENAME", glob},
+                 {"MODELGROW_TEST_KILL_ON_RENAME_COUNT", std::to_string(count)}});
+    ASSERT_TRUE(child.KilledBySigkill()) << "never reached " << glob << "\n" << Log();
+  }
+  // One launch killed from outside once `ready` holds.
+  void KillWhen(const fs::path& out, bool resume, const std::function<bool()>& ready) {
+    Child child(Args(out, resume), log_);
+    ASSERT_TRUE(child.WaitFor(ready)) << "finished before the kill\n" << Log();
+    child.Kill();
+    ASSERT_TRUE(child.KilledBySigkill());
+  }
+  std::string Log() { return testing::ReadIfExists(log_); }
+
+  TempDir dir_;
+  fs::path manifest_, log_;
+};
+
+void ExpectSameFile(const fs::path& a, const fs::path& b) {
+  ASSERT_TRUE(fs::exists(a)) << a;
+  ASSERT_TRUE(fs::exists(b)) << b;
+  EXPECT_TRUE(ReadFile(a) == ReadFile(b)) << a << " differs from " << b;
+}
+
+TEST_F(ResumeTest, KilledAnywhereAndResumedEndsBitIdentical) {
+  const fs::path reference = dir_ / "reference", out = dir_ / "killed";
+  ASSERT_EQ(testing::RunModelgrow(Args(reference, false), log_), 0) << Log();
+
+  // 1. Pre-training, from outside, between two checkpoints (step 4 saved, step 8 not yet).
+  KillWhen(out, false, [&] {
+    std::vector<fs::path> dirs = testing::StageDirs(out, "pretrain");
+    return !dirs.empty() && LastLoggedStep(dirs[0] / "metrics.jsonl") >= 6;
+  });
+  const fs::path pretrain = StageDir(out, "pretrain");
+  int64_t saved = ReadJson(pretrain / "checkpoint" / "trainer_state.json")["step"];
+  EXPECT_GE(saved, 4);
+  EXPECT_LT(saved, 24);
+  EXPECT_FALSE(fs::exists(pretrain / "stage.json"));
+
+  // 2. Half way through writing the next checkpoint: model and optimizer are in the staging
+  //    folder, the EMA is not; the checkpoint in place is still the previous one.
+  KillOnRename(out, "*/pretrain-*/checkpoint.staging/ema.safetensors");
+  EXPECT_TRUE(fs::exists(pretrain / "checkpoint.staging" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(pretrain / "checkpoint.staging" / "ema.safetensors"));
+  EXPECT_EQ(ReadJson(pretrain / "checkpoint" / "trainer_state.json")["step"], saved);
+
+  // 3. With the next checkpoint complete in its staging folder, right before the swap.
+  KillOnRename(out, "*/pretrain-*/checkpoint");
+  EXPECT_TRUE(fs::exists(pretrain / "checkpoint.staging" / "trainer_state.json"));
+  EXPECT_EQ(ReadJson(pretrain / "checkpoint" / "trainer_state.json")["step"], saved);
+
+  // 4. Growing: the grown checkpoint is in place but the stage is not recorded as done.
+  KillOnRename(out, "*/grow-*/growth_report.json", 2);
+  const fs::path grow = StageDir(out, "grow");
+  EXPECT_TRUE(fs::exists(pretrain / "stage.json"));
+  EXPECT_TRUE(fs::exists(grow / "checkpoint" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(grow / "stage.json"));
+
+  // 5. Continual training, from outside, mid-way.
+  KillWhen(out, true, [&] {
+    std::vector<fs::path> dirs = testing::StageDirs(out, "continue");
+    return !dirs.empty() && LastLoggedStep(dirs[0] / "metrics.jsonl") >= 6;
+  });
+  const fs::path cont = StageDir(out, "continue");
+  EXPECT_FALSE(fs::exists(cont / "stage.json"));
+
+  // 6.-8. Evaluating: between the classifier's weights and its record; between two GIFs; with
+  //        the results written but the stage not recorded.
+  KillOnRename(out, "*/classifier-*/classifier.json");
+  EXPECT_TRUE(fs::exists(cont / "stage.json"));
+  KillOnRename(out, "*/samples/*.gif", 2);
+  KillOnRename(out, "*/evaluate-*/results.json");
+  const fs::path evaluate = StageDir(out, "evaluate");
+  EXPECT_FALSE(fs::exists(evaluate / "stage.json"));
+
+  // 9. The last resume runs to the end.
+  ASSERT_EQ(testing::RunModelgrow(Args(out, true), log_), 0) << Log();
+
+  // Pre-training resumed from a checkpoint rather than starting over.
+  EXPECT_GT(ReadJson(pretrain / "stage.json")["resumed_from"].get<int64_t>(), 0);
+  EXPECT_GT(ReadJson(cont / "stage.json")["resumed_from"].get<int64_t>(), 0);
+
+  // Everything a later stage or a reader uses is byte-identical to the uninterrupted run.
+  for (const char* stage : {"pretrain", "continue"}) {
+    fs::path a = StageDir(out, stage) / "checkpoint", b = StageDir(reference, stage) / "checkpoint";
+    for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
+                             "rng.safetensors", "trainer_state.json"}) {
+      SCOPED_TRACE(std::string(stage) + "/" + file);
+      ExpectSameFile(a / file, b / file);
+    }
+    // Each logged step once, with the same loss.
+    std::ifstream killed_lines(StageDir(out, stage) / "metrics.jsonl");
+    std::ifstream reference_lines(StageDir(reference, stage) / "metrics.jsonl");
+    std::string x, y;
+    int lines = 0;
+    while (std::getline(reference_lines, y)) {
+      ASSERT_TRUE(std::getline(killed_lines, x)) << stage << " metrics end early";
+      json jx = json::parse(x), jy = json::parse(y);
+      EXPECT_EQ(jx["step"], jy["step"]);
+      EXPECT_EQ(jx["loss"], jy["loss"]) << stage << " step " << jy["step"];
+      EXPECT_EQ(jx["grad_norm"], jy["grad_norm"]) << stage << " step " << jy["step"];
+      ++lines;
+    }
+    EXPECT_FALSE(std::getline(killed_lines, x)) << stage << " has extra metrics: " << x;
+    EXPECT_EQ(lines, stage == std::string("pretrain") ? 12 : 8);
+  }
+  for (const char* file : {"model.safetensors", "optimizer.safetensors"})
+    ExpectSameFile(grow / "checkpoint" / file, StageDir(reference, "grow") / "checkpoint" / file);
+  // The evaluation: every number (metrics, the base model's, growth preservation) is the same;
+  // only wall-clock timings differ.
+  json results = ReadJson(out / "runs" / "seed=0" / "results.json");
+  json expected = ReadJson(reference / "runs" / "seed=0" / "results.json");
+  const json& metrics = results["evaluations"]["evaluate"]["metrics"];
+  EXPECT_GT(metrics.size(), 10u) << results.dump(2);
+  EXPECT_EQ(metrics, expected["evaluations"]["evaluate"]["metrics"]);
+  EXPECT_EQ(testing::WithoutTimings(results), testing::WithoutTimings(expected));
+  int gifs = 0;
+  for (const auto& entry : fs::directory_iterator(StageDir(reference, "evaluate") / "samples")) {
+    if (entry.path().extension() != ".gif") continue;
+    ExpectSameFile(evaluate / "samples" / entry.path().filename(), entry.path());
+    ++gifs;
+  }
+  EXPECT_EQ(gifs, 6);  // 2 prompts x 2 kinds generated, 2 real
+}
+
+// Without --resume, a killed training stage starts over and still ends the same.
+TEST_F(ResumeTest, RerunWithoutResumeStartsTheStageOver) {
+  std::string text = kManifest;
+  testing::Replace(text, "steps = 24", "steps = 8");
+  size_t stages_end = text.find("[stages.grow]");
+  text = text.substr(0, stages_end);  // pretrain only
+  manifest_ = testing::WriteText(dir_ / "short.toml", text);
+  const fs::path reference = dir_ / "reference", out = dir_ / "killed";
+  ASSERT_EQ(testing::RunModelgrow(Args(reference, false), log_), 0) << Log();
+  KillOnRename(out, "*/pretrain-*/checkpoint", 2);  // after the first checkpoint, at the second
+  ASSERT_EQ(testing::RunModelgrow(Args(out, false), log_), 0) << Log();
+  const fs::path pretrain = StageDir(out, "pretrain");
+  EXPECT_EQ(ReadJson(pretrain / "stage.json")["resumed_from"], 0);
+  EXPECT_EQ(LastLoggedStep(pretrain / "metrics.jsonl"), 8);
+  ExpectSameFile(pretrain / "checkpoint" / "model.safetensors",
+                 StageDir(reference, "pretrain") / "checkpoint" / "model.safetensors");
+}
+
+}  // namespace
+}  // namespace modelgrow

@@ -1,0 +1,430 @@
+// The trainer's parts against references: learning-rate schedule, AdamW against LibTorch's,
+// gradient clipping, accumulation, frozen parameters, EMA, metrics lines and in-process resume.
+#include <cmath>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/io/safetensors.h"
+#include "modelgrow/train/adamw.h"
+#include "modelgrow/train/trainer.h"
+#include "test_util.h"
+#include "train/train_fixtures.h"
+
+namespace modelgrow {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::MaxAbsError;
+using testing::MaxRelError;
+using testing::TempDir;
+using testing::TinySpec;
+using testing::TinyTraining;
+using testing::TinyVideos;
+using testing::TinyWords;
+
+std::vector<json> ReadLines(const fs::path& file) {
+  std::vector<json> lines;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(json::parse(line));
+  return lines;
+}
+
+std::map<std::string, at::Tensor> Params(const STDiT3Impl& model) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& item : model.named_parameters()) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+// ---------------------------------------------------------------- learning rate
+
+TEST(LearningRate, WarmsUpLinearlyThenStaysConstant) {
+  OptimSpec o;
+  o.lr = 1e-3;
+  o.warmup_steps = 4;
+  o.schedule = "constant";
+  EXPECT_DOUBLE_EQ(LearningRate(o, 0, 100), 0.25e-3);
+  EXPECT_DOUBLE_EQ(LearningRate(o, 1, 100), 0.5e-3);
+  EXPECT_DOUBLE_EQ(LearningRate(o, 3, 100), 1e-3);
+  EXPECT_DOUBLE_EQ(LearningRate(o, 4, 100), 1e-3);
+  EXPECT_DOUBLE_EQ(LearningRate(o, 99, 100), 1e-3);
+  o.warmup_steps = 0;
+  EXPECT_DOUBLE_EQ(LearningRate(o, 0, 100), 1e-3);
+}
+
+TEST(LearningRate, CosineDecaysFromThePeakToItsFloor) {
+  OptimSpec o;
+  o.lr = 1e-3;
+  o.warmup_steps = 10;
+  o.schedule = "cosine";
+  o.min_lr_ratio = 0.1;
+  const int64_t total = 110;                                // 100 steps of decay after the warm-up
+  EXPECT_DOUBLE_EQ(LearningRate(o, 9, total), 1e-3);        // end of warm-up
+  EXPECT_DOUBLE_EQ(LearningRate(o, 10, total), 1e-3);       // start of decay
+  EXPECT_NEAR(LearningRate(o, 60, total), 0.55e-3, 1e-15);  // half way: mean of peak and floor
+  EXPECT_NEAR(LearningRate(o, 110, total), 1e-4, 1e-15);    // the floor
+  EXPECT_NEAR(LearningRate(o, 500, total), 1e-4, 1e-15);    // never below it
+  double previous = 1;
+  for (int64_t step = 10; step < total; ++step) {
+    double lr = LearningRate(o, step, total);
+    EXPECT_LE(lr, previous) << step;
+    EXPECT_GE(lr, 1e-4) << step;
+    previous = lr;
+  }
+  o.min_lr_ratio = 0;
+  EXPECT_NEAR(LearningRate(o, 110, total), 0, 1e-15);
+}
+
+// ---------------------------------------------------------------- AdamW
+
+// Our AdamW and torch::optim::AdamW on copies of the same parameters and gradients, with the
+// learning rate changing every step and one parameter getting no gradient on some steps.
+void CompareWithTorch(double weight_decay) {
+  SCOPED_TRACE(weight_decay);
+  at::Generator g = at::detail::createCPUGenerator(7);
+  std::vector<at::Tensor> init = {at::randn({4, 3}, g, at::TensorOptions()),
+                                  at::randn({5}, g, at::TensorOptions()),
+                                  at::randn({2, 2, 2}, g, at::TensorOptions())};
+  NamedTensors ours;
+  std::vector<at::Tensor> theirs;
+  for (size_t i = 0; i < init.size(); ++i) {
+    ours.emplace_back("p" + std::to_string(i), init[i].clone().set_requires_grad(true));
+    theirs.push_back(init[i].clone().set_requires_grad(true));
+  }
+  AdamWConfig config{0.9, 0.98, 1e-6, weight_decay};
+  AdamW adamw(ours, config);
+  torch::optim::AdamW reference(theirs, torch::optim::AdamWOptions(1e-2)
+                                            .betas({config.beta1, config.beta2})
+                                            .eps(config.eps)
+                                            .weight_decay(weight_decay));
+  for (int step = 0; step < 6; ++step) {
+    double lr = 1e-2 * (1 + 0.5 * step);
+    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(lr);
+    for (size_t i = 0; i < init.size(); ++i) {
+      if (i == 2 && step % 2 == 0) continue;  // no gradient: skipped by both
+      at::Tensor grad = at::randn(init[i].sizes(), g, at::TensorOptions());
+      ours[i].second.mutable_grad() = grad.clone();
+      theirs[i].mutable_grad() = grad.clone();
+    }
+    adamw.Step(lr);
+    reference.step();
+    adamw.ZeroGrad();
+    for (auto& t : theirs) t.mutable_grad() = at::Tensor();
+  }
+  for (size_t i = 0; i < init.size(); ++i) {
+    EXPECT_LE(MaxRelError(ours[i].second.detach(), theirs[i].detach()), 1e-6) << i;
+    EXPECT_FALSE(torch::equal(ours[i].second.detach(), init[i])) << i;
+  }
+  EXPECT_EQ(adamw.state().at("p0").step, 6);
+  EXPECT_EQ(adamw.state().at("p2").step, 3);  // only the steps that had a gradient
+}
+
+TEST(AdamW, MatchesLibTorchWithoutWeightDecay) { CompareWithTorch(0.0); }
+TEST(AdamW, MatchesLibTorchWithWeightDecay) { CompareWithTorch(0.1); }
+
+TEST(AdamW, StateSavesAndLoadsByName) {
+  TempDir dir;
+  at::Tensor a = at::randn({3, 3}).set_requires_grad(true);
+  at::Tensor b = at::randn({4}).set_requires_grad(true);
+  AdamW first({{"a", a}, {"b", b}}, {});
+  a.mutable_grad() = at::ones({3, 3});
+  b.mutable_grad() = at::ones({4});
+  first.Step(1e-2);
+  b.mutable_grad() = at::Tensor();
+  first.Step(1e-2);  // only `a` advances
+  std::map<std::string, std::string> metadata;
+  WriteSafetensors(dir / "opt.safetensors", first.StateTensors(&metadata), metadata);
+
+  // `b` has another shape in the new optimizer: its entry is dropped, `c` has none.
+  at::Tensor b2 = at::randn({5}).set_requires_grad(true);
+  at::Tensor c = at::randn({2}).set_requires_grad(true);
+  AdamW second({{"a", a}, {"b", b2}, {"c", c}}, {});
+  EXPECT_EQ(second.LoadStateTensors(SafetensorsFile::Open(dir / "opt.safetensors")), 1);
+  EXPECT_EQ(second.state().at("a").step, 2);
+  EXPECT_TRUE(torch::equal(second.state().at("a").exp_avg, first.state().at("a").exp_avg));
+  EXPECT_TRUE(torch::equal(second.state().at("a").exp_avg_sq, first.state().at("a").exp_avg_sq));
+  EXPECT_EQ(second.state().count("b"), 0u);
+  EXPECT_EQ(second.state().count("c"), 0u);
+
+  // LoadOptimizerState / SaveOptimizerState keep the per-parameter steps.
+  SaveOptimizerState(dir.path(), first.state());
+  OptimizerState loaded = LoadOptimizerState(dir.path());
+  EXPECT_EQ(loaded.at("a").step, 2);
+  EXPECT_EQ(loaded.at("b").step, 1);
+  EXPECT_TRUE(torch::equal(loaded.at("b").exp_avg, first.state().at("b").exp_avg));
+}
+
+// ---------------------------------------------------------------- gradient clipping
+
+TEST(ClipGradNorm, ReturnsTheTotalNormAndScalesDownOnlyAboveTheLimit) {
+  at::Tensor a = at::zeros({2}).set_requires_grad(true);
+  at::Tensor b = at::zeros({2}).set_requires_grad(true);
+  at::Tensor frozen = at::zeros({3}).set_requires_grad(true);  // no gradient: ignored
+  NamedTensors params{{"a", a}, {"b", b}, {"frozen", frozen}};
+  auto set = [&] {
+    a.mutable_grad() = at::tensor({3.0f, 0.0f});
+    b.mutable_grad() = at::tensor({0.0f, 4.0f});
+  };
+  set();
+  EXPECT_NEAR(ClipGradNorm(params, 10.0), 5.0, 1e-6);  // below the limit: unchanged
+  EXPECT_TRUE(torch::equal(a.grad(), at::tensor({3.0f, 0.0f})));
+  EXPECT_NEAR(ClipGradNorm(params, 0.0), 5.0, 1e-6);  // 0: no clipping
+  EXPECT_TRUE(torch::equal(b.grad(), at::tensor({0.0f, 4.0f})));
+
+  EXPECT_NEAR(ClipGradNorm(params, 1.0), 5.0, 1e-6);  // the norm before clipping
+  EXPECT_NEAR(a.grad()[0].item<double>(), 0.6, 1e-5);
+  EXPECT_NEAR(b.grad()[1].item<double>(), 0.8, 1e-5);
+  EXPECT_NEAR(ClipGradNorm(params, 0.0), 1.0, 1e-5);  // now at the limit
+  EXPECT_FALSE(frozen.grad().defined());
+
+  NamedTensors none{{"frozen", frozen}};
+  EXPECT_EQ(ClipGradNorm(none, 1.0), 0.0);
+}
+
+// ---------------------------------------------------------------- Train()
+
+TEST(Train, GradientAccumulationEqualsTheLargerBatch) {
+  TempDir dir;
+  TrainSpec accumulated = TinySpec();
+  accumulated.steps = 3;
+  accumulated.batch_size = 4;
+  accumulated.grad_accum = 2;
+  accumulated.caption = "mixed";  // the per-sample caption coin must not depend on the split
+  accumulated.frame_mask_prob = 0.5;
+  // Some gradients are zero but for rounding (attention's key bias: softmax ignores a shift);
+  // with a tiny eps Adam would turn that noise into full-size steps. eps = 1 keeps updates
+  // proportional to the gradients, so the comparison sees the accumulation itself.
+  accumulated.optim.eps = 1.0;
+  TrainSpec large = accumulated;
+  large.batch_size = 8;
+  large.grad_accum = 1;
+  TinyTraining a(dir / "a", accumulated);
+  TinyTraining b(dir / "b", large);
+  TrainResult ra = a.Run(), rb = b.Run();
+  EXPECT_NEAR(ra.final_loss, rb.final_loss, 1e-5 * rb.final_loss);
+  auto pa = Params(*a.model), pb = Params(*b.model);
+  TinyTraining untrained(dir / "c", large);
+  auto p0 = Params(*untrained.model);
+  double largest_change = 0;
+  for (const auto& [name, t] : pb) {
+    // fp32 rounding (two partial sums instead of one) moves the update by far less than lr.
+    EXPECT_LE(MaxAbsError(pa.at(name), t), 1e-6) << name;
+    largest_change = std::max(largest_change, MaxAbsError(t, p0.at(name)));
+  }
+  EXPECT_GT(largest_change, 1e-4);  // the models did train
+  auto la = ReadLines(dir / "a" / "metrics.jsonl"), lb = ReadLines(dir / "b" / "metrics.jsonl");
+  ASSERT_EQ(la.size(), 3u);
+  ASSERT_EQ(lb.size(), 3u);
+  for (size_t i = 0; i < la.size(); ++i) {
+    EXPECT_NEAR(la[i]["loss"].get<double>(), lb[i]["loss"].get<double>(), 1e-5) << i;
+    EXPECT_NEAR(la[i]["grad_norm"].get<double>(), lb[i]["grad_norm"].get<double>(), 1e-4) << i;
+    EXPECT_DOUBLE_EQ(la[i]["samples_per_s"].get<double>() / la[i]["steps_per_s"].get<double>(),
+                     8.0);
+  }
+}
+
+TEST(Train, FrozenParametersGetNoOptimizerStateAndDoNotMove) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 2;
+  TinyTraining t(dir.path(), spec);
+  std::set<std::string> frozen;
+  for (auto& item : t.model->named_parameters()) {
+    if (item.key().rfind("spatial_blocks.0.", 0) == 0 || item.key().rfind("x_embedder.", 0) == 0) {
+      item.value().set_requires_grad(false);
+      frozen.insert(item.key());
+    }
+  }
+  ASSERT_GT(frozen.size(), 3u);
+  auto before = Params(*t.model);
+  t.Run();
+  SafetensorsFile opt = SafetensorsFile::Open(dir / "checkpoint" / "optimizer.safetensors");
+  json steps = json::parse(opt.metadata().at("steps"));
+  int64_t trainable = 0;
+  for (const auto& item : t.model->named_parameters()) {
+    const std::string& name = item.key();
+    if (frozen.count(name)) {
+      EXPECT_FALSE(opt.Has("exp_avg." + name)) << name;
+      EXPECT_FALSE(opt.Has("exp_avg_sq." + name)) << name;
+      EXPECT_FALSE(steps.contains(name)) << name;
+      EXPECT_TRUE(torch::equal(item.value(), before.at(name))) << name;
+    } else {
+      ++trainable;
+      EXPECT_TRUE(opt.Has("exp_avg." + name)) << name;
+      EXPECT_EQ(steps.value(name, -1), 2) << name;
+    }
+  }
+  EXPECT_EQ(static_cast<int64_t>(opt.Keys().size()), 2 * trainable);
+}
+
+TEST(Train, EmaFollowsTheWeightsWithItsDecay) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 3;
+  spec.ema_decay = 0.75;
+  TinyTraining t(dir.path(), spec);
+  std::map<std::string, at::Tensor> expected = Params(*t.model);
+  t.context.after_step = [&](int64_t) {
+    for (const auto& item : t.model->named_parameters()) {
+      expected[item.key()].mul_(spec.ema_decay).add_(item.value().detach(), 1 - spec.ema_decay);
+    }
+  };
+  t.Run();
+  SafetensorsFile ema = SafetensorsFile::Open(dir / "checkpoint" / "ema.safetensors");
+  auto final_weights = Params(*t.model);
+  EXPECT_EQ(ema.Keys().size(), expected.size());
+  bool differs_from_weights = false;
+  for (const auto& [name, value] : expected) {
+    EXPECT_TRUE(torch::equal(ema.Get(name, at::kFloat), value)) << name;
+    differs_from_weights |= !torch::equal(value, final_weights.at(name));
+  }
+  EXPECT_TRUE(differs_from_weights);
+
+  // LoadEmaWeights puts them into a model.
+  STDiT3 other = testing::TinyModel(5);
+  EXPECT_TRUE(LoadEmaWeights(*other, dir / "checkpoint"));
+  for (const auto& item : other->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), expected.at(item.key()))) << item.key();
+  EXPECT_FALSE(LoadEmaWeights(*other, dir.path()));  // no ema.safetensors there
+}
+
+TEST(Train, MetricsLinesEveryLogIntervalAndAtTheEnd) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 5;
+  spec.log_every = 2;
+  spec.optim.warmup_steps = 3;
+  TinyTraining t(dir.path(), spec);
+  TrainResult r = t.Run();
+  std::vector<json> lines = ReadLines(dir / "metrics.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  const int64_t expected_steps[] = {2, 4, 5};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json& l = lines[i];
+    for (const char* key : {"step", "loss", "lr", "grad_norm", "steps_per_s", "samples_per_s"})
+      EXPECT_TRUE(l.contains(key)) << key << " in " << l.dump();
+    EXPECT_EQ(l["step"].get<int64_t>(), expected_steps[i]);
+    EXPECT_DOUBLE_EQ(l["lr"].get<double>(), LearningRate(spec.optim, expected_steps[i] - 1, 5));
+    EXPECT_GT(l["loss"].get<double>(), 0);
+    EXPECT_TRUE(std::isfinite(l["loss"].get<double>()));
+    EXPECT_GT(l["grad_norm"].get<double>(), 0);
+    EXPECT_GT(l["steps_per_s"].get<double>(), 0);
+    EXPECT_NEAR(l["samples_per_s"].get<double>(), 4 * l["steps_per_s"].get<double>(),
+                1e-9 * l["samples_per_s"].get<double>());
+  }
+  EXPECT_EQ(r.steps, 5);
+  EXPECT_EQ(r.resumed_from, 0);
+  EXPECT_DOUBLE_EQ(r.first_loss, lines[0]["loss"].get<double>());
+  EXPECT_DOUBLE_EQ(r.final_loss, lines[2]["loss"].get<double>());
+  json state = json::parse(ReadFile(dir / "checkpoint" / "trainer_state.json"));
+  EXPECT_EQ(state["step"], 5);
+  EXPECT_TRUE(state["loader"].contains("epoch"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "rng.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "config.json"));
+}
+
+// An interrupted Train() resumed from its last checkpoint ends with the same weights, EMA and
+// optimizer state as one never interrupted, and its metrics have each step once.
+TEST(Train, ResumesExactlyFromItsLastCheckpoint) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 6;
+  spec.checkpoint_every = 2;
+  spec.caption = "mixed";
+  spec.caption_dropout = 0.3;
+  spec.frame_mask_prob = 0.5;
+  TinyTraining whole(dir / "whole", spec);
+  whole.Run();
+
+  {
+    TinyTraining first(dir / "cut", spec);
+    first.context.after_step = [](int64_t step) {
+      if (step == 5) throw std::runtime_error("interrupted");
+    };
+    EXPECT_THROW(first.Run(), std::runtime_error);
+  }
+  json state = json::parse(ReadFile(dir / "cut" / "checkpoint" / "trainer_state.json"));
+  EXPECT_EQ(state["step"], 4);
+  EXPECT_EQ(ReadLines(dir / "cut" / "metrics.jsonl").size(), 5u);  // step 5 was logged
+
+  TinyTraining second(dir / "cut", spec);
+  second.context.resume = true;
+  TrainResult r = second.Run();
+  EXPECT_EQ(r.resumed_from, 4);
+  EXPECT_EQ(r.steps, 6);
+  for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
+                           "rng.safetensors", "trainer_state.json"}) {
+    EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / file),
+              ReadFile(dir / "whole" / "checkpoint" / file))
+        << file;
+  }
+  std::vector<json> cut = ReadLines(dir / "cut" / "metrics.jsonl");
+  std::vector<json> reference = ReadLines(dir / "whole" / "metrics.jsonl");
+  ASSERT_EQ(cut.size(), reference.size());
+  for (size_t i = 0; i < cut.size(); ++i) {
+    EXPECT_EQ(cut[i]["step"], reference[i]["step"]);
+    EXPECT_EQ(cut[i]["loss"], reference[i]["loss"]) << i;
+    EXPECT_EQ(cut[i]["grad_norm"], reference[i]["grad_norm"]) << i;
+  }
+
+  // Without `resume` the same folder starts over (and still ends the same).
+  TinyTraining again(dir / "cut", spec);
+  EXPECT_EQ(again.Run().resumed_from, 0);
+  EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / "model.safetensors"),
+            ReadFile(dir / "whole" / "checkpoint" / "model.safetensors"));
+}
+
+TEST(Train, ZeroStepsStillLeavesACheckpoint) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 0;
+  TinyTraining t(dir.path(), spec);
+  auto before = Params(*t.model);
+  EXPECT_EQ(t.Run().steps, 0);
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "trainer_state.json"));
+  STDiT3 loaded = LoadModel(dir / "checkpoint").model;
+  for (const auto& item : loaded->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), before.at(item.key()))) << item.key();
+}
+
+TEST(Train, BadInputIsNamed) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 1;
+  {
+    TinyTraining t(dir / "frozen", spec);
+    for (auto& p : t.model->parameters()) p.set_requires_grad(false);
+    EXPECT_THROW_WITH(t.Run(), InputError, "nothing to train: every parameter is frozen");
+  }
+  {
+    TinyTraining t(dir / "encoder", spec);
+    t.text = std::make_unique<TextEncoderCache>(std::make_shared<TinyWords>(8, 6));
+    t.context.text = {t.text.get()};
+    EXPECT_THROW_WITH(t.Run(), InputError, "text condition 0 ('words')",
+                      "expects 16-wide embeddings of 6 tokens but the encoder gives 8 x 6");
+    t.context.text = {};
+    EXPECT_THROW_WITH(t.Run(), InputError, "the model has 1 text condition(s) but 0 encoder(s)");
+  }
+  {
+    spec.caption = "detailed";
+    TinyTraining t(dir / "caption", spec, 0, std::make_shared<TinyVideos>(32, false));
+    EXPECT_THROW_WITH(t.Run(), InputError, "stage data 'tiny' sample", "has no 'detailed' caption",
+                      "it has: short");
+    spec.caption = "short";
+  }
+  {
+    TinyTraining t(dir / "nan", spec);
+    torch::NoGradGuard no_grad;
+    t.model->named_parameters()["final_layer.linear.weight"].fill_(std::nan(""));
+    EXPECT_THROW_WITH(t.Run(), RunError, "the loss is nan at step 1");
+  }
+}
+
+}  // namespace
+}  // namespace modelgrow
