@@ -214,7 +214,7 @@ TEST(EngineCli, ABadSweepValueFailsBeforeAnyRunStarts) {
   auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("stages.continue.optim.lr"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("expected a number, got string 'fast' (in sweep run lr=fast,seed=0)"),
+  EXPECT_NE(r.output.find("expected a number, got string 'fast' (in sweep run lr=low,seed=0)"),
             std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(dir / "out"));
