@@ -102,6 +102,8 @@ nlohmann::json LlmTrainReport::ToJson() const {
 
 LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, std::ostream& progress,
                             bool progress_is_terminal) {
+  // Training needs autograd even when the caller (e.g. a lazily made encoder) runs under no-grad.
+  torch::AutoGradMode grad_mode(true);
   o.Validate();
   HfConfig hf = HfConfig::Read(o.model);
   SentencePieceTokenizer tokenizer = SentencePieceTokenizer::Load(
