@@ -146,7 +146,7 @@ classifier = {data = "train", steps = 5, batch_size = 4, width = 4}
 name = "lr"
 key = "stages.continue.optim.lr"
 values = [1e-3, 1e-4]
-labels = ["high", "low"]
+labels = ["fast", "careful"]  # not alphabetical: rows follow the manifest
 )";
 
 // stdout only (RunCli merges stderr in).
@@ -252,16 +252,17 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + first.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The table is printed, and the shared pre-training ran once.
-  EXPECT_NE(r.output.find("| lr=high | 1 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| lr=fast | 1 |"), std::string::npos) << r.output;
   EXPECT_EQ(StageDirs(first, "pretrain").size(), 1u);
   EXPECT_EQ(StageDirs(first, "evaluate").size(), 2u);
   EXPECT_EQ(StageDirs(first, "baseline").size(), 1u);  // the base model is evaluated once
 
   // Markdown and CSV: the base model, then a row per variant.
   std::string md = ReadFile(first / "report" / "report.md");
-  for (const char* row : {"| base model | 1 |", "| lr=high | 1 |", "| lr=low | 1 |"})
+  for (const char* row : {"| base model | 1 |", "| lr=fast | 1 |", "| lr=careful | 1 |"})
     EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
-  EXPECT_LT(md.find("| base model |"), md.find("| lr=high |"));
+  EXPECT_LT(md.find("| base model |"), md.find("| lr=fast |"));
+  EXPECT_LT(md.find("| lr=fast |"), md.find("| lr=careful |")) << "rows follow the manifest";
   EXPECT_NE(md.find("Loss base"), std::string::npos) << md;
   EXPECT_NE(md.find("Forgetting base"), std::string::npos) << md;
   std::istringstream csv(ReadFile(first / "report" / "report.csv"));
@@ -271,8 +272,8 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   EXPECT_EQ(lines[0].rfind("variant,runs,", 0), 0u);
   EXPECT_NE(lines[0].find("loss/base/short,loss/base/short:std"), std::string::npos) << lines[0];
   EXPECT_EQ(lines[1].rfind("\"base model\",1,", 0), 0u) << lines[1];
-  EXPECT_EQ(lines[2].rfind("\"lr=high\",1,", 0), 0u) << lines[2];
-  EXPECT_EQ(lines[3].rfind("\"lr=low\",1,", 0), 0u) << lines[3];
+  EXPECT_EQ(lines[2].rfind("\"lr=fast\",1,", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[3].rfind("\"lr=careful\",1,", 0), 0u) << lines[3];
   for (const std::string& line : lines) {
     EXPECT_EQ(std::count(line.begin(), line.end(), ','),
               std::count(lines[0].begin(), lines[0].end(), ','))
@@ -304,14 +305,14 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   // `report` rewrites the same tables from the folder.
   auto again = RunCli("report " + first.string());
   EXPECT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("| lr=low | 1 |"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("| lr=careful | 1 |"), std::string::npos) << again.output;
 
   // The same manifest and seed into another folder: the same results, to the last bit.
   auto r2 =
       RunCli(kPlugins + "run " + manifest.string() + " --out " + second.string() + " --no-report");
   ASSERT_EQ(r2.exit_code, 0) << r2.output;
   EXPECT_FALSE(fs::exists(second / "report"));
-  for (const char* run : {"lr=high,seed=0", "lr=low,seed=0"}) {
+  for (const char* run : {"lr=fast,seed=0", "lr=careful,seed=0"}) {
     SCOPED_TRACE(run);
     json a = ReadJson(first / "runs" / run / "results.json");
     json b = ReadJson(second / "runs" / run / "results.json");

@@ -480,6 +480,7 @@ std::vector<RunSpec> ExpandRuns(const Manifest& manifest) {
       std::string id;
       for (const auto& [axis, label] : r.labels) id += (id.empty() ? "" : ",") + axis + "=" + label;
       r.id = id;
+      r.index = out.size();
       out.push_back(std::move(r));
     }
   }

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <limits>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -33,6 +35,7 @@ const json& Field(const json& j, const std::string& key) {
 struct RunResults {
   std::string id;
   std::string variant;  // labels without the seed
+  size_t index = 0;     // position in the manifest's run order
   std::string seed;
   fs::path dir;
   json results;  // runs/<id>/results.json
@@ -55,19 +58,31 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
     if (!r.results.is_object()) throw InputError(fmt::format("{}: not valid JSON", file.string()));
     r.stages = json::parse(ReadFile(entry.path() / "stages.json"), nullptr, false);
     r.id = r.results.value("run", entry.path().filename().string());
+    r.index = r.results.value("index", std::numeric_limits<size_t>::max());
+    // Labels in the manifest's axis order; results written before "axes" existed only have the
+    // (alphabetical) object.
+    std::vector<std::pair<std::string, std::string>> labels;
+    if (r.results.contains("axes")) {
+      for (const json& pair : r.results["axes"]) labels.emplace_back(pair[0], pair[1]);
+    } else {
+      for (const auto& [axis, label] : Field(r.results, "labels").items())
+        labels.emplace_back(axis, label.get<std::string>());
+    }
     std::string variant;
-    for (const auto& [axis, label] : Field(r.results, "labels").items()) {
+    for (const auto& [axis, label] : labels) {
       if (axis == "seed") {
-        r.seed = label.get<std::string>();
+        r.seed = label;
         continue;
       }
-      variant += (variant.empty() ? "" : ", ") + axis + "=" + label.get<std::string>();
+      variant += (variant.empty() ? "" : ", ") + axis + "=" + label;
     }
     r.variant = variant.empty() ? "grown model" : variant;
     runs.push_back(std::move(r));
   }
-  std::sort(runs.begin(), runs.end(),
-            [](const RunResults& a, const RunResults& b) { return a.id < b.id; });
+  // Rows in the manifest's run order, so a table reads like its sweep.
+  std::sort(runs.begin(), runs.end(), [](const RunResults& a, const RunResults& b) {
+    return std::tie(a.index, a.id) < std::tie(b.index, b.id);
+  });
   return runs;
 }
 
@@ -437,8 +452,11 @@ fs::path WriteReport(const fs::path& out) {
 
   // Grids: per domain and prompt kind, a row per prompt: real, base model, then each variant
   // (its first run).
-  std::map<std::string, const RunResults*> first_run;
-  for (const RunResults& r : runs) first_run.emplace(r.variant, &r);
+  std::vector<std::pair<std::string, const RunResults*>> first_run;  // in run order
+  std::set<std::string> shown;
+  for (const RunResults& r : runs) {
+    if (shown.insert(r.variant).second) first_run.emplace_back(r.variant, &r);
+  }
   std::map<std::string, std::vector<json>> by_group;  // "domain/kind" -> samples of the first run
   const RunResults* reference = runs.empty() ? nullptr : &runs[0];
   std::string eval_stage;

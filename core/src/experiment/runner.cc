@@ -119,10 +119,18 @@ class RunContext {
       evaluations[name] = ReadJsonIfExists(dirs_[name] / "results.json");
     }
     json labels = json::object();
-    for (const auto& [axis, label] : run_.labels) labels[axis] = label;
-    WriteFileAtomic(
-        run_dir_ / "results.json",
-        json{{"run", run_.id}, {"labels", labels}, {"evaluations", evaluations}}.dump(2) + "\n");
+    json axes = json::array();  // the labels in the manifest's axis order (a JSON object sorts)
+    for (const auto& [axis, label] : run_.labels) {
+      labels[axis] = label;
+      axes.push_back({axis, label});
+    }
+    WriteFileAtomic(run_dir_ / "results.json", json{{"run", run_.id},
+                                                    {"index", run_.index},
+                                                    {"labels", labels},
+                                                    {"axes", axes},
+                                                    {"evaluations", evaluations}}
+                                                       .dump(2) +
+                                                   "\n");
   }
 
  private:

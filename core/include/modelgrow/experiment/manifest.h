@@ -187,6 +187,7 @@ struct RunSpec {
   std::string id;                                           // "growth=insert,seed=0"
   std::vector<std::pair<std::string, std::string>> labels;  // axis -> value label, seed last
   uint64_t seed = 0;
+  size_t index = 0;  // position in the manifest's run order (the Slurm array index)
   Options doc = Options::Empty();
 };
 
