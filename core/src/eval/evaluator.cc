@@ -117,7 +117,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     if (n_gen == 0 || !classifier) continue;
     std::vector<std::map<std::string, int64_t>> targets;
     try {
-      for (int64_t i = 0; i < n_gen; ++i) {
+      for (int64_t i = 0; i < n; ++i) {
         targets.push_back(TargetsFromLabels(classifier->classes(), data[i].labels));
       }
     } catch (const InputError& e) {
@@ -125,12 +125,15 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       continue;
     }
     std::vector<at::Tensor> real_list;
-    for (int64_t i = 0; i < n_gen; ++i) real_list.push_back(data[i].video);
-    at::Tensor real = at::stack(real_list).to(at::kFloat);
+    for (int64_t i = 0; i < n; ++i) real_list.push_back(data[i].video);
+    // The ceiling reads every loaded real video (cheap, and steadier than the generated subset).
+    at::Tensor real_all = at::stack(real_list).to(at::kFloat);
     for (const auto& [category, accuracy] :
-         Accuracy(classifier, real, targets, classifier->classes().categories())) {
+         Accuracy(classifier, real_all, targets, classifier->classes().categories())) {
       metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
     }
+    targets.resize(n_gen);
+    at::Tensor real = real_all.slice(0, 0, n_gen);
     at::Tensor real_features = classifier->Features(real);
 
     for (const std::string& kind : kinds) {
