@@ -218,37 +218,48 @@ TEST_F(SyntheticTest, TargetsNameWhatTheSampleShows) {
 
   auto data = Synthetic(registry_,
                         "domain = \"continual\"\nsize = 40\nframes = 2\nheight = 16\nwidth = 16\n");
-  int with_relation = 0, without = 0;
+  int alone = 0, side_by_side = 0, stacked = 0;
   for (int64_t i = 0; i < data->size(); ++i) {
     Sample s = data->Get(i);
     std::map<std::string, int64_t> t = TargetsFromLabels(classes, s.labels);
     ASSERT_EQ(t.size(), 5u);
-    for (const auto& [category, index] : t) {
-      ASSERT_GE(index, 0) << category << " of " << s.labels.dump();
-    }
-    const json& main = s.labels["objects"][0];
+    const size_t count = s.labels["objects"].size();
     auto name = [&](const std::string& category) {
       return classes.classes.at(category).at(t.at(category));
     };
-    EXPECT_EQ(name("color"), main["color"].get<std::string>());
-    EXPECT_EQ(name("shape"), main["shape"].get<std::string>());
-    EXPECT_EQ(name("motion"), main["motion"].get<std::string>());
-    EXPECT_EQ(name("count"), std::to_string(s.labels["objects"].size()));
-    // The short caption names the main object's colour and shape, as the targets do.
-    EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")), std::string::npos)
-        << s.captions.at("short");
-    if (name("relation") == "none") {
-      ++without;
-    } else {
-      ++with_relation;
-      // "The <main> is <relation> the <second>" in the detailed caption.
-      EXPECT_NE(s.captions.at("detailed").find(" is " + name("relation") + " the "),
+    EXPECT_EQ(name("count"), std::to_string(count));
+    const json& main = s.labels["objects"][0];
+    if (count == 1) {
+      ++alone;
+      EXPECT_EQ(name("color"), main["color"].get<std::string>());
+      EXPECT_EQ(name("shape"), main["shape"].get<std::string>());
+      EXPECT_EQ(name("motion"), main["motion"].get<std::string>());
+      EXPECT_EQ(name("relation"), "none");
+      // The short caption names the object's colour and shape, as the targets do.
+      EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")),
                 std::string::npos)
-          << s.captions.at("detailed");
+          << s.captions.at("short");
+      continue;
+    }
+    // With company, which object is the main one is invisible: only count and arrangement.
+    for (const char* category : {"color", "shape", "motion"}) EXPECT_EQ(t.at(category), -1);
+    const std::string& detailed = s.captions.at("detailed");
+    if (name("relation") == "side by side") {
+      ++side_by_side;
+      EXPECT_TRUE(detailed.find(" is left of the ") != std::string::npos ||
+                  detailed.find(" is right of the ") != std::string::npos)
+          << detailed;
+    } else {
+      ++stacked;
+      ASSERT_EQ(name("relation"), "stacked");
+      EXPECT_TRUE(detailed.find(" is above the ") != std::string::npos ||
+                  detailed.find(" is below the ") != std::string::npos)
+          << detailed;
     }
   }
-  EXPECT_GT(with_relation, 0);
-  EXPECT_GT(without, 0);
+  EXPECT_GT(alone, 0);
+  EXPECT_GT(side_by_side, 0);
+  EXPECT_GT(stacked, 0);
 }
 
 TEST_F(SyntheticTest, LabelsWithoutObjectsAreRejected) {

@@ -28,8 +28,9 @@ AttributeClasses AttributeClasses::Synthetic() {
   c.classes["shape"] = v.shapes;
   c.classes["motion"] = v.motions;
   for (int n = 1; n <= v.max_objects; ++n) c.classes["count"].push_back(std::to_string(n));
-  c.classes["relation"] = {"none"};
-  for (const auto& r : v.relations) c.classes["relation"].push_back(r);
+  // Only the arrangement is visible: which object is "the main one" is not, so "A left of B" and
+  // "B right of A" are the same video.
+  c.classes["relation"] = {"none", "side by side", "stacked"};
   return c;
 }
 
@@ -65,15 +66,23 @@ std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes
         "evaluation needs synthetic-world labels (objects, count, relations; docs/formats.md) and "
         "this sample has none");
   }
+  // A video does not show which of several objects is object 0, so its colour, shape and motion
+  // are targets only when it is alone (-1: not counted); the scene's count and arrangement are
+  // targets always.
+  const int64_t count = labels.value("count", static_cast<int64_t>(labels["objects"].size()));
   const json& main = labels["objects"][0];
-  t["color"] = index_of("color", main.value("color", ""));
-  t["shape"] = index_of("shape", main.value("shape", ""));
-  t["motion"] = index_of("motion", main.value("motion", ""));
-  t["count"] = index_of("count", std::to_string(labels.value("count", 1)));
+  const bool alone = count == 1;
+  t["color"] = alone ? index_of("color", main.value("color", "")) : -1;
+  t["shape"] = alone ? index_of("shape", main.value("shape", "")) : -1;
+  t["motion"] = alone ? index_of("motion", main.value("motion", "")) : -1;
+  t["count"] = index_of("count", std::to_string(count));
   std::string relation = "none";
   for (const json& r : labels.value("relations", json::array())) {
-    if (r.value("subject", -1) == 0 && r.value("object", -1) == 1)
-      relation = r.value("relation", "none");
+    if (r.value("subject", -1) != 0 || r.value("object", -1) != 1) continue;
+    const std::string name = r.value("relation", "none");
+    relation = name == "left of" || name == "right of" ? "side by side"
+               : name == "above" || name == "below"    ? "stacked"
+                                                       : name;
   }
   t["relation"] = index_of("relation", relation);
   return t;
@@ -124,7 +133,7 @@ namespace {
 std::string TrainingKey(const std::vector<std::shared_ptr<DataPipeline>>& data,
                         const ClassifierTraining& t) {
   std::string text =
-      fmt::format("classifier-v1/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
+      fmt::format("classifier-v2/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
   for (const auto& d : data) text += "/" + d->CacheKey();
   return HashText(text);
 }
@@ -177,7 +186,10 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
     auto logits = classifier->Heads(classifier->Features(batch.video.to(at::kFloat)));
     at::Tensor loss = at::zeros({});
     for (auto& [category, l] : logits) {
-      at::Tensor target = at::tensor(targets[category]);
+      const std::vector<int64_t>& wanted = targets[category];
+      // A batch without a single target of this category would make its mean loss NaN.
+      if (std::all_of(wanted.begin(), wanted.end(), [](int64_t t) { return t < 0; })) continue;
+      at::Tensor target = at::tensor(wanted);
       loss = loss + at::cross_entropy_loss(l, target, {}, at::Reduction::Mean, /*ignore_index=*/-1);
     }
     opt.zero_grad();
