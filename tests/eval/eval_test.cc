@@ -236,8 +236,7 @@ TEST_F(SyntheticTest, TargetsNameWhatTheSampleShows) {
       EXPECT_EQ(name("motion"), main["motion"].get<std::string>());
       EXPECT_EQ(name("relation"), "none");
       // The short caption names the object's colour and shape, as the targets do.
-      EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")),
-                std::string::npos)
+      EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")), std::string::npos)
           << s.captions.at("short");
       continue;
     }

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <limits>
+#include <map>
 #include <set>
 #include <tuple>
 
