@@ -9,7 +9,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow::testing {
 
@@ -58,7 +58,7 @@ inline double MaxAbsError(const at::Tensor& a, const at::Tensor& b) {
       ADD_FAILURE() << "expected " #E " from: " #statement;                                     \
     } catch (const E& e) {                                                                      \
       std::string message = e.what();                                                           \
-      for (const char* part : {__VA_ARGS__}) {                                                  \
+      for (const std::string& part : std::initializer_list<std::string>{__VA_ARGS__}) {         \
         EXPECT_NE(message.find(part), std::string::npos) << "message lacks '" << part << "':\n" \
                                                          << message;                            \
       }                                                                                         \

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow::cli {
 

@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "modelgrow/base/options.h"
 #include "modelgrow/data/export.h"
-#include "modelgrow/data/video_shard.h"
+#include "modelgrow/data/shard_paths.h"
+#include "modelgrow/data/video_shard_reader.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/options.h"
 #include "modelgrow/sdk/text_encoder.h"
 
 namespace po = boost::program_options;
@@ -83,6 +84,8 @@ std::pair<std::string, Options> PipelineOptions(const PipelineArgs& args) {
   return {plugin, options};
 }
 
+// Constructs the pipeline from its options (every option problem reported at once); the caller
+// opens it.
 std::shared_ptr<DataPipeline> MakePipeline(const PluginRegistry& registry, const PipelineArgs& args,
                                            nlohmann::json* description = nullptr) {
   auto [plugin, options] = PipelineOptions(args);
@@ -151,7 +154,8 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
         encoder_options.try_emplace(key.substr(0, dot), Options::Empty("--text-set"));
     it->second.Set(key.substr(dot + 1), value);
   }
-  // Every --encode is checked before any encoder loads (they can take a while).
+  // Every --encode and every encoder's options are checked before any encoder loads (they can
+  // take a while).
   std::set<std::string> stores;
   std::vector<std::pair<std::string, ExportTextEncoder>> planned;  // (plugin, entry)
   for (const std::string& e : encodes) {
@@ -177,6 +181,9 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
     entry.encoder = registry.MakeTextEncoder(plugin, context);
     options.text_encoders.push_back(std::move(entry));
   }
+  // Options are all checked: now the heavy part.
+  pipeline->Open();
+  for (ExportTextEncoder& entry : options.text_encoders) entry.encoder->Load();
 
   options.progress = [](const ExportProgress& p) {
     std::cout << fmt::format("export: {}/{} samples, {} shard{}, {} skipped, {:.1f} samples/s\n",
@@ -247,6 +254,7 @@ int RunShow(const std::vector<std::string>& args, const GlobalOptions& global) {
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
   std::shared_ptr<DataPipeline> pipeline = MakePipeline(registry, pipeline_args);
+  pipeline->Open();
   for (int64_t i = index; i < std::min(pipeline->size(), index + count); ++i) {
     nlohmann::json line = {{"index", i}};
     try {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "modelgrow/growth/grow_checkpoint.h"
+#include "modelgrow/host/plugin_registry.h"
 
 namespace po = boost::program_options;
 
@@ -75,32 +76,32 @@ int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
   }
 
   // --set belongs to the latest --op, so the order of the options matters.
+  std::vector<std::pair<std::string, Options>> ops;
   for (const po::option& option : parsed.options) {
     if (option.string_key == "op") {
       for (const std::string& name : option.value) {
-        request.steps.push_back({name, Options::Empty(fmt::format("--op {} (step {})", name,
-                                                                  request.steps.size() + 1))});
+        ops.emplace_back(name,
+                         Options::Empty(fmt::format("--op {} (step {})", name, ops.size() + 1)));
       }
     } else if (option.string_key == "set") {
       for (const std::string& assignment : option.value) {
-        if (request.steps.empty()) {
+        if (ops.empty())
           throw UsageError(fmt::format("--set {} comes before any --op", assignment));
-        }
         size_t eq = assignment.find('=');
         if (eq == std::string::npos || eq == 0) {
           throw UsageError(fmt::format("--set expects key=value, got '{}'", assignment));
         }
-        Options& options = request.steps.back().options;
-        options.Set(assignment.substr(0, eq), assignment.substr(eq + 1));
-        options.ThrowIfProblems();
+        ops.back().second.Set(assignment.substr(0, eq), assignment.substr(eq + 1));
       }
     }
   }
-  if (request.steps.empty()) throw UsageError("give at least one --op");
+  if (ops.empty()) throw UsageError("give at least one --op");
 
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
-  GrowCheckpointResult result = GrowCheckpoint(registry, request);
+  // Every step's operator is made before any runs: all problems of all steps are reported at once.
+  request.steps = MakeGrowthSteps(registry, ops, request.device);
+  GrowCheckpointResult result = GrowCheckpoint(request);
 
   if (vm.count("json")) {
     std::cout << result.report.dump(2) << "\n";

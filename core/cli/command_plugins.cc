@@ -14,12 +14,23 @@ namespace modelgrow::cli {
 
 namespace {
 
+// The plugin's example option tables as JSON (what `modelgrow plugins --json` shows users).
+nlohmann::json Examples(const PluginInfo& p) {
+  nlohmann::json out = nlohmann::json::array();
+  if (p.examples.empty()) return out;
+  Options doc = Options::ParseString(p.examples, p.file.string() + " (examples)");
+  for (const Options& example : doc.TableArray("example")) {
+    out.push_back(nlohmann::json::parse(example.ToJson(), nullptr, /*allow_exceptions=*/false));
+  }
+  return out;
+}
+
 int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global) {
   po::options_description desc("modelgrow plugins: list the plugins found on the search path");
   std::string kind;
   desc.add_options()("help,h", "show this help")("kind", po::value<std::string>(&kind),
                                                  "only this kind: growth, text or data")(
-      "json", "print JSON (kind, name, version, summary, file)");
+      "json", "print JSON (kind, name, version, summary, file, examples)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
@@ -51,7 +62,9 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
                      {"name", p.name},
                      {"version", p.version},
                      {"summary", p.summary},
-                     {"file", p.file.string()}});
+                     {"file", p.file.string()},
+                     {"examples", Examples(p)},
+                     {"makes_text_models", p.makes_text_models}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;

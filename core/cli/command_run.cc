@@ -10,6 +10,7 @@
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/experiment/report.h"
 #include "modelgrow/experiment/runner.h"
+#include "modelgrow/experiment/slurm_script.h"
 #include "modelgrow/host/plugin_registry.h"
 
 namespace po = boost::program_options;

@@ -12,8 +12,8 @@
 #include "modelgrow/eval/gif.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/io/checkpoint.h"
+#include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
-#include "modelgrow/train/progress.h"
 #include "modelgrow/train/trainer.h"
 
 namespace po = boost::program_options;
@@ -69,8 +69,7 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   Options text_tables =
       text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
   nlohmann::json recorded = loaded.meta.provenance.value("text_encoders", nlohmann::json::object());
-  std::vector<std::string> names{model.config().condition0_name};
-  for (const auto& c : model.config().extra_conditions) names.push_back(c.name);
+  const std::vector<std::string> names = model.config().ConditionNames();
   std::vector<TextInput> text;
   for (const std::string& name : names) {
     PluginContext context;
@@ -92,6 +91,7 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
     }
     text_tables.ThrowIfProblems();
     auto encoder = registry.MakeTextEncoder(plugin, context);
+    encoder->Load();
     TextEncoding e = encoder->Encode({prompt});
     text.push_back({e.embedding.to(device), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }

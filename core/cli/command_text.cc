@@ -1,10 +1,9 @@
-// modelgrow text make-tiny | train-llm | encode
-//   make-tiny: a tiny T5 / Llama / Qwen2 Hugging Face folder with a SentencePiece tokenizer
-//              trained on a caption corpus (for experiments on a CPU).
-//   train-llm: next-token training of a tiny decoder on the corpus.
-//   encode:    runs any text-encoder plugin on prompts and prints shapes and statistics.
-#include <unistd.h>
-
+// modelgrow text make | encode
+//   make:   a small model of a text plugin's kind (its Maker: a tokenizer trained on a caption
+//           corpus, weights from a seed, for the llm plugin optionally trained on the captions),
+//           written as an ordinary Hugging Face folder the plugin then loads.
+//   encode: runs any text-encoder plugin on prompts and prints shapes and statistics.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -13,14 +12,13 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_util.h"
 #include "commands.h"
-#include "modelgrow/base/options.h"
 #include "modelgrow/host/plugin_registry.h"
-#include "modelgrow/io/safetensors.h"
+#include "modelgrow/sdk/options.h"
+#include "modelgrow/sdk/safetensors.h"
 #include "modelgrow/sdk/text_encoder.h"
-#include "modelgrow/text/llm_trainer.h"
 #include "modelgrow/text/text_cache.h"
-#include "modelgrow/text/tiny_models.h"
 
 namespace po = boost::program_options;
 
@@ -29,7 +27,32 @@ namespace modelgrow::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: modelgrow text <make-tiny|train-llm|encode> [options]   ('--help' after each)\n";
+    "usage: modelgrow text <make|encode> [options]   ('modelgrow text <subcommand> --help')\n"
+    "  make    make a tiny model of a text plugin's kind from a caption corpus\n"
+    "  encode  run a text-encoder plugin on prompts\n"
+    "example: modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5\n";
+
+constexpr const char* kMakeUsage =
+    "usage: modelgrow text make --plugin NAME --corpus FILE --out DIR [--set key=value]...\n"
+    "                           [--encoder-set key=value]... [--json]\n";
+constexpr const char* kMakeExample =
+    "examples:\n"
+    "  modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5 \\\n"
+    "      --set d_model=64 --set layers=2 --set heads=4 --set seed=0\n"
+    "  modelgrow text make --plugin llm --corpus captions.txt --out models/tiny-llm \\\n"
+    "      --set type=llama --set vocab_size=384 --set train_steps=300 \\\n"
+    "      --encoder-set max_length=128 --encoder-set 'template=Describe the video: {prompt}'\n"
+    "The --set keys are the plugin's `make` table (docs/text-encoders.md); --encoder-set keys are\n"
+    "the encoder options the model must agree with (the llm plugin trains inside its template).\n";
+
+constexpr const char* kEncodeUsage =
+    "usage: modelgrow text encode --plugin NAME (--prompt TEXT... | --prompts-file FILE)\n"
+    "                             [--options FILE [--table PATH]] [--set key=value]...\n"
+    "                             [--out FILE] [--cache-dir DIR] [--json]\n";
+constexpr const char* kEncodeExample =
+    "example:\n"
+    "  modelgrow text encode --plugin t5 --set path=models/tiny-t5 --set max_length=32 \\\n"
+    "      --prompt 'a red cube rolls left' --json\n";
 
 po::variables_map Parse(const std::vector<std::string>& args, const po::options_description& desc) {
   po::variables_map vm;
@@ -38,90 +61,108 @@ po::variables_map Parse(const std::vector<std::string>& args, const po::options_
   return vm;
 }
 
-int RunMakeTiny(const std::vector<std::string>& args) {
-  TinyEncoderOptions o;
-  std::string corpus, out;
-  uint64_t seed = 0;
-  po::options_description desc(
-      "modelgrow text make-tiny: a tiny Hugging Face encoder folder with a SentencePiece "
-      "tokenizer trained on a caption corpus");
-  desc.add_options()("help,h", "show this help")(
-      "type", po::value<std::string>(&o.type)->default_value(o.type), "t5, llama or qwen2")(
-      "corpus", po::value<std::string>(&corpus)->required(), "captions, one per line")(
-      "out", po::value<std::string>(&out)->required(), "the folder to write (replaced whole)")(
-      "vocab-size", po::value<int64_t>(&o.vocab_size)->default_value(o.vocab_size),
-      "SentencePiece vocabulary (fewer if the corpus is too small)")(
-      "tokenizer-type", po::value<std::string>(&o.tokenizer_type)->default_value(o.tokenizer_type),
-      "unigram or bpe")("d-model", po::value<int64_t>(&o.d_model)->default_value(o.d_model),
-                        "hidden width")(
-      "layers", po::value<int64_t>(&o.layers)->default_value(o.layers), "layers")(
-      "heads", po::value<int64_t>(&o.heads)->default_value(o.heads), "attention heads")(
-      "kv-heads", po::value<int64_t>(&o.kv_heads)->default_value(o.kv_heads),
-      "key/value heads (llama, qwen2)")(
-      "d-ff", po::value<int64_t>(&o.d_ff)->default_value(0),
-      "feed-forward width (0: 2 x d-model for t5, ~8/3 x for llama/qwen2)")(
-      "seed", po::value<uint64_t>(&seed)->default_value(0), "seed of the weights")(
-      "json", "print the result as JSON");
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
-    std::cout << desc;
-    return 0;
-  }
-  po::variables_map vm = Parse(args, desc);
-  o.corpus = corpus;
-  o.out = out;
-  o.seed = seed;
-  TinyEncoderResult result = MakeTinyEncoder(o);
-  if (vm.count("json")) {
-    std::cout << result.ToJson().dump(2) << "\n";
-  } else {
-    std::cout << fmt::format("wrote {} ({}: {} parameters, vocabulary {})\n",
-                             result.folder.string(), o.type, result.parameters, result.vocab_size);
-  }
-  return 0;
+bool WantsHelp(const std::vector<std::string>& args) {
+  return std::find(args.begin(), args.end(), "--help") != args.end() ||
+         std::find(args.begin(), args.end(), "-h") != args.end();
 }
 
-int RunTrainLlm(const std::vector<std::string>& args) {
-  LlmTrainOptions o;
-  std::string model, corpus, out;
+void PrintHelp(const char* usage, const po::options_description& desc, const char* example) {
+  std::cout << usage << "\n" << desc << "\n" << example;
+}
+
+// A caption corpus: one caption per line; blank lines are skipped. InputError when the file is
+// missing or holds no caption.
+std::vector<std::string> ReadCorpus(const std::filesystem::path& file) {
+  if (!std::filesystem::is_regular_file(file)) {
+    throw InputError(fmt::format("caption corpus {} does not exist", file.string()));
+  }
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    lines.push_back(line);
+  }
+  if (lines.empty()) {
+    throw InputError(
+        fmt::format("caption corpus {} holds no caption (one per line expected)", file.string()));
+  }
+  return lines;
+}
+
+// The registry of the default search path (with --plugin-path first).
+std::unique_ptr<PluginRegistry> LoadRegistry(const GlobalOptions& global) {
+  auto registry = std::make_unique<PluginRegistry>();
+  registry->LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
+  return registry;
+}
+
+int RunMake(const std::vector<std::string>& args, const GlobalOptions& global) {
+  std::string plugin, corpus, out;
+  std::vector<std::string> sets, encoder_sets;
   po::options_description desc(
-      "modelgrow text train-llm: teach a tiny decoder the corpus's language (next-token loss, "
-      "AdamW)");
+      "modelgrow text make: a tiny model of a text plugin's kind, made by the plugin's Maker from\n"
+      "a caption corpus and written whole (atomically) as a Hugging Face folder\noptions");
   desc.add_options()("help,h", "show this help")(
-      "model", po::value<std::string>(&model)->required(), "the decoder folder (make-tiny)")(
-      "corpus", po::value<std::string>(&corpus)->required(), "captions, one per line")(
-      "out", po::value<std::string>(&out)->required(), "the trained folder to write")(
-      "steps", po::value<int64_t>(&o.steps)->default_value(o.steps), "optimizer steps")(
-      "lr", po::value<double>(&o.lr)->default_value(o.lr), "peak learning rate")(
-      "batch-size", po::value<int64_t>(&o.batch_size)->default_value(o.batch_size),
-      "captions per step")("max-length",
-                           po::value<int64_t>(&o.max_length)->default_value(o.max_length),
-                           "tokens per caption")(
-      "weight-decay", po::value<double>(&o.weight_decay)->default_value(o.weight_decay),
-      "AdamW weight decay")("seed", po::value<uint64_t>(&o.seed)->default_value(0),
-                            "seed of the batch order")(
-      "log-every", po::value<int64_t>(&o.log_every)->default_value(o.log_every),
-      "steps per progress line when stderr is not a terminal")(
-      "template", po::value<std::string>(&o.text_template)->default_value(o.text_template),
-      "text around each caption ({prompt} marks it)")("json", "print the report as JSON");
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
-    std::cout << desc;
+      "plugin", po::value<std::string>(&plugin)->required(),
+      "the text plugin whose kind of model to make (t5, llm; `modelgrow plugins --kind text`)")(
+      "corpus", po::value<std::string>(&corpus)->required(),
+      "captions, one per line (blank lines skipped)")(
+      "out", po::value<std::string>(&out)->required(), "the folder to write (replaced whole)")(
+      "set", po::value<std::vector<std::string>>(&sets)->composing(),
+      "key=value of the plugin's `make` table (repeatable; value parsed as TOML, else a string)")(
+      "encoder-set", po::value<std::vector<std::string>>(&encoder_sets)->composing(),
+      "key=value of the encoder's own table, e.g. template or max_length (repeatable)")(
+      "json", "print the Maker's facts as JSON");
+  if (WantsHelp(args)) {
+    PrintHelp(kMakeUsage, desc, kMakeExample);
     return 0;
   }
   po::variables_map vm = Parse(args, desc);
-  o.model = model;
-  o.corpus = corpus;
-  o.out = out;
-  LlmTrainReport report = TrainTinyLlm(o, std::cerr, ::isatty(STDERR_FILENO) != 0);
-  if (vm.count("json")) {
-    std::cout << report.ToJson().dump(2) << "\n";
-  } else {
-    std::cout << fmt::format(
-        "wrote {}: loss {:.4f} -> {:.4f} in {} steps ({:.1f} s, {:.1f} steps/s)\n",
-        report.out.string(), report.loss_before, report.loss_after, report.steps, report.seconds,
-        report.steps_per_second);
+
+  for (const std::string& s : encoder_sets) {
+    if (s.find('=') == std::string::npos || s.front() == '=') {
+      throw UsageError(fmt::format("--encoder-set expects key=value, got '{}'", s));
+    }
   }
+  Options make = Options::Empty("--set");
+  ApplySets(make, sets);
+  Options encoder_options = Options::Empty("--encoder-set");
+  ApplySets(encoder_options, encoder_sets);
+  std::unique_ptr<PluginRegistry> registry = LoadRegistry(global);
+  // Both tables are checked before anything is made, and their problems reported together. The
+  // encoder is constructed (not loaded) for the folder to be made, so a misspelt --encoder-set is
+  // reported as the encoder would report it instead of being ignored.
+  std::vector<Problem> problems;
+  Options as_encoder = encoder_options.Clone();
+  as_encoder.Set("path", nlohmann::json(out).dump());
+  PluginContext encoder_context;
+  encoder_context.options = as_encoder;
+  try {
+    registry->MakeTextEncoder(plugin, encoder_context);
+  } catch (const ValidationError& e) {
+    problems.insert(problems.end(), e.problems().begin(), e.problems().end());
+  }
+  PluginContext context;
+  context.options = make;
+  std::shared_ptr<TextModelMaker> maker;
+  try {
+    maker = registry->MakeTextModelMaker(plugin, context, encoder_options);
+  } catch (const ValidationError& e) {
+    problems.insert(problems.end(), e.problems().begin(), e.problems().end());
+  }
+  if (!problems.empty()) throw ValidationError(std::move(problems));
+  std::vector<std::string> captions = ReadCorpus(corpus);
+  auto start = std::chrono::steady_clock::now();
+  nlohmann::json facts = maker->Make(captions, out, std::cerr);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (vm.count("json")) {
+    std::cout << facts.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("wrote {} ({} model from {} captions in {:.1f} s): {}\n", out, plugin,
+                           captions.size(), seconds, facts.dump());
   return 0;
 }
 
@@ -129,7 +170,8 @@ int RunEncode(const std::vector<std::string>& args, const GlobalOptions& global)
   std::string plugin, options_file, table, out, cache_dir, prompts_file;
   std::vector<std::string> sets, prompts;
   po::options_description desc(
-      "modelgrow text encode: run a text-encoder plugin on prompts and print what comes out");
+      "modelgrow text encode: run a text-encoder plugin on prompts and print what comes out\n"
+      "options");
   desc.add_options()("help,h", "show this help")(
       "plugin", po::value<std::string>(&plugin)->required(), "t5, llm, precomputed, ...")(
       "options", po::value<std::string>(&options_file),
@@ -144,9 +186,8 @@ int RunEncode(const std::vector<std::string>& args, const GlobalOptions& global)
       "out", po::value<std::string>(&out), "write embedding, mask (and prompts) as safetensors")(
       "cache-dir", po::value<std::string>(&cache_dir), "use the host's disk text cache here")(
       "json", "print JSON");
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
-    std::cout << desc;
+  if (WantsHelp(args)) {
+    PrintHelp(kEncodeUsage, desc, kEncodeExample);
     return 0;
   }
   po::variables_map vm = Parse(args, desc);
@@ -164,19 +205,12 @@ int RunEncode(const std::vector<std::string>& args, const GlobalOptions& global)
     }
     options = document.AtPath(table);
   }
-  for (const std::string& s : sets) {
-    size_t eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw UsageError(fmt::format("--set '{}': expected key=value", s));
-    }
-    options.Set(s.substr(0, eq), s.substr(eq + 1));
-  }
-  options.ThrowIfProblems();
+  ApplySets(options, sets);
 
-  PluginRegistry registry;
-  registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
+  std::unique_ptr<PluginRegistry> registry = LoadRegistry(global);
   PluginContext context{options, {}, c10::Device(c10::DeviceType::CPU), 0};
-  std::shared_ptr<TextEncoder> encoder = registry.MakeTextEncoder(plugin, context);
+  std::shared_ptr<TextEncoder> encoder = registry->MakeTextEncoder(plugin, context);
+  encoder->Load();
 
   TextEncoderCache cache(encoder, cache_dir);
   auto start = std::chrono::steady_clock::now();
@@ -234,16 +268,21 @@ int RunText(const std::vector<std::string>& args, const GlobalOptions& global) {
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "make-tiny") return RunMakeTiny(rest);
-  if (args[0] == "train-llm") return RunTrainLlm(rest);
+  if (args[0] == "make") return RunMake(rest, global);
   if (args[0] == "encode") return RunEncode(rest, global);
+  if (args[0] == "make-tiny" || args[0] == "train-llm") {
+    throw UsageError(
+        fmt::format("text {}: replaced by 'modelgrow text make --plugin t5|llm' (train with --set "
+                    "train_steps=N)\n{}",
+                    args[0], kUsage));
+  }
   throw UsageError(fmt::format("text: unknown subcommand '{}'\n{}", args[0], kUsage));
 }
 
 }  // namespace
 
 MODELGROW_CLI_COMMAND(kTextCommand, {"text",
-                                     "text encoders: make tiny ones, train a tiny LLM, encode "
+                                     "text encoders: make tiny models for a plugin, encode "
                                      "prompts",
                                      RunText, 40});
 

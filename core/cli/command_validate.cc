@@ -45,6 +45,7 @@ int RunValidate(const std::vector<std::string>& args, const GlobalOptions& globa
                            manifest.experiment().name, runs.size(),
                            fmt::join(manifest.stage_order(), " -> "));
   for (const RunSpec& run : runs) std::cout << "  run " << run.id << "\n";
+  for (const std::string& note : manifest.notes()) std::cout << "note: " << note << "\n";
   return 0;
 }
 

@@ -12,9 +12,9 @@
 #include <boost/program_options.hpp>
 
 #include "commands.h"
-#include "modelgrow/base/errors.h"
 #include "modelgrow/base/threads.h"
 #include "modelgrow/base/version.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/plugin.h"
 
 namespace po = boost::program_options;

@@ -5,9 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "modelgrow/data/video_shard.h"
+#include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/plugin.h"
+#include "modelgrow/sdk/video_shards.h"
 
 namespace modelgrow {
 
@@ -15,36 +16,56 @@ namespace {
 
 class Hdf5Pipeline : public DataPipeline {
  public:
+  // The conformance suites' tables: a folder of shards with labels, targets and stored text
+  // embeddings (testdata/, made by scripts/goldens/make_plugin_testdata.py), and the same shards
+  // named one by one, in another order, without embeddings or labels.
+  static constexpr const char* kExamples = R"toml(
+[[example]]
+path = "${data}/shards"
+
+[[example]]
+path = ["${data}/shards/shard-00001.h5", "${data}/shards/shard-0000[0].h5"]
+text_embeddings = false
+labels = false
+)toml";
+
   explicit Hdf5Pipeline(const PluginContext& context) {
     const Options& o = context.options;
-    std::vector<std::string> entries = o.StringOrList("path", {});
-    if (entries.empty())
+    entries_ = o.StringOrList("path", {});
+    if (entries_.empty())
       o.Fail("path",
              "missing required key: a shard file, a folder of shards, "
              "a glob pattern, or a list of them");
     text_embeddings_ = o.Bool("text_embeddings", true);
     labels_ = o.Bool("labels", true);
-    // Option problems first, all together, before any file is opened.
-    o.RejectUnknownKeys();
-    o.ThrowIfProblems();
-    if (context.validate_only) return;  // options checked; open nothing
+  }
 
-    std::vector<std::filesystem::path> files = ResolveShardPaths(entries);
+  void Open() override {
+    if (opened_) return;
+    std::vector<std::filesystem::path> files = ResolveShardPaths(entries_);
+    ContentHash key("hdf5");
     for (const auto& file : files) {
       auto shard = VideoShardReader::Open(file);
-      if (!shards_.empty() && shard->latent() != shards_[0]->latent())
-        throw InputError(fmt::format("shards disagree on latents: {} holds {} but {} holds {}",
-                                     shards_[0]->file().string(),
-                                     shards_[0]->latent() ? "latents" : "pixels", file.string(),
-                                     shard->latent() ? "latents" : "pixels"));
+      if (!shards_.empty()) {
+        const VideoShardReader& first = *shards_[0];
+        if (shard->latent() != first.latent())
+          throw InputError(fmt::format("shards disagree on latents: {} holds {} but {} holds {}",
+                                       first.file().string(), first.latent() ? "latents" : "pixels",
+                                       file.string(), shard->latent() ? "latents" : "pixels"));
+        // Targets index into the schema: one data set has one.
+        if (labels_ && shard->label_schema() != first.label_schema())
+          throw InputError(fmt::format(
+              "shards disagree on their label schema: {} declares {} but {} declares {} (read "
+              "them with labels = false, or export them again)",
+              first.file().string(), SchemaText(first), file.string(), SchemaText(*shard)));
+      }
       offsets_.push_back(total_);
       total_ += shard->size();
-      std::error_code ec;
-      key_ += fmt::format("{}:{}:{};", std::filesystem::absolute(file).string(),
-                          std::filesystem::file_size(file, ec),
-                          std::filesystem::last_write_time(file, ec).time_since_epoch().count());
+      key.Add("shard", FileFingerprint(file));
       shards_.push_back(std::move(shard));
     }
+    key_ = key.Hex();
+    opened_ = true;
   }
 
   int64_t size() const override { return total_; }
@@ -55,7 +76,10 @@ class Hdf5Pipeline : public DataPipeline {
     auto [shard, local] = Locate(index);
     Sample s = shard->Read(local, text_embeddings_);
     s.index = index;
-    if (!labels_) s.labels = nullptr;
+    if (!labels_) {
+      s.labels = nullptr;
+      s.targets.clear();
+    }
     return s;
   }
 
@@ -65,14 +89,21 @@ class Hdf5Pipeline : public DataPipeline {
   }
 
   bool latent() const override { return !shards_.empty() && shards_[0]->latent(); }
-  std::string CacheKey() const override {
-    return fmt::format("hdf5/1:{}text={};labels={}", key_, text_embeddings_, labels_);
+  // The shards' content, in order; the options are keyed by the host.
+  std::string CacheKey() const override { return key_; }
+  std::optional<LabelSchema> label_schema() const override {
+    if (!labels_ || shards_.empty()) return std::nullopt;
+    return shards_[0]->label_schema();
   }
   nlohmann::json Summary() const override {
     return {{"shards", shards_.size()}, {"samples", total_}};
   }
 
  private:
+  static std::string SchemaText(const VideoShardReader& shard) {
+    return shard.label_schema() ? shard.label_schema()->ToJson().dump() : "none";
+  }
+
   std::pair<const VideoShardReader*, int64_t> Locate(int64_t index) const {
     size_t k = std::upper_bound(offsets_.begin(), offsets_.end(), index) - offsets_.begin() - 1;
     // Empty shards share an offset with the next one; step past them.
@@ -80,11 +111,15 @@ class Hdf5Pipeline : public DataPipeline {
     return {shards_[k].get(), index - offsets_[k]};
   }
 
+  // Options.
+  std::vector<std::string> entries_;
+  bool text_embeddings_ = true;
+  bool labels_ = true;
+  // What Open() found.
+  bool opened_ = false;
   std::vector<std::shared_ptr<VideoShardReader>> shards_;
   std::vector<int64_t> offsets_;
   int64_t total_ = 0;
-  bool text_embeddings_ = true;
-  bool labels_ = true;
   std::string key_;
 };
 
@@ -92,6 +127,7 @@ class Hdf5Pipeline : public DataPipeline {
 
 }  // namespace modelgrow
 
-MODELGROW_DATA_PIPELINE(modelgrow::Hdf5Pipeline, "hdf5", "1.0.0",
-                        "ModelGrow HDF5 video shards (latents or pixels, captions, labels, "
-                        "precomputed text embeddings), read sample by sample over many files")
+MODELGROW_DATA_PIPELINE(modelgrow::Hdf5Pipeline, "hdf5", "1.1.0",
+                        "ModelGrow HDF5 video shards (latents or pixels, captions, labels and "
+                        "targets, precomputed text embeddings), read sample by sample over many "
+                        "files")

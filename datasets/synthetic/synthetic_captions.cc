@@ -3,7 +3,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow::synthetic {
 

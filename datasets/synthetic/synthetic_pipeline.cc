@@ -1,17 +1,21 @@
 // The `synthetic` data pipeline: procedural videos of coloured shapes with exact labels, in a
-// base domain and a continual domain, deterministic from (seed, split, index).
+// base domain and a continual domain, deterministic from (seed, split, index). It declares its
+// label schema, so evaluation reads its categories back from generated videos without knowing
+// this world.
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/data/deterministic_random.h"
-#include "modelgrow/data/synthetic_vocabulary.h"
+#include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/deterministic_random.h"
 #include "modelgrow/sdk/plugin.h"
 #include "synthetic_captions.h"
+#include "synthetic_labels.h"
 #include "synthetic_render.h"
 #include "synthetic_scene.h"
+#include "synthetic_vocabulary.h"
 
 namespace modelgrow::synthetic {
 
@@ -27,12 +31,43 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Bump when a change to scenes, rendering or captions changes what a (seed, split, index) gives:
+// every cache built from the old samples is then keyed apart.
+constexpr const char* kGeneratorVersion = "synthetic-world/1";
+
 // The continual domain's knobs: which of the new values are on, which sizes and speeds.
 const char* const kContinualKeys[] = {"new_colors", "new_shapes", "new_motions", "new_backgrounds",
                                       "sizes",      "speeds",     "min_objects", "max_objects"};
 
 class SyntheticPipeline : public DataPipeline {
  public:
+  // The conformance suite opens each; `test_` keys steer it (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # the base domain: one object, the "old" data of continual pre-training
+size = 8
+
+[[example]]
+domain = "continual"
+size = 8
+frames = 4
+height = 24
+width = 40
+
+[[example]]
+domain = "continual"
+split = "heldout"
+size = 6
+new_colors = ["purple"]
+new_motions = []
+min_objects = 2
+fps = 12.5
+
+[[example]]
+max_objects = 2
+test_options_error = "only applies to domain = \"continual\""
+)toml";
+
+  // Reads the options; nothing to load.
   explicit SyntheticPipeline(const PluginContext& context) {
     const Options& o = context.options;
     seed_ = static_cast<uint64_t>(o.Int("seed", 0, {.min = 0}));
@@ -78,6 +113,9 @@ class SyntheticPipeline : public DataPipeline {
     }
   }
 
+  // Nothing to open: every sample is drawn from (seed, split, index) when asked for.
+  void Open() override {}
+
   int64_t size() const override { return size_; }
 
   Sample Get(int64_t index) override {
@@ -96,27 +134,35 @@ class SyntheticPipeline : public DataPipeline {
     s.width = world_.width;
     s.index = index;
     s.labels = SceneLabels(scene);
+    s.targets = SceneTargets(scene);
     return s;
   }
 
+  std::optional<LabelSchema> label_schema() const override { return SyntheticLabelSchema(); }
+
+  // The resolved settings (defaults included) and the generator's version: what the samples are
+  // a function of.
   std::string CacheKey() const override {
-    nlohmann::json key = {{"seed", seed_},
-                          {"domain", world_.domain},
-                          {"split", split_},
-                          {"size", size_},
-                          {"frames", world_.frames},
-                          {"height", world_.height},
-                          {"width", world_.width},
-                          {"fps", fps_},
-                          {"shapes", world_.shapes},
-                          {"colors", world_.colors},
-                          {"backgrounds", world_.backgrounds},
-                          {"motions", world_.motions},
-                          {"sizes", world_.sizes},
-                          {"speeds", world_.speeds},
-                          {"min_objects", world_.min_objects},
-                          {"max_objects", world_.max_objects}};
-    return "synthetic/1:" + key.dump();
+    nlohmann::json settings = {{"seed", seed_},
+                               {"domain", world_.domain},
+                               {"split", split_},
+                               {"size", size_},
+                               {"frames", world_.frames},
+                               {"height", world_.height},
+                               {"width", world_.width},
+                               {"fps", fps_},
+                               {"shapes", world_.shapes},
+                               {"colors", world_.colors},
+                               {"backgrounds", world_.backgrounds},
+                               {"motions", world_.motions},
+                               {"sizes", world_.sizes},
+                               {"speeds", world_.speeds},
+                               {"min_objects", world_.min_objects},
+                               {"max_objects", world_.max_objects}};
+    return ContentHash("data.synthetic")
+        .Add("generator", kGeneratorVersion)
+        .Add("settings", settings.dump())
+        .Hex();
   }
 
   nlohmann::json Summary() const override {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/data/synthetic_vocabulary.h"
+#include <torch/torch.h>
+
+#include "modelgrow/sdk/errors.h"
+#include "synthetic_vocabulary.h"
 
 namespace modelgrow::synthetic {
 

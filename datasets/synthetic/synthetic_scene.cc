@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/data/deterministic_random.h"
-#include "modelgrow/data/synthetic_vocabulary.h"
+#include "modelgrow/sdk/deterministic_random.h"
+#include "modelgrow/sdk/errors.h"
+#include "synthetic_vocabulary.h"
 
 namespace modelgrow::synthetic {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow::video_csv {
 

@@ -1,6 +1,7 @@
 // The `video_csv` data pipeline: Open-Sora's CSV format (path, text, num_frames, height, width,
 // fps, ...), videos decoded with FFmpeg's libraries. Unusable videos are skipped and counted
-// (on_error = "skip") or stop the run (on_error = "error").
+// (on_error = "skip") or stop the run (on_error = "error"). Constructing it reads the options
+// only; Open() reads the CSV.
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -14,8 +15,9 @@ extern "C" {
 }
 
 #include "csv_table.h"
-#include "modelgrow/data/deterministic_random.h"
+#include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/deterministic_random.h"
 #include "modelgrow/sdk/plugin.h"
 #include "video_clip_decoder.h"
 
@@ -46,10 +48,36 @@ struct Row {
 
 class VideoCsvPipeline : public DataPipeline {
  public:
+  // The conformance suite opens each; "${data}" is this plugin's example data (two tiny clips,
+  // scripts/goldens/make_video_csv_examples.sh); `test_` keys steer the suite.
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # 4 frames from the middle of each clip, resized and centre-cropped to 16x16
+csv = "${data}/clips.csv"
+num_frames = 4
+height = 16
+width = 16
+clip_start = "center"
+
+[[example]]  # every clip at its own size (from the CSV), with a second caption column
+csv = "${data}/clips.csv"
+num_frames = 4
+frame_interval = 2
+height = 0
+width = 0
+clip_start = "random"
+seed = 3
+detailed_column = "long_text"
+
+[[example]]
+num_frames = 4
+test_options_error = "missing required key"
+)toml";
+
+  // Reads and checks the options; opens nothing.
   explicit VideoCsvPipeline(const PluginContext& context) {
     const Options& o = context.options;
     csv_ = o.RequireString("csv");
-    std::string root = o.String("root", "");
+    root_option_ = o.String("root", "");
     request_.num_frames = o.Int("num_frames", 16, {.min = 1, .max = 100000});
     request_.frame_interval = o.Int("frame_interval", 1, {.min = 1, .max = 1000});
     request_.height = o.Int("height", 256, {.min = 0, .max = 16384});
@@ -58,22 +86,24 @@ class VideoCsvPipeline : public DataPipeline {
     request_.decoder_threads = static_cast<int>(o.Int("decoder_threads", 1, {.min = 1, .max = 64}));
     seed_ = static_cast<uint64_t>(o.Int("seed", 0, {.min = 0}));
     on_error_ = o.Choice("on_error", "skip", {"skip", "error"});
-    std::string detailed_column = o.String("detailed_column", "");
+    detailed_column_ = o.String("detailed_column", "");
     native_size_ = request_.height == 0 || request_.width == 0;
     if (native_size_ && (request_.height != 0 || request_.width != 0))
       o.Fail(request_.height == 0 ? "width" : "height",
              "height and width are both 0 (each video's own size, from the CSV) or both set");
-    o.RejectUnknownKeys();
-    o.ThrowIfProblems();
-    if (context.validate_only) return;  // options checked; open nothing
+  }
 
+  // Reads the CSV: InputError naming the file (and line) for a missing file, a missing column or
+  // a malformed row.
+  void Open() override {
     // FFmpeg's own log would interleave with ours from several threads; failures are reported
     // through the skip count and messages instead.
     av_log_set_level(AV_LOG_QUIET);
 
     fs::path csv_path(csv_);
-    root_ = root.empty() ? csv_path.parent_path() : fs::path(root);
+    root_ = root_option_.empty() ? csv_path.parent_path() : fs::path(root_option_);
     CsvTable table = CsvTable::Read(csv_path);
+    csv_fingerprint_ = FileFingerprint(csv_path);
     for (const char* column : {"path", "text"}) {
       if (!table.HasColumn(column))
         throw InputError(
@@ -81,14 +111,15 @@ class VideoCsvPipeline : public DataPipeline {
                         "num_frames, height, width, fps, ...); found: {}",
                         csv_, column, fmt::join(table.header(), ", ")));
     }
-    if (!detailed_column.empty() && !table.HasColumn(detailed_column))
+    if (!detailed_column_.empty() && !table.HasColumn(detailed_column_))
       throw InputError(fmt::format("{}: no '{}' column for detailed captions (detailed_column)",
-                                   csv_, detailed_column));
+                                   csv_, detailed_column_));
     if (native_size_ && !(table.HasColumn("height") && table.HasColumn("width")))
       throw InputError(fmt::format(
           "{}: height = width = 0 takes each video's size from the CSV, which has no height and "
           "width columns",
           csv_));
+    std::vector<Row> rows;
     for (size_t r = 0; r < table.rows(); ++r) {
       Row row;
       std::string where = fmt::format("{}:{}", csv_, table.Line(r));
@@ -96,7 +127,7 @@ class VideoCsvPipeline : public DataPipeline {
       if (path.empty()) throw InputError(where + ": empty 'path'");
       row.path = fs::path(path).is_absolute() ? fs::path(path) : root_ / path;
       row.text = table.Field(r, "text");
-      if (!detailed_column.empty()) row.detailed = table.Field(r, detailed_column);
+      if (!detailed_column_.empty()) row.detailed = table.Field(r, detailed_column_);
       auto number = [&](const char* column, bool required) -> double {
         const std::string& field = table.Field(r, column);
         std::optional<double> v = Number(field);
@@ -114,8 +145,9 @@ class VideoCsvPipeline : public DataPipeline {
             fmt::format("{}: height and width must be >= 1 to decode at the "
                         "video's own size, got {}x{}",
                         where, row.width, row.height));
-      rows_.push_back(std::move(row));
+      rows.push_back(std::move(row));
     }
+    rows_ = std::move(rows);
   }
 
   int64_t size() const override { return static_cast<int64_t>(rows_.size()); }
@@ -167,13 +199,10 @@ class VideoCsvPipeline : public DataPipeline {
     return std::array<int64_t, 4>{3, request_.num_frames, row.height, row.width};
   }
 
+  // The CSV's content; the host keys the options. The videos themselves are not fingerprinted
+  // (that would read every file of a large data set): a CSV listing other files is another key.
   std::string CacheKey() const override {
-    std::error_code ec;
-    return fmt::format("video_csv/1:{}:{}:{}:{}x{}x{}:{}:{}:{}", fs::absolute(csv_).string(),
-                       fs::file_size(csv_, ec),
-                       fs::last_write_time(csv_, ec).time_since_epoch().count(),
-                       request_.num_frames, request_.height, request_.width,
-                       request_.frame_interval, request_.clip_start, seed_);
+    return ContentHash("data.video_csv").Add("csv", csv_fingerprint_).Hex();
   }
 
   nlohmann::json Summary() const override {
@@ -191,7 +220,10 @@ class VideoCsvPipeline : public DataPipeline {
 
  private:
   std::string csv_;
+  std::string root_option_;
+  std::string detailed_column_;
   fs::path root_;
+  std::string csv_fingerprint_;
   ClipRequest request_;
   uint64_t seed_ = 0;
   std::string on_error_;

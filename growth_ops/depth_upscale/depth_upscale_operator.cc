@@ -5,8 +5,8 @@
 // twice; the host's probe reports by how much. Grows (spatial, temporal) pairs.
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/block_plan.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -14,6 +14,25 @@ namespace {
 
 class DepthUpscaleOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (N = 4 block pairs unless `test_model` says
+  // otherwise) with each table; `test_` keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # SOLAR's proportion: k = N/4
+
+[[example]]
+drop = 2
+test_model = {depth = 6}
+
+[[example]]
+drop = 1
+test_model = {depth = 2}
+test_check_error = "less than half of the model's N = 2"
+
+[[example]]
+drop = 0
+test_options_error = "drop"
+)toml";
+
   explicit DepthUpscaleOperator(const PluginContext& context) {
     // SOLAR drops 8 of LLaMA-2's 32 layers from each copy: a quarter, the default.
     drop_ = context.options.Int("drop", 0, {.min = 1});

@@ -4,8 +4,8 @@
 // the host's probe reports by how much.
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/block_plan.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -13,6 +13,26 @@ namespace {
 
 class GStackOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (N = 4 block pairs) with each table; `test_`
+  // keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # g = 2
+
+[[example]]
+factor = 4  # the paper's recommendation
+
+[[example]]
+lists = "temporal"
+
+[[example]]
+test_model = {depth = 0}
+test_check_error = "has no spatial/temporal blocks to grow from"
+
+[[example]]
+factor = 1
+test_options_error = "factor"
+)toml";
+
   explicit GStackOperator(const PluginContext& context) {
     const Options& o = context.options;
     factor_ = o.Int("factor", 2, {.min = 2});

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/block_plan.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -19,6 +19,27 @@ namespace {
 
 class LlamaProOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (N = 4 block pairs) with each table; `test_`
+  // keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # LLaMA Pro's recipe: one copy after every 4 blocks
+
+[[example]]
+every = 2
+
+[[example]]
+every = 1
+lists = "spatial"
+
+[[example]]
+every = 3
+test_check_error = "every = 3 does not divide"
+
+[[example]]
+every = 0
+test_options_error = "every"
+)toml";
+
   explicit LlamaProOperator(const PluginContext& context) {
     const Options& o = context.options;
     // LLaMA Pro's recipe grows LLaMA-2 7B from 32 to 40 layers: one copy every 4.

@@ -11,10 +11,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/lora.h"
-#include "modelgrow/growth/scoped_seed.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/lora.h"
+#include "modelgrow/sdk/scoped_seed.h"
 
 namespace modelgrow {
 namespace {
@@ -24,6 +24,49 @@ const std::vector<std::string> kDefaultTargets = {"attn.qkv", "attn.proj", "cros
 
 class LoraOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (hidden 32, no adapters) with each table; `test_`
+  // keys steer the suite (docs/writing-a-plugin.md). Merging needs a model with adapters: the
+  // plugin's own test covers it.
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # the paper's baseline: rank 8 on every block's linears
+rank = 8
+
+[[example]]
+rank = 8
+alpha = 16
+targets = ["attn.qkv"]
+
+[[example]]
+rank = 4
+dropout = 0.1
+targets = ['spatial_blocks\.[01]\.attn\.qkv', "mlp.fc2"]
+
+[[example]]
+rank = 40
+test_check_error = "rank = 40 is larger"
+
+[[example]]
+targets = ["attn.qkv", "mlp.fc3"]
+test_check_error = "'mlp.fc3' matches no linear layer"
+
+[[example]]
+merge = true
+test_check_error = "no LoRA adapters to merge"
+
+[[example]]
+targets = "attn.(qkv"
+test_options_error = "not a valid regular expression"
+
+[[example]]
+dropout = 1.0
+test_options_error = "must be below 1"
+
+[[example]]
+merge = true
+rank = 4
+test_options_error = "has no meaning with merge = true"
+)toml";
+
   explicit LoraOperator(const PluginContext& context) {
     const Options& o = context.options;
     merge_ = o.Bool("merge", false);

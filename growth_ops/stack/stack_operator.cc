@@ -8,8 +8,8 @@
 // A "block" is a (spatial, temporal) pair unless `lists` names one list.
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/block_plan.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -17,6 +17,59 @@ namespace {
 
 class StackOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (N = 4 block pairs) with each table; `test_`
+  // keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # the paper's default: P = N copies inserted, zero init (exact)
+
+[[example]]
+new_blocks = 2
+group = 2
+
+[[example]]
+placement = "prefix"
+new_blocks = 2
+
+[[example]]
+placement = "suffix"
+new_blocks = 3
+
+[[example]]
+lists = "spatial"
+
+[[example]]
+lists = "temporal"
+new_blocks = 2
+group = 2
+
+[[example]]
+init = "copy"
+
+[[example]]
+init = "random"
+
+[[example]]
+new_blocks = 3
+test_check_error = "does not fit N = 4"
+
+[[example]]
+group = 3
+test_check_error = "group = 3 does not divide"
+
+[[example]]
+test_model = {depth = 0}
+test_check_error = "has no spatial/temporal blocks to grow from"
+
+[[example]]
+placement = "prefix"
+group = 2
+test_options_error = "only insert stacking has groups"
+
+[[example]]
+init = "ones"
+test_options_error = "init"
+)toml";
+
   explicit StackOperator(const PluginContext& context) {
     const Options& o = context.options;
     placement_ = o.Choice("placement", "insert", {"insert", "prefix", "suffix"});

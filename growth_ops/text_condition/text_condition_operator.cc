@@ -4,15 +4,45 @@
 // starts at zero, so the grown model computes the base's function until it trains.
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/scoped_seed.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/scoped_seed.h"
 
 namespace modelgrow {
 namespace {
 
 class TextConditionOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (one condition, "t5") with each table; `test_`
+  // keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]  # ModelGrow's LLM pathway: Llama-3-8B's width beside T5, 300 tokens
+caption_channels = 4096
+token_num = 300
+
+[[example]]
+name = "clip"
+caption_channels = 64
+token_num = 8
+null = "zeros"
+
+[[example]]
+name = "t5"
+caption_channels = 4
+token_num = 3
+test_check_error = "already has a text condition named 't5'"
+
+[[example]]
+token_num = 3
+test_options_error = "caption_channels"
+
+[[example]]
+name = ""
+caption_channels = 4
+token_num = 3
+test_options_error = "must not be empty"
+)toml";
+
   explicit TextConditionOperator(const PluginContext& context) {
     const Options& o = context.options;
     spec_.name = o.String("name", "llm");

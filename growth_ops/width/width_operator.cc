@@ -19,8 +19,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/growth/block_plan.h"
+#include "modelgrow/sdk/block_plan.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 
 namespace modelgrow {
@@ -47,6 +47,39 @@ torch::Tensor GrowSegments(const torch::Tensor& t, int64_t dim, int64_t segments
 
 class WidthOperator : public GrowthOperator {
  public:
+  // The conformance suites grow their probe model (hidden 32, 2 heads of 16, MLP 128) with each
+  // table; `test_` keys steer the suite (docs/writing-a-plugin.md).
+  static constexpr const char* kExamples = R"toml(
+[[example]]
+mlp_hidden = 200
+
+[[example]]
+heads = 5
+
+[[example]]
+heads = 3
+mlp_hidden = 256
+
+[[example]]
+mlp_hidden = 200
+new_inputs = "zero"
+
+[[example]]
+heads = 2
+test_check_error = "heads = 2 must be larger than the current 2 heads"
+
+[[example]]
+mlp_hidden = 64
+test_check_error = "mlp_hidden = 64 must be larger than the current MLP width 128"
+
+[[example]]  # nothing to grow
+test_options_error = "width growth needs mlp_hidden"
+
+[[example]]
+hidden_size = 64
+test_options_error = "hidden-size growth is not offered"
+)toml";
+
   explicit WidthOperator(const PluginContext& context) {
     const Options& o = context.options;
     mlp_hidden_ = o.Int("mlp_hidden", 0, {.min = 1});

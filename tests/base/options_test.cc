@@ -1,7 +1,7 @@
 // The validation layer every manifest and plugin option table goes through.
 #include <gtest/gtest.h>
 
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/options.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -64,6 +64,20 @@ lr = 0.1
     EXPECT_NE(text.find("exp.toml:5:1: train.steps: missing required key"), std::string::npos)
         << text;
   }
+}
+
+// TOML spells NaN `nan`; it compares false with every bound, so a range check alone would let it
+// through (and a report would then record "noise_std": "NaN").
+TEST(Options, NanIsNeverANumber) {
+  Options o = Options::ParseString("a = nan\nb = nan\nc = [1.0, nan]\nd = inf\n", "n.toml");
+  EXPECT_EQ(o.Double("a", 0.5), 0.5);
+  EXPECT_EQ(o.Double("b", 0.5, {.min = 0, .max = 1}), 0.5);
+  o.DoubleList("c", {});
+  EXPECT_EQ(o.Double("d", 0.5, {.max = 10}), 0.5);
+  EXPECT_THROW_WITH(o.ThrowIfProblems(), ValidationError,
+                    "n.toml:1:5: a: expected a number, got nan",
+                    "n.toml:2:5: b: expected a number, got nan",
+                    "n.toml:3:", "c:", "n.toml:4:5: d: expected a number in");
 }
 
 TEST(Options, ChoiceListsTheAllowedValues) {

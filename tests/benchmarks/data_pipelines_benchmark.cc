@@ -8,12 +8,12 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
-#include "modelgrow/base/options.h"
 #include "modelgrow/data/export.h"
 #include "modelgrow/data/loader.h"
 #include "modelgrow/host/plugin_registry.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
 namespace {
@@ -29,9 +29,12 @@ const PluginRegistry& Plugins() {
   return *registry;
 }
 
+// Constructed from its options and opened, as a run does.
 std::shared_ptr<DataPipeline> Make(const std::string& plugin, const std::string& toml) {
   PluginContext context{Options::ParseString(toml, plugin)};
-  return Plugins().MakeDataPipeline(plugin, context);
+  std::shared_ptr<DataPipeline> pipeline = Plugins().MakeDataPipeline(plugin, context);
+  pipeline->Open();
+  return pipeline;
 }
 
 // A scratch folder removed at exit.

@@ -28,8 +28,7 @@ namespace {
 const PluginRegistry& Registry() {
   static PluginRegistry* registry = [] {
     auto* r = new PluginRegistry();
-    r->LoadFile(std::filesystem::path(MODELGROW_BUILD_DIR) /
-                "lib/modelgrow/plugins/growth_stack.so");
+    r->LoadFile(std::filesystem::path(MODELGROW_PLUGIN_DIR) / "growth_stack.so");
     return r;
   }();
   return *registry;
@@ -100,8 +99,6 @@ void GrowToTwiceTheDepth(benchmark::State& state, const std::string& preset) {
   torch::NoGradGuard no_grad;
   ProbeOptions probe;
   probe.enabled = false;
-  GrowthStep step{"stack",
-                  Options::ParseString("placement = \"insert\"\ninit = \"zero\"\n", "benchmark")};
   double grow_seconds = 0, copy_seconds = 0, floor_seconds = 0, construct_seconds = 0;
   double rss_before = 0, rss_after = 0, peak_rss = 0;
   int64_t params = 0, grown_params = 0;
@@ -112,14 +109,17 @@ void GrowToTwiceTheDepth(benchmark::State& state, const std::string& preset) {
     params = model->NumParameters();
     BlockSpec spatial = model->MakeBlockSpec(false), temporal = model->MakeBlockSpec(true);
     const int64_t new_blocks = model->config().spatial_count() + model->config().temporal_count();
-    // Fresh options each time: the host marks keys as read.
-    step.options = Options::ParseString("placement = \"insert\"\ninit = \"zero\"\n", "benchmark");
+    // A fresh operator each time, constructed as the host does (options only).
+    std::vector<GrowthStep> steps = MakeGrowthSteps(
+        Registry(),
+        {{"stack", Options::ParseString("placement = \"insert\"\ninit = \"zero\"\n", "benchmark")}},
+        model->device());
     rss_before = CurrentRssGb();
     state.ResumeTiming();
 
     // Growth first, so no baseline below has left freed pages for it to reuse.
     auto start = std::chrono::steady_clock::now();
-    GrowModel(Registry(), *model, {step}, nullptr, 0, probe);
+    GrowModel(*model, steps, nullptr, 0, probe);
     grow_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     state.PauseTiming();

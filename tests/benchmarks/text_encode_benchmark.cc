@@ -1,5 +1,5 @@
-// Text-encoding throughput (prompts/s) of a tiny T5 and a tiny Llama made by make-tiny, through
-// the plugins' core models, uncached and through the host's text cache.
+// Text-encoding throughput (prompts/s) of a tiny T5 and a tiny Llama made by the t5 and llm
+// plugins' Makers, through the plugins themselves, uncached and through the host's text cache.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,12 +8,14 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "modelgrow/text/chat_template.h"
-#include "modelgrow/text/llama_decoder.h"
-#include "modelgrow/text/t5_encoder.h"
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/text/text_cache.h"
-#include "modelgrow/text/tiny_models.h"
-#include "modelgrow/text/tokenizer.h"
 
 namespace modelgrow {
 namespace {
@@ -30,74 +32,43 @@ std::vector<std::string> Captions(int count) {
   return out;
 }
 
-// Makes the two tiny folders once per process.
-const std::filesystem::path& Folders() {
+// The t5 and llm plugins of this build, with a tiny model each made by their own Makers once
+// per process: exactly the path an experiment's `make = {...}` takes.
+const PluginRegistry& Registry() {
+  static PluginRegistry* registry = [] {
+    auto* r = new PluginRegistry();
+    r->LoadFrom({std::filesystem::path(MODELGROW_PLUGIN_DIR)});
+    return r;
+  }();
+  return *registry;
+}
+
+std::shared_ptr<TextEncoder> MadeEncoder(const std::string& plugin, int64_t max_length) {
   static std::filesystem::path dir = [] {
     std::filesystem::path d = std::filesystem::temp_directory_path() /
                               ("modelgrow-text-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
-    {
-      std::ofstream corpus(d / "corpus.txt");
-      for (const std::string& c : Captions(400)) corpus << c << "\n";
-    }
-    for (const char* type : {"t5", "llama"}) {
-      TinyEncoderOptions o;
-      o.type = type;
-      o.corpus = d / "corpus.txt";
-      o.out = d / type;
-      o.d_model = 64;
-      o.layers = 2;
-      MakeTinyEncoder(o);
-    }
     std::atexit([] { std::filesystem::remove_all(dir); });
     return d;
   }();
-  return dir;
+  Options encoder = Options::ParseString(fmt::format("max_length = {}", max_length), plugin);
+  PluginContext make;
+  make.options = Options::ParseString("d_model = 64\nlayers = 2", plugin + " make");
+  std::filesystem::path folder = dir / plugin;
+  if (!std::filesystem::exists(folder)) {
+    std::ostringstream log;
+    Registry().MakeTextModelMaker(plugin, make, encoder)->Make(Captions(400), folder, log);
+  }
+  PluginContext context;
+  context.options = encoder.Subset();
+  context.options.Set("path", nlohmann::json(folder.string()).dump());
+  std::shared_ptr<TextEncoder> e = Registry().MakeTextEncoder(plugin, context);
+  e->Load();
+  return e;
 }
 
-// A TextEncoder over the core models, as the plugins build it (plugins cannot be linked here).
-class TinyEncoder : public TextEncoder {
- public:
-  explicit TinyEncoder(bool t5) : t5_(t5) {
-    std::filesystem::path folder = Folders() / (t5 ? "t5" : "llama");
-    if (t5) {
-      t5_model_ = LoadT5Encoder(folder);
-      tokenizer_ = SentencePieceTokenizer::Load(folder / "spiece.model");
-    } else {
-      llama_ = LoadLlamaDecoder(folder);
-      tokenizer_ = SentencePieceTokenizer::Load(folder / "tokenizer.model");
-    }
-  }
-  int64_t dim() const override { return 64; }
-  int64_t max_length() const override { return t5_ ? 120 : 160; }
-  TextEncoding Encode(const std::vector<std::string>& prompts) override {
-    torch::InferenceMode inference;
-    TextEncoding out;
-    if (t5_) {
-      TokenizedBatch b = TokenizeBatch(tokenizer_, prompts, {.max_length = 120});
-      out.embedding = t5_model_->forward(b.ids, b.mask);
-      out.mask = b.mask;
-    } else {
-      std::vector<std::string> texts;
-      for (const auto& p : prompts) texts.push_back(ApplyTemplate(kDefaultLlmTemplate, p));
-      TokenizedBatch b =
-          TokenizeBatch(tokenizer_, texts, {.max_length = 160, .add_bos = true, .add_eos = false});
-      out.embedding = llama_->HiddenState(b.ids, b.mask, -1);
-      out.mask = b.mask;
-    }
-    return out;
-  }
-  std::string CacheKey() const override { return t5_ ? "bench-t5" : "bench-llama"; }
-
- private:
-  bool t5_;
-  T5Encoder t5_model_{nullptr};
-  LlamaDecoder llama_{nullptr};
-  SentencePieceTokenizer tokenizer_;
-};
-
 void Encode(benchmark::State& state, bool t5, bool cached) {
-  auto encoder = std::make_shared<TinyEncoder>(t5);
+  std::shared_ptr<TextEncoder> encoder = t5 ? MadeEncoder("t5", 120) : MadeEncoder("llm", 160);
   TextEncoderCache cache(encoder);
   std::vector<std::string> batch = Captions(static_cast<int>(state.range(0)));
   if (cached) cache.Encode(batch);  // a training run's second epoch: every caption seen

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "data_test_util.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -137,6 +137,26 @@ TEST(DatasetCli, UnknownActionsAndPathsExitWithTwo) {
   CliRun info = Modelgrow(fmt::format("dataset info {}/missing", dir.path().string()));
   EXPECT_EQ(info.code, 2);
   EXPECT_TRUE(Has(info.output, "does not exist")) << info.output;
+}
+
+// Every plugin is constructed from its options before any opens or loads: an encoder's option
+// problem is reported although the pipeline's shards do not exist; alone, the missing shards are
+// named when the pipeline opens.
+TEST(DatasetCli, OptionsAreCheckedBeforeAnythingOpens) {
+  TempDir dir;
+  std::string shards = (dir / "no_shards").string();
+  CliRun encoder = Modelgrow(
+      fmt::format("dataset export --plugin hdf5 --set path={} --encode precomputed --out {}",
+                  shards, (dir / "o").string()));
+  EXPECT_EQ(encoder.code, 2) << encoder.output;
+  EXPECT_TRUE(Has(encoder.output, "missing required key")) << encoder.output;
+  EXPECT_FALSE(Has(encoder.output, "does not exist")) << encoder.output;
+  CliRun open = Modelgrow(fmt::format("dataset export --plugin hdf5 --set path={} --out {}", shards,
+                                      (dir / "o").string()));
+  EXPECT_EQ(open.code, 2) << open.output;
+  EXPECT_TRUE(Has(open.output, shards)) << open.output;
+  EXPECT_TRUE(Has(open.output, "does not exist")) << open.output;
+  EXPECT_FALSE(fs::exists(dir / "o/export.json"));
 }
 
 }  // namespace

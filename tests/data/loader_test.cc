@@ -5,53 +5,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "fakes/indexed_videos.h"
 #include "modelgrow/data/loader.h"
 #include "test_util.h"
 
 namespace modelgrow {
 namespace {
 
-// Sample i is a video filled with i; indices in `bad` are unusable; `shapes` (when set) gives
-// each index one of two sizes so the loader has to bucket.
-class CountingPipeline : public DataPipeline {
- public:
-  explicit CountingPipeline(int64_t n, std::set<int64_t> bad = {}, bool two_shapes = false,
-                            bool report_shapes = true)
-      : n_(n), bad_(std::move(bad)), two_shapes_(two_shapes), report_shapes_(report_shapes) {}
-  int64_t size() const override { return n_; }
-  Sample Get(int64_t index) override {
-    if (bad_.count(index)) throw SkipSample("sample " + std::to_string(index) + " is corrupt");
-    Sample s;
-    auto shape = Shape(index);
-    s.video = torch::full({shape[0], shape[1], shape[2], shape[3]}, static_cast<float>(index));
-    s.captions["short"] = "sample " + std::to_string(index);
-    s.fps = 8 + index % 3;
-    s.height = shape[2];
-    s.width = shape[3];
-    s.labels = {{"i", index}};
-    TextEncoding t;
-    t.embedding = torch::full({1, 3, 2}, static_cast<float>(index));
-    t.mask = torch::tensor({{true, true, index % 2 == 0}});
-    s.text_embeddings["enc"] = t;
-    return s;
-  }
-  std::string CacheKey() const override { return "counting"; }
-  std::optional<std::array<int64_t, 4>> ShapeOf(int64_t index) const override {
-    if (!report_shapes_) return std::nullopt;
-    return Shape(index);
-  }
-  nlohmann::json Summary() const override { return {{"bad", bad_.size()}}; }
-
- private:
-  std::array<int64_t, 4> Shape(int64_t index) const {
-    if (two_shapes_ && index % 3 == 0) return {1, 2, 4, 4};
-    return {1, 2, 2, 2};
-  }
-  int64_t n_;
-  std::set<int64_t> bad_;
-  bool two_shapes_;
-  bool report_shapes_;
-};
+using testing::IndexedVideos;
 
 std::vector<Batch> Take(DataLoader& loader, int count) {
   std::vector<Batch> out;
@@ -79,7 +40,7 @@ LoaderOptions Opts(int64_t batch, uint64_t seed, int workers) {
 }
 
 TEST(DataLoader, SameSeedGivesSameBatchesWhateverTheWorkerCount) {
-  auto pipeline = std::make_shared<CountingPipeline>(40);
+  auto pipeline = std::make_shared<IndexedVideos>(40);
   DataLoader serial(pipeline, Opts(4, 7, 0));
   DataLoader threaded(pipeline, Opts(4, 7, 2));
   DataLoader again(pipeline, Opts(4, 7, 1));
@@ -95,7 +56,7 @@ TEST(DataLoader, SameSeedGivesSameBatchesWhateverTheWorkerCount) {
 }
 
 TEST(DataLoader, EachEpochIsAPermutationAndEpochsAreReshuffled) {
-  auto pipeline = std::make_shared<CountingPipeline>(24);
+  auto pipeline = std::make_shared<IndexedVideos>(24);
   DataLoader loader(pipeline, Opts(4, 3, 2));
   EXPECT_EQ(loader.batches_per_epoch(), 6);
   std::vector<int64_t> epoch0, epoch1;
@@ -116,7 +77,7 @@ TEST(DataLoader, EachEpochIsAPermutationAndEpochsAreReshuffled) {
 }
 
 TEST(DataLoader, BatchesStackVideosFpsCaptionsLabelsAndEmbeddings) {
-  auto pipeline = std::make_shared<CountingPipeline>(10);
+  auto pipeline = std::make_shared<IndexedVideos>(10);
   LoaderOptions o = Opts(3, 0, 0);
   o.shuffle = false;
   DataLoader loader(pipeline, o);
@@ -135,7 +96,7 @@ TEST(DataLoader, BatchesStackVideosFpsCaptionsLabelsAndEmbeddings) {
 }
 
 TEST(DataLoader, ResumeMidEpochGivesIdenticalRemainingBatches) {
-  auto pipeline = std::make_shared<CountingPipeline>(30, std::set<int64_t>{4, 17});
+  auto pipeline = std::make_shared<IndexedVideos>(30, std::set<int64_t>{4, 17});
   for (int workers : {0, 2}) {
     DataLoader original(pipeline, Opts(4, 11, workers));
     Take(original, 5);  // into the second epoch's neighbourhood: 7 batches per epoch
@@ -156,7 +117,7 @@ TEST(DataLoader, ResumeMidEpochGivesIdenticalRemainingBatches) {
 
 TEST(DataLoader, SkippedSamplesAreCountedAndReplacedByTheNextInOrder) {
   std::set<int64_t> bad = {1, 2, 7};
-  auto pipeline = std::make_shared<CountingPipeline>(12, bad);
+  auto pipeline = std::make_shared<IndexedVideos>(12, bad);
   LoaderOptions o = Opts(4, 0, 2);
   o.shuffle = false;
   DataLoader loader(pipeline, o);
@@ -174,7 +135,7 @@ TEST(DataLoader, SkippedSamplesAreCountedAndReplacedByTheNextInOrder) {
 }
 
 TEST(DataLoader, AllSamplesSkippedIsAnError) {
-  auto pipeline = std::make_shared<CountingPipeline>(3, std::set<int64_t>{0, 1, 2});
+  auto pipeline = std::make_shared<IndexedVideos>(3, std::set<int64_t>{0, 1, 2});
   DataLoader loader(pipeline, Opts(2, 0, 1));
   EXPECT_THROW_WITH(loader.Next(), RunError, "every one of the 3 samples", "skipped");
   // The position stays at the failing batch.
@@ -182,7 +143,7 @@ TEST(DataLoader, AllSamplesSkippedIsAnError) {
 }
 
 TEST(DataLoader, BucketsByShapeAndCoversEverySampleWithoutDropLast) {
-  auto pipeline = std::make_shared<CountingPipeline>(20, std::set<int64_t>{}, true);
+  auto pipeline = std::make_shared<IndexedVideos>(20, std::set<int64_t>{}, true);
   LoaderOptions o = Opts(3, 5, 2);
   o.drop_last = false;
   DataLoader loader(pipeline, o);
@@ -203,7 +164,7 @@ TEST(DataLoader, BucketsByShapeAndCoversEverySampleWithoutDropLast) {
 }
 
 TEST(DataLoader, LastBatchIsSmallerWithoutDropLast) {
-  auto pipeline = std::make_shared<CountingPipeline>(10);
+  auto pipeline = std::make_shared<IndexedVideos>(10);
   LoaderOptions o = Opts(4, 0, 0);
   o.drop_last = false;
   o.shuffle = false;
@@ -216,7 +177,7 @@ TEST(DataLoader, LastBatchIsSmallerWithoutDropLast) {
 }
 
 TEST(DataLoader, BadSettingsAndPositionsAreClearErrors) {
-  auto pipeline = std::make_shared<CountingPipeline>(5);
+  auto pipeline = std::make_shared<IndexedVideos>(5);
   EXPECT_THROW_WITH(DataLoader(pipeline, Opts(0, 0, 0)), InputError, "batch_size must be >= 1");
   EXPECT_THROW_WITH(DataLoader(pipeline, Opts(2, 0, -1)), InputError, "workers must be >= 0");
   LoaderOptions o = Opts(2, 0, 0);
@@ -234,7 +195,7 @@ TEST(DataLoader, BadSettingsAndPositionsAreClearErrors) {
   EXPECT_THROW_WITH(LoaderPosition::FromJson({{"epoch", -1}, {"batch", 0}}), InputError, "'epoch'");
 
   // Samples of different shapes from a pipeline that does not report shapes.
-  auto unreported = std::make_shared<CountingPipeline>(6, std::set<int64_t>{}, true, false);
+  auto unreported = std::make_shared<IndexedVideos>(6, std::set<int64_t>{}, true, false);
   LoaderOptions ordered = Opts(3, 0, 0);
   ordered.shuffle = false;
   DataLoader mixed(unreported, ordered);

@@ -10,12 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/gif_reader.h"
+#include "fakes/indexed_videos.h"
+#include "fakes/labelled_pixels.h"
 #include "modelgrow/eval/attribute_classifier.h"
 #include "modelgrow/eval/evaluator.h"
 #include "modelgrow/eval/frechet.h"
 #include "modelgrow/eval/gif.h"
 #include "modelgrow/host/plugin_registry.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
 #include "test_util.h"
 #include "train/train_fixtures.h"
 
@@ -192,12 +194,14 @@ TEST(FrechetDistance, RejectsSetsItCannotCompare) {
   EXPECT_THROW_WITH(FrechetDistance(at::zeros({4}), at::zeros({4, 1})), InputError, expected);
 }
 
-// ---------------------------------------------------------------- attribute classes
+// ---------------------------------------------------------------- attribute classifier
 
 std::shared_ptr<DataPipeline> Synthetic(const PluginRegistry& registry, const std::string& toml) {
   PluginContext context;
   context.options = Options::ParseString(toml, "synthetic.toml");
-  return registry.MakeDataPipeline("synthetic", context);
+  std::shared_ptr<DataPipeline> pipeline = registry.MakeDataPipeline("synthetic", context);
+  pipeline->Open();
+  return pipeline;
 }
 
 class SyntheticTest : public ::testing::Test {
@@ -206,81 +210,26 @@ class SyntheticTest : public ::testing::Test {
   PluginRegistry registry_;
 };
 
-TEST_F(SyntheticTest, TargetsNameWhatTheSampleShows) {
-  AttributeClasses classes = AttributeClasses::Synthetic();
-  EXPECT_EQ(classes.categories(),
-            (std::vector<std::string>{"color", "count", "motion", "relation", "shape"}));
-  EXPECT_EQ(classes.classes.at("relation").front(), "none");
-  EXPECT_EQ(classes.classes.at("count").front(), "1");
-  EXPECT_EQ(AttributeClasses::FromJson(classes.ToJson()).classes, classes.classes);
-  EXPECT_EQ(CategoriesInPrompt("short"), (std::vector<std::string>{"color", "shape", "motion"}));
-  EXPECT_EQ(CategoriesInPrompt("detailed").size(), 5u);
-
-  auto data = Synthetic(registry_,
-                        "domain = \"continual\"\nsize = 40\nframes = 2\nheight = 16\nwidth = 16\n");
-  int alone = 0, side_by_side = 0, stacked = 0;
-  for (int64_t i = 0; i < data->size(); ++i) {
-    Sample s = data->Get(i);
-    std::map<std::string, int64_t> t = TargetsFromLabels(classes, s.labels);
-    ASSERT_EQ(t.size(), 5u);
-    const size_t count = s.labels["objects"].size();
-    auto name = [&](const std::string& category) {
-      return classes.classes.at(category).at(t.at(category));
-    };
-    EXPECT_EQ(name("count"), std::to_string(count));
-    const json& main = s.labels["objects"][0];
-    if (count == 1) {
-      ++alone;
-      EXPECT_EQ(name("color"), main["color"].get<std::string>());
-      EXPECT_EQ(name("shape"), main["shape"].get<std::string>());
-      EXPECT_EQ(name("motion"), main["motion"].get<std::string>());
-      EXPECT_EQ(name("relation"), "none");
-      // The short caption names the object's colour and shape, as the targets do.
-      EXPECT_NE(s.captions.at("short").find(name("color") + " " + name("shape")), std::string::npos)
-          << s.captions.at("short");
-      continue;
-    }
-    // With company, which object is the main one is invisible: only count and arrangement.
-    for (const char* category : {"color", "shape", "motion"}) EXPECT_EQ(t.at(category), -1);
-    const std::string& detailed = s.captions.at("detailed");
-    if (name("relation") == "side by side") {
-      ++side_by_side;
-      EXPECT_TRUE(detailed.find(" is left of the ") != std::string::npos ||
-                  detailed.find(" is right of the ") != std::string::npos)
-          << detailed;
-    } else {
-      ++stacked;
-      ASSERT_EQ(name("relation"), "stacked");
-      EXPECT_TRUE(detailed.find(" is above the ") != std::string::npos ||
-                  detailed.find(" is below the ") != std::string::npos)
-          << detailed;
-    }
-  }
-  EXPECT_GT(alone, 0);
-  EXPECT_GT(side_by_side, 0);
-  EXPECT_GT(stacked, 0);
-}
-
-TEST_F(SyntheticTest, LabelsWithoutObjectsAreRejected) {
-  AttributeClasses classes = AttributeClasses::Synthetic();
-  for (const json& labels : {json{{"class", 2}}, json(), json{{"objects", json::array()}}}) {
-    EXPECT_THROW_WITH(TargetsFromLabels(classes, labels), InputError,
-                      "evaluation needs synthetic-world labels");
-  }
-  // A colour outside the classes is -1 (not counted), not an error.
-  json labels = {{"objects", {{{"color", "ultraviolet"}, {"shape", "circle"}, {"motion", "left"}}}},
-                 {"count", 1}};
-  auto t = TargetsFromLabels(classes, labels);
-  EXPECT_EQ(t.at("color"), -1);
-  EXPECT_GE(t.at("shape"), 0);
-  EXPECT_EQ(classes.classes.at("relation").at(t.at("relation")), "none");
+// Evaluation reads labels only through the schema a data pipeline declares: a pipeline with
+// another schema (the tests' moving bars) is evaluated exactly as the synthetic world is.
+TEST(AttributeTargets, EveryCategoryOfTheSchemaIsATargetOrMinusOne) {
+  std::optional<LabelSchema> schema = testing::LabelledPixels().label_schema();
+  ASSERT_TRUE(schema);
+  EXPECT_EQ(AllTargets(*schema, {{"color", 2}}),
+            (std::map<std::string, int64_t>{{"color", 2}, {"count", -1}}));
+  // Out-of-range indices and categories outside the schema are not targets.
+  EXPECT_EQ(AllTargets(*schema, {{"color", 3}, {"count", 1}, {"size", 0}}),
+            (std::map<std::string, int64_t>{{"color", -1}, {"count", 1}}));
+  EXPECT_EQ(LabelSchema::FromJson(schema->ToJson()), *schema);
+  EXPECT_THROW_WITH(LabelSchema::FromJson(json{{"stated_by", json::object()}}), InputError,
+                    "label schema");
 }
 
 TEST(Accuracy, CountsOnlyKnownTargets) {
-  AttributeClasses classes;
-  classes.classes["color"] = {"red", "green", "blue"};
-  classes.classes["shape"] = {"circle", "square"};
-  AttributeClassifier classifier(classes, 4);
+  LabelSchema schema;
+  schema.classes["color"] = {"red", "green", "blue"};
+  schema.classes["shape"] = {"circle", "square"};
+  AttributeClassifier classifier(schema, 4);
   {
     // Zero weights: features are zero, so the logits are the head biases.
     torch::NoGradGuard no_grad;
@@ -306,7 +255,7 @@ TEST(Accuracy, CountsOnlyKnownTargets) {
 TEST_F(SyntheticTest, ClassifierTrainsOnceThenLoadsFromItsCache) {
   TempDir dir;
   auto data = Synthetic(registry_, "size = 16\nframes = 2\nheight = 16\nwidth = 16\n");
-  ClassifierTraining t;
+  ClassifierSpec t;
   t.steps = 3;
   t.batch_size = 4;
   t.width = 4;
@@ -327,9 +276,13 @@ TEST_F(SyntheticTest, ClassifierTrainsOnceThenLoadsFromItsCache) {
   EXPECT_EQ(json::parse(ReadFile(dir / "c" / "classifier.json"))["steps"], 4);
   EXPECT_FALSE(torch::equal(retrained->Features(video), trained->Features(video)));
 
-  // Data without synthetic labels cannot train it.
-  EXPECT_THROW_WITH(TrainOrLoadClassifier({std::make_shared<testing::TinyVideos>()}, t, dir / "d"),
-                    InputError, "evaluation needs synthetic-world labels");
+  // Data without labels cannot train it, nor can data of two schemas.
+  EXPECT_THROW_WITH(
+      TrainOrLoadClassifier({std::make_shared<testing::IndexedVideos>(8)}, t, dir / "d"),
+      InputError, "declares no label schema");
+  EXPECT_THROW_WITH(
+      TrainOrLoadClassifier({data, std::make_shared<testing::LabelledPixels>()}, t, dir / "e"),
+      InputError, "different label schemas");
 }
 
 // ---------------------------------------------------------------- EvaluateModel
@@ -338,7 +291,7 @@ TEST_F(SyntheticTest, EvaluateModelReportsEveryMetricDeterministically) {
   TempDir dir;
   auto heldout =
       Synthetic(registry_, "split = \"heldout\"\nsize = 4\nframes = 2\nheight = 16\nwidth = 16\n");
-  ClassifierTraining t;
+  ClassifierSpec t;
   t.steps = 2;
   t.batch_size = 4;
   t.width = 4;
@@ -355,21 +308,22 @@ TEST_F(SyntheticTest, EvaluateModelReportsEveryMetricDeterministically) {
   STDiT3Config config = testing::TinyConfig();
   torch::manual_seed(0);
   STDiT3 model(config);
-  TextEncoderCache text(std::make_shared<testing::TinyWords>());
+  TextEncoderCache text(std::make_shared<testing::HashedWords>());
   json first = EvaluateModel(*model, {&text}, setup);
   const json& m = first["metrics"];
+  const LabelSchema schema = *heldout->label_schema();
   for (const char* kind : {"short", "detailed"}) {
     std::string k = kind;
     EXPECT_GT(m.value("loss/base/" + k, -1.0), 0) << m.dump();
     EXPECT_GE(m.value("fd/base/" + k, -1.0), 0) << m.dump();
-    for (const std::string& category : CategoriesInPrompt(k)) {
+    for (const std::string& category : schema.stated_by.at(k)) {
       double acc = m.value("acc/base/" + k + "/" + category, -1.0);
       EXPECT_GE(acc, 0) << category;
       EXPECT_LE(acc, 1) << category;
     }
     EXPECT_TRUE(m.contains("acc/base/" + k + "/mean"));
   }
-  for (const std::string& category : AttributeClasses::Synthetic().categories())
+  for (const auto& [category, names] : schema.classes)
     EXPECT_TRUE(m.contains("ceiling/base/" + category)) << category;
   ASSERT_EQ(first["samples"].size(), 4u);  // 2 prompts x 2 kinds
   for (const json& s : first["samples"]) {
@@ -380,6 +334,34 @@ TEST_F(SyntheticTest, EvaluateModelReportsEveryMetricDeterministically) {
   }
   json second = EvaluateModel(*model, {&text}, setup);
   EXPECT_EQ(first["metrics"], second["metrics"]);
+}
+
+// A data set core knows nothing about (the tests' moving bars, whose one category is the bar's
+// direction) is evaluated through the schema it declares, like the synthetic world.
+TEST(Evaluation, AnyLabelledDataIsScoredByItsOwnSchema) {
+  TempDir dir;
+  testing::MovingBars::Settings settings;
+  settings.size = 8;
+  settings.frames = 2;
+  auto bars = std::make_shared<testing::MovingBars>(settings);
+  ClassifierSpec t;
+  t.steps = 2;
+  t.batch_size = 4;
+  t.width = 4;
+  EvaluationSetup setup;
+  setup.domains["bars"] = bars;
+  setup.classifier = TrainOrLoadClassifier({bars}, t, dir / "classifier");
+  EXPECT_EQ(setup.classifier->schema(), *bars->label_schema());
+  setup.spec.samples = 2;
+  setup.spec.loss_samples = 2;
+  setup.spec.sampling_steps = 2;
+  torch::manual_seed(0);
+  STDiT3 model(testing::TinyConfig());
+  TextEncoderCache text(std::make_shared<testing::HashedWords>());
+  json m = EvaluateModel(*model, {&text}, setup)["metrics"];
+  EXPECT_TRUE(m.contains("acc/bars/short/direction")) << m.dump();
+  EXPECT_TRUE(m.contains("acc/bars/detailed/direction")) << m.dump();
+  EXPECT_TRUE(m.contains("ceiling/bars/direction")) << m.dump();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "eval/gif_reader.h"
 #include "experiment/engine_util.h"
+#include "experiment/tiny_manifest.h"
 #include "modelgrow/experiment/report.h"
 #include "test_util.h"
 
@@ -30,124 +31,15 @@ using testing::WriteText;
 const std::string kPlugins = std::string("--plugin-path ") + EXPERIMENT_TEST_PLUGINS + " ";
 
 // Cheap: test plugins only, no evaluation.
-const char* kCheap = R"([experiment]
-name = "cheap"
-threads = 1
+const std::string kCheap = testing::TinyManifest("cheap").LrSweep("high", "low").Text();
 
-[model]
-preset = "STDiT3-T/2"
-hidden_size = 32
-depth = 1
-num_heads = 2
-text = "words"
-
-[text.words]
-plugin = "test_words"
-dim = 16
-
-[data.base]
-plugin = "test_frames"
-size = 16
-
-[stages.pretrain]
-kind = "pretrain"
-data = "base"
-steps = 3
-batch_size = 4
-workers = 1
-
-[stages.grow]
-kind = "grow"
-from = "pretrain"
-ops = [{plugin = "counting", factor = 2}]
-
-[stages.continue]
-kind = "continue"
-from = "grow"
-data = "base"
-steps = 2
-batch_size = 4
-workers = 1
-[stages.continue.optim]
-lr = 1e-3
-
-[[sweep.axis]]
-name = "lr"
-key = "stages.continue.optim.lr"
-values = [1e-3, 3e-4]
-labels = ["high", "low"]
-)";
-
-// With an evaluation on real synthetic videos (their labels feed the attribute classifier).
-const char* kEvaluated = R"([experiment]
-name = "sweep"
-threads = 1
-
-[model]
-preset = "STDiT3-T/2"
-hidden_size = 32
-depth = 1
-num_heads = 2
-text = "words"
-
-[text.words]
-plugin = "test_words"
-dim = 16
-
-[data.train]
-plugin = "synthetic"
-size = 32
-frames = 4
-height = 16
-width = 16
-
-[data.heldout]
-inherit = "train"
-split = "heldout"
-size = 4
-
-[stages.pretrain]
-kind = "pretrain"
-data = "train"
-steps = 6
-batch_size = 4
-workers = 1
-log_every = 2
-
-[stages.grow]
-kind = "grow"
-from = "pretrain"
-ops = [{plugin = "stack", placement = "insert", init = "zero"}]
-
-[stages.continue]
-kind = "continue"
-from = "grow"
-data = "train"
-caption = "detailed"
-steps = 4
-batch_size = 4
-workers = 1
-log_every = 2
-[stages.continue.optim]
-lr = 1e-3
-
-[stages.evaluate]
-kind = "evaluate"
-from = "continue"
-baseline = "pretrain"
-domains = {base = "heldout"}
-samples = 2
-sampling_steps = 2
-loss_samples = 2
-grid_prompts = 1
-classifier = {data = "train", steps = 5, batch_size = 4, width = 4}
-
-[[sweep.axis]]
-name = "lr"
-key = "stages.continue.optim.lr"
-values = [1e-3, 1e-4]
-labels = ["fast", "careful"]  # not alphabetical: rows follow the manifest
-)";
+// With an evaluation on real synthetic videos (their labels feed the attribute classifier); the
+// sweep's labels are not alphabetical, so report rows must follow the manifest.
+const std::string kEvaluated = testing::TinyManifest("sweep")
+                                   .SyntheticData(32)
+                                   .Evaluation()
+                                   .LrSweep("fast", "careful", "1e-4")
+                                   .Text();
 
 // stdout only (RunCli merges stderr in).
 std::string Stdout(const std::string& args, int* exit_code) {

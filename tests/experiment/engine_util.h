@@ -22,7 +22,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
 
 namespace modelgrow::testing {
 

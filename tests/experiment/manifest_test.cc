@@ -1,4 +1,7 @@
 // Manifest validation: everything wrong with a file is reported at once, before any work.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -174,6 +177,109 @@ TEST_F(ManifestTest, ValidateCommandExitCodes) {
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("is not a key of this manifest"), std::string::npos) << bad.output;
   EXPECT_EQ(RunCli(plugin_path + " validate /no/such/file.toml").exit_code, 2);
+}
+
+// ---------------------------------------------------------------- validation beyond the keys
+
+// The manifest with a working sweep and `ops` in place of the counting operator.
+std::string WithOps(const std::string& ops) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  Replace(text, "ops = [{plugin = \"counting\", factor = 2}]", "ops = " + ops);
+  return text;
+}
+
+void LoadBuiltPlugin(PluginRegistry& registry, const std::string& file) {
+  registry.LoadFile(std::filesystem::path(MODELGROW_PLUGIN_DIR) / file);
+}
+
+// `validate` builds [model] without weights and runs every operator's check on the model it
+// would grow, so an operator that cannot grow it fails before pre-training, with a position.
+TEST_F(ManifestTest, EveryOperatorsCheckRunsOnTheModelItWouldGrow) {
+  LoadBuiltPlugin(registry_, "growth_stack.so");
+  std::string text = WithOps("[{plugin = \"stack\", new_blocks = 3}]");  // T/2 has N = 2
+  EXPECT_THROW_WITH(
+      Manifest::Load(Write(text), {}, &registry_), ValidationError,
+      "m.toml:" +
+          std::to_string(1 + std::count(text.begin(), text.begin() + text.find("ops = ["), '\n')),
+      "stages.grow.ops: step 1 ('stack'): new_blocks = 3 does not fit N = 2");
+  // The second step is checked on the model the first one grew: doubling makes N = 4, and
+  // new_blocks = 3 still does not fit; new_blocks = 4 does.
+  EXPECT_THROW_WITH(
+      Manifest::Load(Write(WithOps("[{plugin = \"stack\"}, {plugin = \"stack\", new_blocks = 3}]")),
+                     {}, &registry_),
+      ValidationError, "step 2 ('stack')", "N = 4");
+  EXPECT_NO_THROW(
+      Manifest::Load(Write(WithOps("[{plugin = \"stack\"}, {plugin = \"stack\", new_blocks = 4}]")),
+                     {}, &registry_));
+}
+
+long PeakResidentKilobytes() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// The model validation builds lives on the meta device: STDiT3-XL/2 (1.1 B parameters, 4.5 GB in
+// fp32) grown to twice its depth costs shapes, not memory.
+TEST_F(ManifestTest, ValidatingAnXlModelAllocatesNoWeights) {
+  LoadBuiltPlugin(registry_, "growth_stack.so");
+  std::string text = WithOps("[{plugin = \"stack\", placement = \"insert\"}]");
+  Replace(text, "preset = \"STDiT3-T/2\"", "preset = \"STDiT3-XL/2\"");
+  const long before = PeakResidentKilobytes();
+  EXPECT_NO_THROW(Manifest::Load(Write(text), {}, &registry_));
+  EXPECT_LT(PeakResidentKilobytes() - before, 512 * 1024) << "kilobytes";
+}
+
+TEST_F(ManifestTest, AKeyThatEverySweepRunSetsIsNoted) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  text += R"(
+[[sweep.axis]]
+name = "growth"
+[[sweep.axis.value]]
+label = "none"
+set = {"stages.grow.ops" = []}
+[[sweep.axis.value]]
+label = "counting"
+set = {"stages.grow.ops" = [{plugin = "counting", factor = 3}]}
+)";
+  Manifest m = Manifest::Load(Write(text), {}, &registry_);
+  // Both axes set their key in every run: the lr axis (key = ...) and the growth axis.
+  ASSERT_EQ(m.notes().size(), 2u);
+  EXPECT_NE(m.notes()[0].find("stages.pretrain.optim ("), std::string::npos) << m.notes()[0];
+  EXPECT_NE(m.notes()[1].find("stages.grow.ops (" + (dir_ / "m.toml").string() + ":"),
+            std::string::npos)
+      << m.notes()[1];
+  EXPECT_NE(m.notes()[1].find("sweep axis 'growth' in every run"), std::string::npos);
+  auto r = RunCli(std::string("--plugin-path ") + EXPERIMENT_TEST_PLUGINS + " validate " +
+                  Write(text).string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: stages.grow.ops"), std::string::npos) << r.output;
+}
+
+// The host names no plugin: a text table says which plugin it is, and `make` asks that plugin's
+// Maker, whose options are checked at validation like any plugin's.
+TEST_F(ManifestTest, TextTablesNameTheirPluginAndMakeTablesAreCheckedByTheirMaker) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  std::string no_plugin = text;
+  Replace(no_plugin, "plugin = \"test_words\"\n", "");
+  EXPECT_THROW_WITH(Manifest::Load(Write(no_plugin), {}, &registry_), ValidationError,
+                    "text.words.plugin: missing required key");
+
+  std::string no_maker = text;
+  Replace(no_maker, "dim = 16\n", "dim = 16\nmake = {corpus = \"train\"}\n");
+  EXPECT_THROW_WITH(Manifest::Load(Write(no_maker), {}, &registry_), ValidationError,
+                    "text encoder 'test_words' cannot make models");
+
+  LoadBuiltPlugin(registry_, "text_t5.so");
+  std::string bad_make = text;
+  Replace(bad_make, "[text.words]\nplugin = \"test_words\"\ndim = 16\n",
+          "[text.words]\nplugin = \"t5\"\nmax_length = 16\n"
+          "[text.words.make]\ncorpus = [\"train\", \"nope\"]\nd_model = 30\nheads = 4\n"
+          "vocab_size = 8\n");
+  EXPECT_THROW_WITH(Manifest::Load(Write(bad_make), {}, &registry_), ValidationError,
+                    "text.words.make.corpus: no data table 'nope'", "text.words.make.vocab_size",
+                    "text.words.make.heads");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiment/engine_util.h"
+#include "experiment/tiny_manifest.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -21,76 +22,21 @@ using testing::ReadJson;
 using testing::StageDir;
 using testing::TempDir;
 
-// Tiny: 0.03M-parameter STDiT3, 16x16 synthetic videos of 4 frames, hashed-word text.
-const char* kManifest = R"(
-[experiment]
-name = "resume"
-threads = 1
-
-[model]
-preset = "STDiT3-T/2"
-hidden_size = 32
-depth = 1
-num_heads = 2
-text = "words"
-
-[text.words]
-plugin = "test_words"
-dim = 16
-
-[data.train]
-plugin = "synthetic"
-size = 64
-frames = 4
-height = 16
-width = 16
-
-[data.heldout]
-inherit = "train"
-split = "heldout"
-size = 4
-
-[stages.pretrain]
-kind = "pretrain"
-data = "train"
-steps = 24
-batch_size = 4
-checkpoint_every = 4
-log_every = 2
-workers = 1
-caption_dropout = 0.2
-[stages.pretrain.optim]
-lr = 1e-3
-warmup_steps = 4
-
-[stages.grow]
-kind = "grow"
-from = "pretrain"
-ops = [{plugin = "stack", placement = "insert", init = "zero"}]
-
-[stages.continue]
-kind = "continue"
-from = "grow"
-data = "train"
-caption = "mixed"
-steps = 16
-batch_size = 4
-checkpoint_every = 4
-log_every = 2
-workers = 1
-optimizer_state = "carry"
-
-[stages.evaluate]
-kind = "evaluate"
-from = "continue"
-baseline = "pretrain"
-domains = {base = "heldout"}
-samples = 2
-sampling_steps = 2
-loss_samples = 2
-grid_prompts = 2
-classifier = {data = "train", steps = 5, batch_size = 4, width = 4}
-)";
+// Tiny: 0.03M-parameter STDiT3, 16x16 synthetic videos of 4 frames, hashed-word text; training
+// stages checkpoint every 4 steps, so a kill can land between checkpoints.
+const std::string kManifest =
+    testing::TinyManifest("resume")
+        .SyntheticData(64)
+        .Table("stages.pretrain",
+               "kind = \"pretrain\"\ndata = \"train\"\nsteps = 24\nbatch_size = 4\n"
+               "checkpoint_every = 4\nlog_every = 2\nworkers = 1\ncaption_dropout = 0.2\n")
+        .Table("stages.pretrain.optim", "lr = 1e-3\nwarmup_steps = 4\n")
+        .Table("stages.continue",
+               "kind = \"continue\"\nfrom = \"grow\"\ndata = \"train\"\ncaption = \"mixed\"\n"
+               "steps = 16\nbatch_size = 4\ncheckpoint_every = 4\nlog_every = 2\nworkers = 1\n"
+               "optimizer_state = \"carry\"\n")
+        .Evaluation(/*grid_prompts=*/2)
+        .Text();
 
 class ResumeTest : public ::testing::Test {
  protected:
@@ -160,11 +106,14 @@ TEST_F(ResumeTest, KilledAnywhereAndResumedEndsBitIdentical) {
   EXPECT_TRUE(fs::exists(pretrain / "checkpoint.staging" / "trainer_state.json"));
   EXPECT_EQ(ReadJson(pretrain / "checkpoint" / "trainer_state.json")["step"], saved);
 
-  // 4. Growing: the grown checkpoint is in place but the stage is not recorded as done.
-  KillOnRename(out, "*/grow-*/growth_report.json", 2);
+  // 4. Growing: the grown checkpoint (weights, optimizer state and growth report, one commit)
+  //    is in place but the stage is not recorded as done.
+  KillOnRename(out, "*/grow-*/stage.json");
   const fs::path grow = StageDir(out, "grow");
   EXPECT_TRUE(fs::exists(pretrain / "stage.json"));
   EXPECT_TRUE(fs::exists(grow / "checkpoint" / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(grow / "checkpoint" / "optimizer.safetensors"));
+  EXPECT_TRUE(fs::exists(grow / "checkpoint" / "growth_report.json"));
   EXPECT_FALSE(fs::exists(grow / "stage.json"));
 
   // 5. Continual training, from outside, mid-way.

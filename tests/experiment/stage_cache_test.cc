@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiment/engine_util.h"
+#include "experiment/tiny_manifest.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/experiment/runner.h"
 #include "modelgrow/host/plugin_registry.h"
@@ -21,62 +22,16 @@ using testing::ReadJson;
 using testing::StageDirs;
 using testing::TempDir;
 
-const char* kManifest = R"(
-[experiment]
-name = "cache"
-description = "stage reuse"
-threads = 1
-
-[model]
-preset = "STDiT3-T/2"
-hidden_size = 32
-depth = 1
-num_heads = 2
-text = "words"
-
-[text.words]
-plugin = "test_words"
-dim = 16
-
-[data.base]
-plugin = "test_frames"
-size = 16
-
-[data.more]
-plugin = "test_frames"
-size = 16
-seed = 3
-
-[stages.pretrain]
-kind = "pretrain"
-data = "base"
-steps = 3
-batch_size = 4
-workers = 1
-
-[stages.grow]
-kind = "grow"
-from = "pretrain"
-ops = [{plugin = "counting", factor = 2}]
-[stages.grow.probe]
-seed = 1
-
-[stages.continue]
-kind = "continue"
-from = "grow"
-data = "more"
-steps = 2
-batch_size = 4
-workers = 1
-[stages.continue.optim]
-lr = 1e-3
-
-[[sweep.axis]]
-name = "lr"
-key = "stages.continue.optim.lr"
-values = [1e-3, 3e-4]
-labels = ["high", "low"]
-)";
+// Two data sets, so a change to the continue stage's data leaves pretraining cached.
+const std::string kManifest =
+    testing::TinyManifest("cache")
+        .Table("data.more", "plugin = \"test_frames\"\nsize = 16\nseed = 3\n")
+        .Table("stages.grow.probe", "seed = 1\n")
+        .Table("stages.continue",
+               "kind = \"continue\"\nfrom = \"grow\"\ndata = \"more\"\nsteps = 2\n"
+               "batch_size = 4\nworkers = 1\n")
+        .LrSweep("high", "low")
+        .Text();
 
 class StageCacheTest : public ::testing::Test {
  protected:

@@ -4,14 +4,14 @@
 #include <torch/torch.h>
 
 #include "growth_test_util.h"
-#include "modelgrow/growth/optimizer_file.h"
+#include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/model/clone.h"
 #include "test_util.h"
 
 namespace modelgrow {
 namespace {
 
-using growth_testing::GrowWith;
+using growth_testing::GrowWithPlugin;
 using growth_testing::TinyConfig;
 using growth_testing::TinyProbe;
 using growth_testing::TrainedModel;
@@ -33,7 +33,7 @@ TEST(GrowthHost, MovedParametersKeepTheirMomentsUnderTheirNewNames) {
   OptimizerState state = StateFor(*model);
   OptimizerState old = state;
   const size_t entries = state.size();
-  GrowthReport report = GrowWith(*model, "stack", "", &state);
+  GrowthReport report = GrowWithPlugin(*model, "stack", "", &state);
   EXPECT_EQ(report.optimizer_state, OptimizerStatePolicy::kCarried);
   EXPECT_EQ(report.optimizer_entries_carried, static_cast<int64_t>(entries));
   EXPECT_EQ(report.optimizer_entries_dropped, 0);
@@ -52,7 +52,7 @@ TEST(GrowthHost, WidthPadsTheMomentsOfResizedTensors) {
   STDiT3 model = TrainedModel(TinyConfig(2));
   OptimizerState state = StateFor(*model);
   OptimizerState old = state;
-  GrowthReport report = GrowWith(*model, "width", "mlp_hidden = 160\nheads = 3\n", &state);
+  GrowthReport report = GrowWithPlugin(*model, "width", "mlp_hidden = 160\nheads = 3\n", &state);
   EXPECT_EQ(report.optimizer_state, OptimizerStatePolicy::kTransformed);
   EXPECT_EQ(report.optimizer_entries_dropped, 0);
   EXPECT_EQ(state.size(), old.size());
@@ -77,13 +77,13 @@ TEST(GrowthHost, FrozenAndResetStateIsDropped) {
   STDiT3 model = TrainedModel(TinyConfig(2));
   OptimizerState state = StateFor(*model);
   const int64_t entries = static_cast<int64_t>(state.size());
-  GrowthReport report = GrowWith(*model, "lora", "rank = 2\n", &state);
+  GrowthReport report = GrowWithPlugin(*model, "lora", "rank = 2\n", &state);
   EXPECT_TRUE(state.empty());  // every base weight is frozen
   EXPECT_EQ(report.optimizer_entries_dropped, entries);
 
   STDiT3 other = TrainedModel(TinyConfig(2));
   state = StateFor(*other);
-  report = GrowWith(*other, "llama_pro", "every = 1\n", &state);
+  report = GrowWithPlugin(*other, "llama_pro", "every = 1\n", &state);
   EXPECT_EQ(report.optimizer_state, OptimizerStatePolicy::kReset);
   EXPECT_TRUE(state.empty());
 }
@@ -95,7 +95,7 @@ TEST(GrowthHost, AShapeChangeTheOperatorDidNotTransformDropsTheEntry) {
   state["spatial_blocks.0.attn.qkv.weight"].exp_avg_sq = torch::zeros({3});
   state["no.such.parameter"] = {torch::zeros({1}), torch::zeros({1}), 1};
   GrowthReport report =
-      GrowWith(*model, "text_condition", "caption_channels = 4\ntoken_num = 2\n", &state);
+      GrowWithPlugin(*model, "text_condition", "caption_channels = 4\ntoken_num = 2\n", &state);
   EXPECT_EQ(report.optimizer_entries_dropped, 2);
   EXPECT_FALSE(state.contains("spatial_blocks.0.attn.qkv.weight"));
   EXPECT_FALSE(state.contains("no.such.parameter"));
@@ -103,7 +103,7 @@ TEST(GrowthHost, AShapeChangeTheOperatorDidNotTransformDropsTheEntry) {
 
 TEST(GrowthHost, ReportJsonHasEveryHostAndOperatorField) {
   STDiT3 model = TrainedModel(TinyConfig(2));
-  GrowthReport report = GrowWith(*model, "stack", "new_blocks = 1\ngroup = 2\n");
+  GrowthReport report = GrowWithPlugin(*model, "stack", "new_blocks = 1\ngroup = 2\n");
   json j = report.ToJson();
   EXPECT_EQ(j.at("op"), "stack");
   EXPECT_EQ(j.at("options").at("new_blocks"), 1);
@@ -126,17 +126,17 @@ TEST(GrowthHost, ProbeCanBeSkippedAndCanMeasureBf16) {
   STDiT3 model = TrainedModel(TinyConfig(2));
   ProbeOptions off = TinyProbe();
   off.enabled = false;
-  GrowthReport report = GrowWith(*model, "stack", "", nullptr, off);
+  GrowthReport report = GrowWithPlugin(*model, "stack", "", nullptr, off);
   EXPECT_EQ(report.preservation.probe_samples, 0);
   EXPECT_EQ(report.ToJson().at("preservation"), json({{"measured", false}}));
 
   ProbeOptions bf16 = TinyProbe();
   bf16.measure_bf16 = true;
-  report = GrowWith(*model, "stack", "", nullptr, bf16);
+  report = GrowWithPlugin(*model, "stack", "", nullptr, bf16);
   // Zero residual outputs add exact zeros, in bf16 too.
   EXPECT_GE(report.preservation.max_abs_bf16, 0.0);
   EXPECT_LE(report.preservation.max_abs_bf16, 1e-2);
-  report = GrowWith(*model, "g_stack", "", nullptr, bf16);
+  report = GrowWithPlugin(*model, "g_stack", "", nullptr, bf16);
   EXPECT_GT(report.preservation.max_abs_bf16, 0.0);
 }
 
@@ -152,45 +152,42 @@ TEST(GrowthHost, ProbeDetectsASingleChangedWeight) {
   EXPECT_GT(e.max_abs, 1e-5);
 }
 
-TEST(GrowthHost, StepsFromAManifestTable) {
-  Options table = Options::ParseString(R"(
-[[ops]]
-op = "stack"
-placement = "prefix"
-new_blocks = 1
-
-[[ops]]
-op = "text_condition"
-caption_channels = 8
-token_num = 2
-)",
-                                       "manifest.toml");
-  std::vector<GrowthStep> steps = GrowthStepsFromOptions(table);
-  table.ThrowIfProblems();
-  ASSERT_EQ(steps.size(), 2u);
+TEST(GrowthHost, StepsRunInOrderEachWithItsOwnSeed) {
+  std::vector<GrowthStep> steps = {
+      growth_testing::Step("stack", "placement = \"prefix\"\nnew_blocks = 1"),
+      growth_testing::Step("text_condition", "caption_channels = 8\ntoken_num = 2")};
   STDiT3 model = TrainedModel(TinyConfig(2));
-  std::vector<GrowthReport> reports =
-      GrowModel(growth_testing::Registry(), *model, steps, nullptr, 0, TinyProbe());
+  std::vector<GrowthReport> reports = GrowModel(*model, steps, nullptr, 0, TinyProbe());
+  ASSERT_EQ(reports.size(), 2u);
   EXPECT_EQ(reports[0].details.at("placement"), "prefix");
   EXPECT_EQ(model->config().depth, 3);
   EXPECT_EQ(model->config().num_conditions(), 2);
+}
 
-  Options missing = Options::ParseString("something = 1\n", "manifest.toml");
-  GrowthStepsFromOptions(missing);
-  EXPECT_THROW_WITH(missing.ThrowIfProblems(), ValidationError, "ops", "missing");
-  Options no_op = Options::ParseString("ops = [{placement = \"insert\"}]\n", "manifest.toml");
-  GrowthStepsFromOptions(no_op);
-  EXPECT_THROW_WITH(no_op.ThrowIfProblems(), ValidationError, "ops[0]", "op");
+// Every step's options are checked before any step runs, and every problem of every step is
+// reported at once (a typo in step 3 must not wait for steps 1 and 2).
+TEST(GrowthHost, MakeGrowthStepsReportsEveryStepsProblemsTogether) {
+  growth_testing::RegistryWith("stack");
+  growth_testing::RegistryWith("lora");
+  std::vector<std::pair<std::string, Options>> ops = {
+      {"stack", Options::ParseString("new_blcks = 2\n", "--op stack (step 1)")},
+      {"lora", Options::ParseString("rnk = 2\n", "--op lora (step 2)")},
+      {"stak", Options::ParseString("", "--op stak (step 3)")}};
+  EXPECT_THROW_WITH(MakeGrowthSteps(growth_testing::Registry(), ops, c10::Device("cpu")),
+                    ValidationError, "new_blcks", "rnk", "no growth plugin named 'stak'",
+                    "did you mean 'stack'?");
 }
 
 TEST(OptimizerFile, RoundTripsAndRejectsBrokenFiles) {
   TempDir dir;
   STDiT3 model = TrainedModel(TinyConfig(1));
   OptimizerState state = StateFor(*model, 12);
-  std::map<std::string, std::string> metadata;
-  NamedTensors tensors = OptimizerStateTensors(state, &metadata);
-  WriteSafetensors(dir / "opt.safetensors", tensors, metadata);
-  OptimizerState back = ReadOptimizerState(dir / "opt.safetensors");
+  {
+    CheckpointWriter writer(dir / "ck");
+    WriteOptimizerStateTo(writer, state);
+    writer.Commit();
+  }
+  OptimizerState back = ReadOptimizerState(dir / "ck" / kOptimizerStateFile);
   ASSERT_EQ(back.size(), state.size());
   for (const auto& [name, s] : state) {
     EXPECT_TRUE(torch::equal(back.at(name).exp_avg, s.exp_avg)) << name;
@@ -198,25 +195,34 @@ TEST(OptimizerFile, RoundTripsAndRejectsBrokenFiles) {
     EXPECT_EQ(back.at(name).step, 12);
   }
 
-  WriteSafetensors(dir / "unpaired.safetensors", {{"exp_avg.w", torch::zeros({2})}},
-                   {{"step", "1"}});
+  const std::map<std::string, std::string> steps = {{"steps", R"({"w": 1})"}};
+  WriteSafetensors(dir / "unpaired.safetensors", {{"exp_avg.w", torch::zeros({2})}}, steps);
   EXPECT_THROW_WITH(ReadOptimizerState(dir / "unpaired.safetensors"), InputError,
                     "unpaired.safetensors", "'w' has exp_avg but not exp_avg_sq");
-  WriteSafetensors(dir / "nostep.safetensors",
+  WriteSafetensors(dir / "nosteps.safetensors",
                    {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({2})}});
-  EXPECT_THROW_WITH(ReadOptimizerState(dir / "nostep.safetensors"), InputError,
-                    "nostep.safetensors", "no \"step\"");
-  WriteSafetensors(dir / "badstep.safetensors",
+  EXPECT_THROW_WITH(ReadOptimizerState(dir / "nosteps.safetensors"), InputError,
+                    "nosteps.safetensors", "no \"steps\"");
+  // The one format has a step count per parameter; a global "step" (what `grow` wrote before
+  // the formats were unified) is not it.
+  WriteSafetensors(dir / "global.safetensors",
                    {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({2})}},
-                   {{"step", "ten"}});
-  EXPECT_THROW_WITH(ReadOptimizerState(dir / "badstep.safetensors"), InputError,
-                    "\"step\" must be a non-negative integer", "'ten'");
-  WriteSafetensors(dir / "other.safetensors", {{"momentum.w", torch::zeros({2})}}, {{"step", "1"}});
+                   {{"step", "3"}});
+  EXPECT_THROW_WITH(ReadOptimizerState(dir / "global.safetensors"), InputError, "no \"steps\"");
+  WriteSafetensors(dir / "badsteps.safetensors",
+                   {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({2})}},
+                   {{"steps", R"({"w": "ten"})"}});
+  EXPECT_THROW_WITH(ReadOptimizerState(dir / "badsteps.safetensors"), InputError,
+                    "no non-negative integer for parameter 'w'");
+  WriteSafetensors(dir / "missing.safetensors",
+                   {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({2})}},
+                   {{"steps", R"({"v": 1})"}});
+  EXPECT_THROW_WITH(ReadOptimizerState(dir / "missing.safetensors"), InputError, "'w'");
+  WriteSafetensors(dir / "other.safetensors", {{"momentum.w", torch::zeros({2})}}, steps);
   EXPECT_THROW_WITH(ReadOptimizerState(dir / "other.safetensors"), InputError, "'momentum.w'",
                     "exp_avg.<parameter>");
   WriteSafetensors(dir / "shapes.safetensors",
-                   {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({3})}},
-                   {{"step", "1"}});
+                   {{"exp_avg.w", torch::zeros({2})}, {"exp_avg_sq.w", torch::zeros({3})}}, steps);
   EXPECT_THROW_WITH(ReadOptimizerState(dir / "shapes.safetensors"), InputError,
                     "'w' has exp_avg [2] but exp_avg_sq [3]");
 }

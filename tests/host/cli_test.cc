@@ -14,7 +14,8 @@ TEST(Cli, VersionNamesToolkitSdkAndLibTorch) {
   auto r = RunCli("--version");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("modelgrow 0."), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("plugin SDK API version 1"), std::string::npos);
+  EXPECT_NE(r.output.find("plugin SDK API version " + std::to_string(MODELGROW_SDK_API_VERSION)),
+            std::string::npos);
   EXPECT_NE(r.output.find("LibTorch "), std::string::npos);
   EXPECT_NE(r.output.find("CUDA available: "), std::string::npos);
 }

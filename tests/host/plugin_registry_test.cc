@@ -64,7 +64,18 @@ TEST(PluginRegistry, UnknownPluginListsThoseOfItsKind) {
 TEST(PluginRegistry, PluginForAnotherApiVersionNamesBothVersions) {
   PluginRegistry registry;
   EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("wrong_api")}), InputError, "test_wrong_api.so",
-                    "API version 999", "speaks version 1");
+                    "API version 999",
+                    "speaks version " + std::to_string(MODELGROW_SDK_API_VERSION));
+}
+
+// A real plugin, built with the SDK's own macros against the next SDK version's headers.
+TEST(PluginRegistry, PluginBuiltAgainstAnotherSdkIsRefused) {
+  ASSERT_EQ(kSdkApiVersion, MODELGROW_SDK_API_VERSION);
+  PluginRegistry registry;
+  EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins("other_api")}), InputError, "test_other_api.so",
+                    "API version " + std::to_string(MODELGROW_OTHER_SDK_API_VERSION),
+                    "speaks version " + std::to_string(MODELGROW_SDK_API_VERSION));
+  EXPECT_TRUE(registry.List().empty());
 }
 
 TEST(PluginRegistry, LibraryWithoutDescriptorIsNamed) {

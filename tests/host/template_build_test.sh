@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The out-of-tree plugin path, end to end: install the toolkit into a prefix, build
-# plugins/template against that install with find_package(ModelGrow), then let the installed
-# `modelgrow` load the plugin and grow a model with it.
+# The out-of-tree plugin path, end to end, against an install of this build:
+#   1. plugins/template builds on its own with find_package(ModelGrow), and the installed
+#      `modelgrow` loads it and grows a model with it;
+#   2. a copy of the template dropped as a NEW FOLDER into a collection of operators (a project
+#      whose only CMake code is modelgrow_add_plugin_folders(), like growth_ops/) is built with no
+#      other file edited, listed by `modelgrow plugins`, and passes the growth conformance suite.
 #   template_build_test.sh BUILD_DIR SOURCE_DIR WORK_DIR
 set -euo pipefail
 build=$1 src=$2 work=$3
@@ -11,11 +14,12 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 
 cmake --install "$build" --prefix "$work/prefix" >"$work/install.log"
+mg="$work/prefix/bin/modelgrow"
+
+# 1. On its own.
 cmake -S "$src/plugins/template" -B "$work/plugin-build" "${generator[@]}" \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >"$work/configure.log"
 cmake --build "$work/plugin-build" >"$work/build.log"
-
-mg="$work/prefix/bin/modelgrow"
 # The installed CLI finds its own plugins relative to itself, and the new one on --plugin-path.
 "$mg" plugins --kind growth | grep -q "stack"
 "$mg" --plugin-path "$work/plugin-build" plugins --kind growth | grep -q "append_identity_block"
@@ -26,4 +30,24 @@ mg="$work/prefix/bin/modelgrow"
 grep -q '"depth": 4' "$work/grown/config.json"
 grep -q '"op": "append_identity_block"' "$work/grown/growth_report.json"
 grep -Eq '"max_abs": 0(\.0)?,' "$work/grown/growth_report.json"
-echo "template plugin built out of tree and grew a model: OK"
+
+# 2. As a new folder of a plugin collection.
+collection="$work/collection"
+mkdir -p "$collection"
+cat >"$collection/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(my_operators LANGUAGES C CXX)
+find_package(ModelGrow REQUIRED)
+modelgrow_add_plugin_folders()
+CMAKE
+cp -r "$src/plugins/template" "$collection/my_new_operator"
+cmake -S "$collection" -B "$work/collection-build" "${generator[@]}" \
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >"$work/collection-configure.log"
+cmake --build "$work/collection-build" >"$work/collection-build.log"
+library=$(find "$work/collection-build" -name 'growth_append_identity_block.so' | head -1)
+[[ -n "$library" ]] || { echo "the new folder's plugin was not built"; exit 1; }
+"$mg" --plugin-path "$(dirname "$library")" plugins --kind growth | grep -q "append_identity_block"
+MODELGROW_CONFORMANCE_PLUGIN_PATH="$library" "$build/bin/growth_conformance_test" \
+  >"$work/conformance.log" 2>&1 || { tail -40 "$work/conformance.log"; exit 1; }
+grep -q "append_identity_block" "$work/conformance.log"
+echo "template plugin built out of tree, as a new folder, and passed the conformance suite: OK"

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/io/atomic_file.h"
 #include "modelgrow/io/checkpoint.h"
+#include "modelgrow/sdk/atomic_file.h"
 #include "test_util.h"
 
 namespace modelgrow {

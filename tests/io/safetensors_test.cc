@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "modelgrow/io/safetensors.h"
+#include "modelgrow/sdk/safetensors.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "modelgrow/io/checkpoint.h"
-#include "modelgrow/io/safetensors.h"
 #include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/safetensors.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "modelgrow/text/prompt_hash.h"
+#include "fakes/hashed_words.h"
+#include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/text/text_cache.h"
 #include "test_util.h"
 
@@ -12,38 +13,13 @@ namespace {
 
 using testing::TempDir;
 
-// Embeds a prompt as a deterministic function of its bytes and of `salt`, and counts the calls.
-class CountingEncoder : public TextEncoder {
- public:
-  explicit CountingEncoder(std::string key, float salt = 0) : key_(std::move(key)), salt_(salt) {}
-  int64_t dim() const override { return 3; }
-  int64_t max_length() const override { return 4; }
-  TextEncoding Encode(const std::vector<std::string>& prompts) override {
-    ++calls;
-    encoded.insert(encoded.end(), prompts.begin(), prompts.end());
-    TextEncoding out;
-    out.embedding = torch::zeros({static_cast<int64_t>(prompts.size()), 4, 3});
-    out.mask = torch::zeros({static_cast<int64_t>(prompts.size()), 4}, torch::kBool);
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      int64_t n = std::min<int64_t>(4, static_cast<int64_t>(prompts[i].size()) + 1);
-      out.mask[i].slice(0, 0, n).fill_(true);
-      out.embedding[i].fill_(static_cast<float>(prompts[i].size()) + salt_);
-      out.embedding[i][0][0] = static_cast<float>(static_cast<unsigned char>(prompts[i][0]));
-    }
-    return out;
-  }
-  std::string CacheKey() const override { return key_; }
-
-  int calls = 0;
-  std::vector<std::string> encoded;
-
- private:
-  std::string key_;
-  float salt_;
-};
+// Three-wide embeddings of four tokens: small enough to read, and each word's vector fixed.
+std::shared_ptr<testing::HashedWords> Encoder(const std::string& key, int64_t dim = 3) {
+  return std::make_shared<testing::HashedWords>(dim, 4, key);
+}
 
 TEST(TextCache, PromptEncodedTwiceRunsTheEncoderOnce) {
-  auto encoder = std::make_shared<CountingEncoder>("counting");
+  auto encoder = Encoder("counting");
   TextEncoderCache cache(encoder);
   TextEncoding first = cache.Encode({"a cat", "a dog"});
   TextEncoding second = cache.Encode({"a dog", "a cat"});
@@ -60,22 +36,23 @@ TEST(TextCache, PromptEncodedTwiceRunsTheEncoderOnce) {
   EXPECT_EQ(encoder->encoded, (std::vector<std::string>{"a cat", "a dog", "a bird"}));
   EXPECT_EQ(third.embedding.sizes(), (std::vector<int64_t>{3, 4, 3}));
   EXPECT_TRUE(torch::equal(third.embedding[1], third.embedding[2]));
-  EXPECT_TRUE(torch::equal(third.embedding,
-                           CountingEncoder("x").Encode({"a cat", "a bird", "a bird"}).embedding));
+  EXPECT_TRUE(torch::equal(
+      third.embedding,
+      testing::HashedWords(3, 4, "x").Encode({"a cat", "a bird", "a bird"}).embedding));
 }
 
 TEST(TextCache, DiskCacheSurvivesANewCacheObject) {
   TempDir dir;
   TextEncoding original;
   {
-    auto encoder = std::make_shared<CountingEncoder>("counting-v1");
+    auto encoder = Encoder("counting-v1");
     TextEncoderCache cache(encoder, dir.path());
     original = cache.Encode({"a cat", "a dog"});
     EXPECT_EQ(cache.disk_folder(), dir / "counting-v1");
     EXPECT_TRUE(
-        std::filesystem::exists(dir / "counting-v1" / (PromptHash("a cat") + ".safetensors")));
+        std::filesystem::exists(dir / "counting-v1" / (Sha256Hex("a cat") + ".safetensors")));
   }
-  auto encoder = std::make_shared<CountingEncoder>("counting-v1");
+  auto encoder = Encoder("counting-v1");
   TextEncoderCache cache(encoder, dir.path());
   TextEncoding again = cache.Encode({"a dog", "a cat"});
   EXPECT_EQ(encoder->calls, 0);
@@ -86,8 +63,8 @@ TEST(TextCache, DiskCacheSurvivesANewCacheObject) {
 
 TEST(TextCache, DifferentEncodersDoNotShareEntries) {
   TempDir dir;
-  auto a = std::make_shared<CountingEncoder>("encoder-a", 0.0f);
-  auto b = std::make_shared<CountingEncoder>("encoder-b", 100.0f);
+  auto a = Encoder("encoder-a", 3);
+  auto b = Encoder("encoder-b", 5);
   TextEncoderCache cache_a(a, dir.path()), cache_b(b, dir.path());
   TextEncoding from_a = cache_a.Encode({"same prompt"});
   TextEncoding from_b = cache_b.Encode({"same prompt"});
@@ -96,7 +73,7 @@ TEST(TextCache, DifferentEncodersDoNotShareEntries) {
   EXPECT_FALSE(torch::equal(from_a.embedding, from_b.embedding));
   EXPECT_NE(cache_a.disk_folder(), cache_b.disk_folder());
   // A key that is not a plain file name still gets its own folder inside the cache dir.
-  auto c = std::make_shared<CountingEncoder>("weird/key with spaces");
+  auto c = Encoder("weird/key with spaces");
   TextEncoderCache cache_c(c, dir.path());
   EXPECT_EQ(cache_c.disk_folder().parent_path(), dir.path());
   cache_c.Encode({"same prompt"});
@@ -105,21 +82,21 @@ TEST(TextCache, DifferentEncodersDoNotShareEntries) {
 
 TEST(TextCache, DamagedDiskEntryIsEncodedAgain) {
   TempDir dir;
-  auto encoder = std::make_shared<CountingEncoder>("counting");
+  auto encoder = Encoder("counting");
   {
     TextEncoderCache cache(encoder, dir.path());
     cache.Encode({"a cat"});
   }
-  std::filesystem::path file = dir / "counting" / (PromptHash("a cat") + ".safetensors");
+  std::filesystem::path file = dir / "counting" / (Sha256Hex("a cat") + ".safetensors");
   std::filesystem::resize_file(file, 20);
   TextEncoderCache cache(encoder, dir.path());
   TextEncoding out = cache.Encode({"a cat"});
   EXPECT_EQ(encoder->calls, 2);
-  EXPECT_EQ(out.embedding[0][0][0].item<float>(), static_cast<float>('a'));
+  EXPECT_TRUE(torch::equal(out.embedding, Encoder("fresh")->Encode({"a cat"}).embedding));
 }
 
 TEST(TextCache, MemoryLimitEvictsLeastRecentlyUsed) {
-  auto encoder = std::make_shared<CountingEncoder>("counting");
+  auto encoder = Encoder("counting");
   TextEncoderCache cache(encoder);
   cache.Encode({"p1", "p2", "p3"});
   int64_t per_entry = cache.memory_bytes() / 3;
@@ -133,11 +110,11 @@ TEST(TextCache, MemoryLimitEvictsLeastRecentlyUsed) {
 }
 
 TEST(TextCache, PromptHashIsSha256OfUtf8) {
-  EXPECT_EQ(PromptHash(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(PromptHash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(PromptHash(std::string(1000, 'a')),
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(std::string(1000, 'a')),
             "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-  EXPECT_EQ(PromptHash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 

@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "modelgrow/io/atomic_file.h"
-#include "modelgrow/train/progress.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/progress.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -8,8 +8,9 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/io/atomic_file.h"
-#include "modelgrow/io/safetensors.h"
+#include "modelgrow/io/optimizer_file.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/safetensors.h"
 #include "modelgrow/train/adamw.h"
 #include "modelgrow/train/trainer.h"
 #include "test_util.h"
@@ -20,13 +21,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using testing::HashedWords;
 using testing::MaxAbsError;
 using testing::MaxRelError;
 using testing::TempDir;
 using testing::TinySpec;
 using testing::TinyTraining;
 using testing::TinyVideos;
-using testing::TinyWords;
 
 std::vector<json> ReadLines(const fs::path& file) {
   std::vector<json> lines;
@@ -138,26 +139,27 @@ TEST(AdamW, StateSavesAndLoadsByName) {
   first.Step(1e-2);
   b.mutable_grad() = at::Tensor();
   first.Step(1e-2);  // only `a` advances
-  std::map<std::string, std::string> metadata;
-  WriteSafetensors(dir / "opt.safetensors", first.StateTensors(&metadata), metadata);
+  {
+    CheckpointWriter writer(dir / "ck");
+    WriteOptimizerStateTo(writer, first.state());
+    writer.Commit();
+  }
+  // The one file format keeps every parameter's own step count.
+  OptimizerState loaded = ReadOptimizerState(dir / "ck" / kOptimizerStateFile);
+  EXPECT_EQ(loaded.at("a").step, 2);
+  EXPECT_EQ(loaded.at("b").step, 1);
+  EXPECT_TRUE(torch::equal(loaded.at("b").exp_avg, first.state().at("b").exp_avg));
 
   // `b` has another shape in the new optimizer: its entry is dropped, `c` has none.
   at::Tensor b2 = at::randn({5}).set_requires_grad(true);
   at::Tensor c = at::randn({2}).set_requires_grad(true);
   AdamW second({{"a", a}, {"b", b2}, {"c", c}}, {});
-  EXPECT_EQ(second.LoadStateTensors(SafetensorsFile::Open(dir / "opt.safetensors")), 1);
+  EXPECT_EQ(second.AdoptState(loaded), 1);
   EXPECT_EQ(second.state().at("a").step, 2);
   EXPECT_TRUE(torch::equal(second.state().at("a").exp_avg, first.state().at("a").exp_avg));
   EXPECT_TRUE(torch::equal(second.state().at("a").exp_avg_sq, first.state().at("a").exp_avg_sq));
   EXPECT_EQ(second.state().count("b"), 0u);
   EXPECT_EQ(second.state().count("c"), 0u);
-
-  // LoadOptimizerState / SaveOptimizerState keep the per-parameter steps.
-  SaveOptimizerState(dir.path(), first.state());
-  OptimizerState loaded = LoadOptimizerState(dir.path());
-  EXPECT_EQ(loaded.at("a").step, 2);
-  EXPECT_EQ(loaded.at("b").step, 1);
-  EXPECT_TRUE(torch::equal(loaded.at("b").exp_avg, first.state().at("b").exp_avg));
 }
 
 // ---------------------------------------------------------------- gradient clipping
@@ -404,7 +406,7 @@ TEST(Train, BadInputIsNamed) {
   }
   {
     TinyTraining t(dir / "encoder", spec);
-    t.text = std::make_unique<TextEncoderCache>(std::make_shared<TinyWords>(8, 6));
+    t.text = std::make_unique<TextEncoderCache>(std::make_shared<HashedWords>(8, 6));
     t.context.text = {t.text.get()};
     EXPECT_THROW_WITH(t.Run(), InputError, "text condition 0 ('words')",
                       "expects 16-wide embeddings of 6 tokens but the encoder gives 8 x 6");
@@ -413,7 +415,7 @@ TEST(Train, BadInputIsNamed) {
   }
   {
     spec.caption = "detailed";
-    TinyTraining t(dir / "caption", spec, 0, std::make_shared<TinyVideos>(32, false));
+    TinyTraining t(dir / "caption", spec, 0, TinyVideos(32, false));
     EXPECT_THROW_WITH(t.Run(), InputError, "stage data 'tiny' sample", "has no 'detailed' caption",
                       "it has: short");
     spec.caption = "short";

@@ -3,76 +3,105 @@
 // schema is in docs/text-encoders.md.
 #include <algorithm>
 #include <cctype>
-#include <map>
-#include <mutex>
+#include <filesystem>
+#include <span>
 #include <unordered_map>
 
+#include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <hdf5.h>
 
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/hdf5.h"
+#include "modelgrow/sdk/options.h"
 #include "modelgrow/sdk/plugin.h"
 #include "modelgrow/sdk/text_encoder.h"
-#include "modelgrow/text/hf_folder.h"
-#include "modelgrow/text/prompt_hash.h"
 
 namespace modelgrow {
 namespace {
 
-// Keeps HDF5 from printing its error stack; our own messages say what went wrong.
-class QuietHdf5 {
- public:
-  QuietHdf5() {
-    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-
- private:
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-};
-
-class Handle {
- public:
-  Handle() = default;
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Handle& operator=(Handle&& o) noexcept {
-    std::swap(id_, o.id_);
-    std::swap(close_, o.close_);
-    return *this;
-  }
-  ~Handle() {
-    if (id_ >= 0 && close_) close_(id_);
-  }
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
-
 class PrecomputedTextEncoder : public TextEncoder, public SampleIndexedTextEncoder {
  public:
+  // The conformance suites' tables: one file (testdata/, made by
+  // scripts/goldens/make_plugin_testdata.py) holding `prompt_sha256` and `prompts` for the
+  // prompts listed, read by prompt hash and by sample index. `test_prompts` is not an option: it
+  // tells the suite which prompts the file has embeddings for.
+  static constexpr const char* kExamples = R"toml(
+[[example]]
+path = "${data}/embeddings.h5"
+test_prompts = ["", "a red circle moves left", "a blue square moves right",
+                "a green triangle moves up", "a yellow diamond stays still",
+                "A video of one object on a plain black background."]
+
+[[example]]
+path = "${data}"
+name = "embeddings"
+key = "index"
+test_prompts = ["", "a red circle moves left", "a blue square moves right",
+                "a green triangle moves up", "a yellow diamond stays still",
+                "A video of one object on a plain black background."]
+)toml";
+
   explicit PrecomputedTextEncoder(const PluginContext& context) {
     const Options& o = context.options;
-    std::filesystem::path path = o.RequireString("path");
+    path_ = o.RequireString("path");
     key_mode_ = o.Choice("key", "prompt_hash", {"prompt_hash", "index"});
     name_ = o.String("name", "precomputed");
     if (name_.empty() || name_.find('/') != std::string::npos) {
       o.Fail("name", "must be a plain name (it names the file inside a folder `path`)");
     }
-    if (o.HasProblems()) {
-      o.RejectUnknownKeys();
-      o.ThrowIfProblems();
+  }
+
+  void Load() override {
+    if (loaded_) return;
+    file_ = std::filesystem::is_directory(path_) ? path_ / (name_ + ".h5") : path_;
+    if (!std::filesystem::is_regular_file(file_)) {
+      throw InputError(
+          fmt::format("precomputed embeddings file {} does not exist", file_.string()));
     }
-    if (context.validate_only) return;  // options checked; load nothing
-    file_ = std::filesystem::is_directory(path) ? path / (name_ + ".h5") : path;
-    Open();
+    h5_ = hdf5::File::Open(file_);
+    embeddings_ = OpenDataset("embeddings", true);
+    masks_ = OpenDataset("masks", true);
+    std::vector<int64_t> e = embeddings_.dims(), m = masks_.dims();
+    if (e.size() != 3) Fail("dataset 'embeddings' must be [N, L, D]");
+    if (embeddings_.type_class() != hdf5::Class::kFloat) {
+      Fail("dataset 'embeddings' must hold floats (float32 or float16)");
+    }
+    rows_ = e[0];
+    length_ = e[1];
+    dim_ = e[2];
+    if (m.size() != 2 || m[0] != e[0] || m[1] != e[1]) {
+      Fail(fmt::format("dataset 'masks' must be [N, L] = [{}, {}] to match 'embeddings'", e[0],
+                       e[1]));
+    }
+    hdf5::Class mask_class = masks_.type_class();
+    if (mask_class != hdf5::Class::kInteger && mask_class != hdf5::Class::kEnum) {
+      Fail("dataset 'masks' must hold integers (uint8 0/1) or booleans");
+    }
+
+    hdf5::Dataset hashes = OpenDataset("prompt_sha256", key_mode_ == "prompt_hash");
+    hdf5::Dataset prompts = OpenDataset("prompts", false);
+    if (hashes.valid()) {
+      std::vector<std::string> list = ReadStrings(hashes, "prompt_sha256");
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string h = list[i];
+        std::transform(h.begin(), h.end(), h.begin(), ::tolower);
+        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          Fail(fmt::format("prompt_sha256[{}] = \"{}\" is not a SHA-256 hex digest", i, list[i]));
+        }
+        rows_by_hash_.emplace(h, static_cast<int64_t>(i));
+      }
+    } else if (prompts.valid()) {
+      std::vector<std::string> list = ReadStrings(prompts, "prompts");
+      for (size_t i = 0; i < list.size(); ++i) {
+        rows_by_hash_.emplace(Sha256Hex(list[i]), static_cast<int64_t>(i));
+      }
+    }
     key_ = fmt::format("precomputed-{}-{}", name_,
-                       Sha256Hex(key_mode_ + "|" + FileFingerprint(file_)).substr(0, 16));
+                       ContentHash("precomputed")
+                           .Add("key", key_mode_)
+                           .Add("file", FileFingerprint(file_))
+                           .Short());
+    loaded_ = true;
   }
 
   int64_t dim() const override { return dim_; }
@@ -82,7 +111,7 @@ class PrecomputedTextEncoder : public TextEncoder, public SampleIndexedTextEncod
     std::vector<int64_t> rows;
     std::vector<std::string> missing;
     for (const std::string& prompt : prompts) {
-      std::string hash = PromptHash(prompt);
+      std::string hash = Sha256Hex(prompt);
       auto it = rows_by_hash_.find(hash);
       if (it == rows_by_hash_.end()) {
         if (missing.size() < 5) missing.push_back(fmt::format("\"{}\" (sha256 {})", prompt, hash));
@@ -136,163 +165,59 @@ class PrecomputedTextEncoder : public TextEncoder, public SampleIndexedTextEncod
     throw InputError(fmt::format("{}: {}", file_.string(), message));
   }
 
-  Handle OpenDataset(const char* name, bool required) const {
-    if (H5Lexists(h5_.get(), name, H5P_DEFAULT) <= 0) {
+  // The dataset `name` at the file's root; an empty handle when it is absent and not required.
+  hdf5::Dataset OpenDataset(const char* name, bool required) const {
+    if (!h5_.Exists(name)) {
       if (required) Fail(fmt::format("has no dataset '{}' (see docs/text-encoders.md)", name));
       return {};
     }
-    Handle d(H5Dopen2(h5_.get(), name, H5P_DEFAULT), H5Dclose);
-    if (!d.valid()) Fail(fmt::format("cannot open dataset '{}'", name));
-    return d;
+    return h5_.OpenDataset(name);
   }
 
-  std::vector<hsize_t> Dims(const Handle& dataset) const {
-    Handle space(H5Dget_space(dataset.get()), H5Sclose);
-    int rank = H5Sget_simple_extent_ndims(space.get());
-    std::vector<hsize_t> dims(std::max(rank, 0));
-    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    return dims;
-  }
-
-  std::vector<std::string> ReadStrings(const Handle& dataset, const char* name) const {
-    std::vector<hsize_t> dims = Dims(dataset);
+  std::vector<std::string> ReadStrings(const hdf5::Dataset& dataset, const char* name) const {
+    std::vector<int64_t> dims = dataset.dims();
     if (dims.size() != 1) Fail(fmt::format("dataset '{}' must be one-dimensional", name));
-    Handle type(H5Dget_type(dataset.get()), H5Tclose);
-    if (H5Tget_class(type.get()) != H5T_STRING) {
+    if (dataset.type_class() != hdf5::Class::kString) {
       Fail(fmt::format("dataset '{}' must hold strings", name));
     }
-    size_t n = dims[0];
-    std::vector<std::string> out(n);
-    if (H5Tis_variable_str(type.get()) > 0) {
-      Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-      H5Tset_size(mem.get(), H5T_VARIABLE);
-      H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
-      std::vector<char*> buffer(n, nullptr);
-      if (H5Dread(dataset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
-        Fail(fmt::format("cannot read dataset '{}'", name));
-      }
-      for (size_t i = 0; i < n; ++i) out[i] = buffer[i] ? buffer[i] : "";
-      Handle space(H5Dget_space(dataset.get()), H5Sclose);
-#if H5_VERSION_GE(1, 12, 0)
-      H5Treclaim(mem.get(), space.get(), H5P_DEFAULT, buffer.data());
-#else
-      H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buffer.data());
-#endif
-    } else {
-      size_t width = H5Tget_size(type.get());
-      std::vector<char> buffer(n * width);
-      if (H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
-        Fail(fmt::format("cannot read dataset '{}'", name));
-      }
-      for (size_t i = 0; i < n; ++i) {
-        std::string s(buffer.data() + i * width, width);
-        s.erase(s.find_last_not_of('\0') + 1);
-        out[i] = s;
-      }
+    if (dims[0] != rows_) {
+      Fail(fmt::format("dataset '{}' has {} entries for {} rows", name, dims[0], rows_));
     }
-    return out;
+    return dataset.ReadStrings();
   }
 
-  void Open() {
-    QuietHdf5 quiet;
-    if (!std::filesystem::is_regular_file(file_)) {
-      throw InputError(
-          fmt::format("precomputed embeddings file {} does not exist", file_.string()));
-    }
-    h5_ = Handle(H5Fopen(file_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!h5_.valid()) Fail("is not an HDF5 file");
-    embeddings_ = OpenDataset("embeddings", true);
-    masks_ = OpenDataset("masks", true);
-    std::vector<hsize_t> e = Dims(embeddings_), m = Dims(masks_);
-    if (e.size() != 3) Fail("dataset 'embeddings' must be [N, L, D]");
-    Handle etype(H5Dget_type(embeddings_.get()), H5Tclose);
-    if (H5Tget_class(etype.get()) != H5T_FLOAT) {
-      Fail("dataset 'embeddings' must hold floats (float32 or float16)");
-    }
-    rows_ = static_cast<int64_t>(e[0]);
-    length_ = static_cast<int64_t>(e[1]);
-    dim_ = static_cast<int64_t>(e[2]);
-    if (m.size() != 2 || m[0] != e[0] || m[1] != e[1]) {
-      Fail(fmt::format("dataset 'masks' must be [N, L] = [{}, {}] to match 'embeddings'", e[0],
-                       e[1]));
-    }
-    Handle mtype(H5Dget_type(masks_.get()), H5Tclose);
-    H5T_class_t mclass = H5Tget_class(mtype.get());
-    if (mclass != H5T_INTEGER && mclass != H5T_ENUM) {
-      Fail("dataset 'masks' must hold integers (uint8 0/1) or booleans");
-    }
-    // h5py writes numpy booleans as an 8-bit enum; read those with their own type.
-    mask_mem_type_ = mclass == H5T_ENUM
-                         ? Handle(H5Tget_native_type(mtype.get(), H5T_DIR_ASCEND), H5Tclose)
-                         : Handle(H5Tcopy(H5T_NATIVE_UINT8), H5Tclose);
-    if (H5Tget_size(mask_mem_type_.get()) != 1) Fail("dataset 'masks' must have 1-byte values");
-
-    Handle hashes = OpenDataset("prompt_sha256", key_mode_ == "prompt_hash");
-    Handle prompts = OpenDataset("prompts", false);
-    if (hashes.valid()) {
-      std::vector<std::string> list = ReadStrings(hashes, "prompt_sha256");
-      if (static_cast<int64_t>(list.size()) != rows_) {
-        Fail(fmt::format("dataset 'prompt_sha256' has {} entries for {} rows", list.size(), rows_));
-      }
-      for (size_t i = 0; i < list.size(); ++i) {
-        std::string h = list[i];
-        std::transform(h.begin(), h.end(), h.begin(), ::tolower);
-        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
-          Fail(fmt::format("prompt_sha256[{}] = \"{}\" is not a SHA-256 hex digest", i, list[i]));
-        }
-        rows_by_hash_.emplace(h, static_cast<int64_t>(i));
-      }
-    } else if (prompts.valid()) {
-      std::vector<std::string> list = ReadStrings(prompts, "prompts");
-      if (static_cast<int64_t>(list.size()) != rows_) {
-        Fail(fmt::format("dataset 'prompts' has {} entries for {} rows", list.size(), rows_));
-      }
-      for (size_t i = 0; i < list.size(); ++i) {
-        rows_by_hash_.emplace(PromptHash(list[i]), static_cast<int64_t>(i));
-      }
-    }
-  }
-
-  TextEncoding ReadRows(const std::vector<int64_t>& rows) {
-    std::lock_guard<std::mutex> lock(mutex_);  // the HDF5 library is not thread-safe
-    QuietHdf5 quiet;
+  // The HDF5 layer serializes the reads of every thread; each row is read on its own, so only
+  // the rows asked for leave the file.
+  TextEncoding ReadRows(const std::vector<int64_t>& rows) const {
     const int64_t n = static_cast<int64_t>(rows.size());
     TextEncoding out;
     out.embedding = at::empty({n, length_, dim_}, at::kFloat);
     at::Tensor mask = at::empty({n, length_}, at::kByte);
-    Handle efile_space(H5Dget_space(embeddings_.get()), H5Sclose);
-    Handle mfile_space(H5Dget_space(masks_.get()), H5Sclose);
-    hsize_t ecount[3] = {1, static_cast<hsize_t>(length_), static_cast<hsize_t>(dim_)};
-    hsize_t mcount[2] = {1, static_cast<hsize_t>(length_)};
-    Handle emem(H5Screate_simple(3, ecount, nullptr), H5Sclose);
-    Handle mmem(H5Screate_simple(2, mcount, nullptr), H5Sclose);
     for (int64_t i = 0; i < n; ++i) {
-      hsize_t estart[3] = {static_cast<hsize_t>(rows[i]), 0, 0};
-      hsize_t mstart[2] = {static_cast<hsize_t>(rows[i]), 0};
-      H5Sselect_hyperslab(efile_space.get(), H5S_SELECT_SET, estart, nullptr, ecount, nullptr);
-      H5Sselect_hyperslab(mfile_space.get(), H5S_SELECT_SET, mstart, nullptr, mcount, nullptr);
-      if (H5Dread(embeddings_.get(), H5T_NATIVE_FLOAT, emem.get(), efile_space.get(), H5P_DEFAULT,
-                  out.embedding[i].data_ptr()) < 0 ||
-          H5Dread(masks_.get(), mask_mem_type_.get(), mmem.get(), mfile_space.get(), H5P_DEFAULT,
-                  mask[i].data_ptr()) < 0) {
-        Fail(fmt::format("cannot read row {}", rows[i]));
-      }
+      embeddings_.ReadRows(rows[i], 1,
+                           std::span<float>(out.embedding[i].data_ptr<float>(), length_ * dim_));
+      masks_.ReadRows(rows[i], 1, std::span<uint8_t>(mask[i].data_ptr<uint8_t>(), length_));
     }
     out.mask = mask.to(at::kBool);
     return out;
   }
 
+  // Options.
+  std::filesystem::path path_;
+  std::string key_mode_, name_;
+  // What Load() found.
+  bool loaded_ = false;
   std::filesystem::path file_;
-  std::string key_mode_, name_, key_;
-  Handle h5_, embeddings_, masks_, mask_mem_type_;
+  std::string key_;
+  hdf5::File h5_;
+  hdf5::Dataset embeddings_, masks_;
   int64_t rows_ = 0, length_ = 0, dim_ = 0;
   std::unordered_map<std::string, int64_t> rows_by_hash_;
-  std::mutex mutex_;
 };
 
 }  // namespace
 }  // namespace modelgrow
 
-MODELGROW_TEXT_ENCODER(modelgrow::PrecomputedTextEncoder, "precomputed", "1.0.0",
+MODELGROW_TEXT_ENCODER(modelgrow::PrecomputedTextEncoder, "precomputed", "1.1.0",
                        "embeddings and masks precomputed elsewhere, read from HDF5 by prompt "
                        "SHA-256 or sample index");

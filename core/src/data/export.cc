@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/base/provenance.h"
-#include "modelgrow/data/video_shard.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/data/video_shard_writer.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 
@@ -124,6 +124,8 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   writer_options.compression = options.compression;
   writer_options.latent = pipeline.latent();
   writer_options.source = pipeline.CacheKey();
+  // Every shard stores the schema the pipeline's targets index into, and the targets with it.
+  writer_options.label_schema = pipeline.label_schema();
   for (const ExportTextEncoder& e : options.text_encoders)
     writer_options.text_attributes[e.name] = {{"caption", e.caption},
                                               {"encoder", e.encoder->CacheKey()}};
@@ -220,6 +222,7 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   for (const ExportTextEncoder& e : options.text_encoders)
     text[e.name] = {{"caption", e.caption}, {"encoder", e.encoder->CacheKey()}};
   manifest["text_embeddings"] = text;
+  if (writer_options.label_schema) manifest["label_schema"] = writer_options.label_schema->ToJson();
   WriteFileAtomic(out_dir / "export.json", manifest.dump(2) + "\n");
   return result;
 }

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/data/deterministic_random.h"
+#include "modelgrow/sdk/deterministic_random.h"
 
 namespace modelgrow {
 
@@ -153,6 +153,7 @@ Batch DataLoader::Impl::Assemble(std::vector<Sample>& samples) {
     fps.push_back(static_cast<float>(s.fps));
     batch.captions.push_back(std::move(s.captions));
     batch.labels.push_back(std::move(s.labels));
+    batch.targets.push_back(std::move(s.targets));
     batch.indices.push_back(s.index);
   }
   batch.video = torch::stack(videos);

@@ -5,8 +5,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
 

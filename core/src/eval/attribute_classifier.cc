@@ -8,88 +8,32 @@
 #include <torch/optim/adam.h>
 #include <torch/torch.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/base/provenance.h"
 #include "modelgrow/data/loader.h"
-#include "modelgrow/data/synthetic_vocabulary.h"
-#include "modelgrow/io/atomic_file.h"
-#include "modelgrow/io/safetensors.h"
-#include "modelgrow/train/progress.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/progress.h"
+#include "modelgrow/sdk/safetensors.h"
 
 namespace modelgrow {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-AttributeClasses AttributeClasses::Synthetic() {
-  const SyntheticVocabulary& v = SyntheticContinualVocabulary();  // a superset of the base's
-  AttributeClasses c;
-  for (const auto& color : v.colors) c.classes["color"].push_back(color.name);
-  c.classes["shape"] = v.shapes;
-  c.classes["motion"] = v.motions;
-  for (int n = 1; n <= v.max_objects; ++n) c.classes["count"].push_back(std::to_string(n));
-  // Only the arrangement is visible: which object is "the main one" is not, so "A left of B" and
-  // "B right of A" are the same video.
-  c.classes["relation"] = {"none", "side by side", "stacked"};
-  return c;
-}
-
-std::vector<std::string> AttributeClasses::categories() const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : classes) out.push_back(k);
-  return out;
-}
-
-json AttributeClasses::ToJson() const { return json(classes); }
-
-AttributeClasses AttributeClasses::FromJson(const json& j) {
-  AttributeClasses c;
-  c.classes = j.get<std::map<std::string, std::vector<std::string>>>();
-  return c;
-}
-
-std::vector<std::string> CategoriesInPrompt(const std::string& prompt_kind) {
-  if (prompt_kind == "short") return {"color", "shape", "motion"};
-  return {"color", "shape", "motion", "count", "relation"};
-}
-
-std::map<std::string, int64_t> TargetsFromLabels(const AttributeClasses& classes,
-                                                 const json& labels) {
-  auto index_of = [&](const std::string& category, const std::string& value) -> int64_t {
-    const auto& names = classes.classes.at(category);
-    auto it = std::find(names.begin(), names.end(), value);
-    return it == names.end() ? -1 : it - names.begin();
-  };
-  std::map<std::string, int64_t> t;
-  if (!labels.is_object() || !labels.contains("objects") || labels["objects"].empty()) {
-    throw InputError(
-        "evaluation needs synthetic-world labels (objects, count, relations; docs/formats.md) and "
-        "this sample has none");
+std::map<std::string, int64_t> AllTargets(const LabelSchema& schema,
+                                          const std::map<std::string, int64_t>& targets) {
+  std::map<std::string, int64_t> all;
+  for (const auto& [category, names] : schema.classes) {
+    auto it = targets.find(category);
+    const bool valid =
+        it != targets.end() && it->second >= 0 && it->second < static_cast<int64_t>(names.size());
+    all[category] = valid ? it->second : -1;
   }
-  // A video does not show which of several objects is object 0, so its colour, shape and motion
-  // are targets only when it is alone (-1: not counted); the scene's count and arrangement are
-  // targets always.
-  const int64_t count = labels.value("count", static_cast<int64_t>(labels["objects"].size()));
-  const json& main = labels["objects"][0];
-  const bool alone = count == 1;
-  t["color"] = alone ? index_of("color", main.value("color", "")) : -1;
-  t["shape"] = alone ? index_of("shape", main.value("shape", "")) : -1;
-  t["motion"] = alone ? index_of("motion", main.value("motion", "")) : -1;
-  t["count"] = index_of("count", std::to_string(count));
-  std::string relation = "none";
-  for (const json& r : labels.value("relations", json::array())) {
-    if (r.value("subject", -1) != 0 || r.value("object", -1) != 1) continue;
-    const std::string name = r.value("relation", "none");
-    relation = name == "left of" || name == "right of" ? "side by side"
-               : name == "above" || name == "below"    ? "stacked"
-                                                       : name;
-  }
-  t["relation"] = index_of("relation", relation);
-  return t;
+  return all;
 }
 
-AttributeClassifierImpl::AttributeClassifierImpl(const AttributeClasses& classes, int64_t width)
-    : classes_(classes), width_(width) {
+AttributeClassifierImpl::AttributeClassifierImpl(const LabelSchema& schema, int64_t width)
+    : schema_(schema), width_(width) {
   // Two coordinate channels let pooled features say where a colour is (CoordConv), which the
   // relation category needs.
   const int64_t channels[] = {5, width, 2 * width, 4 * width};
@@ -101,7 +45,7 @@ AttributeClassifierImpl::AttributeClassifierImpl(const AttributeClasses& classes
         register_parameter(fmt::format("conv{}_b", i), at::zeros({channels[i + 1]})));
   }
   const int64_t features = 4 * width * 4;  // 2x2 spatial grid
-  for (const auto& [category, names] : classes_.classes) {
+  for (const auto& [category, names] : schema_.classes) {
     heads_.emplace(category, register_module("head_" + category,
                                              Linear(features, static_cast<int64_t>(names.size()))));
   }
@@ -131,27 +75,53 @@ std::map<std::string, at::Tensor> AttributeClassifierImpl::Heads(const at::Tenso
 namespace {
 
 std::string TrainingKey(const std::vector<std::shared_ptr<DataPipeline>>& data,
-                        const ClassifierTraining& t) {
-  std::string text =
-      fmt::format("classifier-v2/{}/{}/{}/{}/{}", t.steps, t.batch_size, t.lr, t.width, t.seed);
-  for (const auto& d : data) text += "/" + d->CacheKey();
-  return HashText(text);
+                        const LabelSchema& schema, const ClassifierSpec& spec) {
+  ContentHash key("attribute-classifier/3");
+  key.Add("steps", spec.steps)
+      .Add("batch_size", spec.batch_size)
+      .Add("lr", fmt::format("{}", spec.lr))
+      .Add("width", spec.width)
+      .Add("seed", static_cast<int64_t>(spec.seed))
+      .Add("schema", schema.ToJson().dump());
+  for (const auto& d : data) key.Add("data", d->CacheKey());
+  return key.Hex();
+}
+
+// The one schema every training pipeline declares.
+LabelSchema CommonSchema(const std::vector<std::shared_ptr<DataPipeline>>& data) {
+  std::optional<LabelSchema> schema;
+  for (const auto& d : data) {
+    std::optional<LabelSchema> own = d->label_schema();
+    if (!own) {
+      throw InputError(
+          "the attribute classifier's data declares no label schema (its pipeline has no "
+          "labels to learn from)");
+    }
+    if (schema && !(*schema == *own)) {
+      throw InputError(
+          "the attribute classifier's data pipelines declare different label schemas; train it "
+          "on data with one schema");
+    }
+    schema = own;
+  }
+  if (!schema) throw InputError("the attribute classifier needs at least one data pipeline");
+  return *schema;
 }
 
 }  // namespace
 
 AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<DataPipeline>>& data,
-                                          const ClassifierTraining& training,
+                                          const ClassifierSpec& training,
                                           const fs::path& cache_dir) {
-  const std::string key = TrainingKey(data, training);
+  const LabelSchema schema = CommonSchema(data);
+  const std::string key = TrainingKey(data, schema, training);
   const fs::path weights = cache_dir / "classifier.safetensors";
   const fs::path meta = cache_dir / "classifier.json";
   std::error_code ec;
   if (fs::exists(weights, ec) && fs::exists(meta, ec)) {
     json j = json::parse(ReadFile(meta));
     if (j.value("key", "") == key) {
-      AttributeClassifier classifier(AttributeClasses::FromJson(j["classes"]),
-                                     j["width"].get<int64_t>());
+      AttributeClassifier classifier(LabelSchema::FromJson(j["schema"]), j["width"].get<int64_t>());
       SafetensorsFile f = SafetensorsFile::Open(weights);
       torch::NoGradGuard no_grad;
       for (auto& item : classifier->named_parameters())
@@ -161,9 +131,8 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
     }
   }
 
-  AttributeClasses classes = AttributeClasses::Synthetic();
   torch::manual_seed(training.seed);
-  AttributeClassifier classifier(classes, training.width);
+  AttributeClassifier classifier(schema, training.width);
   torch::optim::Adam opt(classifier->parameters(), torch::optim::AdamOptions(training.lr));
   std::vector<std::unique_ptr<DataLoader>> loaders;
   for (size_t i = 0; i < data.size(); ++i) {
@@ -178,8 +147,8 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
   for (int64_t step = 0; step < training.steps; ++step) {
     Batch batch = loaders[step % loaders.size()]->Next();
     std::map<std::string, std::vector<int64_t>> targets;
-    for (const json& labels : batch.labels) {
-      for (const auto& [category, index] : TargetsFromLabels(classes, labels)) {
+    for (const auto& sample_targets : batch.targets) {
+      for (const auto& [category, index] : AllTargets(schema, sample_targets)) {
         targets[category].push_back(index);
       }
     }
@@ -207,7 +176,7 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
     tensors.emplace_back(item.key(), item.value());
   WriteSafetensors(weights, tensors);
   WriteFileAtomic(meta, json{{"key", key},
-                             {"classes", classes.ToJson()},
+                             {"schema", schema.ToJson()},
                              {"width", training.width},
                              {"final_loss", last_loss},
                              {"steps", training.steps}}

@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/eval/frechet.h"
 #include "modelgrow/eval/gif.h"
-#include "modelgrow/train/progress.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/progress.h"
 
 namespace modelgrow {
 
@@ -35,6 +35,12 @@ std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
     out.push_back(
         {e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
+  return out;
+}
+
+std::vector<std::string> Categories(const LabelSchema& schema) {
+  std::vector<std::string> out;
+  for (const auto& [category, names] : schema.classes) out.push_back(category);
   return out;
 }
 
@@ -115,21 +121,22 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     // Generation, scored by the attribute classifier.
     const int64_t n_gen = std::min<int64_t>(spec.samples, n);
     if (n_gen == 0 || !classifier) continue;
-    std::vector<std::map<std::string, int64_t>> targets;
-    try {
-      for (int64_t i = 0; i < n; ++i) {
-        targets.push_back(TargetsFromLabels(classifier->classes(), data[i].labels));
-      }
-    } catch (const InputError& e) {
-      notes.push_back(fmt::format("domain '{}': no alignment scores ({})", domain, e.what()));
+    const LabelSchema& schema = classifier->schema();
+    std::optional<LabelSchema> own = pipeline->label_schema();
+    if (!own || !(*own == schema)) {
+      notes.push_back(fmt::format(
+          "domain '{}': no alignment scores ({})", domain,
+          own ? "its label schema differs from the classifier's" : "its data declares no labels"));
       continue;
     }
+    std::vector<std::map<std::string, int64_t>> targets;
+    for (int64_t i = 0; i < n; ++i) targets.push_back(AllTargets(schema, data[i].targets));
     std::vector<at::Tensor> real_list;
     for (int64_t i = 0; i < n; ++i) real_list.push_back(data[i].video);
     // The ceiling reads every loaded real video (cheap, and steadier than the generated subset).
     at::Tensor real_all = at::stack(real_list).to(at::kFloat);
     for (const auto& [category, accuracy] :
-         Accuracy(classifier, real_all, targets, classifier->classes().categories())) {
+         Accuracy(classifier, real_all, targets, Categories(schema))) {
       metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
     }
     targets.resize(n_gen);
@@ -158,7 +165,9 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       }
       progress.Finish();
       at::Tensor videos = at::cat(generated);
-      std::vector<std::string> categories = CategoriesInPrompt(kind);
+      auto stated = schema.stated_by.find(kind);
+      const std::vector<std::string> categories =
+          stated != schema.stated_by.end() ? stated->second : Categories(schema);
       for (const auto& [category, accuracy] : Accuracy(classifier, videos, targets, categories)) {
         metrics[fmt::format("acc/{}/{}/{}", domain, kind, category)] = accuracy;
       }

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 

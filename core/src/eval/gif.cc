@@ -7,8 +7,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 
@@ -67,23 +67,17 @@ std::string StepName(size_t index, const GrowthStep& step) {
 
 }  // namespace
 
-std::vector<GrowthReport> GrowModel(const PluginRegistry& registry, STDiT3Impl& model,
-                                    const std::vector<GrowthStep>& steps,
+std::vector<GrowthReport> GrowModel(STDiT3Impl& model, const std::vector<GrowthStep>& steps,
                                     OptimizerState* optimizer_state, uint64_t seed,
                                     const ProbeOptions& probe) {
-  // Every operator is made (and its options validated) before the first one runs, so a typo in
-  // step 3 is reported before steps 1 and 2 have spent their time.
-  std::vector<std::shared_ptr<GrowthOperator>> operators;
-  std::vector<uint64_t> seeds;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    PluginContext context{steps[i].options, {}, model.device(), seed + i};
-    seeds.push_back(context.seed);
-    operators.push_back(registry.MakeGrowthOperator(steps[i].op, context));
+  for (const GrowthStep& step : steps) {
+    if (step.instance == nullptr) {
+      throw RunError(fmt::format("growth step '{}' has no operator instance", step.op));
+    }
   }
-
   std::vector<GrowthReport> reports;
   for (size_t i = 0; i < steps.size(); ++i) {
-    GrowthOperator& op = *operators[i];
+    GrowthOperator& op = *steps[i].instance;
     try {
       op.Check(model);
     } catch (const ValidationError&) {
@@ -99,7 +93,7 @@ std::vector<GrowthReport> GrowModel(const PluginRegistry& registry, STDiT3Impl& 
     IdentityMap before = ParameterIdentities(model);
     ProbeOutputs base_out = RunProbe(model, probe);
 
-    GrowthContext context{model, optimizer_state, seeds[i]};
+    GrowthContext context{model, optimizer_state, seed + i};
     auto start = std::chrono::steady_clock::now();
     try {
       op.Grow(context, report);
@@ -124,19 +118,33 @@ std::vector<GrowthReport> GrowModel(const PluginRegistry& registry, STDiT3Impl& 
   return reports;
 }
 
-std::vector<GrowthStep> GrowthStepsFromOptions(const Options& table, std::string_view key) {
-  std::vector<GrowthStep> steps;
-  if (!table.Has(key)) {
-    table.Fail(key, "missing: a grow stage lists its operators, e.g. ops = [{op = \"stack\"}]");
-    return steps;
+json GrowthReportsToJson(const std::vector<GrowthReport>& reports) {
+  json steps = json::array();
+  for (const GrowthReport& r : reports) steps.push_back(r.ToJson());
+  json j = {{"format", "modelgrow.growth_report"}, {"version", 1}, {"steps", steps}};
+  if (!reports.empty()) {
+    j["params_before"] = reports.front().params_before;
+    j["params_after"] = reports.back().params_after;
+    j["trainable_after"] = reports.back().trainable_after;
   }
-  std::vector<Options> tables = table.TableArray(key);
-  if (tables.empty()) table.Fail(key, "expected at least one operator");
-  for (const Options& t : tables) {
-    std::string op = t.RequireString("op");
-    if (!op.empty()) steps.push_back({op, t});
+  return j;
+}
+
+ProbeOptions ProbeOptions::FromOptions(const Options& t) {
+  ProbeOptions p;
+  p.seed = static_cast<uint64_t>(t.Int("seed", static_cast<int64_t>(p.seed), {.min = 0}));
+  p.batch = t.Int("batch", p.batch, {.min = 1, .max = 64});
+  p.frames = t.Int("frames", p.frames, {.min = 1, .max = 256});
+  p.height = t.Int("height", p.height, {.min = 1, .max = 4096});
+  p.width = t.Int("width", p.width, {.min = 1, .max = 4096});
+  p.timesteps = t.DoubleList("timesteps", p.timesteps);
+  for (double ts : p.timesteps) {
+    if (!(ts >= 0 && ts <= 1000)) t.Fail("timesteps", fmt::format("{} is outside [0, 1000]", ts));
   }
-  return steps;
+  if (p.timesteps.empty()) t.Fail("timesteps", "needs at least one timestep");
+  p.measure_bf16 = t.Bool("bf16", p.measure_bf16);
+  t.RejectUnknownKeys();
+  return p;
 }
 
 }  // namespace modelgrow

@@ -5,9 +5,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/growth/grow.h"
 #include "modelgrow/model/precision.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 

@@ -8,26 +8,15 @@
 #include <fmt/ranges.h>
 #include <boost/dll/shared_library.hpp>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/growth/grow.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
 #include "modelgrow/sdk/text_encoder.h"
 
 namespace modelgrow {
 
 namespace fs = std::filesystem;
-
-const char* PluginKindName(PluginKind kind) {
-  switch (kind) {
-    case PluginKind::kGrowth:
-      return "growth";
-    case PluginKind::kText:
-      return "text";
-    case PluginKind::kData:
-      return "data";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -129,6 +118,11 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
   if (d == nullptr || d->name == nullptr || std::string(d->name).empty()) {
     throw InputError(fmt::format("{}: its plugin descriptor has no name", file.string()));
   }
+  const int kind = static_cast<int>(d->kind);
+  if (kind < static_cast<int>(PluginKind::kGrowth) || kind > static_cast<int>(PluginKind::kData)) {
+    throw InputError(
+        fmt::format("{}: plugin '{}' declares an unknown kind ({})", file.string(), d->name, kind));
+  }
   bool factory_ok = (d->kind == PluginKind::kGrowth && d->make_growth_operator) ||
                     (d->kind == PluginKind::kText && d->make_text_encoder) ||
                     (d->kind == PluginKind::kData && d->make_data_pipeline);
@@ -144,8 +138,13 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
     }
   }
   auto loaded = std::make_unique<Loaded>();
-  loaded->info = {d->kind, d->name, d->version ? d->version : "", d->summary ? d->summary : "",
-                  file};
+  loaded->info = {d->kind,
+                  d->name,
+                  d->version ? d->version : "",
+                  d->summary ? d->summary : "",
+                  file,
+                  d->examples ? d->examples : "",
+                  d->kind == PluginKind::kText && d->make_text_model != nullptr};
   loaded->library = library;
   loaded->descriptor = d;
   loaded_.push_back(std::move(loaded));
@@ -207,6 +206,13 @@ std::shared_ptr<T> Instantiate(const PluginInfo& info,
     throw ValidationError(std::move(problems));
   } catch (const InputError& e) {
     throw InputError(fmt::format("{} ({}): {}", who, context.options.KeyPath(""), e.what()));
+  } catch (const std::exception& e) {
+    // Not an option problem: a defect of the plugin. The host survives it and says whose it is.
+    throw RunError(fmt::format("{} ({}) failed while being constructed: {}", who,
+                               info.file.string(), e.what()));
+  }
+  if (object == nullptr) {
+    throw RunError(fmt::format("{} ({}): its factory returned nothing", who, info.file.string()));
   }
   // The instance keeps its library loaded for as long as it lives.
   T* raw = object.release();
@@ -232,6 +238,46 @@ std::shared_ptr<DataPipeline> PluginRegistry::MakeDataPipeline(const std::string
                                                                const PluginContext& context) const {
   const Loaded& l = FindLoaded(PluginKind::kData, name);
   return Instantiate<DataPipeline>(l.info, l.library, l.descriptor->make_data_pipeline, context);
+}
+
+std::shared_ptr<TextModelMaker> PluginRegistry::MakeTextModelMaker(
+    const std::string& name, const PluginContext& context, const Options& encoder_options) const {
+  const Loaded& l = FindLoaded(PluginKind::kText, name);
+  if (l.descriptor->make_text_model == nullptr) {
+    throw InputError(fmt::format(
+        "text encoder '{}' cannot make models (`make` needs a plugin that declares a Maker; {} "
+        "does not)",
+        name, l.info.file.string()));
+  }
+  auto factory = [&](const PluginContext& c) {
+    return l.descriptor->make_text_model(c, encoder_options);
+  };
+  PluginInfo info = l.info;
+  info.name += " (make)";
+  return Instantiate<TextModelMaker>(info, l.library, factory, context);
+}
+
+std::vector<GrowthStep> MakeGrowthSteps(const PluginRegistry& registry,
+                                        const std::vector<std::pair<std::string, Options>>& ops,
+                                        c10::Device device) {
+  std::vector<GrowthStep> steps;
+  std::vector<Problem> problems;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const auto& [name, options] = ops[i];
+    PluginContext context;
+    context.options = options;
+    context.device = device;
+    try {
+      steps.push_back({name, options, registry.MakeGrowthOperator(name, context)});
+    } catch (const ValidationError& e) {
+      for (const Problem& p : e.problems()) problems.push_back(p);
+    } catch (const InputError& e) {
+      problems.push_back({options.Position(), options.KeyPath(""),
+                          fmt::format("grow step {} ('{}'): {}", i + 1, name, e.what())});
+    }
+  }
+  if (!problems.empty()) throw ValidationError(std::move(problems));
+  return steps;
 }
 
 }  // namespace modelgrow

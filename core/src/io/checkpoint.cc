@@ -1,20 +1,13 @@
 #include "modelgrow/io/checkpoint.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/io/atomic_file.h"
 #include "modelgrow/model/linear.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 
@@ -78,21 +71,6 @@ std::string ListSome(const std::vector<std::string>& names) {
 
 }  // namespace
 
-CheckpointWriter::CheckpointWriter(fs::path target) : target_(std::move(target)) {
-  staging_ = target_;
-  staging_ += ".staging";
-  std::error_code ec;
-  fs::remove_all(staging_, ec);
-  fs::create_directories(staging_);
-}
-
-CheckpointWriter::~CheckpointWriter() {
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(staging_, ec);
-  }
-}
-
 void CheckpointWriter::AddModel(const STDiT3Impl& model, const CheckpointMeta& meta,
                                 const SaveOptions& options) {
   json config = model.config().ToJson();
@@ -105,35 +83,6 @@ void CheckpointWriter::AddModel(const STDiT3Impl& model, const CheckpointMeta& m
   WriteFileAtomic(staging_ / "config.json", config.dump(2) + "\n");
   WriteTensorStore(staging_, model.StateDict(), "model", options.max_shard_bytes,
                    {{"format", "pt"}}, options.dtype);
-}
-
-void CheckpointWriter::AddTensors(const std::string& file_name, const NamedTensors& tensors,
-                                  const std::map<std::string, std::string>& metadata) {
-  WriteSafetensors(staging_ / file_name, tensors, metadata);
-}
-
-void CheckpointWriter::AddJson(const std::string& file_name, const json& value) {
-  WriteFileAtomic(staging_ / file_name, value.dump(2) + "\n");
-}
-
-void CheckpointWriter::Commit() {
-  std::error_code ec;
-  const fs::path parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
-  if (fs::exists(target_, ec)) {
-    // Swap the two folders in one step: at every instant `target` is a whole checkpoint, the old
-    // one or the new one. The old one then sits under the staging name and is removed.
-    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
-      throw RunError(fmt::format("{}: cannot replace with {} ({})", target_.string(),
-                                 staging_.string(), std::strerror(errno)));
-    }
-    committed_ = true;
-    FsyncDirectory(parent);
-    fs::remove_all(staging_, ec);
-  } else {
-    fs::rename(staging_, target_);
-    committed_ = true;
-    FsyncDirectory(parent);
-  }
 }
 
 void SaveModel(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,

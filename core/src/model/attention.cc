@@ -1,4 +1,5 @@
 #include "modelgrow/model/attention.h"
+#include "modelgrow/model/init_device.h"
 
 #include <cmath>
 #include <limits>
@@ -12,7 +13,7 @@
 namespace modelgrow {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
-  weight = register_parameter("weight", torch::ones({dim}));
+  weight = register_parameter("weight", torch::ones({dim}, ModelInitOptions()));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {

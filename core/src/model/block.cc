@@ -1,4 +1,5 @@
 #include "modelgrow/model/block.h"
+#include "modelgrow/model/init_device.h"
 
 #include <cmath>
 
@@ -23,7 +24,7 @@ STDiT3BlockImpl::STDiT3BlockImpl(const BlockSpec& spec) : spec_(spec) {
   }
   mlp = register_module("mlp", Mlp(spec.hidden, spec.mlp_hidden, spec.hidden));
   scale_shift_table =
-      register_parameter("scale_shift_table", torch::randn({6, spec.hidden}) /
+      register_parameter("scale_shift_table", torch::randn({6, spec.hidden}, ModelInitOptions()) /
                                                   std::sqrt(static_cast<double>(spec.hidden)));
 }
 

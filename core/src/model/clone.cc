@@ -1,7 +1,7 @@
 #include "modelgrow/model/clone.h"
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/model/linear.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 

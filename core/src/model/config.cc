@@ -5,12 +5,18 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
 
 using json = nlohmann::json;
+
+std::vector<std::string> STDiT3Config::ConditionNames() const {
+  std::vector<std::string> names{condition0_name};
+  for (const TextConditionSpec& c : extra_conditions) names.push_back(c.name);
+  return names;
+}
 
 std::vector<BlockRef> STDiT3Config::ResolvedOrder() const {
   if (!block_order.empty()) return block_order;

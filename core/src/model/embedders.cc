@@ -1,4 +1,5 @@
 #include "modelgrow/model/embedders.h"
+#include "modelgrow/model/init_device.h"
 
 #include <cmath>
 
@@ -46,8 +47,10 @@ PatchEmbed3DImpl::PatchEmbed3DImpl(std::array<int64_t, 3> patch, int64_t in_chan
   double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));  // nn.Conv3d's default init
   proj_->weight = proj_->register_parameter(
       "weight",
-      torch::empty({hidden, in_channels, patch[0], patch[1], patch[2]}).uniform_(-bound, bound));
-  proj_->bias = proj_->register_parameter("bias", torch::empty({hidden}).uniform_(-bound, bound));
+      torch::empty({hidden, in_channels, patch[0], patch[1], patch[2]}, ModelInitOptions())
+          .uniform_(-bound, bound));
+  proj_->bias = proj_->register_parameter(
+      "bias", torch::empty({hidden}, ModelInitOptions()).uniform_(-bound, bound));
   register_module("proj", proj_);
 }
 
@@ -96,9 +99,9 @@ torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
 CaptionEmbedderImpl::CaptionEmbedderImpl(int64_t caption_channels, int64_t hidden,
                                          int64_t token_num) {
   y_proj = register_module("y_proj", Mlp(caption_channels, hidden, hidden));
-  y_embedding =
-      register_buffer("y_embedding", torch::randn({token_num, caption_channels}) /
-                                         std::sqrt(static_cast<double>(caption_channels)));
+  y_embedding = register_buffer("y_embedding",
+                                torch::randn({token_num, caption_channels}, ModelInitOptions()) /
+                                    std::sqrt(static_cast<double>(caption_channels)));
 }
 
 torch::Tensor CaptionEmbedderImpl::forward(const torch::Tensor& caption) { return y_proj(caption); }
@@ -124,8 +127,9 @@ torch::Tensor PositionEmbedding2D(int64_t dim, int64_t h, int64_t w, double scal
 
 FinalLayerImpl::FinalLayerImpl(int64_t hidden, int64_t patch_volume, int64_t out_channels) {
   linear = register_module("linear", Linear(hidden, patch_volume * out_channels));
-  scale_shift_table = register_parameter(
-      "scale_shift_table", torch::randn({2, hidden}) / std::sqrt(static_cast<double>(hidden)));
+  scale_shift_table =
+      register_parameter("scale_shift_table", torch::randn({2, hidden}, ModelInitOptions()) /
+                                                  std::sqrt(static_cast<double>(hidden)));
 }
 
 torch::Tensor FinalLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& t,

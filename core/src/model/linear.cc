@@ -1,4 +1,5 @@
 #include "modelgrow/model/linear.h"
+#include "modelgrow/model/init_device.h"
 
 #include <cmath>
 
@@ -6,8 +7,8 @@
 #include <torch/nn/functional/dropout.h>
 #include <torch/nn/init.h>
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/model/precision.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 
@@ -31,9 +32,11 @@ torch::Tensor LinearForward(const torch::Tensor& x, const torch::Tensor& weight,
 }
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias) {
-  weight = register_parameter("weight", torch::empty({out_features, in_features}));
+  weight =
+      register_parameter("weight", torch::empty({out_features, in_features}, ModelInitOptions()));
   torch::nn::init::xavier_uniform_(weight);
-  if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
+  if (with_bias)
+    bias = register_parameter("bias", torch::zeros({out_features}, ModelInitOptions()));
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {

@@ -1,11 +1,12 @@
 #include "modelgrow/model/stdit3.h"
+#include "modelgrow/model/init_device.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
 
@@ -33,9 +34,11 @@ std::shared_ptr<torch::nn::Module> BlockList(const std::vector<STDiT3Block>& blo
 STDiT3Impl::STDiT3Impl(const STDiT3Config& config) : config_(config) {
   config_.Validate();
   const int64_t c = config_.hidden_size;
-  rope_freqs = register_module("rope", std::make_shared<RopeHolder>(
-                                           RotaryInverseFrequencies(config_.resolved_head_dim())))
-                   ->freqs;
+  rope_freqs =
+      register_module(
+          "rope", std::make_shared<RopeHolder>(RotaryInverseFrequencies(config_.resolved_head_dim())
+                                                   .to(ModelInitOptions().device())))
+          ->freqs;
   x_embedder =
       register_module("x_embedder", PatchEmbed3D(config_.patch_size, config_.in_channels, c));
   t_embedder = register_module("t_embedder", TimestepEmbedder(c));

@@ -9,10 +9,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "modelgrow/base/errors.h"
-#include "modelgrow/base/provenance.h"
-#include "modelgrow/io/safetensors.h"
-#include "modelgrow/text/prompt_hash.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/safetensors.h"
 
 namespace modelgrow {
 
@@ -28,7 +27,7 @@ std::string FolderName(const std::string& key) {
     plain = plain && ok;
     if (clean.size() < 60) clean.push_back(ok ? c : '_');
   }
-  return plain ? key : clean + "-" + HashText(key);
+  return plain ? key : clean + "-" + ContentHash("text-cache").Add("key", key).Short();
 }
 
 std::string ShapeText(const at::Tensor& t) {
@@ -55,7 +54,7 @@ struct TextEncoderCache::Impl {
   bool warned_unreadable = false;
 
   std::filesystem::path FileFor(const std::string& prompt) const {
-    return folder / (PromptHash(prompt) + ".safetensors");
+    return folder / (Sha256Hex(prompt) + ".safetensors");
   }
 
   void Insert(const std::string& prompt, at::Tensor embedding, at::Tensor mask) {

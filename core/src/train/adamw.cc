@@ -4,7 +4,6 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace modelgrow {
 
@@ -37,40 +36,6 @@ void AdamW::Step(double lr) {
     at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(config_.eps);
     p.addcdiv_(s.exp_avg, denom, -lr / bias1);
   }
-}
-
-NamedTensors AdamW::StateTensors(std::map<std::string, std::string>* metadata) const {
-  NamedTensors out;
-  nlohmann::json steps = nlohmann::json::object();
-  for (const auto& [name, s] : state_) {
-    if (!s.exp_avg.defined()) continue;
-    out.emplace_back("exp_avg." + name, s.exp_avg);
-    out.emplace_back("exp_avg_sq." + name, s.exp_avg_sq);
-    steps[name] = s.step;
-  }
-  if (metadata) (*metadata)["steps"] = steps.dump();
-  return out;
-}
-
-int64_t AdamW::LoadStateTensors(const SafetensorsFile& file) {
-  OptimizerState loaded;
-  nlohmann::json steps = nlohmann::json::object();
-  if (auto it = file.metadata().find("steps"); it != file.metadata().end()) {
-    steps = nlohmann::json::parse(it->second, nullptr, false);
-  }
-  int64_t fallback_step = 0;
-  if (auto it = file.metadata().find("step"); it != file.metadata().end()) {
-    fallback_step = std::stoll(it->second);
-  }
-  for (const auto& [name, p] : params_) {
-    if (!file.Has("exp_avg." + name) || !file.Has("exp_avg_sq." + name)) continue;
-    ParameterState s;
-    s.exp_avg = file.Get("exp_avg." + name, at::kFloat).to(p.device());
-    s.exp_avg_sq = file.Get("exp_avg_sq." + name, at::kFloat).to(p.device());
-    s.step = steps.is_object() && steps.contains(name) ? steps[name].get<int64_t>() : fallback_step;
-    loaded[name] = s;
-  }
-  return AdoptState(loaded);
 }
 
 int64_t AdamW::AdoptState(const OptimizerState& state) {

@@ -9,12 +9,13 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/base/errors.h"
 #include "modelgrow/diffusion/rectified_flow.h"
-#include "modelgrow/io/atomic_file.h"
+#include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/model/precision.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/progress.h"
 #include "modelgrow/train/adamw.h"
-#include "modelgrow/train/progress.h"
 
 namespace modelgrow {
 
@@ -41,8 +42,9 @@ void CheckEncoders(const STDiT3Impl& model, const std::vector<TextEncoderCache*>
     throw InputError(fmt::format("the model has {} text condition(s) but {} encoder(s) were given",
                                  config.num_conditions(), text.size()));
   }
+  const std::vector<std::string> names = config.ConditionNames();
   for (int64_t k = 0; k < config.num_conditions(); ++k) {
-    std::string name = k == 0 ? config.condition0_name : config.extra_conditions[k - 1].name;
+    const std::string& name = names[k];
     int64_t channels =
         k == 0 ? config.caption_channels : config.extra_conditions[k - 1].caption_channels;
     int64_t tokens = k == 0 ? config.model_max_length : config.extra_conditions[k - 1].token_num;
@@ -156,10 +158,7 @@ void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
                          at::Generator& gen, int64_t step, const DataLoader& loader) {
   CheckpointWriter writer(folder);
   writer.AddModel(model, meta);
-  std::map<std::string, std::string> opt_meta;
-  NamedTensors state = opt.StateTensors(&opt_meta);
-  opt_meta["step"] = std::to_string(step);
-  writer.AddTensors("optimizer.safetensors", state, opt_meta);
+  WriteOptimizerStateTo(writer, opt.state());
   writer.AddTensors("ema.safetensors", ema);
   at::Generator default_generator = at::detail::getDefaultCPUGenerator();
   writer.AddTensors("rng.safetensors", {{"trainer", gen.get_state()},
@@ -214,7 +213,7 @@ TrainResult Train(TrainContext& c) {
       throw InputError(
           fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
     }
-    opt.LoadStateTensors(SafetensorsFile::Open(ckpt / "optimizer.safetensors"));
+    opt.AdoptState(ReadOptimizerState(ckpt / kOptimizerStateFile));
     SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
     for (auto& [name, t] : ema) t.copy_(ema_file.Get(name, at::kFloat));
     SafetensorsFile rng = SafetensorsFile::Open(ckpt / "rng.safetensors");
@@ -324,40 +323,6 @@ bool LoadEmaWeights(STDiT3Impl& model, const fs::path& checkpoint) {
     item.value().copy_(ema.Get(item.key(), at::kFloat));
   }
   return true;
-}
-
-OptimizerState LoadOptimizerState(const fs::path& checkpoint) {
-  OptimizerState state;
-  std::error_code ec;
-  fs::path file = checkpoint / "optimizer.safetensors";
-  if (!fs::exists(file, ec)) return state;
-  SafetensorsFile f = SafetensorsFile::Open(file);
-  json steps = json::object();
-  if (auto it = f.metadata().find("steps"); it != f.metadata().end()) {
-    steps = json::parse(it->second, nullptr, false);
-  }
-  for (const std::string& key : f.Keys()) {
-    if (key.rfind("exp_avg.", 0) != 0) continue;
-    std::string name = key.substr(8);
-    ParameterState s;
-    s.exp_avg = f.Get(key, at::kFloat);
-    s.exp_avg_sq = f.Get("exp_avg_sq." + name, at::kFloat);
-    s.step = steps.is_object() && steps.contains(name) ? steps[name].get<int64_t>() : 0;
-    state[name] = s;
-  }
-  return state;
-}
-
-void SaveOptimizerState(const fs::path& folder, const OptimizerState& state) {
-  NamedTensors tensors;
-  json steps = json::object();
-  for (const auto& [name, s] : state) {
-    if (!s.exp_avg.defined()) continue;
-    tensors.emplace_back("exp_avg." + name, s.exp_avg);
-    tensors.emplace_back("exp_avg_sq." + name, s.exp_avg_sq);
-    steps[name] = s.step;
-  }
-  WriteSafetensors(folder / "optimizer.safetensors", tensors, {{"steps", steps.dump()}});
 }
 
 }  // namespace modelgrow

@@ -1,5 +1,6 @@
-// Writes any data pipeline's samples into HDF5 video shards (see video_shard.h), optionally with
-// text embeddings precomputed by text encoders: what `modelgrow dataset export` runs.
+// Writes any data pipeline's samples into HDF5 video shards (see video_shard_writer.h), with the
+// pipeline's label schema and targets when it declares one, and optionally with text embeddings
+// precomputed by text encoders: what `modelgrow dataset export` runs.
 #pragma once
 
 #include <cstdint>
@@ -55,8 +56,9 @@ struct ExportResult {
 };
 
 // Writes shard-00000.h5, shard-00001.h5, ... of up to `samples_per_shard` samples each into
-// `out_dir`, then export.json describing the export. Samples the pipeline skips (SkipSample) are
-// counted and left out. InputError when out_dir already holds an export and `overwrite` is off.
+// `out_dir`, then export.json describing the export. The pipeline must be open (Open()) and the
+// text encoders loaded (Load()). Samples the pipeline skips (SkipSample) are counted and left
+// out. InputError when out_dir already holds an export and `overwrite` is off.
 ExportResult ExportDataset(DataPipeline& pipeline, const std::filesystem::path& out_dir,
                            int64_t samples_per_shard, const ExportOptions& options = {});
 

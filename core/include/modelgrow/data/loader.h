@@ -32,6 +32,7 @@ struct Batch {
   int64_t height = 0, width = 0;  // pixel size (shared by the batch: bucketed)
   std::vector<std::map<std::string, std::string>> captions;  // per sample, by kind
   std::vector<nlohmann::json> labels;
+  std::vector<std::map<std::string, int64_t>> targets;  // per sample (see Sample::targets)
   std::vector<int64_t> indices;                         // pipeline indices
   std::map<std::string, TextEncoding> text_embeddings;  // stacked, when every sample has them
   int64_t size() const { return static_cast<int64_t>(indices.size()); }

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/eval/attribute_classifier.h"
-#include "modelgrow/experiment/manifest.h"
+#include "modelgrow/eval/evaluate_spec.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/text/text_cache.h"

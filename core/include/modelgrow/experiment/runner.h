@@ -57,13 +57,4 @@ class ExperimentRunner {
 // A folder name for a run id ("growth=insert,seed=0" is kept; other characters become '_').
 std::string RunFolderName(const std::string& run_id);
 
-// The Slurm job-array script for a manifest: one array task per run, each running
-// `modelgrow run MANIFEST --out OUT --only $SLURM_ARRAY_TASK_ID`, then a dependent report job.
-// `global_args` go before the command (e.g. --plugin-path DIR, so the tasks find the plugins the
-// manifest was validated with). Every argument is shell-quoted.
-std::string SlurmScript(const Manifest& manifest, const std::filesystem::path& manifest_path,
-                        const std::filesystem::path& out, const std::vector<std::string>& sets,
-                        const std::string& modelgrow_binary,
-                        const std::vector<std::string>& global_args = {});
-
 }  // namespace modelgrow

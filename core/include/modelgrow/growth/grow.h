@@ -7,24 +7,25 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
-
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/base/options.h"
-#include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
 
+// One step: an operator already constructed from its options (PluginRegistry and
+// MakeGrowthSteps do that), with its name and table for the report.
 struct GrowthStep {
-  std::string op;   // plugin name
-  Options options;  // its table (the plugin reads it; unknown keys are errors)
+  std::string op;
+  Options options;
+  std::shared_ptr<GrowthOperator> instance;
 };
 
 struct ProbeOptions {
@@ -37,12 +38,16 @@ struct ProbeOptions {
   std::vector<double> timesteps = {50, 400, 900};
   bool with_frame_mask = true;  // also probe with the first frame kept as conditioning
   bool measure_bf16 = false;    // also compare both models with bf16 matrix products
+
+  // A manifest's `probe` table (seed, batch, frames, height, width, timesteps, bf16); every
+  // problem is recorded on `table`.
+  static ProbeOptions FromOptions(const Options& table);
 };
 
-// Grows `model` by each step in order. The optimizer state (may be null) is carried, transformed
-// or reset as the operators say, and re-keyed to the grown model's parameter names.
-std::vector<GrowthReport> GrowModel(const PluginRegistry& registry, STDiT3Impl& model,
-                                    const std::vector<GrowthStep>& steps,
+// Grows `model` by each step in order; step i's operator draws from seed + i. Each operator's
+// Check() runs before it changes anything. The optimizer state (may be null) is carried,
+// transformed or reset as the operators say, and re-keyed to the grown model's parameter names.
+std::vector<GrowthReport> GrowModel(STDiT3Impl& model, const std::vector<GrowthStep>& steps,
                                     OptimizerState* optimizer_state, uint64_t seed,
                                     const ProbeOptions& probe = {});
 
@@ -66,15 +71,8 @@ ProbeOutputs RunProbe(STDiT3Impl& model, const ProbeOptions& probe);
 PreservationError ComparePreservation(const ProbeOutputs& base, const ProbeOutputs& grown,
                                       const ProbeOptions& probe);
 
-// Growth steps from a manifest table: `ops = [{op = "stack", placement = "insert"}, ...]` (or
-// [[...ops]] tables), each table's other keys being that operator's options. Problems are
-// recorded on `table` (Options::Fail), as every manifest reader does.
-std::vector<GrowthStep> GrowthStepsFromOptions(const Options& table, std::string_view key = "ops");
-
-// {"steps": [report, ...], "params_before", "params_after", "trainable_after"}.
+// {"format", "version", "steps": [report, ...], "params_before", "params_after",
+//  "trainable_after"}: what growth_report.json holds besides the input and output.
 nlohmann::json GrowthReportsToJson(const std::vector<GrowthReport>& reports);
-
-// The JSON form of one preservation measurement (probe_samples = 0: {"measured": false}).
-nlohmann::json PreservationToJson(const PreservationError& error);
 
 }  // namespace modelgrow

@@ -14,13 +14,12 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/Device.h>
+
+#include "modelgrow/growth/grow.h"
 #include "modelgrow/sdk/plugin.h"
 
 namespace modelgrow {
-
-class GrowthOperator;
-class TextEncoder;
-class DataPipeline;
 
 struct PluginInfo {
   PluginKind kind;
@@ -28,6 +27,8 @@ struct PluginInfo {
   std::string version;
   std::string summary;
   std::filesystem::path file;
+  std::string examples;    // the descriptor's [[example]] tables (TOML), "" when none
+  bool makes_text_models;  // a text plugin with a Maker (`make = {...}`)
 };
 
 class PluginRegistry {
@@ -52,20 +53,32 @@ class PluginRegistry {
   // Throws InputError listing the plugins of that kind when `name` is unknown.
   const PluginInfo& Find(PluginKind kind, const std::string& name) const;
 
-  // Instantiates a plugin; `context.options` is its table. Unknown option keys and options the
-  // plugin rejects become a ValidationError that names the plugin and the option.
+  // Constructs a plugin from its options (phase one: nothing is loaded; callers call Load() or
+  // Open()). `context.options` is its table. Unknown option keys and every option the plugin
+  // rejects become one ValidationError whose problems name the plugin and the option.
   std::shared_ptr<GrowthOperator> MakeGrowthOperator(const std::string& name,
                                                      const PluginContext& context) const;
   std::shared_ptr<TextEncoder> MakeTextEncoder(const std::string& name,
                                                const PluginContext& context) const;
   std::shared_ptr<DataPipeline> MakeDataPipeline(const std::string& name,
                                                  const PluginContext& context) const;
+  // The Maker of a text plugin (`make = {...}`): context.options is the make table without
+  // `corpus`, `encoder_options` the encoder's own table. InputError when it has none.
+  std::shared_ptr<TextModelMaker> MakeTextModelMaker(const std::string& name,
+                                                     const PluginContext& context,
+                                                     const Options& encoder_options) const;
 
  private:
   struct Loaded;
   const Loaded& FindLoaded(PluginKind kind, const std::string& name) const;
   std::vector<std::unique_ptr<Loaded>> loaded_;
 };
+
+// Makes the operator of every step (name, options) on `device`; the problems of all steps are
+// reported together in one ValidationError before anything runs.
+std::vector<GrowthStep> MakeGrowthSteps(const PluginRegistry& registry,
+                                        const std::vector<std::pair<std::string, Options>>& ops,
+                                        c10::Device device);
 
 // The folder of the running executable (for finding the install's plugin folder).
 std::filesystem::path ExecutableDir();

@@ -19,8 +19,9 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/io/safetensors.h"
 #include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/atomic_folder.h"
+#include "modelgrow/sdk/safetensors.h"
 
 namespace modelgrow {
 
@@ -46,25 +47,13 @@ struct SaveOptions {
   int64_t max_shard_bytes = 5LL << 30;
 };
 
-// Writes a checkpoint folder. Extra files are written by `extra(staging_folder)` before the
-// folder is moved into place.
-class CheckpointWriter {
+// Writes a checkpoint folder atomically (sdk/atomic_folder.h): the model, then whatever else the
+// writer adds (optimizer state, EMA, reports), all in one commit.
+class CheckpointWriter : public AtomicFolderWriter {
  public:
-  explicit CheckpointWriter(std::filesystem::path target);
-  ~CheckpointWriter();  // removes the staging folder unless committed
-
-  const std::filesystem::path& staging() const { return staging_; }
+  using AtomicFolderWriter::AtomicFolderWriter;
   void AddModel(const STDiT3Impl& model, const CheckpointMeta& meta,
                 const SaveOptions& options = {});
-  void AddTensors(const std::string& file_name, const NamedTensors& tensors,
-                  const std::map<std::string, std::string>& metadata = {});
-  void AddJson(const std::string& file_name, const nlohmann::json& value);
-  // Replaces `target` (if it exists) with the staging folder.
-  void Commit();
-
- private:
-  std::filesystem::path target_, staging_;
-  bool committed_ = false;
 };
 
 void SaveModel(const std::filesystem::path& folder, const STDiT3Impl& model,

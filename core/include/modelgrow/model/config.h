@@ -66,6 +66,8 @@ struct STDiT3Config {
   int64_t spatial_count() const { return num_spatial_blocks >= 0 ? num_spatial_blocks : depth; }
   int64_t temporal_count() const { return num_temporal_blocks >= 0 ? num_temporal_blocks : depth; }
   int64_t num_conditions() const { return 1 + static_cast<int64_t>(extra_conditions.size()); }
+  // The text conditions' names in order (condition 0 first): each names its text encoder.
+  std::vector<std::string> ConditionNames() const;
   // The forward order, with the default filled in.
   std::vector<BlockRef> ResolvedOrder() const;
   // Whether the order is the reference's strict alternation (then config.json needs no order).

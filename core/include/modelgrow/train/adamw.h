@@ -1,5 +1,6 @@
 // AdamW (decoupled weight decay, PyTorch's semantics) over named parameters, with its state kept
-// by parameter name so it saves to safetensors and survives growth (re-keyed by the grow host).
+// by parameter name so it saves to safetensors (io/optimizer_file.h) and survives growth (re-keyed
+// by the grow host).
 #pragma once
 
 #include <string>
@@ -8,8 +9,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "modelgrow/io/safetensors.h"
-#include "modelgrow/train/optimizer_state.h"
+#include "modelgrow/sdk/optimizer_state.h"
+#include "modelgrow/sdk/safetensors.h"
 
 namespace modelgrow {
 
@@ -34,11 +35,6 @@ class AdamW {
   OptimizerState& state() { return state_; }
   const OptimizerState& state() const { return state_; }
 
-  // `exp_avg.<name>`, `exp_avg_sq.<name>` tensors and per-parameter steps as metadata.
-  NamedTensors StateTensors(std::map<std::string, std::string>* metadata) const;
-  // Loads what StateTensors wrote; entries for unknown parameters or of the wrong shape are
-  // dropped (their parameters start fresh). Returns how many entries were loaded.
-  int64_t LoadStateTensors(const SafetensorsFile& file);
   // Takes over entries of `state` whose names and shapes match this optimizer's parameters.
   int64_t AdoptState(const OptimizerState& state);
 

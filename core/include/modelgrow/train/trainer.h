@@ -21,10 +21,11 @@
 #include <c10/core/Device.h>
 
 #include "modelgrow/data/loader.h"
-#include "modelgrow/experiment/manifest.h"
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/optimizer_state.h"
 #include "modelgrow/text/text_cache.h"
+#include "modelgrow/train/train_spec.h"
 
 namespace modelgrow {
 
@@ -62,10 +63,5 @@ double LearningRate(const OptimSpec& optim, int64_t step, int64_t total_steps);
 // Loads the EMA weights a training stage saved (ema.safetensors) into `model`. Returns false
 // when the checkpoint has none.
 bool LoadEmaWeights(STDiT3Impl& model, const std::filesystem::path& checkpoint);
-
-// Loads optimizer.safetensors of a checkpoint as a name-keyed state (empty if absent).
-OptimizerState LoadOptimizerState(const std::filesystem::path& checkpoint);
-// Writes a name-keyed optimizer state as optimizer.safetensors into `folder`.
-void SaveOptimizerState(const std::filesystem::path& folder, const OptimizerState& state);
 
 }  // namespace modelgrow

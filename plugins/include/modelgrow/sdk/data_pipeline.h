@@ -12,7 +12,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/base/errors.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/plugin.h"
 #include "modelgrow/sdk/text_encoder.h"
 
@@ -25,6 +25,20 @@ class SkipSample : public InputError {
   using InputError::InputError;
 };
 
+// What a labelled data set's videos show, for evaluation: an attribute classifier learns to read
+// each category back from real videos, and videos generated from a caption are scored on the
+// categories that caption states. A pipeline without labels declares none.
+struct LabelSchema {
+  // Category -> its class names; a sample's targets index into these lists.
+  std::map<std::string, std::vector<std::string>> classes;
+  // Caption kind ("short", "detailed") -> the categories a caption of that kind states.
+  std::map<std::string, std::vector<std::string>> stated_by;
+
+  nlohmann::json ToJson() const;
+  static LabelSchema FromJson(const nlohmann::json& j);
+  bool operator==(const LabelSchema&) const = default;
+};
+
 struct Sample {
   at::Tensor video;  // [C, T, H, W] float32: pixels in [-1, 1], or latents
   // Captions by kind: "short" always; "detailed" where the source has one.
@@ -33,7 +47,10 @@ struct Sample {
   int64_t height = 0;  // pixel size of the video (for latents: of the decoded video)
   int64_t width = 0;
   int64_t index = 0;      // index in the pipeline
-  nlohmann::json labels;  // ground truth where known (the synthetic world's objects, ...)
+  nlohmann::json labels;  // ground truth in the source's own form (for people and exports)
+  // Class index per category of the pipeline's LabelSchema, for the categories this video shows
+  // (a category the video does not show, e.g. which of two objects is "the main one", is absent).
+  std::map<std::string, int64_t> targets;
   // Text embeddings that came with the data (e.g. an HDF5 shard), by encoder name.
   std::map<std::string, TextEncoding> text_embeddings;
 };
@@ -41,14 +58,20 @@ struct Sample {
 class DataPipeline {
  public:
   virtual ~DataPipeline() = default;
+  // The heavy part: opens files, reads indexes. InputError naming the file for anything missing
+  // or malformed. The methods below are called only after Open().
+  virtual void Open() = 0;
   virtual int64_t size() const = 0;
   // Sample `index` (0 <= index < size()). Must be safe to call from several threads at once and
   // return the same sample every time. Throws InputError for unusable data it cannot skip.
   virtual Sample Get(int64_t index) = 0;
-  // Identifies the data and settings (for caches and stage hashes).
+  // Identifies what the pipeline reads beyond its options (files' fingerprints), built with
+  // ContentHash; the host keys caches on the options' canonical TOML plus this.
   virtual std::string CacheKey() const = 0;
   // Whether samples are latents (true) or pixels in [-1, 1] (false).
   virtual bool latent() const { return false; }
+  // The labels this pipeline's samples carry as targets; nullopt: none.
+  virtual std::optional<LabelSchema> label_schema() const { return std::nullopt; }
   // Counts worth reporting at the end of a run (skipped files, ...).
   virtual nlohmann::json Summary() const { return nlohmann::json::object(); }
   // The [C, T, H, W] shape Get(index).video will have, known without decoding, so the loader can

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/model.h"
+#include "modelgrow/sdk/optimizer_state.h"
 #include "modelgrow/sdk/plugin.h"
-#include "modelgrow/train/optimizer_state.h"
 
 namespace modelgrow {
 
@@ -35,6 +35,8 @@ struct PreservationError {
   int64_t probe_samples = 0;
   std::vector<double> timesteps;
   bool with_frame_mask = false;
+  // {"measured": false} when probe_samples is 0; NaN and infinities as strings (JSON has none).
+  nlohmann::json ToJson() const;
 };
 
 struct GrowthReport {

@@ -6,23 +6,30 @@
 //
 //   MODELGROW_GROWTH_OPERATOR(MyOp, "my_op", "1.0.0", "One line that says what it does");
 //
-// once in the plugin's source and build it with modelgrow_add_plugin() (see
-// docs/writing-a-plugin.md).
+// once in the plugin's source and build it with modelgrow_add_plugin() (docs/writing-a-plugin.md).
+//
+// Plugins are made in two phases. The factory constructs the plugin from its options alone: it
+// reads and checks every option, records every problem on the Options (the host reports them
+// all together) and loads nothing. Heavy work -- weights, files, data -- happens later, in
+// TextEncoder::Load() or DataPipeline::Open(), and only for a real run. `modelgrow validate`
+// therefore constructs every plugin of a manifest and never calls Load or Open.
+//
+// The SDK is exactly the headers in modelgrow/sdk/; a plugin includes nothing else from the
+// toolkit. The model's editing API is re-exported by sdk/model.h.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include <c10/core/Device.h>
 
-#include "modelgrow/base/options.h"
+#include "modelgrow/sdk/api_version.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
-
-// Bump when an SDK header changes in a way that breaks plugins built against the old one.
-inline constexpr int kSdkApiVersion = 1;
 
 enum class PluginKind : int { kGrowth = 0, kText = 1, kData = 2 };
 // "growth", "text", "data".
@@ -30,6 +37,7 @@ const char* PluginKindName(PluginKind kind);
 
 class GrowthOperator;
 class TextEncoder;
+class TextModelMaker;
 class DataPipeline;
 
 // What a plugin's factory receives: its own option table and where it runs.
@@ -39,14 +47,15 @@ struct PluginContext {
   std::filesystem::path work_dir;  // a folder the plugin may cache into (may be empty)
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   uint64_t seed = 0;
-  // True when the host only checks a manifest (`modelgrow validate`, and before a run starts):
-  // read and check every option, but load no weights and open no data.
-  bool validate_only = false;
 };
 
 using GrowthOperatorFactory = std::unique_ptr<GrowthOperator> (*)(const PluginContext&);
 using TextEncoderFactory = std::unique_ptr<TextEncoder> (*)(const PluginContext&);
 using DataPipelineFactory = std::unique_ptr<DataPipeline> (*)(const PluginContext&);
+// `context.options` is the `make` table; `encoder_options` the encoder's own table (read-only:
+// what the made model must agree with, such as the template an LLM is trained inside).
+using TextModelMakerFactory = std::unique_ptr<TextModelMaker> (*)(const PluginContext& context,
+                                                                  const Options& encoder_options);
 
 struct PluginDescriptor {
   int api_version;
@@ -54,16 +63,49 @@ struct PluginDescriptor {
   const char* name;
   const char* version;
   const char* summary;
+  // Example option tables as TOML, one [[example]] table each (may be null). The conformance
+  // suites run every example; `modelgrow plugins --json` shows them. In a value, "${data}" stands
+  // for the plugin's data folder (<library name>.data/ beside it), for examples that need files.
+  const char* examples;
   // Exactly one is set, the one matching `kind`.
   GrowthOperatorFactory make_growth_operator;
   TextEncoderFactory make_text_encoder;
   DataPipelineFactory make_data_pipeline;
+  // Text plugins that can make a small model of their own kind (`make = {...}` in a manifest).
+  TextModelMakerFactory make_text_model;
 };
 
+namespace sdk_internal {
+
+template <typename T>
+constexpr const char* ExamplesOf() {
+  if constexpr (requires { T::kExamples; }) {
+    return T::kExamples;
+  } else {
+    return nullptr;
+  }
+}
+
+template <typename T>
+constexpr TextModelMakerFactory MakerOf() {
+  if constexpr (requires { typename T::Maker; }) {
+    return [](const PluginContext& context,
+              const Options& encoder_options) -> std::unique_ptr<TextModelMaker> {
+      return std::make_unique<typename T::Maker>(context, encoder_options);
+    };
+  } else {
+    return nullptr;
+  }
+}
+
+}  // namespace sdk_internal
 }  // namespace modelgrow
 
 #define MODELGROW_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
+// CLASS needs a constructor taking `const modelgrow::PluginContext&`. It may declare
+// `static constexpr const char* kExamples` (see PluginDescriptor::examples) and, for a text
+// encoder, a nested `Maker` class (a TextModelMaker constructed from (context, encoder options)).
 #define MODELGROW_DEFINE_PLUGIN_(KIND, FIELD, INTERFACE, CLASS, NAME, VERSION, SUMMARY)        \
   namespace {                                                                                  \
   std::unique_ptr<::modelgrow::INTERFACE> ModelGrowMakePlugin(                                 \
@@ -82,13 +124,14 @@ struct PluginDescriptor {
       d.name = NAME;                                                                           \
       d.version = VERSION;                                                                     \
       d.summary = SUMMARY;                                                                     \
+      d.examples = ::modelgrow::sdk_internal::ExamplesOf<CLASS>();                             \
       d.FIELD = &ModelGrowMakePlugin;                                                          \
+      d.make_text_model = ::modelgrow::sdk_internal::MakerOf<CLASS>();                         \
       return d;                                                                                \
     }();                                                                                       \
     return &descriptor;                                                                        \
   }
 
-// CLASS needs a constructor taking `const modelgrow::PluginContext&`.
 #define MODELGROW_GROWTH_OPERATOR(CLASS, NAME, VERSION, SUMMARY)                                \
   MODELGROW_DEFINE_PLUGIN_(kGrowth, make_growth_operator, GrowthOperator, CLASS, NAME, VERSION, \
                            SUMMARY)

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -28,12 +30,15 @@ enum class NullCaptionPolicy {
 class TextEncoder {
  public:
   virtual ~TextEncoder() = default;
+  // The heavy part: weights, tokenizer, files. Throws InputError naming the file for anything
+  // missing or malformed. The methods below are called only after Load().
+  virtual void Load() = 0;
   virtual int64_t dim() const = 0;         // D
   virtual int64_t max_length() const = 0;  // L: outputs are padded or truncated to it
   virtual NullCaptionPolicy null_policy() const { return NullCaptionPolicy::kModelBuffer; }
   // Encodes a batch. Deterministic: the same prompt always gives the same result.
   virtual TextEncoding Encode(const std::vector<std::string>& prompts) = 0;
-  // Identifies the weights and settings (for on-disk caches and stage hashes).
+  // Identifies the weights and settings (for on-disk caches), built with ContentHash.
   virtual std::string CacheKey() const = 0;
   // Facts for reports (model folder, layers, prompts truncated so far, ...).
   virtual nlohmann::json Describe() const { return nlohmann::json::object(); }
@@ -47,6 +52,21 @@ class SampleIndexedTextEncoder {
   virtual ~SampleIndexedTextEncoder() = default;
   // The embeddings and masks stored for these samples, as Encode() would return them.
   virtual TextEncoding EncodeSamples(const std::vector<int64_t>& indices) = 0;
+};
+
+// Makes a small model of an encoder's kind for experiments that must run on a CPU: a tokenizer
+// and weights fitted to the experiment's own captions, written as an ordinary model folder that
+// the encoder then loads through the same path a real model takes. A text plugin offers one by
+// declaring a nested `Maker` class; a manifest asks for it with `make = {...}` in the encoder's
+// table (docs/text-encoders.md). Like plugins, a maker is constructed from its options alone.
+class TextModelMaker {
+ public:
+  virtual ~TextModelMaker() = default;
+  // Writes the model folder `folder` (atomically: it appears whole or not at all) from the
+  // captions, and returns facts for reports. Progress lines go to `log`. Deterministic: the same
+  // options and captions give the same folder.
+  virtual nlohmann::json Make(const std::vector<std::string>& captions,
+                              const std::filesystem::path& folder, std::ostream& log) = 0;
 };
 
 }  // namespace modelgrow

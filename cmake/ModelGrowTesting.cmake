@@ -1,0 +1,90 @@
+# Test and benchmark helpers for the ModelGrow tree. Included before the plugin folders, so a
+# plugin's folder registers its own tests next to its code.
+#
+#   modelgrow_add_test(<name> SOURCES ... [LIBRARIES ...] [LABELS ...] [DEPENDS ...])
+#   modelgrow_add_plugin_test(<name> PLUGIN <plugin target> SOURCES ... [LIBRARIES ...]
+#                             [LABELS ...] [DEPENDS ...])
+#   modelgrow_add_benchmark(<name> SOURCES ... [LIBRARIES ...] [DEPENDS ...])
+#
+# Labels: `unit` (the default: seconds, no CLI), `integration` (the CLI, several components or
+# plugins together), `slow` (half a minute or more). `ctest -L unit` is the one-minute check;
+# scripts/test.sh runs everything.
+
+if(NOT MODELGROW_BUILD_TESTS)
+  function(modelgrow_add_test)
+  endfunction()
+  function(modelgrow_add_plugin_test)
+  endfunction()
+  function(modelgrow_add_benchmark)
+  endfunction()
+  return()
+endif()
+
+enable_testing()
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+include(GoogleTest)
+
+set(MODELGROW_TEST_FIXTURES ${PROJECT_SOURCE_DIR}/tests/fixtures)
+set(MODELGROW_TESTS_DIR ${PROJECT_SOURCE_DIR}/tests)
+
+function(modelgrow_add_test name)
+  cmake_parse_arguments(ARG "" "PLUGIN" "SOURCES;LIBRARIES;LABELS;DEPENDS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE modelgrow_core GTest::gtest GTest::gmock GTest::gtest_main
+                        ${ARG_LIBRARIES})
+  target_include_directories(${name} PRIVATE ${MODELGROW_TESTS_DIR})
+  target_compile_definitions(${name} PRIVATE
+    MODELGROW_TEST_FIXTURES="${MODELGROW_TEST_FIXTURES}"
+    MODELGROW_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    MODELGROW_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    MODELGROW_PLUGIN_DIR="${MODELGROW_PLUGIN_OUTPUT_DIR}")
+  if(ARG_PLUGIN)
+    target_compile_definitions(${name} PRIVATE
+      MODELGROW_TEST_PLUGIN_FILE="$<TARGET_FILE:${ARG_PLUGIN}>")
+    add_dependencies(${name} ${ARG_PLUGIN})
+  endif()
+  if(ARG_DEPENDS)
+    add_dependencies(${name} ${ARG_DEPENDS})
+  endif()
+  target_precompile_headers(${name} REUSE_FROM modelgrow_pch_exe)
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1" LABELS "${ARG_LABELS}")
+endfunction()
+
+function(modelgrow_add_plugin_test name)
+  cmake_parse_arguments(ARG "" "PLUGIN" "" ${ARGN})
+  if(NOT ARG_PLUGIN)
+    message(FATAL_ERROR "modelgrow_add_plugin_test(${name}): name the PLUGIN target it tests")
+  endif()
+  modelgrow_add_test(${name} ${ARGN})
+endfunction()
+
+function(modelgrow_add_benchmark name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES;DEPENDS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE modelgrow_core benchmark::benchmark ${ARG_LIBRARIES})
+  target_include_directories(${name} PRIVATE ${MODELGROW_TESTS_DIR})
+  target_compile_definitions(${name} PRIVATE
+    MODELGROW_TEST_FIXTURES="${MODELGROW_TEST_FIXTURES}"
+    MODELGROW_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    MODELGROW_PLUGIN_DIR="${MODELGROW_PLUGIN_OUTPUT_DIR}")
+  if(ARG_DEPENDS)
+    add_dependencies(${name} ${ARG_DEPENDS})
+  endif()
+  target_precompile_headers(${name} REUSE_FROM modelgrow_pch_exe)
+endfunction()
+
+# Every test that runs the CLI or loads the built plugins of a kind depends on them by these
+# helpers, resolved after all plugin folders were added.
+function(modelgrow_plugin_targets out)
+  set(targets)
+  foreach(kind ${ARGN})
+    get_property(kind_targets GLOBAL PROPERTY MODELGROW_PLUGIN_TARGETS_${kind})
+    list(APPEND targets ${kind_targets})
+  endforeach()
+  set(${out} ${targets} PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,52 @@
+// What a training stage (`pretrain`, `continue`) is configured with, and its one reader from a
+// manifest table (docs/manifests.md lists every key).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "modelgrow/diffusion/rectified_flow.h"
+#include "modelgrow/sdk/options.h"
+
+namespace modelgrow {
+
+struct OptimSpec {
+  double lr = 1e-4;
+  double weight_decay = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double grad_clip = 1.0;  // 0: off
+  int64_t warmup_steps = 0;
+  std::string schedule = "constant";  // "constant" | "cosine"
+  double min_lr_ratio = 0.0;          // cosine floor, as a fraction of lr
+
+  static OptimSpec FromOptions(const Options& table);
+};
+
+struct TrainSpec {
+  std::string data;               // data id
+  std::string caption = "short";  // "short" | "detailed" | "mixed"
+  int64_t steps = 100;
+  int64_t batch_size = 8;
+  int64_t grad_accum = 1;
+  OptimSpec optim;
+  RectifiedFlowConfig flow;
+  double ema_decay = 0.99;
+  double caption_dropout = 0.1;
+  double frame_mask_prob = 0.0;    // probability a sample keeps its first frame as conditioning
+  std::string precision = "fp32";  // "fp32" | "bf16"
+  bool grad_checkpointing = false;
+  int64_t checkpoint_every = 0;  // steps; 0: only at the end
+  int64_t log_every = 10;
+  int workers = 2;
+  std::string init;                       // pretrain: a checkpoint folder to start from
+  std::string optimizer_state = "reset";  // continue: "reset" | "carry"
+
+  // Reads the training keys of a stage table, recording every problem on it. `pretrain` stages
+  // may name an `init` checkpoint; `continue` stages choose their `optimizer_state`. Keys the
+  // stage itself owns (kind, from) are the caller's to read.
+  static TrainSpec FromOptions(const Options& table, bool pretrain);
+};
+
+}  // namespace modelgrow

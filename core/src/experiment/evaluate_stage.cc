@@ -1,0 +1,107 @@
+// `evaluate` stages: the previous stage's model (and the baseline's, once per baseline and
+// settings) scored on every domain, plus what the chain before it did.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "modelgrow/eval/evaluator.h"
+#include "modelgrow/growth/grow_checkpoint.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/train/trainer.h"
+#include "run_context.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+AttributeClassifier RunContext::Classifier(const EvaluateSpec& spec) {
+  std::vector<std::shared_ptr<DataPipeline>> data;
+  ContentHash key("classifier-folder/2");
+  key.Add("classifier", spec.classifier.steps)
+      .Add("batch_size", spec.classifier.batch_size)
+      .Add("lr", fmt::format("{}", spec.classifier.lr))
+      .Add("width", spec.classifier.width)
+      .Add("seed", static_cast<int64_t>(spec.classifier.seed));
+  for (const std::string& id : spec.classifier.data) {
+    data.push_back(Data(id));
+    const PluginSpec& d = m_.data().at(id);
+    key.Add("data." + id, d.plugin + "\n" + d.options.ToToml());
+  }
+  return TrainOrLoadClassifier(data, spec.classifier,
+                               out_ / "cache" / ("classifier-" + key.Short()));
+}
+
+json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
+                          AttributeClassifier classifier, const fs::path& samples_dir,
+                          const std::string& prefix) {
+  STDiT3 model = LoadModel(checkpoint, device_).model;
+  bool ema = spec.weights == "ema" && LoadEmaWeights(*model, checkpoint);
+  EvaluationSetup setup;
+  for (const auto& [domain, id] : spec.domains) setup.domains[domain] = Data(id);
+  setup.classifier = classifier;
+  setup.spec = spec;
+  setup.device = device_;
+  setup.samples_dir = samples_dir;
+  setup.sample_prefix = prefix;
+  json result = EvaluateModel(*model, Encoders(*model), setup);
+  result["weights"] = ema ? "ema" : "raw";
+  result["model"] = {{"params", model->NumParameters()},
+                     {"trainable", model->NumTrainableParameters()},
+                     {"spatial_blocks", model->spatial_blocks().size()},
+                     {"temporal_blocks", model->temporal_blocks().size()},
+                     {"conditions", model->config().ConditionNames()}};
+  return result;
+}
+
+json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
+  AttributeClassifier classifier = Classifier(s.eval);
+  json result = Evaluate(dirs_.at(s.from) / "checkpoint", s.eval, classifier, dir / "samples", "");
+  if (!s.eval.baseline.empty()) {
+    // The base model's row: one evaluation per baseline stage and settings, shared by runs.
+    fs::path base_dir = out_ / "cache" /
+                        fmt::format("baseline-{}-{}", s.eval.baseline,
+                                    ContentHash("baseline/2")
+                                        .Add("stage", keys_.at(s.eval.baseline))
+                                        .Add("table", s.table.ToToml())
+                                        .Short());
+    json base = ReadJsonIfExists(base_dir / "results.json");
+    if (!base.is_object()) {
+      std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id, s.eval.baseline);
+      base = Evaluate(dirs_.at(s.eval.baseline) / "checkpoint", s.eval, classifier,
+                      base_dir / "samples", "base_");
+      WriteFileAtomic(base_dir / "results.json", base.dump(2) + "\n");
+    }
+    result["baseline"] = base;
+    result["baseline"]["samples_dir"] = fs::relative(base_dir / "samples", dir).string();
+    for (const auto& [key, value] : result["metrics"].items()) {
+      if (key.rfind("loss/", 0) == 0 && base["metrics"].contains(key)) {
+        result["metrics"]["forgetting/" + key.substr(5)] =
+            value.get<double>() - base["metrics"][key].get<double>();
+      }
+    }
+  }
+  // What the growth and training before it did, walked back along `from`.
+  json growth = json::array(), wall = json::object(), curves = json::object();
+  for (std::string name = s.from; !name.empty(); name = m_.stages().at(name).from) {
+    json info = ReadJsonIfExists(dirs_.at(name) / "stage.json");
+    if (info.is_object()) wall[name] = info.value("seconds", 0.0);
+    json g = ReadJsonIfExists(dirs_.at(name) / "checkpoint" / kGrowthReportFile);
+    // Only a grow stage's own report counts: later checkpoints do not carry one.
+    json steps = g.is_object() && m_.stages().at(name).kind == StageKind::kGrow
+                     ? g.value("steps", json::array())
+                     : json::array();
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) growth.insert(growth.begin(), *it);
+    if (fs::exists(dirs_.at(name) / "metrics.jsonl")) {
+      curves[name] = fs::relative(dirs_.at(name) / "metrics.jsonl", dir).string();
+    }
+  }
+  result["growth"] = growth;
+  result["stage_seconds"] = wall;
+  result["curves"] = curves;
+  WriteFileAtomic(dir / "results.json", result.dump(2) + "\n");
+  return {{"metrics", result["metrics"]}};
+}
+
+}  // namespace modelgrow

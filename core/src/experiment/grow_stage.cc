@@ -1,0 +1,39 @@
+// `grow` stages: the previous stage's checkpoint grown by the stage's operators through the same
+// GrowCheckpoint that `modelgrow grow` runs.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "modelgrow/growth/grow_checkpoint.h"
+#include "run_context.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
+  std::vector<std::pair<std::string, Options>> ops;
+  for (const PluginSpec& op : s.grow.ops) ops.emplace_back(op.plugin, op.options.Subset());
+  GrowCheckpointRequest request;
+  request.input = dirs_.at(s.from) / "checkpoint";
+  request.output = dir / "checkpoint";
+  request.steps = MakeGrowthSteps(registry_, ops, device_);
+  request.seed = run_.seed;
+  request.device = device_;
+  request.probe = s.grow.probe;
+  request.overwrite = true;  // a folder left by an interrupted attempt of this same stage
+  request.finish = [&](STDiT3Impl& model, int64_t conditions_before) {
+    ApplyNullPolicies(model, conditions_before);
+    return Meta(model, s).provenance;
+  };
+  GrowCheckpointResult result = GrowCheckpoint(request);
+  for (const GrowthReport& r : result.reports) {
+    std::cerr << fmt::format(
+        "   {}: {} -> {} parameters ({} trainable), preservation max rel {:.1e}\n", r.op,
+        r.params_before, r.params_after, r.trainable_after, r.preservation.max_rel);
+  }
+  return {{"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}};
+}
+
+}  // namespace modelgrow

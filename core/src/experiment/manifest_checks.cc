@@ -1,0 +1,135 @@
+// What validation checks beyond the manifest's own keys: every plugin constructed from its
+// options (nothing loaded), and every growth operator's check run on the model it would grow --
+// built from [model] on the meta device, so even STDiT3-3B costs no memory for weights.
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "modelgrow/experiment/manifest.h"
+#include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/model/init_device.h"
+#include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/text_encoder.h"
+
+namespace modelgrow {
+
+namespace {
+
+// Adds the problems of constructing a plugin to `where`'s document; they keep their own
+// positions and key paths.
+template <typename Make>
+void Collect(const Options& where, const std::string& key, Make make) {
+  try {
+    make();
+  } catch (const ValidationError& e) {
+    for (const Problem& p : e.problems()) where.AddProblem(p);
+  } catch (const InputError& e) {
+    where.Fail(key, e.what());
+  }
+}
+
+PluginContext ContextFor(const Options& options) {
+  PluginContext c;
+  c.options = options.Subset();
+  return c;
+}
+
+}  // namespace
+
+void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) const {
+  Options data = doc.Table("data");
+  for (const auto& [id, spec] : data_) {
+    if (spec.plugin.empty()) continue;
+    Collect(data, id, [&] { registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options)); });
+  }
+  Options text = doc.Table("text");
+  for (const auto& [id, spec] : text_) {
+    if (spec.plugin.empty()) continue;
+    Options options = spec.options.Subset();
+    // A made encoder's folder exists only once the run has made it; construction reads no files.
+    if (spec.make) options.Set("path", "\"(made by the run)\"");
+    Collect(text, id, [&] { registry.MakeTextEncoder(spec.plugin, ContextFor(options)); });
+    if (spec.make) {
+      Collect(text, id, [&] {
+        registry.MakeTextModelMaker(spec.plugin, ContextFor(*spec.make), spec.options);
+      });
+    }
+  }
+  Options stages = doc.Table("stages");
+  for (const auto& [name, s] : stages_) {
+    for (const PluginSpec& op : s.grow.ops) {
+      Collect(stages.Table(name), "ops",
+              [&] { registry.MakeGrowthOperator(op.plugin, ContextFor(op.options)); });
+    }
+  }
+}
+
+void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) const {
+  ModelInitDeviceScope meta(c10::Device(c10::DeviceType::Meta));
+  Options stages = doc.Table("stages");
+  // A stage is rebuilt for every later grow stage that starts from it; say its problems once.
+  std::set<std::string> reported;
+  auto fail = [&](const std::string& stage, const std::string& key, const std::string& message) {
+    if (reported.insert(stage + "\n" + key + "\n" + message).second) {
+      stages.Table(stage).Fail(key, message);
+    }
+  };
+  // The model a stage ends with, rebuilt for each grow stage (growth edits it in place). nullptr
+  // when it cannot be known without running (e.g. an operator that cannot be simulated).
+  std::function<STDiT3(const std::string&)> model_after = [&](const std::string& name) -> STDiT3 {
+    const StageSpec& s = stages_.at(name);
+    if (s.kind == StageKind::kPretrain) {
+      if (s.train.init.empty()) return STDiT3(model_config());
+      std::filesystem::path config = std::filesystem::path(s.train.init) / "config.json";
+      std::error_code ec;
+      if (!std::filesystem::exists(config, ec)) {
+        fail(name, "init",
+             fmt::format("{} is not a checkpoint folder (no config.json)", s.train.init));
+        return STDiT3(nullptr);
+      }
+      try {
+        return STDiT3(
+            STDiT3Config::FromJson(nlohmann::json::parse(ReadFile(config)), config.string()));
+      } catch (const std::exception& e) {
+        fail(name, "init", e.what());
+        return STDiT3(nullptr);
+      }
+    }
+    STDiT3 model = model_after(s.from);
+    if (s.kind != StageKind::kGrow || !model) return model;
+    for (size_t i = 0; i < s.grow.ops.size(); ++i) {
+      const PluginSpec& op = s.grow.ops[i];
+      std::string step = fmt::format("step {} ('{}')", i + 1, op.plugin);
+      std::shared_ptr<GrowthOperator> instance;
+      try {
+        instance = registry.MakeGrowthOperator(op.plugin, ContextFor(op.options));
+        instance->Check(*model);
+      } catch (const InputError& e) {
+        fail(name, "ops", fmt::format("{}: {}", step, e.what()));
+        return STDiT3(nullptr);
+      }
+      try {
+        GrowthContext context{*model, nullptr, 0};
+        GrowthReport report;
+        instance->Grow(context, report);
+      } catch (const InputError& e) {
+        fail(name, "ops", fmt::format("{}: {}", step, e.what()));
+        return STDiT3(nullptr);
+      } catch (const std::exception&) {
+        // The operator needs real values to grow (it reads weights); later steps' checks cannot
+        // run on a model we do not have. The run itself checks them.
+        return STDiT3(nullptr);
+      }
+    }
+    return model;
+  };
+  for (const std::string& name : stage_order_) {
+    if (stages_.at(name).kind == StageKind::kGrow) model_after(name);
+  }
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,215 @@
+#include "report_data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "modelgrow/experiment/report.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
+
+namespace modelgrow {
+namespace report {
+
+namespace fs = std::filesystem;
+
+// j[key], or an empty object when absent. (Ranging over `j.value(key, {}).items()` would iterate
+// a destroyed temporary.)
+const json& Field(const json& j, const std::string& key) {
+  static const json empty = json::object();
+  auto it = j.find(key);
+  return it == j.end() ? empty : *it;
+}
+
+std::vector<RunResults> LoadRuns(const fs::path& out) {
+  std::vector<RunResults> runs;
+  std::error_code ec;
+  if (!fs::is_directory(out / "runs", ec)) {
+    throw InputError(
+        fmt::format("{}: no runs/ folder (is this an experiment output folder?)", out.string()));
+  }
+  for (const auto& entry : fs::directory_iterator(out / "runs")) {
+    fs::path file = entry.path() / "results.json";
+    if (!fs::exists(file, ec)) continue;
+    RunResults r;
+    r.dir = entry.path();
+    r.results = json::parse(ReadFile(file), nullptr, false);
+    if (!r.results.is_object()) throw InputError(fmt::format("{}: not valid JSON", file.string()));
+    r.stages = json::parse(ReadFile(entry.path() / "stages.json"), nullptr, false);
+    r.id = r.results.value("run", entry.path().filename().string());
+    r.index = r.results.value("index", std::numeric_limits<size_t>::max());
+    // Labels in the manifest's axis order; results written before "axes" existed only have the
+    // (alphabetical) object.
+    std::vector<std::pair<std::string, std::string>> labels;
+    if (r.results.contains("axes")) {
+      for (const json& pair : r.results["axes"]) labels.emplace_back(pair[0], pair[1]);
+    } else {
+      for (const auto& [axis, label] : Field(r.results, "labels").items())
+        labels.emplace_back(axis, label.get<std::string>());
+    }
+    std::string variant;
+    for (const auto& [axis, label] : labels) {
+      if (axis == "seed") {
+        r.seed = label;
+        continue;
+      }
+      variant += (variant.empty() ? "" : ", ") + axis + "=" + label;
+    }
+    r.variant = variant.empty() ? "grown model" : variant;
+    runs.push_back(std::move(r));
+  }
+  // Rows in the manifest's run order, so a table reads like its sweep.
+  std::sort(runs.begin(), runs.end(), [](const RunResults& a, const RunResults& b) {
+    return std::tie(a.index, a.id) < std::tie(b.index, b.id);
+  });
+  return runs;
+}
+
+// The numbers of one evaluation, flattened, with the table's derived columns added.
+std::map<std::string, double> Flatten(const json& evaluation) {
+  std::map<std::string, double> m;
+  for (const auto& [k, v] : Field(evaluation, "metrics").items()) {
+    if (v.is_number()) m[k] = v.get<double>();
+  }
+  json model = evaluation.value("model", json::object());
+  if (model.contains("params")) m["params"] = model["params"].get<double>();
+  if (model.contains("trainable")) m["trainable"] = model["trainable"].get<double>();
+  double preservation = -1;
+  for (const json& g : evaluation.value("growth", json::array())) {
+    preservation =
+        std::max(preservation, g.value("preservation", json::object()).value("max_rel", 0.0));
+  }
+  if (preservation >= 0) m["preservation_max_rel"] = preservation;
+  double seconds = 0;
+  for (const auto& [stage, s] : Field(evaluation, "stage_seconds").items())
+    seconds += s.get<double>();
+  if (seconds > 0) m["train_minutes"] = seconds / 60;
+  // Per-domain loss and forgetting, averaged over prompt kinds.
+  std::map<std::string, std::vector<double>> loss, forgetting;
+  for (const auto& [k, v] : m) {
+    auto parts = [&](const std::string& prefix) {
+      return k.substr(prefix.size(), k.find('/', prefix.size()) - prefix.size());
+    };
+    if (k.rfind("loss/", 0) == 0) loss[parts("loss/")].push_back(v);
+    if (k.rfind("forgetting/", 0) == 0) forgetting[parts("forgetting/")].push_back(v);
+  }
+  auto mean = [](const std::vector<double>& x) {
+    double s = 0;
+    for (double v : x) s += v;
+    return s / static_cast<double>(x.size());
+  };
+  for (const auto& [d, v] : loss) m["table/loss/" + d] = mean(v);
+  for (const auto& [d, v] : forgetting) m["table/forgetting/" + d] = mean(v);
+  return m;
+}
+
+Stat Aggregate(const std::vector<double>& values) {
+  Stat s;
+  s.n = static_cast<int>(values.size());
+  if (s.n == 0) return s;
+  for (double v : values) s.mean += v;
+  s.mean /= s.n;
+  if (s.n > 1) {
+    double var = 0;
+    for (double v : values) var += (v - s.mean) * (v - s.mean);
+    s.std = std::sqrt(var / (s.n - 1));
+  }
+  return s;
+}
+
+std::string FormatStat(const json& stat, const Column& c) {
+  if (stat.is_null()) return "–";
+  double mean = stat["mean"].get<double>() * c.scale, std = stat["std"].get<double>() * c.scale;
+  std::string text =
+      c.digits < 0 ? fmt::format("{:.2e}", mean) : fmt::format("{:.{}f}", mean, c.digits);
+  if (stat["n"].get<int>() > 1) {
+    text += c.digits < 0 ? fmt::format(" ± {:.1e}", std) : fmt::format(" ± {:.{}f}", std, c.digits);
+  }
+  return text;
+}
+
+// The columns of the main table, from the metrics present.
+std::vector<Column> MainColumns(const std::set<std::string>& metrics) {
+  std::vector<Column> cols;
+  auto add = [&](const std::string& metric, const std::string& title, int digits,
+                 double scale = 1) {
+    if (metrics.count(metric)) cols.push_back({metric, title, digits, scale});
+  };
+  add("params", "Params (M)", 3, 1e-6);
+  add("trainable", "Trainable (M)", 3, 1e-6);
+  add("preservation_max_rel", "Preservation err", -1);
+  for (const std::string& m : metrics) {
+    if (m.rfind("table/loss/", 0) == 0) add(m, "Loss " + m.substr(11), 4);
+  }
+  for (const std::string& m : metrics) {
+    if (m.rfind("table/forgetting/", 0) == 0) add(m, "Forgetting " + m.substr(17), 4);
+  }
+  for (const std::string& m : metrics) {
+    if (m.rfind("acc/", 0) == 0 && m.size() > 5 && m.substr(m.size() - 5) == "/mean") {
+      add(m, "Acc " + m.substr(4, m.size() - 9), 3);
+    }
+  }
+  for (const std::string& m : metrics) {
+    if (m.rfind("fd/", 0) == 0) add(m, "FD " + m.substr(3), 2);
+  }
+  add("train_minutes", "Time (min)", 1);
+  return cols;
+}
+
+std::vector<Column> CategoryColumns(const std::set<std::string>& metrics) {
+  std::vector<Column> cols;
+  for (const std::string& m : metrics) {
+    if (m.rfind("acc/", 0) != 0 || m.find("/detailed/") == std::string::npos) continue;
+    if (m.substr(m.size() - 5) == "/mean") continue;
+    cols.push_back({m, m.substr(4), 3});
+  }
+  for (const std::string& m : metrics) {
+    if (m.rfind("ceiling/", 0) == 0 && m.substr(m.size() - 5) != "/mean") cols.push_back({m, m, 3});
+  }
+  return cols;
+}
+
+}  // namespace report
+
+nlohmann::json ReportRows(const std::filesystem::path& out) {
+  using namespace report;
+  using json = nlohmann::json;
+  std::vector<RunResults> runs = LoadRuns(out);
+  // variant -> metric -> values (one per run); the base model once per seed.
+  std::map<std::string, std::map<std::string, std::vector<double>>> values;
+  std::map<std::string, std::vector<std::string>> members;
+  std::set<std::string> base_seeds;
+  std::vector<std::string> order;
+  for (const RunResults& r : runs) {
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
+      if (!evaluation.is_object()) continue;
+      std::string variant = r.variant;
+      if (r.results["evaluations"].size() > 1) variant += " [" + stage + "]";
+      if (!members.count(variant)) order.push_back(variant);
+      members[variant].push_back(r.id);
+      for (const auto& [k, v] : Flatten(evaluation)) values[variant][k].push_back(v);
+      if (evaluation.contains("baseline") && base_seeds.insert(stage + "/" + r.seed).second) {
+        if (!members.count(kBaseVariant)) order.insert(order.begin(), kBaseVariant);
+        members[kBaseVariant].push_back("seed=" + r.seed);
+        for (const auto& [k, v] : Flatten(evaluation["baseline"])) {
+          if (k.rfind("forgetting", 0) != 0) values[kBaseVariant][k].push_back(v);
+        }
+      }
+    }
+  }
+  json rows = json::array();
+  for (const std::string& variant : order) {
+    json metrics = json::object();
+    for (const auto& [k, v] : values[variant]) {
+      Stat s = Aggregate(v);
+      metrics[k] = {{"mean", s.mean}, {"std", s.std}, {"n", s.n}};
+    }
+    rows.push_back({{"variant", variant}, {"runs", members[variant]}, {"metrics", metrics}});
+  }
+  return rows;
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,61 @@
+// The data behind an experiment's report: every run's results gathered into rows (one per
+// variant, mean ± std over seeds, the base model once per seed) and the columns the tables show.
+// Private to core/src/experiment (report.cc and report_html.cc render it).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace modelgrow::report {
+
+using json = nlohmann::json;
+
+inline constexpr const char* kBaseVariant = "base model";
+
+// j[key], or an empty object when absent. (Ranging over `j.value(key, {}).items()` would iterate
+// a destroyed temporary.)
+const json& Field(const json& j, const std::string& key);
+
+struct RunResults {
+  std::string id;
+  std::string variant;  // labels without the seed
+  size_t index = 0;     // position in the manifest's run order
+  std::string seed;
+  std::filesystem::path dir;
+  json results;  // runs/<id>/results.json
+  json stages;   // runs/<id>/stages.json
+};
+
+// Every run of the output folder that has results, in the manifest's run order.
+std::vector<RunResults> LoadRuns(const std::filesystem::path& out);
+
+// The numbers of one evaluation, flattened, with the table's derived columns added.
+std::map<std::string, double> Flatten(const json& evaluation);
+
+struct Stat {
+  double mean = 0, std = 0;
+  int n = 0;
+};
+
+Stat Aggregate(const std::vector<double>& values);
+
+struct Column {
+  std::string metric;
+  std::string title;
+  int digits;
+  double scale = 1;
+};
+
+std::string FormatStat(const json& stat, const Column& c);
+
+// The columns of the main table, from the metrics present.
+std::vector<Column> MainColumns(const std::set<std::string>& metrics);
+// Per-category accuracy (detailed prompts) and the classifier ceiling.
+std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
+
+}  // namespace modelgrow::report

@@ -1,0 +1,80 @@
+// Everything one run of a manifest needs while its stages execute: the plugins it made, the
+// stage folders and their content keys. Each stage kind is implemented in its own file
+// (train_stage.cc, grow_stage.cc, evaluate_stage.cc); run_context.cc holds what they share.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/eval/attribute_classifier.h"
+#include "modelgrow/experiment/manifest.h"
+#include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/io/checkpoint.h"
+#include "modelgrow/model/stdit3.h"
+#include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/text/text_cache.h"
+
+namespace modelgrow {
+
+class RunContext {
+ public:
+  RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
+             const std::filesystem::path& out, const std::filesystem::path& run_dir,
+             c10::Device device, bool resume);
+
+  // Runs (or reuses) every stage in order and writes the run's stages.json and results.json.
+  void Execute();
+
+ private:
+  // The content key of a stage: the canonical TOML of everything it reads, the keys of the
+  // stages it starts from, and the run's seed.
+  std::string StageKey(const StageSpec& s) const;
+  // The text encoder ids a stage's input model conditions on.
+  std::vector<std::string> TextIdsOf(const StageSpec& s) const;
+  // A text encoder's identity: plugin, options, and for a made one its make table and corpus.
+  std::string TextKey(const std::string& id) const;
+
+  nlohmann::json RunStage(const StageSpec& s, const std::filesystem::path& dir);
+  nlohmann::json TrainStage(const StageSpec& s, const std::filesystem::path& dir);
+  nlohmann::json GrowStage(const StageSpec& s, const std::filesystem::path& dir);
+  nlohmann::json EvaluateStage(const StageSpec& s, const std::filesystem::path& dir);
+  nlohmann::json Evaluate(const std::filesystem::path& checkpoint, const EvaluateSpec& spec,
+                          AttributeClassifier classifier, const std::filesystem::path& samples_dir,
+                          const std::string& prefix);
+  AttributeClassifier Classifier(const EvaluateSpec& spec);
+
+  // Plugins of this run, made and opened on first use.
+  std::shared_ptr<DataPipeline> Data(const std::string& id);
+  TextEncoderCache* Text(const std::string& id);
+  // The folder of a made text model (made on first use; shared by every run and seed).
+  std::filesystem::path MadeTextModel(const std::string& id);
+  // The options a text encoder is constructed with (a made one's folder as `path`).
+  Options TextOptions(const std::string& id);
+  std::vector<TextEncoderCache*> Encoders(const STDiT3Impl& model);
+  // Fills the null captions of conditions whose encoders want the empty prompt's encoding.
+  void ApplyNullPolicies(STDiT3Impl& model, int64_t from_condition);
+  CheckpointMeta Meta(const STDiT3Impl& model, const StageSpec& s);
+
+  const PluginRegistry& registry_;
+  const Manifest& m_;
+  const RunSpec& run_;
+  std::filesystem::path out_, run_dir_;
+  c10::Device device_;
+  bool resume_;
+  std::map<std::string, std::string> keys_;
+  std::map<std::string, std::filesystem::path> dirs_;
+  std::map<std::string, std::shared_ptr<DataPipeline>> data_;
+  std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
+};
+
+// A stage or cache folder is usable when its stage.json says it finished.
+bool StageDone(const std::filesystem::path& dir);
+nlohmann::json ReadJsonIfExists(const std::filesystem::path& file);
+
+}  // namespace modelgrow

@@ -1,0 +1,110 @@
+#include "modelgrow/experiment/sweep.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+namespace modelgrow {
+
+std::vector<std::string> SweepAxis::KeysSetByEveryValue() const {
+  if (values.empty()) return {};
+  std::vector<std::string> keys;
+  for (const auto& [key, table] : values.front().sets) {
+    bool everywhere = true;
+    for (const SweepValue& v : values) {
+      bool sets = false;
+      for (const auto& [k, t] : v.sets) sets = sets || k == key;
+      everywhere = everywhere && sets;
+    }
+    if (everywhere) keys.push_back(key);
+  }
+  return keys;
+}
+
+std::vector<SweepAxis> ReadSweep(const Options& doc) {
+  std::vector<SweepAxis> axes;
+  Options sweep = doc.Table("sweep");
+  for (Options axis : sweep.TableArray("axis")) {
+    SweepAxis a;
+    if (axis.Has("key")) {
+      std::string key = axis.RequireString("key");
+      a.name = axis.String("name", key);
+      if (!doc.HasPath(key)) {
+        axis.Fail("key",
+                  fmt::format("'{}' is not a key of this manifest (a sweep can only vary keys "
+                              "the manifest sets)",
+                              key));
+      }
+      std::vector<Options> values = axis.ArrayElementsAsTables("values");
+      axis.Accept("values");
+      if (values.empty()) axis.Fail("values", "needs a non-empty array of values");
+      std::vector<std::string> labels = axis.StringList("labels", {});
+      if (!labels.empty() && labels.size() != values.size()) {
+        axis.Fail("labels", fmt::format("{} labels for {} values", labels.size(), values.size()));
+      }
+      for (size_t i = 0; i < values.size(); ++i) {
+        SweepValue v;
+        v.label = i < labels.size() ? labels[i] : values[i].ValueText("v");
+        v.sets.emplace_back(key, values[i]);
+        a.values.push_back(v);
+      }
+    } else {
+      a.name = axis.RequireString("name");
+      for (Options value : axis.TableArray("value")) {
+        SweepValue v;
+        v.label = value.RequireString("label");
+        Options set = value.Table("set");
+        for (const std::string& key : set.Keys()) {
+          set.Accept(key);
+          if (!doc.HasPath(key)) {
+            set.Fail(key, fmt::format("'{}' is not a key of this manifest", key));
+          }
+          v.sets.emplace_back(key, set.ValueAsTable(key));
+        }
+        value.RejectUnknownKeys();
+        a.values.push_back(v);
+      }
+      if (a.values.empty()) axis.Fail("value", "needs [[sweep.axis.value]] entries (label, set)");
+    }
+    axis.RejectUnknownKeys();
+    axes.push_back(a);
+  }
+  sweep.RejectUnknownKeys();
+  return axes;
+}
+
+std::vector<RunSpec> ExpandRuns(const Options& doc, const std::vector<SweepAxis>& axes,
+                                const std::vector<uint64_t>& seeds) {
+  std::vector<RunSpec> runs{RunSpec{}};
+  runs[0].doc = doc.Clone();
+  for (const SweepAxis& axis : axes) {
+    std::vector<RunSpec> next;
+    for (const RunSpec& run : runs) {
+      for (const SweepValue& value : axis.values) {
+        RunSpec r = run;
+        r.doc = run.doc.Clone();
+        for (const auto& [key, table] : value.sets) r.doc.SetFrom(key, table, "v");
+        r.labels.emplace_back(axis.name, value.label);
+        next.push_back(std::move(r));
+      }
+    }
+    runs = std::move(next);
+  }
+  std::vector<RunSpec> out;
+  for (const RunSpec& run : runs) {
+    for (uint64_t seed : seeds) {
+      RunSpec r = run;
+      r.doc = run.doc.Clone();
+      r.seed = seed;
+      r.labels.emplace_back("seed", std::to_string(seed));
+      std::string id;
+      for (const auto& [axis, label] : r.labels) id += (id.empty() ? "" : ",") + axis + "=" + label;
+      r.id = id;
+      r.index = out.size();
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace modelgrow

@@ -1,0 +1,72 @@
+// `pretrain` and `continue` stages: a model (new, from `init`, or from the previous stage), the
+// stage's data and the model's text encoders, trained by Train().
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "modelgrow/data/loader.h"
+#include "modelgrow/io/optimizer_file.h"
+#include "modelgrow/train/trainer.h"
+#include "run_context.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
+  STDiT3 model{nullptr};
+  const OptimizerState* initial = nullptr;
+  OptimizerState carried;
+  bool resuming = resume_ && fs::exists(dir / "checkpoint" / "trainer_state.json");
+  if (s.kind == StageKind::kPretrain && s.train.init.empty()) {
+    STDiT3Config config = m_.model_config();
+    config.condition0_name = m_.condition0_text();
+    TextEncoder& encoder = Text(m_.condition0_text())->encoder();
+    if (!m_.model_table().Has("caption_channels")) config.caption_channels = encoder.dim();
+    if (!m_.model_table().Has("model_max_length")) config.model_max_length = encoder.max_length();
+    torch::manual_seed(run_.seed);
+    model = STDiT3(config);
+    model->to(device_);
+    ApplyNullPolicies(*model, 0);
+  } else {
+    fs::path from =
+        s.kind == StageKind::kPretrain ? fs::path(s.train.init) : dirs_.at(s.from) / "checkpoint";
+    model = LoadModel(from, device_).model;
+    std::error_code ec;
+    if (s.kind == StageKind::kContinue && s.train.optimizer_state == "carry" &&
+        fs::exists(from / kOptimizerStateFile, ec)) {
+      carried = ReadOptimizerState(from / kOptimizerStateFile);
+      initial = &carried;
+    }
+  }
+  LoaderOptions lo;
+  lo.batch_size = s.train.batch_size;
+  lo.seed = run_.seed;
+  lo.workers = s.train.workers;
+  auto loader = std::make_unique<DataLoader>(Data(s.train.data), lo);
+  TrainContext context;
+  context.model = model.get();
+  context.loader = loader.get();
+  context.text = Encoders(*model);
+  context.spec = s.train;
+  context.seed = run_.seed;
+  context.dir = dir;
+  context.meta = Meta(*model, s);
+  context.initial_optimizer_state = initial;
+  context.resume = resuming;
+  context.label = fmt::format("{} {}", run_.id, s.name);
+  context.device = device_;
+  TrainResult r = Train(context);
+  return {{"steps", r.steps},
+          {"resumed_from", r.resumed_from},
+          {"first_loss", r.first_loss},
+          {"final_loss", r.final_loss},
+          {"train_seconds", r.seconds},
+          {"steps_per_second", r.steps_per_second},
+          {"samples_per_second", r.samples_per_second},
+          {"params", model->NumParameters()},
+          {"trainable", model->NumTrainableParameters()},
+          {"loader", loader->Stats()}};
+}
+
+}  // namespace modelgrow
