@@ -11,6 +11,16 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
 find_package(Threads REQUIRED)
 
+# TensorBoard event files are protobuf records (Debian: libprotobuf-dev, protobuf-compiler).
+option(MODELGROW_WITH_TENSORBOARD "Write TensorBoard event files (needs protobuf)" ON)
+if(MODELGROW_WITH_TENSORBOARD)
+  find_package(Protobuf)
+  if(NOT Protobuf_FOUND OR NOT Protobuf_PROTOC_EXECUTABLE)
+    message(STATUS "protobuf (and protoc) not found: runs write no TensorBoard event files")
+    set(MODELGROW_WITH_TENSORBOARD OFF)
+  endif()
+endif()
+
 if(MODELGROW_WITH_FFMPEG)
   pkg_check_modules(FFmpeg IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
   if(NOT FFmpeg_FOUND)

@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas0-pthread libgloo-dev
   libboost-dev libboost-program-options-dev
   libhdf5-dev hdf5-tools python3-h5py
-  libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
+  libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsentencepiece-dev sentencepiece
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   googletest libgtest-dev libgmock-dev libbenchmark-dev

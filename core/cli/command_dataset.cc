@@ -13,6 +13,7 @@
 #include "modelgrow/data/export.h"
 #include "modelgrow/data/shard_paths.h"
 #include "modelgrow/data/video_shard_reader.h"
+#include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/options.h"
@@ -62,9 +63,20 @@ std::pair<std::string, Options> PipelineOptions(const PipelineArgs& args) {
   std::string plugin = args.plugin;
   if (!args.options_file.empty()) {
     Options file = Options::ParseFile(args.options_file);
-    options = args.table.empty() ? file : file.AtPath(args.table);
     if (!args.table.empty() && !file.HasPath(args.table))
       throw InputError(fmt::format("{}: no table '{}'", args.options_file, args.table));
+    options = file;
+    if (!args.table.empty()) {
+      // `inherit = "<sibling>"` resolves among the table's siblings, as in a manifest's [data].
+      const size_t dot = args.table.rfind('.');
+      Options siblings = dot == std::string::npos ? file : file.AtPath(args.table.substr(0, dot));
+      options = ResolveInheritance(
+          siblings, dot == std::string::npos ? args.table : args.table.substr(dot + 1));
+      options.Accept("inherit");
+      options.Erase("inherit");
+      file.ThrowIfProblems();
+      options.ThrowIfProblems();
+    }
     if (options.Has("plugin")) {
       std::string named = options.String("plugin", "");
       if (plugin.empty()) plugin = named;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/growth/grow_checkpoint.h"
 #include "modelgrow/host/plugin_registry.h"
@@ -30,17 +31,19 @@ std::string Number(double value, bool measured) {
 }
 
 int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc(
-      "modelgrow grow: grow a checkpoint with one or more growth operators, in order.\n"
-      "Each --set applies to the --op before it. Writes the grown checkpoint (with its optimizer\n"
-      "state when the input has optimizer.safetensors) and growth_report.json into --out.\n"
-      "Example: modelgrow grow --in base --op stack --set placement=insert --set new_blocks=28\n"
-      "         --op text_condition --set caption_channels=4096 --set token_num=300 --out grown\n"
-      "options");
+  CommandLine cl(
+      args,
+      {"grow --in CKPT --op NAME [--set key=value]... [--op NAME ...]... --out CKPT [options]",
+       "Grows a checkpoint with one or more growth operators, in order; each --set applies to "
+       "the --op before it. Every step's options are checked before any step runs, and all "
+       "problems are reported together. Writes the grown checkpoint (with its optimizer state "
+       "when the input has optimizer.safetensors, and its text-encoder record) and "
+       "growth_report.json into --out in one atomic commit.",
+       "modelgrow grow --in base --op stack --set placement=insert --set new_blocks=28 \\\n"
+       "    --op text_condition --set caption_channels=4096 --set token_num=300 --out grown"});
   std::string in, out, device = "cpu";
   uint64_t seed = 0;
-  desc.add_options()("help,h", "show this help")("in", po::value<std::string>(&in)->required(),
-                                                 "input checkpoint folder")(
+  cl.Options()("in", po::value<std::string>(&in)->required(), "input checkpoint folder")(
       "out", po::value<std::string>(&out)->required(), "output checkpoint folder")(
       "op", po::value<std::vector<std::string>>()->composing(),
       "growth operator (modelgrow plugins --kind growth lists them); repeatable")(
@@ -53,14 +56,9 @@ int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
       "no-probe", "skip the preservation probe (for models too large to run twice)")(
       "probe-bf16", "also measure preservation with bf16 matrix products")(
       "json", "print growth_report.json instead of the table");
-  po::variables_map vm;
-  po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
-  po::store(parsed, vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
-  po::notify(vm);
+  if (!cl.Parse()) return 0;
+  const po::variables_map& vm = cl.vm();
+  const po::parsed_options& parsed = cl.parsed();
 
   GrowCheckpointRequest request;
   request.input = in;
@@ -91,7 +89,9 @@ int RunGrow(const std::vector<std::string>& args, const GlobalOptions& global) {
         if (eq == std::string::npos || eq == 0) {
           throw UsageError(fmt::format("--set expects key=value, got '{}'", assignment));
         }
-        ops.back().second.Set(assignment.substr(0, eq), assignment.substr(eq + 1));
+        ops.back().second.Set(
+            assignment.substr(0, eq), assignment.substr(eq + 1),
+            fmt::format("--op {} (step {}) --set '{}'", ops.back().first, ops.size(), assignment));
       }
     }
   }

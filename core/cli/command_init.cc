@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 
 #include "cli_util.h"
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/io/checkpoint.h"
@@ -17,25 +18,22 @@ namespace modelgrow::cli {
 namespace {
 
 int RunInit(const std::vector<std::string>& args, const GlobalOptions&) {
-  po::options_description desc(
-      "modelgrow init: write a freshly initialised STDiT3 checkpoint (Open-Sora's init rules)");
+  CommandLine cl(args, {"init --preset NAME [--set field=value]... [--seed S] --out DIR",
+                        "Writes a freshly initialised STDiT3 checkpoint (Open-Sora's "
+                        "initialisation rules), a preset with any config field overridden.",
+                        "modelgrow init --preset STDiT3-S/2 --out base\n"
+                        "modelgrow init --preset STDiT3-T/2 --set depth=4 --set "
+                        "caption_channels=128 --out small"});
   std::string preset, out;
   std::vector<std::string> sets;
   uint64_t seed = 0;
-  desc.add_options()("help,h", "show this help")(
-      "preset", po::value<std::string>(&preset)->default_value("STDiT3-S/2"),
-      "STDiT3-XL/2, STDiT3-3B/2, STDiT3-T/2, STDiT3-S/2 or STDiT3-M/2")(
+  cl.Options()("preset", po::value<std::string>(&preset)->default_value("STDiT3-S/2"),
+               "STDiT3-XL/2, STDiT3-3B/2, STDiT3-T/2, STDiT3-S/2 or STDiT3-M/2")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config field, e.g. --set depth=4 --set caption_channels=128")(
       "seed", po::value<uint64_t>(&seed)->default_value(0), "initialisation seed")(
       "out", po::value<std::string>(&out), "checkpoint folder to write");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
+  if (!cl.Parse()) return 0;
   if (out.empty()) throw UsageError("init needs --out DIR");
   Options table = Options::ParseString(fmt::format("preset = \"{}\"\n", preset), "--preset/--set");
   ApplySets(table, sets);

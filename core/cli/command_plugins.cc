@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/host/plugin_registry.h"
 
@@ -26,18 +27,17 @@ nlohmann::json Examples(const PluginInfo& p) {
 }
 
 int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc("modelgrow plugins: list the plugins found on the search path");
+  CommandLine cl(args, {"plugins [--kind growth|text|data] [--json]",
+                        "Lists the plugins found on the search path (--plugin-path folders, then "
+                        "MODELGROW_PLUGIN_PATH, then the install's own), with their versions and "
+                        "summaries; --json adds each plugin's example option tables.",
+                        "modelgrow plugins\nmodelgrow --plugin-path build/my_ops plugins --kind "
+                        "growth --json"});
   std::string kind;
-  desc.add_options()("help,h", "show this help")("kind", po::value<std::string>(&kind),
-                                                 "only this kind: growth, text or data")(
+  cl.Options()("kind", po::value<std::string>(&kind), "only this kind: growth, text or data")(
       "json", "print JSON (kind, name, version, summary, file, examples)");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
+  if (!cl.Parse()) return 0;
+  const po::variables_map& vm = cl.vm();
   std::optional<PluginKind> filter;
   if (!kind.empty()) {
     if (kind == "growth")

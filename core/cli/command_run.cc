@@ -1,12 +1,14 @@
-// modelgrow run MANIFEST [--out DIR] [--set key=value]... [--resume] [--only N] [--no-report]
+// modelgrow run MANIFEST [key=value ...] [--out DIR] [--set key=value]... [--resume] [--only N]
 // modelgrow sweep MANIFEST --emit slurm [--out DIR] [--set ...]
-// modelgrow report DIR
+// modelgrow report DIR [--prune]
 #include <iostream>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include "command_line.h"
 #include "commands.h"
+#include "modelgrow/base/interruption.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/experiment/report.h"
 #include "modelgrow/experiment/runner.h"
@@ -22,75 +24,92 @@ struct ManifestArgs {
   std::string manifest;
   std::string out;
   std::vector<std::string> sets;
+  std::vector<std::string> overrides;  // positional key=value after the manifest (Hydra style)
+
+  // Every override in order: the --set ones, then the positional ones.
+  std::vector<std::string> AllSets() const {
+    std::vector<std::string> all = sets;
+    for (const std::string& o : overrides) {
+      if (o.find('=') == std::string::npos) {
+        throw UsageError(fmt::format(
+            "unexpected argument '{}' (after the manifest, only key.path=value overrides)", o));
+      }
+      all.push_back(o);
+    }
+    return all;
+  }
 };
 
-void AddManifestOptions(po::options_description& desc, ManifestArgs& a) {
-  desc.add_options()("manifest", po::value<std::string>(&a.manifest),
-                     "the experiment manifest (TOML)")(
-      "out", po::value<std::string>(&a.out),
-      "output folder (default: experiment.out, else runs/<experiment name>)")(
+void AddManifestArgs(CommandLine& cl, ManifestArgs& a) {
+  cl.Positional("manifest", &a.manifest);
+  cl.Positional("overrides", &a.overrides);
+  cl.Options()("out", po::value<std::string>(&a.out),
+               "output folder (default: experiment.out, else runs/<experiment name>)")(
       "set", po::value<std::vector<std::string>>(&a.sets)->composing(),
-      "override a manifest key before validation, e.g. --set stages.pretrain.steps=50");
+      "override a manifest key before validation (repeatable; `key.path=value` after the "
+      "manifest does the same); missing tables on the path are created");
+}
+
+std::string CommandLineText(const std::vector<std::string>& args, const char* command) {
+  std::string text = std::string("modelgrow ") + command;
+  for (const std::string& a : args) text += " " + a;
+  return text;
 }
 
 int RunRun(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc(
-      "modelgrow run MANIFEST: run an experiment (every run of its sweep, stage by stage, shared "
-      "stages once), then write its report");
+  CommandLine cl(
+      args,
+      {"run MANIFEST [key.path=value ...] [options]",
+       "Runs an experiment: every run of its sweep, stage by stage (stages shared by several runs "
+       "once; finished ones reused), then writes its report. Ctrl-C or SIGTERM stops training "
+       "after the current step with a checkpoint; --resume continues from there. A stage left "
+       "part-trained is never restarted silently: the run stops and says so.",
+       "modelgrow run experiments/quickstart.toml\n"
+       "modelgrow run experiments/quickstart.toml stages.pretrain.steps=50 --out runs/short\n"
+       "modelgrow run experiments/paper/expansion.toml --only 3 --no-report --resume"});
   ManifestArgs a;
   int64_t only = -1;
-  desc.add_options()("help,h", "show this help")(
-      "resume", "continue interrupted training stages from their last checkpoint")(
+  AddManifestArgs(cl, a);
+  cl.Options()("resume", "continue interrupted training stages from their last checkpoint")(
       "only", po::value<int64_t>(&only),
-      "run only the run with this index (0-based; Slurm array task)")(
+      "run only the run with this index (0-based; a Slurm array task)")(
       "no-report", "do not write the report at the end");
-  AddManifestOptions(desc, a);
-  po::positional_options_description positional;
-  positional.add("manifest", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
-  if (a.manifest.empty()) throw UsageError("run needs a manifest file");
+  if (!cl.Parse()) return 0;
+  if (a.manifest.empty()) throw UsageError("run needs a manifest file (modelgrow help run)");
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
-  Manifest manifest = Manifest::Load(a.manifest, a.sets, &registry);
+  Manifest manifest = Manifest::Load(a.manifest, a.AllSets(), &registry);
+  for (const std::string& note : manifest.notes()) std::cerr << "note: " << note << "\n";
   RunnerOptions options;
   options.out = a.out;
-  options.resume = vm.count("resume") > 0;
-  options.report = vm.count("no-report") == 0;
+  options.resume = cl.Has("resume");
+  options.report = !cl.Has("no-report");
+  options.command_line = CommandLineText(args, "run");
   if (only >= 0) options.only = static_cast<size_t>(only);
   ExperimentRunner runner(registry, std::move(manifest), options);
+  InstallInterruptionHandlers();
   runner.Run();
   return 0;
 }
 
 int RunSweep(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc(
-      "modelgrow sweep MANIFEST --emit slurm: write a Slurm job-array script with one task per run "
-      "(same binary, same output layout as `run`) and a report job after them");
+  CommandLine cl(args, {"sweep MANIFEST [key.path=value ...] --emit slurm [options]",
+                        "Writes a Slurm job-array script with one array task per run of the "
+                        "manifest (the same binary, the same output layout as `run`) and a "
+                        "report job after them, to stdout.",
+                        "modelgrow sweep experiments/paper/expansion.toml --emit slurm > job.sh\n"
+                        "sbatch job.sh"});
   ManifestArgs a;
   std::string emit;
-  desc.add_options()("help,h", "show this help")("emit", po::value<std::string>(&emit),
-                                                 "what to write: slurm");
-  AddManifestOptions(desc, a);
-  po::positional_options_description positional;
-  positional.add("manifest", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
-  if (a.manifest.empty()) throw UsageError("sweep needs a manifest file");
+  AddManifestArgs(cl, a);
+  cl.Options()("emit", po::value<std::string>(&emit), "what to write: slurm");
+  if (!cl.Parse()) return 0;
+  if (a.manifest.empty()) throw UsageError("sweep needs a manifest file (modelgrow help sweep)");
   if (emit != "slurm") throw UsageError("sweep needs --emit slurm");
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
-  Manifest manifest = Manifest::Load(a.manifest, a.sets, &registry);
+  std::vector<std::string> sets = a.AllSets();
+  Manifest manifest = Manifest::Load(a.manifest, sets, &registry);
   for (const RunSpec& run : ExpandRuns(manifest)) Manifest::FromOptions(run.doc, &registry);
   std::filesystem::path out = !a.out.empty() ? std::filesystem::path(a.out)
                               : !manifest.experiment().out.empty()
@@ -103,29 +122,28 @@ int RunSweep(const std::vector<std::string>& args, const GlobalOptions& global) 
     global_args.push_back(std::filesystem::absolute(p).string());
   }
   if (global.threads > 0) global_args.push_back(fmt::format("--threads={}", global.threads));
+  // Slurm opens each task's log before the task runs, and does not create its folder.
+  std::filesystem::create_directories(std::filesystem::absolute(out) / "slurm");
   std::cout << SlurmScript(manifest, std::filesystem::absolute(a.manifest),
-                           std::filesystem::absolute(out), a.sets,
+                           std::filesystem::absolute(out), sets,
                            (ExecutableDir() / "modelgrow").string(), global_args);
   return 0;
 }
 
 int RunReport(const std::vector<std::string>& args, const GlobalOptions&) {
-  po::options_description desc(
-      "modelgrow report DIR: (re)write the Markdown, CSV and HTML report of an experiment folder");
+  CommandLine cl(args,
+                 {"report DIR [--prune]",
+                  "(Re)writes the Markdown, CSV and HTML report of an experiment folder from "
+                  "the runs of its manifest.toml. Run folders another manifest left there are "
+                  "listed with a warning and left out; --prune removes them.",
+                  "modelgrow report runs/quickstart\n"
+                  "modelgrow report runs/quickstart --prune"});
   std::string dir;
-  desc.add_options()("help,h", "show this help")("dir", po::value<std::string>(&dir),
-                                                 "experiment output folder");
-  po::positional_options_description positional;
-  positional.add("dir", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
-  if (dir.empty()) throw UsageError("report needs an experiment folder");
-  WriteReport(dir);
+  cl.Positional("dir", &dir);
+  cl.Options()("prune", "remove run folders that are not runs of the folder's manifest");
+  if (!cl.Parse()) return 0;
+  if (dir.empty()) throw UsageError("report needs an experiment folder (modelgrow help report)");
+  WriteReport(dir, cl.Has("prune"));
   return 0;
 }
 

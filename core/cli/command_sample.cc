@@ -7,9 +7,11 @@
 #include <torch/torch.h>
 #include <boost/program_options.hpp>
 
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/eval/gif.h"
+#include "modelgrow/host/checkpoint_text_encoders.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/sdk/progress.h"
@@ -22,41 +24,42 @@ namespace modelgrow::cli {
 namespace {
 
 int RunSample(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc(
-      "modelgrow sample: generate one video from a checkpoint and a prompt, as an animated GIF "
-      "(text encoders are rebuilt from the checkpoint's record, or from --text)");
+  CommandLine cl(
+      args,
+      {"sample --checkpoint CKPT --prompt TEXT --out VIDEO.gif [options]",
+       "Generates one video from a checkpoint and a prompt. Size, length, frame rate, guidance "
+       "and the flow schedule (a timestep shift) default to what the checkpoint was trained with "
+       "(its config.json records them); its text encoders are rebuilt from its record, or from "
+       "--text.",
+       "modelgrow sample --checkpoint runs/quickstart/cache/continue-*/checkpoint \\\n"
+       "    --prompt \"a red circle moves left\" --out video.gif"});
   std::string checkpoint, prompt, out, text_file, weights;
-  int64_t steps, frames, height, width;
-  double cfg, fps;
-  uint64_t seed;
-  desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>(&checkpoint),
-                                                 "checkpoint folder (a stage's checkpoint/)")(
+  int64_t steps = 30, frames = 0, height = 0, width = 0;
+  double cfg = -1, fps = 0;
+  uint64_t seed = 0;
+  cl.Options()("checkpoint", po::value<std::string>(&checkpoint),
+               "checkpoint folder (a stage's checkpoint/)")(
       "prompt", po::value<std::string>(&prompt), "the text prompt")(
-      "out", po::value<std::string>(&out), "output GIF")(
+      "out", po::value<std::string>(&out), "output video (.gif)")(
       "steps", po::value<int64_t>(&steps)->default_value(30), "Euler sampling steps")(
-      "cfg", po::value<double>(&cfg)->default_value(7.0), "classifier-free guidance scale")(
+      "cfg", po::value<double>(&cfg), "classifier-free guidance scale (default: as trained)")(
       "seed", po::value<uint64_t>(&seed)->default_value(0), "noise seed")(
-      "frames", po::value<int64_t>(&frames)->default_value(8),
-      "frames (model input, e.g. latent frames)")(
-      "height", po::value<int64_t>(&height)->default_value(32), "height in model-input pixels")(
-      "width", po::value<int64_t>(&width)->default_value(32), "width in model-input pixels")(
-      "fps", po::value<double>(&fps)->default_value(8),
-      "frame rate (conditions the model; sets the GIF's)")(
+      "frames", po::value<int64_t>(&frames), "frames of the model input (default: as trained)")(
+      "height", po::value<int64_t>(&height), "height of the model input (default: as trained)")(
+      "width", po::value<int64_t>(&width), "width of the model input (default: as trained)")(
+      "fps", po::value<double>(&fps), "frame rate (conditions the model; default: as trained)")(
       "weights", po::value<std::string>(&weights)->default_value("ema"), "ema or raw")(
       "text", po::value<std::string>(&text_file),
       "a TOML file of [text.<condition name>] tables (plugin + options), for checkpoints without "
-      "a record of their encoders");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
+      "a usable record of their encoders");
+  if (!cl.Parse()) return 0;
   if (checkpoint.empty() || prompt.empty() || out.empty()) {
-    throw UsageError("sample needs --checkpoint, --prompt and --out");
+    throw UsageError("sample needs --checkpoint, --prompt and --out (modelgrow help sample)");
   }
   if (weights != "ema" && weights != "raw") throw UsageError("--weights is ema or raw");
+  if (std::filesystem::path(out).extension() != ".gif") {
+    throw UsageError(fmt::format("--out {}: this build writes GIF videos (name it *.gif)", out));
+  }
   c10::Device device = torch::cuda::is_available() ? c10::Device(c10::DeviceType::CUDA, 0)
                                                    : c10::Device(c10::DeviceType::CPU);
   LoadedModel loaded = LoadModel(checkpoint, device);
@@ -64,39 +67,28 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   if (weights == "ema") LoadEmaWeights(model, checkpoint);
   model.eval();
 
+  // Defaults: what the checkpoint was trained on (older checkpoints record nothing: 32x32x8).
+  const nlohmann::json trained = loaded.meta.provenance.value("sampling", nlohmann::json::object());
+  if (height <= 0) height = trained.value("height", int64_t{32});
+  if (width <= 0) width = trained.value("width", int64_t{32});
+  if (frames <= 0) frames = trained.value("frames", int64_t{8});
+  if (fps <= 0) fps = trained.value("fps", 8.0);
+  RectifiedFlowConfig config =
+      RectifiedFlowConfig::FromJson(trained.value("flow", nlohmann::json::object()));
+  if (cfg < 0) cfg = config.cfg_scale;
+
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
   Options text_tables =
       text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
-  nlohmann::json recorded = loaded.meta.provenance.value("text_encoders", nlohmann::json::object());
-  const std::vector<std::string> names = model.config().ConditionNames();
   std::vector<TextInput> text;
-  for (const std::string& name : names) {
-    PluginContext context;
-    context.device = device;
-    std::string plugin;
-    if (text_tables.Has(name)) {
-      Options t = text_tables.Table(name);
-      plugin = t.RequireString("plugin");
-      context.options = t.Subset({"plugin"});
-    } else if (recorded.contains(name)) {
-      plugin = recorded[name]["plugin"].get<std::string>();
-      context.options = Options::ParseString(recorded[name]["options"].get<std::string>(),
-                                             checkpoint + "/config.json: text_encoders." + name);
-    } else {
-      throw InputError(fmt::format(
-          "{}: the model's text condition '{}' has no recorded encoder; pass --text FILE with a "
-          "[text.{}] table",
-          checkpoint, name, name));
-    }
-    text_tables.ThrowIfProblems();
-    auto encoder = registry.MakeTextEncoder(plugin, context);
-    encoder->Load();
+  for (const auto& encoder :
+       CheckpointTextEncoders(registry, checkpoint, model.config().ConditionNames(),
+                              loaded.meta.provenance, text_tables, device)) {
     TextEncoding e = encoder->Encode({prompt});
     text.push_back({e.embedding.to(device), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
 
-  RectifiedFlowConfig config;
   config.num_sampling_steps = steps;
   config.cfg_scale = cfg;
   RectifiedFlow flow(config);
@@ -116,8 +108,11 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
                     "with the matching VAE first)",
                     video.size(0)));
   }
-  WriteGif(out, video.clamp(-1, 1), {fps, 4});
-  std::cout << out << ": " << frames << " frames, " << height << "x" << width << "\n";
+  const GifOptions gif{fps, 4};
+  WriteGif(out, video.clamp(-1, 1), gif);
+  std::cout << fmt::format("{}: {} frames of {}x{} at {} fps, written {}x{} ({}x scale)\n", out,
+                           video.size(1), video.size(2), video.size(3), fps,
+                           video.size(2) * gif.scale, video.size(3) * gif.scale, gif.scale);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <boost/program_options.hpp>
 
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
@@ -15,25 +16,29 @@ namespace modelgrow::cli {
 namespace {
 
 int RunValidate(const std::vector<std::string>& args, const GlobalOptions& global) {
-  po::options_description desc(
-      "modelgrow validate MANIFEST: check a manifest and every run of its sweep without running "
-      "anything; all problems are listed with file:line:column and key path");
+  CommandLine cl(args, {"validate MANIFEST [key.path=value ...] [--set key.path=value]...",
+                        "Checks a manifest and every run of its sweep without running anything: "
+                        "every key, every plugin's options (plugins are constructed, nothing is "
+                        "loaded), and every growth operator's check on the model it would grow "
+                        "(built without weights). All problems are listed at once, with "
+                        "file:line:column (or the --set / sweep value they came from) and key "
+                        "path.",
+                        "modelgrow validate experiments/quickstart.toml\n"
+                        "modelgrow validate experiments/quickstart.toml stages.pretrain.steps=50"});
   std::string manifest_path;
-  std::vector<std::string> sets;
-  desc.add_options()("help,h", "show this help")("manifest", po::value<std::string>(&manifest_path),
-                                                 "the manifest (TOML)")(
-      "set", po::value<std::vector<std::string>>(&sets)->composing(),
-      "override a manifest key: --set stages.pretrain.steps=50");
-  po::positional_options_description positional;
-  positional.add("manifest", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc;
-    return 0;
-  }
+  std::vector<std::string> sets, overrides;
+  cl.Positional("manifest", &manifest_path);
+  cl.Positional("overrides", &overrides);
+  cl.Options()("set", po::value<std::vector<std::string>>(&sets)->composing(),
+               "override a manifest key: --set stages.pretrain.steps=50 (repeatable)");
+  if (!cl.Parse()) return 0;
   if (manifest_path.empty()) throw UsageError("validate needs a manifest file");
+  for (const std::string& o : overrides) {
+    if (o.find('=') == std::string::npos) {
+      throw UsageError(fmt::format("unexpected argument '{}' (only key.path=value overrides)", o));
+    }
+    sets.push_back(o);
+  }
 
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));

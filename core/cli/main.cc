@@ -12,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "commands.h"
+#include "modelgrow/base/interruption.h"
 #include "modelgrow/base/threads.h"
 #include "modelgrow/base/version.h"
 #include "modelgrow/sdk/errors.h"
@@ -53,7 +54,7 @@ std::string UsageText(const po::options_description& global) {
   std::ostringstream options;
   options << global;
   text += "\n" + options.str();
-  text += "\n'modelgrow <command> --help' describes a command.\n";
+  text += "\n'modelgrow help <command>' (or 'modelgrow <command> --help') describes a command.\n";
   return text;
 }
 
@@ -102,6 +103,15 @@ int Main(int argc, char** argv) {
   std::vector<std::string> args = po::collect_unrecognized(parsed.options, po::include_positional);
   args.erase(args.begin());  // the command itself
   if (vm.count("help")) args.push_back("--help");
+  if (name == "help") {
+    // `modelgrow help run` is `modelgrow run --help`.
+    if (args.empty()) {
+      std::cout << UsageText(global);
+      return 0;
+    }
+    name = args[0];
+    args = {"--help"};
+  }
   for (const Command& c : Commands()) {
     if (name == c.name) return c.run(args, options);
   }
@@ -111,9 +121,33 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace modelgrow::cli
 
+namespace {
+
+// The command line as typed (each argument shell-quoted when it needs it), with --resume added:
+// what continues an interrupted run.
+std::string ContinueCommand(int argc, char** argv) {
+  std::string line;
+  bool has_resume = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    has_resume = has_resume || a == "--resume";
+    bool plain = !a.empty() && a.find_first_of(" '\"\\$`!*?[]{}()<>|&;#~\t") == std::string::npos;
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += (i ? " " : "") + (plain ? a : quoted + "'");
+  }
+  return has_resume ? line : line + " --resume";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     return modelgrow::cli::Main(argc, argv);
+  } catch (const modelgrow::Interrupted& e) {
+    std::cerr << "modelgrow: " << e.what() << "; continue with `" << ContinueCommand(argc, argv)
+              << "`\n";
+    return e.ExitCode();
   } catch (const modelgrow::cli::UsageError& e) {
     std::cerr << "modelgrow: " << e.what() << "\n";
     return 2;

@@ -7,6 +7,8 @@
 namespace modelgrow {
 namespace {
 
+using testing::TempDir;
+
 TEST(Options, ReadsTypedValuesWithDefaults) {
   Options o = Options::ParseString(R"(
 depth = 4
@@ -114,6 +116,63 @@ TEST(Options, CanonicalTomlIsStableAndCloneIsIndependent) {
   c.Set("a", "9");
   EXPECT_EQ(a.Int("a", 0), 1);
   EXPECT_EQ(c.Int("a", 0), 9);
+}
+
+// A value set from the command line is reported at the text that set it, not at the line the key
+// had in the file (nor at "file:1:5", where "v = " ended in the parsed override).
+TEST(Options, ProblemsWithOverriddenValuesNameTheOverride) {
+  Options o = Options::ParseString("# a comment line\n[train]\nsteps = 3\nlr = 0.1\n", "m.toml");
+  o.Set("train.steps", "ten", "--set #2 'train.steps=ten'");
+  o.Set(" train . lr ", "  0.5  ");  // blanks around the parts and the value do not count
+  Options train = o.Table("train");
+  train.Int("steps", 0);
+  EXPECT_DOUBLE_EQ(train.Double("lr", 0), 0.5);
+  train.RejectUnknownKeys();
+  try {
+    o.ThrowIfProblems();
+    FAIL() << "expected a ValidationError";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.problems().size(), 1u);
+    EXPECT_NE(
+        std::string(e.what()).find("--set #2 'train.steps=ten': train.steps: expected an integer"),
+        std::string::npos)
+        << e.what();
+    EXPECT_EQ(std::string(e.what()).find("m.toml"), std::string::npos) << e.what();
+  }
+  // Copies (plugin option tables are Subsets) keep the override's name.
+  Options copy = o.Table("train").Subset();
+  copy.Int("steps", 0);
+  EXPECT_THROW_WITH(copy.ThrowIfProblems(), ValidationError, "--set #2 'train.steps=ten'");
+  // A key that came from the file keeps its file position.
+  Options file = Options::ParseString("[train]\nsteps = 'x'\n", "m.toml");
+  file.Table("train").Int("steps", 0);
+  EXPECT_THROW_WITH(file.ThrowIfProblems(), ValidationError, "m.toml:2:9: train.steps");
+}
+
+TEST(Options, CanonicalTomlWritesNumbersAsPeopleDo) {
+  Options o = Options::ParseString(
+      "lr = 5e-4\nbig = 1e30\nhalf = 0.5\nwhole = 2.0\nn = 3\nname = 'a \"q\"'\n"
+      "list = [0.1, 2]\n[t]\ninline = {x = 1.5}\n[[arr]]\nv = 1\n[[arr]]\nv = 2\n",
+      "n.toml");
+  const std::string toml = o.ToToml();
+  EXPECT_NE(toml.find("lr = 0.0005\n"), std::string::npos) << toml;
+  EXPECT_NE(toml.find("big = 1e+30\n"), std::string::npos) << toml;
+  EXPECT_NE(toml.find("whole = 2.0\n"), std::string::npos) << toml;
+  EXPECT_NE(toml.find("list = [0.1, 2]\n"), std::string::npos) << toml;
+  EXPECT_EQ(toml.find("00000"), std::string::npos) << toml;
+  // What it writes reads back as the same document.
+  Options back = Options::ParseString(toml, "back.toml");
+  EXPECT_EQ(back.ToToml(), toml);
+  EXPECT_DOUBLE_EQ(back.Double("lr", 0), 5e-4);
+  EXPECT_EQ(back.String("name", ""), "a \"q\"");
+  EXPECT_EQ(back.TableArray("arr").size(), 2u);
+  EXPECT_DOUBLE_EQ(back.Table("t").Table("inline").Double("x", 0), 1.5);
+}
+
+TEST(Options, AFolderIsNotAManifest) {
+  TempDir dir;
+  EXPECT_THROW_WITH(Options::ParseFile(dir.path()), InputError, "is a folder, not a TOML file");
+  EXPECT_THROW_WITH(Options::ParseFile(dir / "missing.toml"), InputError, "no such file");
 }
 
 TEST(Options, TableArraysReportElementPaths) {

@@ -159,5 +159,24 @@ TEST(DatasetCli, OptionsAreCheckedBeforeAnythingOpens) {
   EXPECT_FALSE(fs::exists(dir / "o/export.json"));
 }
 
+// A manifest's data table can be exported as it is, `inherit` included (as docs/formats.md shows).
+TEST(DatasetCli, ExportsAManifestDataTableThatInherits) {
+  TempDir dir;
+  WriteFileAtomic(dir / "m.toml",
+                  "[data.base]\nplugin = \"synthetic\"\nsize = 5\nframes = 2\nheight = 16\n"
+                  "width = 16\n\n[data.continual]\ninherit = \"base\"\ndomain = \"continual\"\n");
+  CliRun r = Modelgrow(fmt::format("dataset export --options {} --table data.continual --out {}",
+                                   (dir / "m.toml").string(), (dir / "out").string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto exported = MakePipeline("hdf5", fmt::format("path = \"{}\"", (dir / "out").string()));
+  ASSERT_EQ(exported->size(), 5);  // the parent's size
+  auto source = MakePipeline(
+      "synthetic", "size = 5\nframes = 2\nheight = 16\nwidth = 16\ndomain = \"continual\"");
+  EXPECT_TRUE(torch::equal(exported->Get(3).video, source->Get(3).video));
+  CliRun bad = Modelgrow(fmt::format("dataset export --options {} --table data.nope --out {}",
+                                     (dir / "m.toml").string(), (dir / "out2").string()));
+  EXPECT_EQ(bad.code, 2) << bad.output;
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -364,5 +364,67 @@ TEST(Evaluation, AnyLabelledDataIsScoredByItsOwnSchema) {
   EXPECT_TRUE(m.contains("ceiling/bars/direction")) << m.dump();
 }
 
+// A classifier that misreads real videos gives every model the same poor score; evaluation says
+// so instead of letting the table suggest a finding.
+TEST(Evaluation, AClassifierTooWeakToJudgeIsNamed) {
+  TempDir dir;
+  testing::MovingBars::Settings settings;
+  settings.size = 8;
+  settings.frames = 2;
+  auto bars = std::make_shared<testing::MovingBars>(settings);
+  ClassifierSpec t;
+  t.steps = 1;  // next to untrained
+  t.batch_size = 4;
+  t.width = 4;
+  EvaluationSetup setup;
+  setup.domains["bars"] = bars;
+  setup.classifier = TrainOrLoadClassifier({bars}, t, dir / "classifier");
+  setup.spec.samples = 2;
+  setup.spec.loss_samples = 2;
+  setup.spec.sampling_steps = 1;
+  torch::manual_seed(0);
+  STDiT3 model(testing::TinyConfig());
+  TextEncoderCache text(std::make_shared<testing::HashedWords>());
+  json result = EvaluateModel(*model, {&text}, setup);
+  ASSERT_LT(result["metrics"]["ceiling/bars/direction"].get<double>(), 0.7) << result.dump();
+  EXPECT_NE(result["notes"].dump().find("reads 'direction' correctly on only"), std::string::npos)
+      << result["notes"].dump();
+  EXPECT_NE(result["notes"].dump().find("train it longer"), std::string::npos);
+}
+
+// Evaluation samples on the schedule the model was trained with: a timestep shift changes the
+// videos it generates.
+TEST(Evaluation, SamplesOnTheModelsOwnFlowSchedule) {
+  TempDir dir;
+  testing::MovingBars::Settings settings;
+  settings.size = 4;
+  settings.frames = 4;
+  settings.height = settings.width = 16;
+  auto bars = std::make_shared<testing::MovingBars>(settings);
+  torch::manual_seed(0);
+  STDiT3 model(testing::TinyConfig());
+  TextEncoderCache text(std::make_shared<testing::HashedWords>());
+  std::map<bool, std::string> gifs;
+  for (bool shift : {false, true}) {
+    EvaluationSetup setup;
+    setup.domains["bars"] = bars;
+    setup.spec.samples = 1;
+    setup.spec.loss_samples = 0;
+    setup.spec.sampling_steps = 4;
+    setup.spec.grid_prompts = 1;
+    setup.flow.use_timestep_transform = shift;
+    ClassifierSpec t;
+    t.steps = 1;
+    t.batch_size = 4;
+    t.width = 4;
+    setup.classifier = TrainOrLoadClassifier({bars}, t, dir / "classifier");
+    setup.samples_dir = dir / (shift ? "shift" : "plain");
+    json result = EvaluateModel(*model, {&text}, setup);
+    gifs[shift] =
+        ReadFile(setup.samples_dir / result["samples"][0]["generated"].get<std::string>());
+  }
+  EXPECT_NE(gifs[false], gifs[true]);
+}
+
 }  // namespace
 }  // namespace modelgrow

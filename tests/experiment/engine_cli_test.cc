@@ -194,6 +194,41 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   EXPECT_EQ(gifs, 2u * 4u);  // 2 prompt kinds x (real, base model, 2 variants)
   EXPECT_NE(html.find("<svg"), std::string::npos);  // loss curves
 
+  // Titled by the experiment, not the folder.
+  EXPECT_EQ(md.rfind("# sweep\n", 0), 0u) << md.substr(0, 80);
+
+  // What a run keeps besides its results: its console, TensorBoard events, and every stage's
+  // timestamped metrics.
+  for (const char* run : {"lr=fast,seed=0", "lr=careful,seed=0"}) {
+    SCOPED_TRACE(run);
+    const fs::path run_dir = first / "runs" / run;
+    std::string console = testing::ReadIfExists(run_dir / "console.log");
+    EXPECT_NE(console.find("| stage pretrain (pretrain)"), std::string::npos) << console;
+    EXPECT_NE(console.find("| stage evaluate (evaluate)"), std::string::npos) << console;
+    EXPECT_EQ(console.find('\r'), std::string::npos) << "progress redraws are collapsed";
+    std::vector<fs::path> events;
+    for (const auto& e : fs::directory_iterator(run_dir / "tensorboard")) events.push_back(e);
+    ASSERT_EQ(events.size(), 1u);
+    std::string bytes = ReadFile(events[0]);
+    for (const char* tag : {"pretrain/loss", "continue/loss", "grow/preservation_max_rel",
+                            "evaluate/loss/base/short", "evaluate/base/short/0"}) {
+      EXPECT_NE(bytes.find(tag), std::string::npos) << tag;
+    }
+    json provenance = ReadJson(run_dir / "provenance.json");
+    EXPECT_NE(provenance.value("command", "").find("modelgrow run "), std::string::npos);
+    EXPECT_TRUE(provenance.contains("started"));
+    // The run alone, as a manifest: no sweep, its own seed.
+    std::string resolved = ReadFile(run_dir / "manifest.resolved.toml");
+    EXPECT_EQ(resolved.find("[[sweep"), std::string::npos) << resolved;
+    EXPECT_EQ(resolved.find("[sweep"), std::string::npos) << resolved;
+    EXPECT_NE(resolved.find("seeds = [0]"), std::string::npos) << resolved;
+  }
+  for (const char* stage : {"pretrain", "grow", "evaluate"}) {
+    SCOPED_TRACE(stage);
+    std::string metrics = ReadFile(StageDirs(first, stage)[0] / "metrics.jsonl");
+    EXPECT_NE(metrics.find("\"time\":\"20"), std::string::npos) << metrics.substr(0, 200);
+  }
+
   // `report` rewrites the same tables from the folder.
   auto again = RunCli("report " + first.string());
   EXPECT_EQ(again.exit_code, 0) << again.output;
@@ -218,6 +253,39 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   }
 }
 
+// Another sweep written into the same folder: the report holds this manifest's runs only, names
+// the others, and --prune removes them. A no-op rerun keeps when the run first started.
+TEST(EngineCli, AReportHoldsOnlyTheRunsOfTheFoldersManifest) {
+  TempDir dir;
+  const fs::path out = dir / "out";
+  fs::path first = WriteText(dir / "first.toml", kCheap);
+  ASSERT_EQ(RunCli(kPlugins + "run " + first.string() + " --out " + out.string()).exit_code, 0);
+  std::string other = kCheap;
+  Replace(other, "labels = [\"high\", \"low\"]", "labels = [\"quick\", \"gentle\"]");
+  fs::path second = WriteText(dir / "second.toml", other);
+  auto r = RunCli(kPlugins + "run " + second.string() + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("lr=high,seed=0 is not a run of"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("modelgrow report --prune"), std::string::npos) << r.output;
+  std::string md = ReadFile(out / "report" / "report.md");
+  EXPECT_NE(md.find("2 run(s)"), std::string::npos) << md;  // not 4: the old runs are left out
+  EXPECT_EQ(md.find("lr=high"), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(out / "runs" / "lr=high,seed=0"));
+
+  auto pruned = RunCli("report " + out.string() + " --prune");
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.output;
+  EXPECT_FALSE(fs::exists(out / "runs" / "lr=high,seed=0"));
+  EXPECT_TRUE(fs::exists(out / "runs" / "lr=quick,seed=0"));
+
+  // The same manifest again (every stage reused): `started` stays the first time's.
+  const json started = ReadJson(out / "runs" / "lr=quick,seed=0" / "provenance.json")["started"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // timestamps have seconds
+  ASSERT_EQ(RunCli(kPlugins + "run " + second.string() + " --out " + out.string()).exit_code, 0);
+  json again = ReadJson(out / "runs" / "lr=quick,seed=0" / "provenance.json");
+  EXPECT_EQ(again["started"], started);
+  EXPECT_NE(again["updated"], started);
+}
+
 // ---------------------------------------------------------------- Slurm
 
 TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
@@ -229,8 +297,15 @@ TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
                                   out.string() + "' --set 'experiment.seeds=[0, 1]'",
                               &code);
   ASSERT_EQ(code, 0) << script;
-  EXPECT_FALSE(fs::exists(out));
+  // Slurm opens a task's log before the task runs: the log folder must exist already.
+  EXPECT_TRUE(fs::is_directory(out / "slurm"));
   EXPECT_EQ(script.rfind("#!/bin/bash\n", 0), 0u);
+  EXPECT_NE(script.find("#SBATCH --output=" + out.string() + "/slurm/%A_%a.log\n"),
+            std::string::npos)
+      << script;
+  // Preempted or out of time: SIGTERM ahead, a checkpoint, requeued, resumed.
+  EXPECT_NE(script.find("#SBATCH --requeue\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("#SBATCH --signal=B:TERM@120\n"), std::string::npos) << script;
   EXPECT_NE(script.find("#SBATCH --array=0-3\n"), std::string::npos) << script;
   const char* ids[] = {"lr=high,seed=0", "lr=high,seed=1", "lr=low,seed=0", "lr=low,seed=1"};
   for (int i = 0; i < 4; ++i) {
@@ -238,7 +313,8 @@ TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
     EXPECT_NE(script.find(line), std::string::npos) << line << script;
   }
   EXPECT_EQ(script.find("#   4:"), std::string::npos);
-  EXPECT_NE(script.find("--only \"$SLURM_ARRAY_TASK_ID\" --no-report"), std::string::npos);
+  EXPECT_NE(script.find("--only \"$SLURM_ARRAY_TASK_ID\" --no-report --resume"), std::string::npos)
+      << script;
   fs::path file = WriteText(dir / "job.sh", script);
   EXPECT_EQ(std::system(("bash -n " + file.string()).c_str()), 0) << script;
 
@@ -261,7 +337,9 @@ TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
       << testing::ReadIfExists(dir / "job.log");
   EXPECT_TRUE(fs::exists(out / "runs" / "lr=high,seed=0" / "results.json"));
   std::string sbatch = testing::ReadIfExists(dir / "sbatch.args");
-  EXPECT_NE(sbatch.find("--dependency=afterok:77 --array=0 --job-name=modelgrow-report"),
+  // The report runs whatever the tasks' status, with the rows there are.
+  EXPECT_NE(sbatch.find("--dependency=afterany:77 --array=0 --no-requeue "
+                        "--job-name=modelgrow-report"),
             std::string::npos)
       << sbatch;
   ASSERT_EQ(std::system((env + "MODELGROW_REPORT_ONLY=1 bash " + file.string() + log).c_str()), 0)
@@ -324,6 +402,84 @@ TEST(EngineCli, SampleWritesAnAnimatedGifWithTheRequestedFrames) {
   EXPECT_NE(missing.output.find((dir / "nope").string()), std::string::npos) << missing.output;
   EXPECT_EQ(RunCli("sample --checkpoint " + checkpoint.string() + " --out x.gif").exit_code, 2);
   EXPECT_FALSE(fs::exists(dir / "x.gif"));
+
+  // Without size options: what the checkpoint was trained on (test_frames: 4 frames of 8x8 at
+  // 8 fps), and the printed size is the file's.
+  auto defaults =
+      RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() +
+             " --prompt 'a bar moves left' --steps 2 --out " + (dir / "trained.gif").string());
+  ASSERT_EQ(defaults.exit_code, 0) << defaults.output;
+  testing::GifImage trained = testing::ReadGif(ReadFile(dir / "trained.gif"));
+  EXPECT_EQ(trained.frames.size(), 4u);
+  EXPECT_EQ(trained.width, 8 * 4);
+  EXPECT_NE(defaults.output.find("4 frames of 8x8 at 8 fps, written 32x32"), std::string::npos)
+      << defaults.output;
+  // A file name that promises another format is refused, not filled with GIF bytes.
+  auto mp4 = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() + " --prompt x --out " +
+                    (dir / "v.mp4").string());
+  EXPECT_EQ(mp4.exit_code, 2) << mp4.output;
+  EXPECT_FALSE(fs::exists(dir / "v.mp4"));
+}
+
+// A checkpoint grown by `modelgrow grow` keeps its text-encoder record, so it samples without
+// --text; moved away from the folder its encoder was made in, it says what to do.
+TEST(EngineCli, GrownCheckpointsKeepTheirTextEncoders) {
+  TempDir dir;
+  std::string text = kCheap;
+  text = text.substr(0, text.find("[stages.grow]"));
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  ASSERT_EQ(
+      RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " + (dir / "out").string())
+          .exit_code,
+      0);
+  fs::path checkpoint = StageDir(dir / "out", "pretrain") / "checkpoint";
+  auto grown = RunCli(kPlugins + "grow --in " + checkpoint.string() + " --op counting --out " +
+                      (dir / "grown").string());
+  ASSERT_EQ(grown.exit_code, 0) << grown.output;
+  json config = ReadJson(dir / "grown" / "config.json");
+  EXPECT_TRUE(config["modelgrow"]["provenance"]["text_encoders"].contains("words"))
+      << config.dump(2);
+  auto s = RunCli(kPlugins + "sample --checkpoint " + (dir / "grown").string() +
+                  " --prompt 'a bar moves left' --steps 1 --out " + (dir / "g.gif").string());
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_TRUE(fs::exists(dir / "g.gif"));
+}
+
+// A text model the run made is recorded relative to the checkpoint: the experiment folder can
+// move whole; a checkpoint copied away from it gets a message naming the way out.
+TEST(EngineCli, MadeTextModelsAreFoundRelativeToTheCheckpoint) {
+  TempDir dir;
+  std::string text = kCheap;
+  text = text.substr(0, text.find("[stages.grow]"));
+  Replace(text, "[text.words]\nplugin = \"test_words\"\ndim = 16\n",
+          "[text.words]\nplugin = \"t5\"\nmax_length = 8\n[text.words.make]\n"
+          "corpus = \"base\"\nvocab_size = 40\nd_model = 16\nlayers = 1\nheads = 2\n");
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::path relative = fs::relative(StageDir(dir / "out", "pretrain") / "checkpoint", dir / "out");
+  fs::rename(dir / "out", dir / "moved");  // the whole experiment folder moves
+  fs::path checkpoint = dir / "moved" / relative;
+  auto s = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() +
+                  " --prompt 'a bar moves left' --steps 1 --out " + (dir / "s.gif").string());
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  // Grown into another place (another depth), the record is re-expressed from there.
+  const fs::path grown = dir / "grown" / "deeper" / "model";
+  auto g = RunCli(kPlugins + "grow --in " + checkpoint.string() + " --op counting --out " +
+                  grown.string());
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto gs = RunCli(kPlugins + "sample --checkpoint " + grown.string() +
+                   " --prompt 'a bar moves left' --steps 1 --out " + (dir / "g.gif").string());
+  EXPECT_EQ(gs.exit_code, 0) << gs.output;
+  fs::copy(checkpoint, dir / "alone", fs::copy_options::recursive);
+  auto alone = RunCli(kPlugins + "sample --checkpoint " + (dir / "alone").string() +
+                      " --prompt x --steps 1 --out " + (dir / "a.gif").string());
+  EXPECT_EQ(alone.exit_code, 2) << alone.output;
+  EXPECT_NE(alone.output.find("was the checkpoint moved out of its experiment folder?"),
+            std::string::npos)
+      << alone.output;
+  EXPECT_NE(alone.output.find("--text FILE"), std::string::npos) << alone.output;
 }
 
 }  // namespace

@@ -80,6 +80,14 @@ class Child {
     Kill();
     return false;
   }
+  // Sends `signal` (the child goes on running until it reacts).
+  void Signal(int signal) {
+    if (!finished_) ::kill(pid_, signal);
+  }
+  bool KilledBy(int signal) {
+    Wait();
+    return WIFSIGNALED(status_) && WTERMSIG(status_) == signal;
+  }
   // SIGKILL now; returns once it is gone.
   void Kill() {
     if (finished_) return;

@@ -6,9 +6,16 @@
 //   MODELGROW_TEST_KILL_ON_RENAME=<glob over the target path; '*' also matches '/'>
 //   MODELGROW_TEST_KILL_ON_RENAME_COUNT=<N, default 1>
 //
+// It can also hold the process in the middle of a commit, for a signal to arrive there:
+//   MODELGROW_TEST_PAUSE_ON_RENAME=<glob>        pause before matching renames ...
+//   MODELGROW_TEST_PAUSE_WHILE=<file>            ... as long as this file exists
+//   MODELGROW_TEST_PAUSED=<file>                 created when a pause begins (the test waits for
+//   it)
+//
 // Every file the engine writes goes through rename (atomic writes) or renameat2 (checkpoint
 // folders swapped in one step), so these two calls see every commit point.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <unistd.h>
@@ -37,11 +44,26 @@ void MaybeDie(const char* target) {
   }
 }
 
+void MaybePause(const char* target) {
+  const char* pattern = std::getenv("MODELGROW_TEST_PAUSE_ON_RENAME");
+  const char* flag = std::getenv("MODELGROW_TEST_PAUSE_WHILE");
+  if (pattern == nullptr || flag == nullptr || target == nullptr ||
+      ::fnmatch(pattern, target, 0) != 0 || ::access(flag, F_OK) != 0) {
+    return;
+  }
+  if (const char* paused = std::getenv("MODELGROW_TEST_PAUSED")) {
+    int fd = ::open(paused, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) ::close(fd);
+  }
+  while (::access(flag, F_OK) == 0) ::usleep(10000);
+}
+
 }  // namespace
 
 extern "C" {
 
 int rename(const char* from, const char* to) {
+  MaybePause(to);
   MaybeDie(to);
   using Rename = int (*)(const char*, const char*);
   static Rename real = reinterpret_cast<Rename>(::dlsym(RTLD_NEXT, "rename"));
@@ -49,6 +71,7 @@ int rename(const char* from, const char* to) {
 }
 
 int renameat(int from_dir, const char* from, int to_dir, const char* to) {
+  MaybePause(to);
   MaybeDie(to);
   using Renameat = int (*)(int, const char*, int, const char*);
   static Renameat real = reinterpret_cast<Renameat>(::dlsym(RTLD_NEXT, "renameat"));
@@ -56,6 +79,7 @@ int renameat(int from_dir, const char* from, int to_dir, const char* to) {
 }
 
 int renameat2(int from_dir, const char* from, int to_dir, const char* to, unsigned int flags) {
+  MaybePause(to);
   MaybeDie(to);
   using Renameat2 = int (*)(int, const char*, int, const char*, unsigned int);
   static Renameat2 real = reinterpret_cast<Renameat2>(::dlsym(RTLD_NEXT, "renameat2"));

@@ -282,5 +282,58 @@ TEST_F(ManifestTest, TextTablesNameTheirPluginAndMakeTablesAreCheckedByTheirMake
                     "text.words.make.heads");
 }
 
+// ---------------------------------------------------------------- honest overrides
+
+TEST_F(ManifestTest, OverriddenValuesAreReportedWhereTheyWereWritten) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  EXPECT_THROW_WITH(
+      Manifest::Load(Write(text), {"stages.finetune.steps=3", "stages.pretrain.steps=ten"},
+                     &registry_),
+      ValidationError,
+      "--set #2 'stages.pretrain.steps=ten': stages.pretrain.steps: expected an "
+      "integer");
+  // Tables the file lacks are created on the way (the flow table is documented) and blanks
+  // around the key and the value do not count.
+  Manifest m = Manifest::Load(
+      Write(text), {"stages.pretrain.flow.sample_method=uniform", " stages.pretrain.steps = 10 "},
+      &registry_);
+  EXPECT_EQ(m.stages().at("pretrain").train.flow.sample_method, "uniform");
+  EXPECT_EQ(m.stages().at("pretrain").train.steps, 10);
+  // A misspelt table is an unknown key with a suggestion, reported at the --set.
+  EXPECT_THROW_WITH(
+      Manifest::Load(Write(text), {"stages.pretrain.flwo.sample_method=uniform"}, &registry_),
+      ValidationError, "--set #1 'stages.pretrain.flwo.sample_method=uniform'",
+      "unknown key 'flwo'", "did you mean 'flow'?");
+  // A misspelt stage (or data set) is not created half-defined: the override names it.
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {"stages.pretrian.steps=10"}, &registry_),
+                    ValidationError, "--set #1 'stages.pretrian.steps=10'",
+                    "the manifest has no stage 'pretrian' to change", "did you mean 'pretrain'?");
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {"data.trian.size=10"}, &registry_),
+                    ValidationError, "no data set 'trian'");
+}
+
+// A sweep sets its keys in its runs after --set: an override the sweep would undo is refused.
+TEST_F(ManifestTest, ASetThatASweepWouldReplaceIsAnError) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {"stages.pretrain.optim.lr=0.1"}, &registry_),
+                    ValidationError, "--set #1 'stages.pretrain.optim.lr=0.1'",
+                    "sweep axis 'lr' sets 'stages.pretrain.optim'");
+}
+
+TEST_F(ManifestTest, ABadSweepValueIsReportedAtTheSweep) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  Replace(text, "values = [{lr = 1e-3}, {lr = 1e-4}]", "values = [{lr = 1e-3}, {lr = \"fast\"}]");
+  Manifest m = Manifest::Load(Write(text), {}, &registry_);
+  std::vector<RunSpec> runs = ExpandRuns(m);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_NO_THROW(Manifest::FromOptions(runs[0].doc, &registry_));
+  const int line = 1 + static_cast<int>(std::count(
+                           text.begin(), text.begin() + text.find("values = [{lr"), '\n'));
+  EXPECT_THROW_WITH(
+      Manifest::FromOptions(runs[2].doc, &registry_), ValidationError,
+      "sweep.axis[0].values[1] (" + (dir_ / "m.toml").string() + ":" + std::to_string(line) + ":",
+      "stages.pretrain.optim.lr: expected a number");
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -183,8 +183,9 @@ TEST_F(ResumeTest, KilledAnywhereAndResumedEndsBitIdentical) {
   EXPECT_EQ(gifs, 6);  // 2 prompts x 2 kinds generated, 2 real
 }
 
-// Without --resume, a killed training stage starts over and still ends the same.
-TEST_F(ResumeTest, RerunWithoutResumeStartsTheStageOver) {
+// Without --resume, a killed training stage is not silently restarted: the run stops and says
+// how to continue or start over; started over, the stage still ends the same.
+TEST_F(ResumeTest, RerunWithoutResumeRefusesAPartlyTrainedStage) {
   std::string text = kManifest;
   testing::Replace(text, "steps = 24", "steps = 8");
   size_t stages_end = text.find("[stages.grow]");
@@ -193,9 +194,14 @@ TEST_F(ResumeTest, RerunWithoutResumeStartsTheStageOver) {
   const fs::path reference = dir_ / "reference", out = dir_ / "killed";
   ASSERT_EQ(testing::RunModelgrow(Args(reference, false), log_), 0) << Log();
   KillOnRename(out, "*/pretrain-*/checkpoint", 2);  // after the first checkpoint, at the second
-  ASSERT_EQ(testing::RunModelgrow(Args(out, false), log_), 0) << Log();
+  EXPECT_EQ(testing::RunModelgrow(Args(out, false), log_), 2) << Log();
+  EXPECT_NE(Log().find("was interrupted at step 4"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("continue it with --resume, or delete that folder"), std::string::npos);
   const fs::path pretrain = StageDir(out, "pretrain");
-  EXPECT_EQ(ReadJson(pretrain / "stage.json")["resumed_from"], 0);
+  EXPECT_TRUE(fs::exists(pretrain / "checkpoint" / "model.safetensors"));  // nothing was lost
+  fs::remove_all(pretrain);
+  ASSERT_EQ(testing::RunModelgrow(Args(out, false), log_), 0) << Log();
+  EXPECT_EQ(ReadJson(StageDir(out, "pretrain") / "stage.json")["resumed_from"], 0);
   EXPECT_EQ(LastLoggedStep(pretrain / "metrics.jsonl"), 8);
   ExpectSameFile(pretrain / "checkpoint" / "model.safetensors",
                  StageDir(reference, "pretrain") / "checkpoint" / "model.safetensors");

@@ -172,5 +172,24 @@ TEST_F(StageCacheTest, TheSeedChangesEveryStage) {
             ReadFile(StageDirs(out, "pretrain")[1] / "checkpoint" / "model.safetensors"));
 }
 
+// How a run is watched and scheduled never changes what it computes, so changing it reuses every
+// stage instead of rerunning the pipeline.
+TEST_F(StageCacheTest, LoggingWorkersAndCheckpointCadenceReuseEveryStage) {
+  const fs::path out = dir_ / "out";
+  Run(out);
+  std::map<std::string, std::string> before = Hashes(out);
+  Run(out, {"stages.pretrain.log_every=1", "stages.pretrain.workers=3",
+            "stages.pretrain.checkpoint_every=1", "stages.continue.log_every=2"});
+  EXPECT_EQ(Hashes(out), before);
+  const json stages = Stages(out);
+  EXPECT_EQ(stages.size(), 3u);
+  for (const auto& [stage, info] : stages.items()) {
+    EXPECT_TRUE(info["reused"].get<bool>()) << stage;
+  }
+  // What does change results still changes the key.
+  Run(out, {"stages.pretrain.steps=4"});
+  EXPECT_EQ(Changed(before, Hashes(out)), (Names{"pretrain", "grow", "continue"}));
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -81,5 +81,27 @@ TEST(Cli, GrowsAFreshCheckpointWithoutOptimizerState) {
   EXPECT_FALSE(std::filesystem::exists(dir / "grown" / "optimizer.safetensors"));
 }
 
+// Every command's help reads the same way: a usage line naming its positional arguments (not as
+// options), what it does, its options, an example; `modelgrow help CMD` shows the same page.
+TEST(Cli, EveryCommandsHelpHasAUsageLineAndAnExample) {
+  for (const char* command :
+       {"plugins", "validate", "run", "sweep", "report", "init", "grow", "sample"}) {
+    SCOPED_TRACE(command);
+    auto help = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << help.output;
+    EXPECT_EQ(help.output.rfind(std::string("usage: modelgrow ") + command, 0), 0u) << help.output;
+    EXPECT_NE(help.output.find("\nexample:\n  modelgrow " + std::string(command)),
+              std::string::npos)
+        << help.output;
+    EXPECT_EQ(help.output.find("--manifest"), std::string::npos) << help.output;
+    auto via_help = RunCli(std::string("help ") + command);
+    EXPECT_EQ(via_help.exit_code, 0);
+    EXPECT_EQ(via_help.output, help.output);
+  }
+  auto listing = RunCli("help");
+  EXPECT_EQ(listing.exit_code, 0);
+  EXPECT_NE(listing.output.find("modelgrow help <command>"), std::string::npos) << listing.output;
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -15,6 +15,7 @@
 
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/progress.h"
+#include "modelgrow/train/smoothed_loss.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -151,6 +152,18 @@ TEST(Progress, FormatsDurations) {
   EXPECT_EQ(Progress::FormatDuration(3723), "1:02:03");
   EXPECT_EQ(Progress::FormatDuration(-1), "?");
   EXPECT_EQ(Progress::FormatDuration(std::numeric_limits<double>::infinity()), "?");
+}
+
+TEST(SmoothedLoss, FollowsTheLossWithoutJumpingAtEveryStep) {
+  SmoothedLoss loss(20);
+  EXPECT_DOUBLE_EQ(loss.Add(1.0), 1.0);
+  EXPECT_DOUBLE_EQ(loss.Add(3.0), 2.0);  // a plain mean while there are few steps
+  for (int i = 0; i < 200; ++i) loss.Add(1.0);
+  EXPECT_NEAR(loss.value(), 1.0, 1e-3);
+  const double spiked = loss.Add(101.0);  // one bad batch moves it by a twentieth
+  EXPECT_NEAR(spiked, 6.0, 1e-2);
+  for (int i = 0; i < 200; ++i) loss.Add(2.0);
+  EXPECT_NEAR(loss.value(), 2.0, 1e-3);
 }
 
 }  // namespace

@@ -26,6 +26,37 @@ RectifiedFlowConfig RectifiedFlowConfig::FromOptions(const Options& t) {
   return c;
 }
 
+nlohmann::json RectifiedFlowConfig::ToJson() const {
+  return {{"num_timesteps", num_timesteps},
+          {"sample_method", sample_method},
+          {"loc", loc},
+          {"scale", scale},
+          {"use_timestep_transform", use_timestep_transform},
+          {"transform_scale", transform_scale},
+          {"base_resolution", base_resolution},
+          {"num_sampling_steps", num_sampling_steps},
+          {"cfg_scale", cfg_scale}};
+}
+
+RectifiedFlowConfig RectifiedFlowConfig::FromJson(const nlohmann::json& j) {
+  RectifiedFlowConfig c;
+  if (!j.is_object()) return c;
+  try {
+    c.num_timesteps = j.value("num_timesteps", c.num_timesteps);
+    c.sample_method = j.value("sample_method", c.sample_method);
+    c.loc = j.value("loc", c.loc);
+    c.scale = j.value("scale", c.scale);
+    c.use_timestep_transform = j.value("use_timestep_transform", c.use_timestep_transform);
+    c.transform_scale = j.value("transform_scale", c.transform_scale);
+    c.base_resolution = j.value("base_resolution", c.base_resolution);
+    c.num_sampling_steps = j.value("num_sampling_steps", c.num_sampling_steps);
+    c.cfg_scale = j.value("cfg_scale", c.cfg_scale);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("malformed rectified-flow record: {}", e.what()));
+  }
+  return c;
+}
+
 RectifiedFlow::RectifiedFlow(RectifiedFlowConfig config) : config_(std::move(config)) {}
 
 at::Tensor RectifiedFlow::TransformTimesteps(const at::Tensor& t, double height, double width,

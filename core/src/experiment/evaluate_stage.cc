@@ -36,9 +36,13 @@ AttributeClassifier RunContext::Classifier(const EvaluateSpec& spec) {
 json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
                           AttributeClassifier classifier, const fs::path& samples_dir,
                           const std::string& prefix) {
-  STDiT3 model = LoadModel(checkpoint, device_).model;
+  LoadedModel loaded = LoadModel(checkpoint, device_);
+  STDiT3 model = loaded.model;
   bool ema = spec.weights == "ema" && LoadEmaWeights(*model, checkpoint);
   EvaluationSetup setup;
+  // Sample on the schedule the model was trained on.
+  setup.flow = RectifiedFlowConfig::FromJson(
+      loaded.meta.provenance.value("sampling", json::object()).value("flow", json::object()));
   for (const auto& [domain, id] : spec.domains) setup.domains[domain] = Data(id);
   setup.classifier = classifier;
   setup.spec = spec;
@@ -101,6 +105,7 @@ json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
   result["stage_seconds"] = wall;
   result["curves"] = curves;
   WriteFileAtomic(dir / "results.json", result.dump(2) + "\n");
+  AppendMetrics(dir, s.name, {{"metrics", result["metrics"]}});
   return {{"metrics", result["metrics"]}};
 }
 

@@ -33,6 +33,13 @@ json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
         "   {}: {} -> {} parameters ({} trainable), preservation max rel {:.1e}\n", r.op,
         r.params_before, r.params_after, r.trainable_after, r.preservation.max_rel);
   }
+  double worst = 0;
+  for (const GrowthReport& r : result.reports) worst = std::max(worst, r.preservation.max_rel);
+  AppendMetrics(dir, s.name,
+                {{"metrics",
+                  {{"params", result.params},
+                   {"trainable", result.trainable},
+                   {"preservation_max_rel", worst}}}});
   return {{"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}};
 }
 

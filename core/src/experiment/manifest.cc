@@ -33,48 +33,97 @@ ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
 Manifest Manifest::Load(const std::filesystem::path& file, const std::vector<std::string>& sets,
                         const PluginRegistry* registry) {
   Options doc = Options::ParseFile(file);
-  for (const std::string& a : sets) {
+  // Each override remembers its own text, so a problem with its value names it ("--set #2
+  // 'stages.pretrain.steps=ten'") rather than the line the key has in the file.
+  std::vector<std::pair<std::string, std::string>> overrides;  // key, origin
+  std::vector<Problem> unknown_names;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const std::string& a = sets[i];
+    const std::string origin = fmt::format("--set #{} '{}'", i + 1, a);
     size_t eq = a.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InputError(fmt::format("--set expects key.path=value, got '{}'", a));
+    if (eq == std::string::npos || a.find_first_not_of(" \t") == eq) {
+      throw InputError(fmt::format("{}: expected key.path=value", origin));
     }
     std::string key = a.substr(0, eq);
-    if (!doc.HasPath(key)) {
-      // A typo in --set would otherwise silently add a key nobody reads.
-      std::string parent = key.rfind('.') == std::string::npos ? "" : key.substr(0, key.rfind('.'));
-      if (!parent.empty() && !doc.HasPath(parent) && doc.AtPath(parent).empty_view()) {
-        throw InputError(
-            fmt::format("--set {}: there is no table '{}' in {}", a, parent, file.string()));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    key.erase(0, key.find_first_not_of(" \t"));
+    // Stages, data sets and text encoders are named by the manifest: an override changes one
+    // of them, and a misspelt name must not quietly create a new, half-defined one.
+    const size_t dot = key.find('.'), second_dot = key.find('.', dot + 1);
+    const std::string collection = key.substr(0, dot);
+    if (dot != std::string::npos && second_dot != std::string::npos &&
+        (collection == "stages" || collection == "data" || collection == "text")) {
+      const std::string name = key.substr(dot + 1, second_dot - dot - 1);
+      Options named = doc.Table(collection);
+      if (!named.Has(name)) {
+        const char* what = collection == "stages" ? "stage"
+                           : collection == "data" ? "data set"
+                                                  : "text encoder";
+        std::string message = fmt::format("the manifest has no {} '{}' to change", what, name);
+        if (std::string hint = SuggestClosest(name, named.Keys()); !hint.empty()) {
+          message += "; " + hint;
+        }
+        unknown_names.push_back({SourcePosition{origin, 0, 0}, key, message});
+        continue;
       }
     }
-    doc.Set(key, a.substr(eq + 1));
+    // Missing tables further down are created (a stage's `flow` table, say): validation then
+    // reports a misspelt one with a suggestion, at this --set.
+    doc.Set(key, a.substr(eq + 1), origin);
+    overrides.emplace_back(key, origin);
   }
+  if (!unknown_names.empty()) throw ValidationError(std::move(unknown_names));
   doc.ThrowIfProblems();
-  return FromOptions(doc, registry);
+  Manifest m = FromOptions(doc, registry);
+  // A sweep axis sets its keys in the runs it makes, after --set: an override it would undo is
+  // a mistake, never what the user meant.
+  std::vector<Problem> conflicts;
+  for (const auto& [key, origin] : overrides) {
+    for (const SweepAxis& axis : m.sweep()) {
+      for (const std::string& swept : axis.KeysSet()) {
+        const bool overlap =
+            key == swept || key.starts_with(swept + ".") || swept.starts_with(key + ".");
+        if (!overlap) continue;
+        conflicts.push_back({SourcePosition{origin, 0, 0}, key,
+                             fmt::format("sweep axis '{}' sets '{}' in its runs, which would "
+                                         "replace this value; change the sweep's values instead",
+                                         axis.name, swept)});
+      }
+    }
+  }
+  if (!conflicts.empty()) throw ValidationError(std::move(conflicts));
+  return m;
+}
+
+namespace {
+
+Options Resolve(const Options& tables, const std::string& id, int depth) {
+  Options t = tables.Table(id);
+  std::string parent = t.String("inherit", "");
+  if (parent.empty()) return t;
+  if (tables.TypeOf(parent) != "table") {
+    t.Fail("inherit", fmt::format("no table '{}' to inherit from", parent));
+    return t;
+  }
+  if (depth > 16) {
+    t.Fail("inherit", "inheritance goes in a circle");
+    return t;
+  }
+  return t.MergedOver(Resolve(tables, parent, depth + 1));
+}
+
+}  // namespace
+
+Options ResolveInheritance(const Options& tables, const std::string& id) {
+  return Resolve(tables, id, 0);
 }
 
 void Manifest::ReadData(const Options& doc) {
-  // Inheritance first, so a child sees its parent's options.
   Options data = doc.Table("data");
-  std::map<std::string, Options> tables;
-  for (const std::string& id : data.Keys()) tables.emplace(id, data.Table(id));
-  std::function<Options(const std::string&, int)> resolve = [&](const std::string& id,
-                                                                int depth) -> Options {
-    Options t = tables.at(id);
-    std::string parent = t.String("inherit", "");
-    if (parent.empty()) return t;
-    if (!tables.count(parent)) {
-      t.Fail("inherit", fmt::format("no data table '{}'", parent));
-      return t;
-    }
-    if (depth > 16) {
-      t.Fail("inherit", "inheritance goes in a circle");
-      return t;
-    }
-    return t.MergedOver(resolve(parent, depth + 1));
-  };
-  for (const auto& [id, table] : tables) {
-    Options merged = resolve(id, 0);
+  for (const std::string& id : data.Keys()) {
+    Options table = data.Table(id);
+    // Inheritance first, so a child sees its parent's options.
+    Options merged = ResolveInheritance(data, id);
     PluginSpec spec;
     spec.id = id;
     spec.plugin = merged.RequireString("plugin");

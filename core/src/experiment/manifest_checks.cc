@@ -51,7 +51,7 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
     if (spec.plugin.empty()) continue;
     Options options = spec.options.Subset();
     // A made encoder's folder exists only once the run has made it; construction reads no files.
-    if (spec.make) options.Set("path", "\"(made by the run)\"");
+    if (spec.make) options.Set("path", "\"(made by the run)\"", "text." + id + ".make");
     Collect(text, id, [&] { registry.MakeTextEncoder(spec.plugin, ContextFor(options)); });
     if (spec.make) {
       Collect(text, id, [&] {

@@ -37,7 +37,21 @@ std::string MarkdownTable(const json& rows, const std::vector<Column>& cols) {
 
 }  // namespace
 
-fs::path WriteReport(const fs::path& out) {
+fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
+  const ReportManifest manifest = ReadReportManifest(out);
+  // Runs of another manifest written to the same folder must never mix into this table.
+  for (const fs::path& stale : StaleRunFolders(out, manifest)) {
+    if (prune_stale_runs) {
+      fs::remove_all(stale);
+      std::cerr << fmt::format("report: removed {} (not a run of {})\n", stale.string(),
+                               (out / "manifest.toml").string());
+    } else {
+      std::cerr << fmt::format(
+          "report: warning: {} is not a run of {}, so it is left out of the report; `modelgrow "
+          "report --prune {}` removes such folders\n",
+          stale.string(), (out / "manifest.toml").string(), out.string());
+    }
+  }
   json rows = ReportRows(out);
   std::vector<RunResults> runs = LoadRuns(out);
   std::set<std::string> metric_names;
@@ -45,12 +59,13 @@ fs::path WriteReport(const fs::path& out) {
     for (const auto& [k, v] : row["metrics"].items()) metric_names.insert(k);
   }
   std::vector<Column> main = MainColumns(metric_names), categories = CategoryColumns(metric_names);
-  std::string name = out.filename().string();
+  const std::string& name = manifest.name;
   fs::path dir = out / "report";
   fs::create_directories(dir);
 
   std::string md =
-      fmt::format("# {}\n\n{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n", name,
+      fmt::format("# {}\n\n{}{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n",
+                  name, manifest.description.empty() ? "" : manifest.description + "\n\n",
                   runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
   if (!categories.empty())
@@ -64,6 +79,11 @@ fs::path WriteReport(const fs::path& out) {
       "to real videos in the classifier's feature space; Preservation err: max relative output "
       "change "
       "right after growth.\n";
+  const std::vector<std::string> warnings = Warnings(runs);
+  if (!warnings.empty()) {
+    md += "\n## Warnings\n\n";
+    for (const std::string& w : warnings) md += "- " + w + "\n";
+  }
   WriteFileAtomic(dir / "report.md", md);
 
   // CSV: one row per variant, every metric's mean and std.

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
 
 #include "modelgrow/experiment/report.h"
+#include "modelgrow/experiment/runner.h"
+#include "modelgrow/experiment/sweep.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
 
@@ -24,6 +27,40 @@ const json& Field(const json& j, const std::string& key) {
   return it == j.end() ? empty : *it;
 }
 
+ReportManifest ReadReportManifest(const fs::path& out) {
+  const fs::path file = out / "manifest.toml";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    throw InputError(fmt::format(
+        "{}: no manifest.toml (is this an experiment output folder? `modelgrow run` writes it)",
+        out.string()));
+  }
+  Options doc = Options::ParseFile(file);
+  ReportManifest m;
+  m.name = doc.Table("experiment").String("name", out.filename().string());
+  m.description = doc.Table("experiment").String("description", "");
+  std::vector<int64_t> seeds = doc.Table("experiment").IntList("seeds", {0});
+  std::vector<uint64_t> unsigned_seeds(seeds.begin(), seeds.end());
+  for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), unsigned_seeds)) {
+    m.run_folders.push_back(RunFolderName(run.id));
+  }
+  return m;
+}
+
+std::vector<fs::path> StaleRunFolders(const fs::path& out, const ReportManifest& manifest) {
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  if (!fs::is_directory(out / "runs", ec)) return stale;
+  const std::set<std::string> wanted(manifest.run_folders.begin(), manifest.run_folders.end());
+  for (const auto& entry : fs::directory_iterator(out / "runs")) {
+    if (entry.is_directory() && !wanted.count(entry.path().filename().string())) {
+      stale.push_back(entry.path());
+    }
+  }
+  std::sort(stale.begin(), stale.end());
+  return stale;
+}
+
 std::vector<RunResults> LoadRuns(const fs::path& out) {
   std::vector<RunResults> runs;
   std::error_code ec;
@@ -31,15 +68,17 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
     throw InputError(
         fmt::format("{}: no runs/ folder (is this an experiment output folder?)", out.string()));
   }
-  for (const auto& entry : fs::directory_iterator(out / "runs")) {
-    fs::path file = entry.path() / "results.json";
+  const ReportManifest manifest = ReadReportManifest(out);
+  for (const std::string& folder : manifest.run_folders) {
+    const fs::path dir = out / "runs" / folder;
+    fs::path file = dir / "results.json";
     if (!fs::exists(file, ec)) continue;
     RunResults r;
-    r.dir = entry.path();
+    r.dir = dir;
     r.results = json::parse(ReadFile(file), nullptr, false);
     if (!r.results.is_object()) throw InputError(fmt::format("{}: not valid JSON", file.string()));
-    r.stages = json::parse(ReadFile(entry.path() / "stages.json"), nullptr, false);
-    r.id = r.results.value("run", entry.path().filename().string());
+    r.stages = json::parse(ReadFile(dir / "stages.json"), nullptr, false);
+    r.id = r.results.value("run", folder);
     r.index = r.results.value("index", std::numeric_limits<size_t>::max());
     // Labels in the manifest's axis order; results written before "axes" existed only have the
     // (alphabetical) object.
@@ -170,6 +209,21 @@ std::vector<Column> CategoryColumns(const std::set<std::string>& metrics) {
     if (m.rfind("ceiling/", 0) == 0 && m.substr(m.size() - 5) != "/mean") cols.push_back({m, m, 3});
   }
   return cols;
+}
+
+std::vector<std::string> Warnings(const std::vector<RunResults>& runs) {
+  std::vector<std::string> warnings;
+  std::set<std::string> seen;
+  for (const RunResults& r : runs) {
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
+      for (const json& note : evaluation.value("notes", json::array())) {
+        if (note.is_string() && seen.insert(note.get<std::string>()).second) {
+          warnings.push_back(note.get<std::string>());
+        }
+      }
+    }
+  }
+  return warnings;
 }
 
 }  // namespace report

@@ -31,7 +31,19 @@ struct RunResults {
   json stages;   // runs/<id>/stages.json
 };
 
-// Every run of the output folder that has results, in the manifest's run order.
+// What out/manifest.toml says the folder holds: its name, description and run folder names.
+struct ReportManifest {
+  std::string name;
+  std::string description;
+  std::vector<std::string> run_folders;  // in the manifest's run order
+};
+ReportManifest ReadReportManifest(const std::filesystem::path& out);
+
+// Run folders under out/runs that the manifest does not make.
+std::vector<std::filesystem::path> StaleRunFolders(const std::filesystem::path& out,
+                                                   const ReportManifest& manifest);
+
+// Every run of the manifest that has results, in the manifest's run order.
 std::vector<RunResults> LoadRuns(const std::filesystem::path& out);
 
 // The numbers of one evaluation, flattened, with the table's derived columns added.
@@ -52,6 +64,9 @@ struct Column {
 };
 
 std::string FormatStat(const json& stat, const Column& c);
+
+// The evaluations' notes (a classifier too weak to judge, a domain without labels, ...), each once.
+std::vector<std::string> Warnings(const std::vector<RunResults>& runs);
 
 // The columns of the main table, from the metrics present.
 std::vector<Column> MainColumns(const std::set<std::string>& metrics);

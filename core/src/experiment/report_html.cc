@@ -149,6 +149,9 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
       "</style></head><body><h1>{0}</h1><p>{1} run(s); mean ± std over seeds. {2}</p>",
       Escape(name), runs.size(), UtcTimestamp());
   html += "<h2>Results</h2>" + HtmlTable(rows, main);
+  for (const std::string& w : Warnings(runs)) {
+    html += "<p style=\"color:#a04000\">Warning: " + Escape(w) + "</p>";
+  }
   if (!categories.empty())
     html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
 

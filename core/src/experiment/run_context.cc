@@ -1,12 +1,14 @@
 #include "run_context.h"
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <set>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "modelgrow/base/interruption.h"
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/content_hash.h"
@@ -42,14 +44,61 @@ bool StageDone(const fs::path& dir) {
 
 RunContext::RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
                        const fs::path& out, const fs::path& run_dir, c10::Device device,
-                       bool resume)
+                       bool resume, TensorBoardWriter* tensorboard)
     : registry_(registry),
       m_(manifest),
       run_(run),
       out_(out),
       run_dir_(run_dir),
       device_(device),
-      resume_(resume) {}
+      resume_(resume),
+      tensorboard_(tensorboard) {}
+
+void AppendMetrics(const fs::path& dir, const std::string& stage, json fields) {
+  json line = {{"time", UtcTimestamp()}, {"stage", stage}};
+  line.update(fields);
+  std::ofstream(dir / "metrics.jsonl", std::ios::app) << line.dump() << "\n";
+}
+
+void RunContext::RecordStage(const StageSpec& s, const fs::path& dir) {
+  if (tensorboard_ == nullptr) return;
+  std::ifstream in(dir / "metrics.jsonl");
+  for (std::string text; std::getline(in, text);) {
+    json line = json::parse(text, nullptr, false);
+    if (!line.is_object()) continue;
+    const int64_t step = line.value("step", int64_t{0});
+    for (const auto& [key, value] : line.items()) {
+      if (value.is_number() && key != "step" && key != "elapsed_s") {
+        tensorboard_->Scalar(s.name + "/" + key, step, value.get<double>());
+      }
+    }
+    const json metrics = line.value("metrics", json::object());
+    for (const auto& [key, value] : metrics.items()) {
+      if (value.is_number()) tensorboard_->Scalar(s.name + "/" + key, step, value.get<double>());
+    }
+  }
+  // An evaluation's generated videos: TensorBoard's image dashboard plays GIFs.
+  json results = ReadJsonIfExists(dir / "results.json");
+  if (results.is_object()) {
+    const json samples = results.value("samples", json::array());
+    for (const json& sample : samples) {
+      fs::path gif = dir / "samples" / sample.value("generated", "");
+      std::error_code ec;
+      if (!fs::is_regular_file(gif, ec)) continue;
+      std::string bytes = ReadFile(gif);
+      // Width and height from the GIF's logical screen descriptor.
+      const auto byte = [&](size_t i) {
+        return static_cast<int64_t>(static_cast<uint8_t>(bytes[i]));
+      };
+      const int64_t width = bytes.size() > 9 ? byte(6) | (byte(7) << 8) : 0;
+      const int64_t height = bytes.size() > 9 ? byte(8) | (byte(9) << 8) : 0;
+      tensorboard_->Image(fmt::format("{}/{}/{}/{}", s.name, sample.value("domain", ""),
+                                      sample.value("kind", ""), sample.value("index", 0)),
+                          0, bytes, height, width);
+    }
+  }
+  tensorboard_->Flush();
+}
 
 void RunContext::Execute() {
   json stages = json::object();
@@ -60,6 +109,16 @@ void RunContext::Execute() {
     fs::path dir = out_ / "cache" / fmt::format("{}-{}", name, key);
     dirs_[name] = dir;
     bool reused = StageDone(dir);
+    ThrowIfStopRequested(fmt::format("stopped before stage {} of run {}", name, run_.id));
+    if (!reused && !resume_ && fs::exists(dir / "checkpoint" / "trainer_state.json")) {
+      // Neither restart silently (hours lost) nor resume silently (the user may not know).
+      json state = ReadJsonIfExists(dir / "checkpoint" / "trainer_state.json");
+      throw InputError(fmt::format(
+          "stage {} of run {} was interrupted at step {} ({}); continue it with --resume, or "
+          "delete that folder to start it over",
+          name, run_.id, state.is_object() ? state.value("step", int64_t{0}) : 0,
+          fs::relative(dir, out_).string()));
+    }
     std::cerr << fmt::format("== {} | stage {} ({}) {} {}\n", run_.id, name, StageKindName(s.kind),
                              reused ? "reused from" : "->", fs::relative(dir, out_).string());
     if (!reused) {
@@ -73,6 +132,7 @@ void RunContext::Execute() {
       info["finished"] = UtcTimestamp();
       WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
     }
+    RecordStage(s, dir);
     stages[name] = {
         {"dir", fs::relative(dir, run_dir_).string()}, {"hash", key}, {"reused", reused}};
   }
@@ -142,11 +202,15 @@ std::string RunContext::TextKey(const std::string& id) const {
 }
 
 std::string RunContext::StageKey(const StageSpec& s) const {
+  Options table = s.table.Subset();
+  if (s.kind == StageKind::kPretrain || s.kind == StageKind::kContinue) {
+    for (const std::string& k : TrainSpec::KeysThatDoNotChangeResults()) table.Erase(k);
+  }
   ContentHash key(kStageKeyVersion);
   key.Add("name", s.name)
       .Add("kind", StageKindName(s.kind))
       .Add("seed", static_cast<int64_t>(run_.seed))
-      .Add("table", s.table.ToToml());
+      .Add("table", table.ToToml());
   if (!s.from.empty()) key.Add("from", keys_.at(s.from));
   if (!s.eval.baseline.empty()) key.Add("baseline", keys_.at(s.eval.baseline));
   if (s.kind == StageKind::kPretrain) {
@@ -220,7 +284,10 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
 Options RunContext::TextOptions(const std::string& id) {
   const TextSpec& spec = m_.text().at(id);
   Options options = spec.options.Subset();
-  if (spec.make) options.Set("path", json(MadeTextModel(id).string()).dump());
+  if (spec.make) {
+    options.Set("path", json(MadeTextModel(id).string()).dump(),
+                fmt::format("text.{}.path (the folder the run made from text.{}.make)", id, id));
+  }
   return options;
 }
 
@@ -267,12 +334,27 @@ CheckpointMeta RunContext::Meta(const STDiT3Impl& model, const StageSpec& s) {
   meta.provenance["seed"] = run_.seed;
   meta.provenance["manifest_hash"] = ContentHash("manifest").Add("toml", m_.doc().ToToml()).Short();
   meta.provenance["created"] = UtcTimestamp();
-  // What `modelgrow sample` needs to rebuild the text encoders of every condition.
+  // What `modelgrow sample` needs to rebuild the text encoders of every condition. A model the
+  // run made is recorded relative to the checkpoint (the experiment folder can move whole); any
+  // other folder absolutely (a relative path would depend on where the run was started).
+  const fs::path checkpoint = dirs_.at(s.name) / "checkpoint";
   json encoders = json::object();
   for (const std::string& name : model.config().ConditionNames()) {
     if (!m_.text().count(name)) continue;
-    encoders[name] = {{"plugin", m_.text().at(name).plugin},
-                      {"options", TextOptions(name).ToToml()}};
+    const TextSpec& spec = m_.text().at(name);
+    Options options = TextOptions(name);
+    json record = {{"plugin", spec.plugin}};
+    if (options.TypeOf("path") == "string") {
+      fs::path path = options.String("path", "");
+      if (spec.make) {
+        record["path_relative_to_checkpoint"] = fs::relative(path, checkpoint).string();
+        options.Erase("path");
+      } else {
+        options.Set("path", json(fs::absolute(path).string()).dump(), "recorded path");
+      }
+    }
+    record["options"] = options.ToToml();
+    encoders[name] = record;
   }
   meta.provenance["text_encoders"] = encoders;
   return meta;

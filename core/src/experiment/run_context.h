@@ -16,6 +16,7 @@
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/io/checkpoint.h"
+#include "modelgrow/io/tensorboard_writer.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/text/text_cache.h"
@@ -24,9 +25,10 @@ namespace modelgrow {
 
 class RunContext {
  public:
+  // `tensorboard` (may be null) receives every stage's metrics, run or reused.
   RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
              const std::filesystem::path& out, const std::filesystem::path& run_dir,
-             c10::Device device, bool resume);
+             c10::Device device, bool resume, TensorBoardWriter* tensorboard = nullptr);
 
   // Runs (or reuses) every stage in order and writes the run's stages.json and results.json.
   void Execute();
@@ -41,6 +43,8 @@ class RunContext {
   std::string TextKey(const std::string& id) const;
 
   nlohmann::json RunStage(const StageSpec& s, const std::filesystem::path& dir);
+  // Writes a finished stage's metrics.jsonl (and an evaluation's sample videos) to TensorBoard.
+  void RecordStage(const StageSpec& s, const std::filesystem::path& dir);
   nlohmann::json TrainStage(const StageSpec& s, const std::filesystem::path& dir);
   nlohmann::json GrowStage(const StageSpec& s, const std::filesystem::path& dir);
   nlohmann::json EvaluateStage(const StageSpec& s, const std::filesystem::path& dir);
@@ -67,11 +71,16 @@ class RunContext {
   std::filesystem::path out_, run_dir_;
   c10::Device device_;
   bool resume_;
+  TensorBoardWriter* tensorboard_;
   std::map<std::string, std::string> keys_;
   std::map<std::string, std::filesystem::path> dirs_;
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;
   std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
 };
+
+// Appends one line {"time", "stage", ...fields} to a stage's metrics.jsonl.
+void AppendMetrics(const std::filesystem::path& dir, const std::string& stage,
+                   nlohmann::json fields);
 
 // A stage or cache folder is usable when its stage.json says it finished.
 bool StageDone(const std::filesystem::path& dir);

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/base/console_log.h"
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/base/threads.h"
 #include "modelgrow/experiment/report.h"
@@ -80,14 +81,34 @@ void ExperimentRunner::RunOne(const RunSpec& run) {
   Manifest m = Manifest::FromOptions(run.doc, &registry_);
   fs::path dir = RunDir(run);
   fs::create_directories(dir);
-  WriteFileAtomic(dir / "manifest.resolved.toml", run.doc.ToToml() + "\n");
+  ConsoleLog console(dir / "console.log");
+  // The run as a manifest of its own: `modelgrow run` on it repeats exactly this run.
+  Options resolved = run.doc.Clone();
+  resolved.Erase("sweep");
+  resolved.Set("experiment.seeds", fmt::format("[{}]", run.seed), "the run's seed");
+  WriteFileAtomic(dir / "manifest.resolved.toml", resolved.ToToml());
+  // A rerun keeps when the run first started; `updated` and `command` say what touched it last.
+  json previous = ReadJsonIfExists(dir / "provenance.json");
   json provenance = BuildProvenance();
   provenance["seed"] = run.seed;
   provenance["device"] = device_.str();
   provenance["run"] = run.id;
-  provenance["started"] = UtcTimestamp();
+  provenance["command"] = options_.command_line;
+  provenance["started"] = previous.is_object() && previous.contains("started")
+                              ? previous["started"]
+                              : json(UtcTimestamp());
+  provenance["updated"] = UtcTimestamp();
   WriteFileAtomic(dir / "provenance.json", provenance.dump(2) + "\n");
-  RunContext context(registry_, m, run, options_.out, dir, device_, options_.resume);
+  // The run's TensorBoard file is written anew from its stages' records on every invocation
+  // (reused stages included), so the folder never holds two copies of one curve.
+  std::unique_ptr<TensorBoardWriter> tensorboard;
+  if (TensorBoardWriter::Available()) {
+    std::error_code ec;
+    fs::remove_all(dir / "tensorboard", ec);
+    tensorboard = std::make_unique<TensorBoardWriter>(dir / "tensorboard");
+  }
+  RunContext context(registry_, m, run, options_.out, dir, device_, options_.resume,
+                     tensorboard.get());
   context.Execute();
 }
 

@@ -21,10 +21,20 @@ std::vector<std::string> SweepAxis::KeysSetByEveryValue() const {
   return keys;
 }
 
+std::vector<std::string> SweepAxis::KeysSet() const {
+  std::set<std::string> keys;
+  for (const SweepValue& v : values) {
+    for (const auto& [key, table] : v.sets) keys.insert(key);
+  }
+  return {keys.begin(), keys.end()};
+}
+
 std::vector<SweepAxis> ReadSweep(const Options& doc) {
   std::vector<SweepAxis> axes;
   Options sweep = doc.Table("sweep");
-  for (Options axis : sweep.TableArray("axis")) {
+  std::vector<Options> axis_tables = sweep.TableArray("axis");
+  for (size_t a_index = 0; a_index < axis_tables.size(); ++a_index) {
+    const Options& axis = axis_tables[a_index];
     SweepAxis a;
     if (axis.Has("key")) {
       std::string key = axis.RequireString("key");
@@ -46,13 +56,19 @@ std::vector<SweepAxis> ReadSweep(const Options& doc) {
         SweepValue v;
         v.label = i < labels.size() ? labels[i] : values[i].ValueText("v");
         v.sets.emplace_back(key, values[i]);
+        v.origin = fmt::format("sweep.axis[{}].values[{}] ({})", a_index, i,
+                               axis.Position("values").ToString());
         a.values.push_back(v);
       }
     } else {
       a.name = axis.RequireString("name");
-      for (Options value : axis.TableArray("value")) {
+      std::vector<Options> value_tables = axis.TableArray("value");
+      for (size_t v_index = 0; v_index < value_tables.size(); ++v_index) {
+        const Options& value = value_tables[v_index];
         SweepValue v;
         v.label = value.RequireString("label");
+        v.origin = fmt::format("sweep.axis[{}].value[{}] ({})", a_index, v_index,
+                               value.Position("set").ToString());
         Options set = value.Table("set");
         for (const std::string& key : set.Keys()) {
           set.Accept(key);
@@ -83,7 +99,7 @@ std::vector<RunSpec> ExpandRuns(const Options& doc, const std::vector<SweepAxis>
       for (const SweepValue& value : axis.values) {
         RunSpec r = run;
         r.doc = run.doc.Clone();
-        for (const auto& [key, table] : value.sets) r.doc.SetFrom(key, table, "v");
+        for (const auto& [key, table] : value.sets) r.doc.SetFrom(key, table, "v", value.origin);
         r.labels.emplace_back(axis.name, value.label);
         next.push_back(std::move(r));
       }

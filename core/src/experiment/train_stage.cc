@@ -52,6 +52,14 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   context.seed = run_.seed;
   context.dir = dir;
   context.meta = Meta(*model, s);
+  // What sampling this model must do to match its training: the size, length and frame rate it
+  // saw, and the flow schedule (a timestep shift, if any).
+  Sample first = Data(s.train.data)->Get(0);
+  context.meta.provenance["sampling"] = {{"height", first.height},
+                                         {"width", first.width},
+                                         {"frames", first.video.size(1)},
+                                         {"fps", first.fps},
+                                         {"flow", s.train.flow.ToJson()}};
   context.initial_optimizer_state = initial;
   context.resume = resuming;
   context.label = fmt::format("{} {}", run_.id, s.name);

@@ -12,6 +12,25 @@ namespace modelgrow {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+namespace {
+
+// Encoder folders are recorded relative to the checkpoint (so an experiment folder can move as a
+// whole); the grown checkpoint lives elsewhere, so each path is re-expressed from there.
+json RebaseTextEncoders(json encoders, const fs::path& from, const fs::path& to) {
+  if (!encoders.is_object()) return encoders;
+  for (auto& [name, record] : encoders.items()) {
+    if (!record.is_object() || !record.contains("path_relative_to_checkpoint")) continue;
+    const fs::path folder =
+        (fs::absolute(from) / record["path_relative_to_checkpoint"].get<std::string>())
+            .lexically_normal();
+    const fs::path relative = folder.lexically_relative(fs::absolute(to).lexically_normal());
+    record["path_relative_to_checkpoint"] = relative.string();
+  }
+  return encoders;
+}
+
+}  // namespace
+
 GrowCheckpointResult GrowCheckpoint(const GrowCheckpointRequest& request) {
   std::error_code ec;
   if (fs::exists(request.output, ec) && !request.overwrite) {
@@ -34,8 +53,13 @@ GrowCheckpointResult GrowCheckpoint(const GrowCheckpointRequest& request) {
   CheckpointMeta meta = DescribeModel(*loaded.model);
   meta.provenance = BuildProvenance();
   const json& before = loaded.meta.provenance;
-  if (before.is_object() && before.contains("text_encoders")) {
-    meta.provenance["text_encoders"] = before["text_encoders"];
+  // What sampling and encoding the grown model need is what the input's needed.
+  for (const char* record : {"text_encoders", "sampling"}) {
+    if (before.is_object() && before.contains(record)) meta.provenance[record] = before[record];
+  }
+  if (meta.provenance.contains("text_encoders")) {
+    meta.provenance["text_encoders"] =
+        RebaseTextEncoders(meta.provenance["text_encoders"], request.input, request.output);
   }
   json ops = json::array();
   for (const GrowthReport& r : result.reports)

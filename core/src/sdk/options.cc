@@ -1,5 +1,7 @@
 #include "modelgrow/sdk/options.h"
 
+#include <cctype>
+#include <charconv>
 #include <cmath>
 
 #include <algorithm>
@@ -82,7 +84,15 @@ std::string Shown(const toml::node& node) {
   return text;
 }
 
-// Splits "a.b.c" into its parts; quoted parts ("a.\"x.y\".c") keep their dots.
+std::string Trim(std::string_view text) {
+  const size_t begin = text.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return "";
+  const size_t end = text.find_last_not_of(" \t");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+// Splits "a.b.c" into its parts (each without surrounding blanks); quoted parts ("a.\"x.y\".c")
+// keep their dots.
 std::vector<std::string> SplitDotted(std::string_view path) {
   std::vector<std::string> parts;
   std::string current;
@@ -91,13 +101,13 @@ std::vector<std::string> SplitDotted(std::string_view path) {
     if (c == '"') {
       quoted = !quoted;
     } else if (c == '.' && !quoted) {
-      parts.push_back(current);
+      parts.push_back(Trim(current));
       current.clear();
     } else {
       current += c;
     }
   }
-  parts.push_back(current);
+  parts.push_back(Trim(current));
   return parts;
 }
 
@@ -155,6 +165,9 @@ Options Options::ParseString(std::string_view text, std::string source_name) {
 
 Options Options::ParseFile(const std::filesystem::path& file) {
   std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    throw InputError(fmt::format("{}: is a folder, not a TOML file", file.string()));
+  }
   if (!std::filesystem::is_regular_file(file, ec)) {
     throw InputError(fmt::format("{}: no such file", file.string()));
   }
@@ -183,29 +196,35 @@ std::string Options::KeyPath(std::string_view key) const {
   return path_ + "." + std::string(key);
 }
 
+namespace {
+
+// Where a value or key came from. Values set by an override (--set, a sweep value) were parsed
+// with their origin as source path -- "--set #2 'stages.pretrain.steps=ten'" -- which is not the
+// document's file: a problem with them names that text, not a line of the manifest.
+std::optional<SourcePosition> PositionOf(const toml::source_region& region,
+                                         const std::string& file) {
+  const std::string path = region.path ? *region.path : std::string();
+  if (!path.empty() && path != file) return SourcePosition{path, 0, 0};
+  if (region.begin.line == 0) return std::nullopt;
+  return SourcePosition{file, static_cast<int>(region.begin.line),
+                        static_cast<int>(region.begin.column)};
+}
+
+}  // namespace
+
 SourcePosition Options::Position(std::string_view key) const {
-  SourcePosition pos{doc_->source_name, 0, 0};
-  const toml::node* node = nullptr;
-  if (table_ != nullptr) {
-    node =
-        key.empty() ? static_cast<const toml::node*>(AsTable(table_)) : AsTable(table_)->get(key);
-  }
-  if (node != nullptr && node->source().begin.line == 0 && !key.empty()) {
-    // A copied table (Subset, Clone) loses its values' positions but keeps its keys'.
+  const std::string& file = doc_->source_name;
+  if (table_ == nullptr) return {file, 0, 0};
+  if (!key.empty()) {
     auto it = AsTable(table_)->find(key);
-    if (it->first.source().begin.line > 0) {
-      pos.line = static_cast<int>(it->first.source().begin.line);
-      pos.column = static_cast<int>(it->first.source().begin.column);
-      return pos;
+    if (it != AsTable(table_)->end()) {
+      // A copied table (Subset, Clone) loses its values' positions but keeps its keys'.
+      if (auto p = PositionOf(it->second.source(), file)) return *p;
+      if (auto p = PositionOf(it->first.source(), file)) return *p;
     }
   }
-  if (node == nullptr && table_ != nullptr) node = AsTable(table_);  // absent key: its table
-  if (node != nullptr && node->source().begin.line > 0) {
-    pos.line = static_cast<int>(node->source().begin.line);
-    pos.column = static_cast<int>(node->source().begin.column);
-    if (node->source().path && !node->source().path->empty()) pos.file = *node->source().path;
-  }
-  return pos;
+  if (auto p = PositionOf(AsTable(table_)->source(), file)) return *p;  // absent key: its table
+  return {file, 0, 0};
 }
 
 void Options::Fail(std::string_view key, std::string message) const {
@@ -487,34 +506,51 @@ void Options::RejectUnknownKeys() const {
     std::string message = fmt::format("unknown key '{}'", key);
     if (!hint.empty()) message += "; " + hint;
     if (!known_list.empty()) message += fmt::format(" (known keys: {})", known_list);
-    doc_->problems.push_back(
-        {SourcePosition{doc_->source_name, static_cast<int>(k.source().begin.line),
-                        static_cast<int>(k.source().begin.column)},
-         KeyPath(key), message});
+    SourcePosition where = PositionOf(k.source(), doc_->source_name).value_or(Position(""));
+    doc_->problems.push_back({where, KeyPath(key), message});
   }
 }
 
 namespace {
 
-// Parses `text` as a TOML value; a bare word that is not TOML becomes a string.
-toml::table ParseValue(std::string_view text) {
+// Parses `text` as a TOML value with `origin` as its source; a bare word that is not TOML becomes
+// a string. Whitespace around it does not count.
+toml::table ParseValue(std::string_view text, const std::string& origin) {
+  const std::string trimmed = Trim(text);
   try {
-    return toml::parse("v = " + std::string(text));
+    return toml::parse("v = " + trimmed, origin);
   } catch (const toml::parse_error&) {
     toml::table t;
-    t.insert_or_assign("v", std::string(text));
+    t.insert_or_assign("v", trimmed);
     return t;
   }
 }
 
+void EmitValue(std::ostream& out, const toml::node& node);  // canonical TOML, below
+
+// Sets table[name] = value under a key that remembers `origin` (an existing key is replaced, so
+// the position of the value it held in the file is not reported for the new one).
+template <typename Value>
+void Replace(toml::table& table, const std::string& name, Value&& value,
+             const std::string& origin) {
+  table.erase(name);
+  toml::source_region region;
+  region.path = std::make_shared<const std::string>(origin);
+  table.insert(toml::key(name, std::move(region)), std::forward<Value>(value));
+}
+
 // Walks `parts` (all but the last) from `table`, creating tables when `create`.
+// A table created on the way remembers `origin`, so a misspelt table name in an override is
+// reported at the override.
 toml::table* Walk(toml::table* table, const std::vector<std::string>& parts, bool create,
-                  std::string* failed_at) {
+                  std::string* failed_at, const std::string& origin = {}) {
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     toml::node* next = table->get(parts[i]);
     if (next == nullptr) {
       if (!create) return nullptr;
-      table->insert_or_assign(parts[i], toml::table{});
+      toml::source_region region;
+      if (!origin.empty()) region.path = std::make_shared<const std::string>(origin);
+      table->insert(toml::key(parts[i], std::move(region)), toml::table{});
       next = table->get(parts[i]);
     }
     if (!next->is_table()) {
@@ -528,32 +564,45 @@ toml::table* Walk(toml::table* table, const std::vector<std::string>& parts, boo
 
 }  // namespace
 
-bool Options::Set(std::string_view dotted_key, std::string_view value_text) {
+bool Options::Set(std::string_view dotted_key, std::string_view value_text,
+                  std::string_view origin) {
+  std::string origin_text =
+      origin.empty() ? fmt::format("--set '{}={}'", dotted_key, value_text) : std::string(origin);
   if (table_ == nullptr) {
     Fail("", "cannot set a key in a table that does not exist");
     return false;
   }
   std::vector<std::string> parts = SplitDotted(dotted_key);
   std::string failed_at;
-  toml::table* target = Walk(AsMutableTable(table_), parts, true, &failed_at);
+  toml::table* target = Walk(AsMutableTable(table_), parts, true, &failed_at, origin_text);
   if (target == nullptr) {
-    doc_->problems.push_back({SourcePosition{"--set", 0, 0}, KeyPath(dotted_key),
+    doc_->problems.push_back({SourcePosition{origin_text, 0, 0}, KeyPath(dotted_key),
                               fmt::format("'{}' is not a table", failed_at)});
     return false;
   }
-  toml::table parsed = ParseValue(value_text);
-  target->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
+  toml::table parsed = ParseValue(value_text, origin_text);
+  Replace(*target, parts.back(), std::move(*parsed.get("v")), origin_text);
   return true;
 }
 
 bool Options::SetFrom(std::string_view dotted_key, const Options& source,
-                      std::string_view source_key) {
+                      std::string_view source_key, std::string_view origin) {
   const toml::node* value = Lookup(source.table_, source_key);
   if (value == nullptr || table_ == nullptr) return false;
   std::vector<std::string> parts = SplitDotted(dotted_key);
-  toml::table* target = Walk(AsMutableTable(table_), parts, true, nullptr);
+  toml::table* target = Walk(AsMutableTable(table_), parts, true, nullptr, std::string(origin));
   if (target == nullptr) return false;
-  value->visit([&](auto&& v) { target->insert_or_assign(parts.back(), v); });
+  if (origin.empty()) {
+    value->visit([&](auto&& v) { target->insert_or_assign(parts.back(), v); });
+    return true;
+  }
+  // Re-read from its text with `origin` as the source, so every key and value inside it (a whole
+  // table set by a sweep) names the origin.
+  std::ostringstream text;
+  EmitValue(text, *value);
+  const std::string origin_text(origin);
+  toml::table parsed = ParseValue(text.str(), origin_text);
+  Replace(*target, parts.back(), std::move(*parsed.get("v")), origin_text);
   return true;
 }
 
@@ -649,11 +698,110 @@ Options Options::MergedOver(const Options& base) const {
   return merged;
 }
 
+namespace {
+
+// Canonical TOML, written here rather than by toml++'s formatter so numbers read as people wrote
+// them: a float is its shortest round-trip form (5e-4 prints as 0.0005, not
+// 0.00050000000000000001), which is also unique, as stage keys need.
+void EmitValue(std::ostream& out, const toml::node& node);
+
+std::string QuoteKey(const std::string& key) {
+  bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  if (bare) return key;
+  std::ostringstream out;
+  out << toml::value<std::string>(key);
+  return out.str();
+}
+
+std::string FloatText(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // Plain notation over the range people write learning rates and sizes in, even where the
+  // exponent form would be a character shorter (0.0005, not 5e-04).
+  const double magnitude = std::abs(v);
+  const bool plain = magnitude == 0 || (magnitude >= 1e-5 && magnitude < 1e16);
+  char buffer[400];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, v,
+                              plain ? std::chars_format::fixed : std::chars_format::scientific);
+  std::string text(buffer, result.ptr);
+  // "1e-06" -> "1e-6": the exponent without padding zeros.
+  if (const size_t e = text.find('e'); e != std::string::npos) {
+    size_t digits = e + 1;
+    if (digits < text.size() && (text[digits] == '-' || text[digits] == '+')) ++digits;
+    while (digits + 1 < text.size() && text[digits] == '0') text.erase(digits, 1);
+  }
+  // TOML needs a fraction or an exponent to read a float back as one.
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+void EmitInlineTable(std::ostream& out, const toml::table& table) {
+  out << "{";
+  bool first = true;
+  for (const auto& [key, value] : table) {
+    out << (first ? "" : ", ") << QuoteKey(std::string(key.str())) << " = ";
+    EmitValue(out, value);
+    first = false;
+  }
+  out << "}";
+}
+
+void EmitValue(std::ostream& out, const toml::node& node) {
+  if (const auto* f = node.as_floating_point()) {
+    out << FloatText(f->get());
+  } else if (const auto* a = node.as_array()) {
+    out << "[";
+    for (size_t i = 0; i < a->size(); ++i) {
+      if (i > 0) out << ", ";
+      EmitValue(out, *a->get(i));
+    }
+    out << "]";
+  } else if (const auto* t = node.as_table()) {
+    EmitInlineTable(out, *t);
+  } else {
+    node.visit([&](const auto& v) { out << v; });
+  }
+}
+
+bool IsArrayOfTables(const toml::node& node) {
+  const auto* a = node.as_array();
+  return a != nullptr && !a->empty() &&
+         std::all_of(a->begin(), a->end(), [](const toml::node& n) { return n.is_table(); });
+}
+
+void EmitTable(std::ostream& out, const toml::table& table, const std::string& path) {
+  // Plain values first (they belong to this table's header), then sub-tables, then arrays of
+  // tables, each under its own header.
+  for (const auto& [key, value] : table) {
+    if (value.is_table() || IsArrayOfTables(value)) continue;
+    out << QuoteKey(std::string(key.str())) << " = ";
+    EmitValue(out, value);
+    out << "\n";
+  }
+  for (const auto& [key, value] : table) {
+    const std::string child = (path.empty() ? "" : path + ".") + QuoteKey(std::string(key.str()));
+    if (const auto* t = value.as_table()) {
+      out << "\n[" << child << "]\n";
+      EmitTable(out, *t, child);
+    } else if (IsArrayOfTables(value)) {
+      for (const toml::node& element : *value.as_array()) {
+        out << "\n[[" << child << "]]\n";
+        EmitTable(out, *element.as_table(), child);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::string Options::ToToml() const {
   if (table_ == nullptr) return "";
   std::ostringstream out;
-  out << toml::toml_formatter(*AsTable(table_));
-  return out.str();
+  EmitTable(out, *AsTable(table_), "");
+  std::string text = out.str();
+  return text.starts_with("\n") ? text.substr(1) : text;
 }
 
 std::string Options::ToJson() const {

@@ -2,18 +2,30 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 
 #include <fmt/format.h>
 
 namespace modelgrow {
 
+namespace {
+std::atomic<int> stderr_terminal{-1};  // -1: ask isatty
+}  // namespace
+
+void SetStderrIsTerminal(bool terminal) { stderr_terminal.store(terminal ? 1 : 0); }
+
+bool StderrIsTerminal() {
+  int t = stderr_terminal.load();
+  return t >= 0 ? t == 1 : ::isatty(STDERR_FILENO) == 1;
+}
+
 Progress::Progress(std::string label, int64_t total, int64_t start)
     : label_(std::move(label)),
       total_(total),
       start_(start),
       done_(start),
-      tty_(::isatty(STDERR_FILENO) == 1),
+      tty_(StderrIsTerminal()),
       begin_(std::chrono::steady_clock::now()),
       last_print_(begin_) {}
 

@@ -17,6 +17,11 @@ OptimSpec OptimSpec::FromOptions(const Options& t) {
   return o;
 }
 
+const std::vector<std::string>& TrainSpec::KeysThatDoNotChangeResults() {
+  static const std::vector<std::string> keys = {"log_every", "workers", "checkpoint_every"};
+  return keys;
+}
+
 TrainSpec TrainSpec::FromOptions(const Options& t, bool pretrain) {
   TrainSpec s;
   s.data = t.RequireString("data");

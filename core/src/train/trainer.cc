@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -9,6 +10,8 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/base/interruption.h"
+#include "modelgrow/base/provenance.h"
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/model/precision.h"
@@ -16,6 +19,7 @@
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/train/adamw.h"
+#include "modelgrow/train/smoothed_loss.h"
 
 namespace modelgrow {
 
@@ -223,6 +227,8 @@ TrainResult Train(TrainContext& c) {
     c.loader->Restore(LoaderPosition::FromJson(state.at("loader")));
     TruncateMetrics(metrics_path, step);
     result.resumed_from = step;
+    std::cerr << fmt::format("{}: resumed from step {} of {} ({})\n", c.label, step, spec.steps,
+                             ckpt.string());
   } else {
     if (c.initial_optimizer_state != nullptr) opt.AdoptState(*c.initial_optimizer_state);
     fs::remove(metrics_path, ec);
@@ -235,6 +241,7 @@ TrainResult Train(TrainContext& c) {
   std::ofstream metrics(metrics_path, std::ios::app);
   double window_loss = 0, window_norm = 0;
   int64_t window_steps = 0;
+  SmoothedLoss shown_loss;  // what the progress bar shows
   bool first_window = true;
   const c10::ScalarType compute = spec.precision == "bf16" ? at::kBFloat16 : at::kFloat;
   auto window_start = std::chrono::steady_clock::now();
@@ -274,6 +281,8 @@ TrainResult Train(TrainContext& c) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       double mean_loss = window_loss / static_cast<double>(window_steps);
       json line = {
+          {"time", UtcTimestamp()},
+          {"elapsed_s", progress.elapsed_seconds()},
           {"step", step},
           {"loss", mean_loss},
           {"lr", LearningRate(spec.optim, step - 1, spec.steps)},
@@ -289,12 +298,21 @@ TrainResult Train(TrainContext& c) {
       window_steps = 0;
       window_start = std::chrono::steady_clock::now();
     }
-    progress.Update(
-        step, fmt::format("loss {:.4f}", result.final_loss > 0 ? result.final_loss : step_loss));
+    progress.Update(step, fmt::format("loss {:.4f}", shown_loss.Add(step_loss)));
+    bool saved = false;
     if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
       SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
+      saved = true;
     }
     if (c.after_step) c.after_step(step);
+    if (int signal = StopSignal(); signal != 0 && step < spec.steps) {
+      // Asked to stop: this step is done; keep it, and say where to continue from.
+      if (!saved) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
+      metrics.flush();
+      progress.Finish(fmt::format("stopped at step {}", step));
+      throw Interrupted(signal, fmt::format("interrupted at step {} of {} of stage {}", step,
+                                            spec.steps, c.label));
+    }
   }
   if (spec.steps == 0 || (result.resumed_from == spec.steps)) {
     // Nothing to do (or nothing left): still leave a checkpoint the next stage can start from.

@@ -18,6 +18,8 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include <nlohmann/json.hpp>
+
 #include "modelgrow/model/stdit3.h"
 
 namespace modelgrow {
@@ -36,6 +38,10 @@ struct RectifiedFlowConfig {
   double cfg_scale = 7.0;
 
   static RectifiedFlowConfig FromOptions(const Options& table);
+  // The form checkpoints record it in (what sampling must use to match training).
+  nlohmann::json ToJson() const;
+  // Missing fields keep their defaults; InputError for fields of the wrong type.
+  static RectifiedFlowConfig FromJson(const nlohmann::json& j);
 };
 
 class RectifiedFlow {

@@ -16,6 +16,7 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/eval/attribute_classifier.h"
 #include "modelgrow/eval/evaluate_spec.h"
 #include "modelgrow/model/stdit3.h"
@@ -28,6 +29,9 @@ struct EvaluationSetup {
   std::map<std::string, std::shared_ptr<DataPipeline>> domains;  // held-out data per domain
   AttributeClassifier classifier{nullptr};
   EvaluateSpec spec;
+  // The flow schedule the model was trained with (its timestep shift); sampling steps and
+  // guidance come from `spec`.
+  RectifiedFlowConfig flow;
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   std::filesystem::path samples_dir;  // GIFs go here ("" = none)
   std::string sample_prefix;          // file name prefix of this model's GIFs

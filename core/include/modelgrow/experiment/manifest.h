@@ -94,6 +94,10 @@ class Manifest {
   std::vector<std::string> notes_;
 };
 
+// Table `id` of `tables` (a manifest's [data]) with `inherit = "<sibling id>"` resolved: the
+// parent's keys under the child's, recursively. Problems (a missing parent, a cycle) are recorded.
+Options ResolveInheritance(const Options& tables, const std::string& id);
+
 // Every run of a manifest: the product of its sweep axes and seeds, in a stable order.
 std::vector<RunSpec> ExpandRuns(const Manifest& manifest);
 

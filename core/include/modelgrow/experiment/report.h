@@ -10,9 +10,12 @@
 
 namespace modelgrow {
 
-// Reads out/runs/*/results.json (and what they point to) and writes
-// out/report/report.{md,csv,html}. Returns the report folder. Prints the Markdown table to stdout.
-std::filesystem::path WriteReport(const std::filesystem::path& out);
+// Reads the results of the runs of out/manifest.toml (out/runs/<run>/results.json and what they
+// point to) and writes out/report/report.{md,csv,html}, titled by the experiment's name. Run
+// folders the manifest does not make (left by an earlier manifest written to the same folder)
+// are never reported: they are listed with a warning, and removed when `prune_stale_runs`.
+// Returns the report folder. Prints the Markdown table to stdout.
+std::filesystem::path WriteReport(const std::filesystem::path& out, bool prune_stale_runs = false);
 
 // The rows of the report as data: [{"variant", "runs", "metrics": {name: {"mean", "std", "n"}}}].
 nlohmann::json ReportRows(const std::filesystem::path& out);

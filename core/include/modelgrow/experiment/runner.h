@@ -7,8 +7,9 @@
 //                                 (e.g. one pre-training for every growth variant)
 //   cache/text-<id>-<hash>/       tiny text encoders the toolkit made
 //   cache/classifier-<hash>/      the evaluation's attribute classifier
-//   runs/<run id>/                manifest.resolved.toml, provenance.json, stages.json,
-//                                 results.json, samples/*.gif
+//   runs/<run id>/                manifest.resolved.toml (this run alone: its sweep values and
+//                                 seed applied, no sweep), provenance.json, stages.json,
+//                                 results.json, console.log, tensorboard/
 //   report/                       report.md, report.csv, report.html
 #pragma once
 
@@ -30,6 +31,7 @@ struct RunnerOptions {
   std::optional<size_t> only;         // run only this run index (a Slurm array task)
   bool report = true;                 // write the report at the end
   std::optional<c10::Device> device;  // overrides experiment.device
+  std::string command_line;           // as typed, for each run's provenance.json
 };
 
 class ExperimentRunner {

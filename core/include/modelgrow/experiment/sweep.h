@@ -14,6 +14,9 @@ namespace modelgrow {
 struct SweepValue {
   std::string label;
   std::vector<std::pair<std::string, Options>> sets;  // key path -> one-value table {v = ...}
+  // Where the value is written, e.g. "sweep.axis[0].values[1] (qs.toml:71:12)": a problem with a
+  // value this set is reported there, not at the key's own line in the file.
+  std::string origin;
 };
 
 struct SweepAxis {
@@ -22,6 +25,8 @@ struct SweepAxis {
   // Key paths every value of this axis sets: the manifest's own value of such a key is never
   // used by any run.
   std::vector<std::string> KeysSetByEveryValue() const;
+  // Key paths some value of this axis sets.
+  std::vector<std::string> KeysSet() const;
 };
 
 // Reads `[[sweep.axis]]` of the document; every key an axis sets must exist in `doc`.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/sdk/options.h"
@@ -47,6 +48,9 @@ struct TrainSpec {
   // may name an `init` checkpoint; `continue` stages choose their `optimizer_state`. Keys the
   // stage itself owns (kind, from) are the caller's to read.
   static TrainSpec FromOptions(const Options& table, bool pretrain);
+  // Keys that change how a run is watched or scheduled, never what it computes (logging cadence,
+  // loader threads, checkpoint cadence: resuming is bit-identical): stage caches ignore them.
+  static const std::vector<std::string>& KeysThatDoNotChangeResults();
 };
 
 }  // namespace modelgrow

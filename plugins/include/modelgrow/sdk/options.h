@@ -123,11 +123,16 @@ class Options {
   std::string KeyPath(std::string_view key) const;
 
   // Sets `dotted_key` (relative to this table) from text: parsed as a TOML value when it is one
-  // ("3", "true", "[1, 2]", "{a = 1}", "\"s\""), otherwise taken as a bare string. Creates tables
-  // on the way. Returns false (and records a problem) when a path element is not a table.
-  bool Set(std::string_view dotted_key, std::string_view value_text);
-  // Copies a value from another document (for sweeps). Returns false when the path is invalid.
-  bool SetFrom(std::string_view dotted_key, const Options& source, std::string_view source_key);
+  // ("3", "true", "[1, 2]", "{a = 1}", "\"s\""), otherwise taken as a bare string; blanks around
+  // the key's parts and the value do not count. Creates tables on the way. `origin` says where
+  // the value came from ("--set #2 'steps=ten'"); problems with it name that instead of a line of
+  // the file (default: "--set '<key>=<value>'"). Returns false (and records a problem) when a path
+  // element is not a table.
+  bool Set(std::string_view dotted_key, std::string_view value_text, std::string_view origin = {});
+  // Copies a value from another document (for sweeps), recording `origin` as for Set (none: the
+  // value keeps the key's place in this file). Returns false when the path is invalid.
+  bool SetFrom(std::string_view dotted_key, const Options& source, std::string_view source_key,
+               std::string_view origin = {});
   // Whether a dotted key path exists below this table.
   bool HasPath(std::string_view dotted_key) const;
   // The table at a dotted path; empty when absent.

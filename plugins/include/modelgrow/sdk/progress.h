@@ -9,6 +9,11 @@
 
 namespace modelgrow {
 
+// Whether stderr is a terminal, as progress bars see it. The host sets this when it copies stderr
+// into a run's console.log (then stderr is a pipe, but what the user sees is still a terminal).
+void SetStderrIsTerminal(bool terminal);
+bool StderrIsTerminal();
+
 class Progress {
  public:
   // `total` steps; prints to stderr. `start` > 0 when resuming (rates count only new steps).
