@@ -97,6 +97,13 @@ const icu::Normalizer2& Normalizer(NormalForm form) {
   return *normalizer;
 }
 
+// Whether `c` was assigned in Unicode major.minor or earlier.
+bool AssignedBy(char32_t c, int major, int minor) {
+  UVersionInfo age;
+  u_charAge(static_cast<UChar32>(c), age);
+  return age[0] < major || (age[0] == major && age[1] <= minor);
+}
+
 }  // namespace
 
 size_t FindInvalidUtf8(std::string_view bytes) {
@@ -143,6 +150,7 @@ bool IsPunctuation(char32_t c) {
   if (c < 0x80)
     return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
            (c >= 0x7B && c <= 0x7E);
+  if (!AssignedBy(c, 8, 0)) return false;
   switch (u_charType(static_cast<UChar32>(c))) {
     case U_CONNECTOR_PUNCTUATION:
     case U_DASH_PUNCTUATION:
@@ -158,10 +166,10 @@ bool IsPunctuation(char32_t c) {
 }
 
 bool IsOther(char32_t c) {
+  if (!AssignedBy(c, 8, 0)) return false;
   switch (u_charType(static_cast<UChar32>(c))) {
     case U_CONTROL_CHAR:
     case U_FORMAT_CHAR:
-    case U_UNASSIGNED:
     case U_PRIVATE_USE_CHAR:
     case U_SURROGATE:
       return true;
@@ -171,11 +179,12 @@ bool IsOther(char32_t c) {
 }
 
 bool IsMarkNonspacing(char32_t c) {
-  return c >= 0x80 && u_charType(static_cast<UChar32>(c)) == U_NON_SPACING_MARK;
+  return c >= 0x80 && u_charType(static_cast<UChar32>(c)) == U_NON_SPACING_MARK &&
+         AssignedBy(c, 8, 0);
 }
 
 bool IsCombiningMark(char32_t c) {
-  if (c < 0x80) return false;
+  if (c < 0x80 || !AssignedBy(c, 9, 0)) return false;
   const int8_t type = u_charType(static_cast<UChar32>(c));
   return type == U_NON_SPACING_MARK || type == U_COMBINING_SPACING_MARK || type == U_ENCLOSING_MARK;
 }

@@ -50,12 +50,16 @@ std::string FromUtf8Lossy(std::string_view bytes);
 bool IsWhitespace(char32_t c);
 // Rust char::is_numeric (general categories Nd, Nl, No).
 bool IsNumeric(char32_t c);
+// The next four follow the Rust crates HF uses, whose tables are older than ICU's: characters
+// assigned after Unicode 8.0 (unicode_categories) or 9.0 (unicode-normalization-alignments)
+// have no category there, and ICU's u_charAge tells which ones those are.
+//
 // ASCII punctuation or a P* general category, as the Punctuation and BertPreTokenizer use it.
 bool IsPunctuation(char32_t c);
-// General category C* (control, format, unassigned, private use, surrogate).
+// BERT's "control": general category Cc, Cf, Co or Cs (unassigned code points are not).
 bool IsOther(char32_t c);
-bool IsMarkNonspacing(char32_t c);  // Mn
-bool IsCombiningMark(char32_t c);   // Mn, Mc, Me
+bool IsMarkNonspacing(char32_t c);  // Mn, for BertNormalizer's accent stripping
+bool IsCombiningMark(char32_t c);   // Mn, Mc, Me, for the StripAccents normalizer
 // The regex crate's Unicode \w (Alphabetic, marks, Nd, Pc, join controls), which HF's added
 // tokens use to decide what a word boundary is.
 bool IsWordChar(char32_t c);
