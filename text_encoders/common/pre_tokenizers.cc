@@ -198,21 +198,33 @@ std::unique_ptr<PreTokenizer> MakeCharSplit(Predicate predicate, SplitBehavior b
   return std::make_unique<CharSplitPreTokenizer<Predicate>>(predicate, behavior);
 }
 
+// HF's Whitespace splits with the Rust-regex pattern \w+|[^\w\s]+ and keeps the matches: runs of
+// word characters and runs of other non-space characters. Done by hand so that the character
+// classes come from ICU's current tables, like the regex crate's.
 class WhitespacePreTokenizer : public PreTokenizer {
  public:
-  // HF's pattern \w+|[^\w\s]+ is a Rust-regex one: \w there includes the join controls.
-  WhitespacePreTokenizer()
-      : regex_(Regex::FromPcre(
-            "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]+|"
-            "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}\\p{White_Space}]+")) {}
   void PreTokenize(std::vector<Piece>& pieces) const override {
-    SplitEach(pieces, [&](const NormalizedString& text, std::vector<NormalizedString>& out) {
-      SplitPiece(text, Inverted(regex_->Spans(text.text())), SplitBehavior::kRemoved, out);
+    SplitEach(pieces, [](const NormalizedString& text, std::vector<NormalizedString>& out) {
+      const std::string& s = text.text();
+      size_t run_start = 0;
+      int run_kind = 0;  // 0 none, 1 word characters, 2 other non-space characters
+      size_t pos = 0;
+      while (pos <= s.size()) {
+        int kind = 0;
+        size_t length = 1;
+        if (pos < s.size()) {
+          const char32_t c = unicode::DecodeAt(s, pos, &length);
+          kind = unicode::IsWordChar(c) ? 1 : unicode::IsWhitespace(c) ? 0 : 2;
+        }
+        if (kind != run_kind) {
+          if (run_kind != 0) out.push_back(text.Slice(run_start, pos));
+          run_start = pos;
+          run_kind = kind;
+        }
+        pos += length;
+      }
     });
   }
-
- private:
-  std::unique_ptr<Regex> regex_;
 };
 
 class BertPreTokenizer : public PreTokenizer {
