@@ -206,10 +206,6 @@ std::unique_ptr<Regex> Regex::FromOniguruma(std::string_view pattern) {
   return std::unique_ptr<Regex>(new Regex(TranslateOnigurumaPattern(pattern)));
 }
 
-std::unique_ptr<Regex> Regex::FromPcre(std::string_view pattern) {
-  return std::unique_ptr<Regex>(new Regex(pattern));
-}
-
 std::unique_ptr<Regex> Regex::FromLiteral(std::string_view literal) {
   std::string escaped;
   escaped.reserve(literal.size() * 2);

@@ -20,8 +20,6 @@ class Regex {
  public:
   // An Oniguruma pattern; TokenizerError when it cannot be compiled or translated exactly.
   static std::unique_ptr<Regex> FromOniguruma(std::string_view pattern);
-  // A pattern already in PCRE2 syntax (for HF's own Rust-regex patterns).
-  static std::unique_ptr<Regex> FromPcre(std::string_view pattern);
   // A literal string (HF escapes String patterns into regexes).
   static std::unique_ptr<Regex> FromLiteral(std::string_view literal);
   ~Regex();
