@@ -1,5 +1,6 @@
 #include "common/chat_template.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -261,6 +262,10 @@ RenderResult ChatTemplate::ApplyWithGenerationSpans(const nlohmann::ordered_json
     } else {
       rendered = pystr::Strip(std::string_view(rendered).substr(0, tag_at), std::nullopt,
                               pystr::StripSide::kRight);
+    }
+    for (auto& [begin, end] : result.generation_spans) {
+      begin = std::min(begin, rendered.size());
+      end = std::min(end, rendered.size());
     }
   }
   return result;

@@ -57,7 +57,7 @@ class ChatTemplate {
   // for template errors, including kRaised for the template's raise_exception().
   std::string Apply(const nlohmann::ordered_json& messages, const ChatOptions& options = {}) const;
   // The same, with the byte spans {% generation %} blocks produced (transformers'
-  // return_assistant_tokens_mask).
+  // return_assistant_tokens_mask), clamped to the text when continue_final_message cuts it.
   RenderResult ApplyWithGenerationSpans(const nlohmann::ordered_json& messages,
                                         const ChatOptions& options = {}) const;
 

@@ -32,7 +32,9 @@ bool IsUnsupportedJinjaBuiltin(std::string_view name);
 
 // The error for a filter or test name with no builtin ("No filter named 'x'.", or that the
 // jinja2 builtin is not supported here).
-std::string UnknownBuiltinMessage(std::string_view name, bool is_filter);
+// `deferred`: the name sat inside an `if` or conditional expression, so (as in jinja2) the
+// error comes only when that code runs, worded slightly differently.
+std::string UnknownBuiltinMessage(std::string_view name, bool is_filter, bool deferred);
 
 // Calls a filter or test by name, as map() and select() do; unknown names raise EvalError.
 Value CallFilter(std::string_view name, const Value& input, const CallArgs& args);

@@ -884,7 +884,7 @@ FilterFn FindFilter(std::string_view name) {
 
 Value CallFilter(std::string_view name, const Value& input, const CallArgs& args) {
   FilterFn fn = FindFilter(name);
-  if (fn == nullptr) throw EvalError(UnknownBuiltinMessage(name, true));
+  if (fn == nullptr) throw EvalError(UnknownBuiltinMessage(name, true, false));
   return fn(input, args);
 }
 
@@ -893,13 +893,13 @@ bool IsUnsupportedJinjaBuiltin(std::string_view name) {
          name == "urlize" || name == "wordwrap" || name == "xmlattr" || name == "escaped";
 }
 
-std::string UnknownBuiltinMessage(std::string_view name, bool is_filter) {
+std::string UnknownBuiltinMessage(std::string_view name, bool is_filter, bool deferred) {
   std::string kind = is_filter ? "filter" : "test";
   if (IsUnsupportedJinjaBuiltin(name)) {
     return "the jinja2 " + kind + " '" + std::string(name) +
            "' is not supported by this interpreter";
   }
-  return "No " + kind + " named '" + std::string(name) + "'.";
+  return "No " + kind + " named '" + std::string(name) + (deferred ? "' found." : "'.");
 }
 
 }  // namespace modelgrow::jinja

@@ -420,7 +420,7 @@ std::string PercentFormat(std::string_view format, const Value& args) {
     if (key) {
       if (mapping == nullptr) throw EvalError("format requires a mapping");
       value = mapping->Find(*key);
-      if (value == nullptr) throw EvalError("KeyError: " + StringRepr(*key));
+      if (value == nullptr) throw EvalError(StringRepr(*key));
     } else {
       value = &take();
     }
@@ -487,10 +487,7 @@ std::string BraceFormat(std::string_view format, const CallArgs& args) {
             "cannot switch from manual field specification to automatic field numbering");
       }
       used_auto = true;
-      if (auto_index >= args.positional.size()) {
-        throw EvalError("Replacement index " + std::to_string(auto_index) +
-                        " out of range for positional args tuple");
-      }
+      if (auto_index >= args.positional.size()) throw EvalError("tuple index out of range");
       value = args.positional[auto_index++];
     } else if (name.find_first_not_of("0123456789") == std::string_view::npos) {
       if (used_auto) {
@@ -499,14 +496,11 @@ std::string BraceFormat(std::string_view format, const CallArgs& args) {
       }
       used_manual = true;
       size_t index = std::stoul(std::string(name));
-      if (index >= args.positional.size()) {
-        throw EvalError("Replacement index " + std::string(name) +
-                        " out of range for positional args tuple");
-      }
+      if (index >= args.positional.size()) throw EvalError("tuple index out of range");
       value = args.positional[index];
     } else {
       const Value* found = FindKeyword(args, name);
-      if (found == nullptr) throw EvalError("KeyError: " + StringRepr(name));
+      if (found == nullptr) throw EvalError(StringRepr(name));
       value = *found;
     }
     size_t pos = name_end;

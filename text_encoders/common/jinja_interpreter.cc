@@ -390,7 +390,7 @@ Value Interpreter::EvalFilter(const FilterExpr& node, const ScopePtr& scope,
     input = Eval(*node.input, scope);
   }
   CallArgs args = EvalArgs(node.args, scope);
-  if (node.fn == nullptr) Fail(node.pos, UnknownBuiltinMessage(node.name, true));
+  if (node.fn == nullptr) Fail(node.pos, UnknownBuiltinMessage(node.name, true, true));
   try {
     return node.fn(input, args);
   } catch (const EvalError& e) {
@@ -486,7 +486,7 @@ Value Interpreter::EvalUnchecked(const Expr& expr, const ScopePtr& scope) {
       const auto& node = static_cast<const TestExpr&>(expr);
       Value operand = Eval(*node.operand, scope);
       CallArgs args = EvalArgs(node.args, scope);
-      if (node.fn == nullptr) throw EvalError(UnknownBuiltinMessage(node.name, false));
+      if (node.fn == nullptr) throw EvalError(UnknownBuiltinMessage(node.name, false, true));
       return Value::Bool(node.fn(operand, args));
     }
     case Expr::Kind::kNegate:
@@ -537,9 +537,12 @@ Value Interpreter::EvalUnchecked(const Expr& expr, const ScopePtr& scope) {
 
 Value Interpreter::MakeMacro(const MacroDef& def, const ScopePtr& scope) {
   const MacroDef* definition = &def;
-  return Value::Function(def.name, [this, definition, scope](const CallArgs& args) {
-    return CallMacro(*definition, scope, args);
-  });
+  return Value::Function(
+      def.name,
+      [this, definition, scope](const CallArgs& args) {
+        return CallMacro(*definition, scope, args);
+      },
+      "<Macro '" + def.name + "'>");
 }
 
 Value Interpreter::CallMacro(const MacroDef& def, const ScopePtr& scope, const CallArgs& args) {

@@ -5,6 +5,7 @@
 
 #include "common/jinja_error.h"
 #include "common/jinja_unicode.h"
+#include "common/jinja_value.h"
 
 namespace modelgrow::jinja {
 
@@ -75,6 +76,13 @@ class Lexer {
     Token where;
     Locate(offset, where);
     throw TemplateError(ErrorKind::kSyntax, name_, where.line, where.column, message);
+  }
+
+  // jinja2's wording, with the offset in characters of the (newline-normalized) source.
+  [[noreturn]] void FailUnexpectedChar(size_t offset, const std::string& character) {
+    Fail(offset,
+         "unexpected char " + StringRepr(character) + " at " +
+             std::to_string(unicode::CodePointCount(std::string_view(src_).substr(0, offset))));
   }
 
   // Fills line and column of `token` for byte offset `offset`. Offsets only grow during
@@ -303,10 +311,9 @@ class Lexer {
     }
     static const std::string kOneChar = "+-/*%~[](){}><=.:|,;";
     if (kOneChar.find(c) == std::string::npos) {
-      std::string shown;
       size_t end = pos_ + 1;
       while (end < src_.size() && (static_cast<unsigned char>(src_[end]) & 0xC0) == 0x80) ++end;
-      Fail(start, "unexpected char '" + src_.substr(start, end - start) + "'");
+      FailUnexpectedChar(start, src_.substr(start, end - start));
     }
     if (c == '(' || c == '[' || c == '{') {
       balancing_.push_back(c == '(' ? ')' : c == '[' ? ']' : '}');
@@ -433,8 +440,8 @@ class Lexer {
     while (i < src_.size() && src_[i] != quote) {
       i += src_[i] == '\\' ? 2 : 1;
     }
-    if (i >= src_.size())
-      Fail(start, "unexpected char '" + std::string(1, quote) + "' (unterminated string)");
+    // An unterminated string matches no rule, so jinja2 reports its quote character.
+    if (i >= src_.size()) FailUnexpectedChar(start, std::string(1, quote));
     Token token;
     token.type = TokenType::kString;
     token.text = Unescape(std::string_view(src_).substr(start + 1, i - start - 1), start);

@@ -426,6 +426,16 @@ std::vector<size_t> SlicePositions(size_t size, const Value& start_v, const Valu
 
 Value Slice(const Value& object, const Value& start, const Value& stop, const Value& step) {
   RequireDefined(object);
+  auto show = [](const Value& v) { return Absent(v) ? std::string("None") : Repr(v); };
+  auto no_element = [&] {
+    return Value::Undefined(ObjectTypeRepr(object) + " has no element slice(" + show(start) + ", " +
+                            show(stop) + ", " + show(step) + ")");
+  };
+  // jinja2's getitem turns the TypeError of a bad slice into an Undefined (a zero step is a
+  // ValueError and still raises).
+  for (const Value* bound : {&start, &stop, &step}) {
+    if (!Absent(*bound) && !bound->is_int() && !bound->is_bool()) return no_element();
+  }
   if (object.is_list()) {
     const auto& items = object.Items();
     std::vector<Value> out;
@@ -444,9 +454,7 @@ Value Slice(const Value& object, const Value& start, const Value& stop, const Va
     for (size_t i : SlicePositions(text.size(), start, stop, step)) out.push_back(text[i]);
     return Value::String(unicode::Encode(out));
   }
-  auto show = [](const Value& v) { return Absent(v) ? std::string("None") : Repr(v); };
-  return Value::Undefined(ObjectTypeRepr(object) + " has no element slice(" + show(start) + ", " +
-                          show(stop) + ", " + show(step) + ")");
+  return no_element();
 }
 
 }  // namespace modelgrow::jinja

@@ -27,7 +27,7 @@ class Parser {
     for (const Unresolved& u : unresolved_) {
       if (!u.soft) {
         throw TemplateError(ErrorKind::kSyntax, name_, u.pos.line, u.pos.column,
-                            UnknownBuiltinMessage(u.name, u.is_filter));
+                            UnknownBuiltinMessage(u.name, u.is_filter, false));
       }
     }
     return body;
@@ -216,7 +216,9 @@ class Parser {
     } else if (tag == "print") {
       body.push_back(ParsePrint());
     } else if (tag == "break" || tag == "continue") {
-      if (loop_depth_ == 0) Fail("'" + tag + "' outside loop");
+      if (loop_depth_ == 0) {
+        Fail(tag == "break" ? "'break' outside loop" : "'continue' not properly in loop");
+      }
       Next();
       body.push_back(std::make_unique<SimpleStmt>(
           tag == "break" ? Stmt::Kind::kBreak : Stmt::Kind::kContinue, Pos(token)));
@@ -802,7 +804,11 @@ class Parser {
         args.star_kwargs = ParseExpression(true);
       } else if (Current().type == TokenType::kName && IsOp(Look(), "=")) {
         ensure(!args.star_kwargs);
-        std::string key = Next().text;
+        const Token& key_token = Next();
+        std::string key = key_token.text;
+        for (const auto& existing : args.keyword) {
+          if (existing.first == key) FailAt(key_token, "keyword argument repeated: " + key);
+        }
         Next();
         args.keyword.emplace_back(std::move(key), ParseExpression(true));
       } else {

@@ -197,7 +197,7 @@ TestFn FindTest(std::string_view name) {
 
 bool CallTest(std::string_view name, const Value& value, const CallArgs& args) {
   TestFn fn = FindTest(name);
-  if (fn == nullptr) throw EvalError(UnknownBuiltinMessage(name, false));
+  if (fn == nullptr) throw EvalError(UnknownBuiltinMessage(name, false, false));
   return fn(value, args);
 }
 

@@ -85,10 +85,11 @@ Value Value::Object(std::shared_ptr<ObjectData> object) {
   return v;
 }
 
-Value Value::Function(std::string name, NativeFunction call) {
+Value Value::Function(std::string name, NativeFunction call, std::string repr) {
   Value v;
   v.kind_ = Kind::kFunction;
-  v.ptr_ = std::make_shared<FunctionData>(FunctionData{std::move(name), std::move(call)});
+  v.ptr_ = std::make_shared<FunctionData>(
+      FunctionData{std::move(name), std::move(call), std::move(repr)});
   return v;
 }
 
@@ -317,6 +318,7 @@ std::string ToStr(const Value& value) {
     case Value::Kind::kObject:
       return value.AsObject().Repr();
     case Value::Kind::kFunction:
+      if (!value.AsFunction().repr.empty()) return value.AsFunction().repr;
       return "<function " + value.AsFunction().name + ">";
   }
   return "";

@@ -59,7 +59,7 @@ class Value {
   static Value FromList(std::shared_ptr<const ListData> list);
   static Value Dict(std::shared_ptr<const DictData> dict);
   static Value Object(std::shared_ptr<ObjectData> object);
-  static Value Function(std::string name, NativeFunction call);
+  static Value Function(std::string name, NativeFunction call, std::string repr = "");
 
   Kind kind() const { return kind_; }
   bool is_undefined() const { return kind_ == Kind::kUndefined; }
@@ -148,6 +148,8 @@ class ObjectData {
 struct FunctionData {
   std::string name;
   NativeFunction call;
+  // What str() shows; "<function NAME>" when empty.
+  std::string repr;
 };
 
 // --- Python semantics -----------------------------------------------------------------------
