@@ -128,7 +128,13 @@ std::string Interpreter::Render(const Body& body, std::shared_ptr<Scope> globals
   root_out_ = &out;
   generation_spans_.clear();
   auto scope = std::make_shared<Scope>(std::move(globals));
-  ExecBody(body, scope);
+  try {
+    ExecBody(body, scope);
+  } catch (...) {
+    kept_scopes_.clear();
+    throw;
+  }
+  kept_scopes_.clear();
   out_ = nullptr;
   root_out_ = nullptr;
   return out;
@@ -256,8 +262,13 @@ void Interpreter::RunLoop(const ForStmt& node, const ScopePtr& scope, const Valu
   }
   shared->depth0 = depth0;
   if (node.recursive) {
-    // loop(children) renders the body again one level deeper and returns the text.
-    shared->recurse = [this, &node, scope, depth0](const Value& items) {
+    // loop(children) renders the body again one level deeper and returns the text. The scope
+    // is held weakly for the same reason as a macro's.
+    kept_scopes_.push_back(scope);
+    std::weak_ptr<Scope> weak_scope = scope;
+    shared->recurse = [this, &node, weak_scope, depth0](const Value& items) {
+      ScopePtr scope = weak_scope.lock();
+      if (!scope) throw EvalError("a recursive loop outlived its template");
       std::string buffer;
       std::string* saved = out_;
       out_ = &buffer;
@@ -537,10 +548,16 @@ Value Interpreter::EvalUnchecked(const Expr& expr, const ScopePtr& scope) {
 
 Value Interpreter::MakeMacro(const MacroDef& def, const ScopePtr& scope) {
   const MacroDef* definition = &def;
+  // The macro usually lives in the scope it closes over; holding that scope weakly (and
+  // keeping it alive from here until the render ends) avoids a reference cycle.
+  kept_scopes_.push_back(scope);
+  std::weak_ptr<Scope> weak_scope = scope;
   return Value::Function(
       def.name,
-      [this, definition, scope](const CallArgs& args) {
-        return CallMacro(*definition, scope, args);
+      [this, definition, weak_scope](const CallArgs& args) {
+        ScopePtr closure = weak_scope.lock();
+        if (!closure) throw EvalError("macro '" + definition->name + "' outlived its template");
+        return CallMacro(*definition, closure, args);
       },
       "<Macro '" + def.name + "'>");
 }

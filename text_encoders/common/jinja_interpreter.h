@@ -69,6 +69,8 @@ class Interpreter {
   std::string* out_ = nullptr;
   std::string* root_out_ = nullptr;
   int depth_ = 0;
+  // Scopes that macros and recursive loops close over, alive until the render ends.
+  std::vector<ScopePtr> kept_scopes_;
   std::vector<std::pair<size_t, size_t>> generation_spans_;
 };
 
