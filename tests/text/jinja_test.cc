@@ -498,6 +498,28 @@ TEST(JinjaErrors, RenderErrorsPointAtTheFailingExpression) {
   EXPECT_EQ(RenderError("{{ 1 / 0 }}").message(), "division by zero");
 }
 
+TEST(JinjaErrors, ColumnsCountCharactersNotBytes) {
+  TemplateError e = RenderError("héllo wörld {{ 1 + 'x' }}");
+  EXPECT_EQ(e.line(), 1);
+  EXPECT_EQ(e.column(), 18);
+}
+
+TEST(JinjaErrors, UnsupportedJinjaFeaturesSaySo) {
+  EXPECT_EQ(RenderError("{{ 'a b'|wordwrap(1) }}").message(),
+            "the jinja2 filter 'wordwrap' is not supported by this interpreter");
+  EXPECT_EQ(RenderError("{{ lipsum() }}").message(),
+            "the jinja2 global 'lipsum' is not supported by this interpreter");
+  try {
+    JinjaTemplate::Parse("{% block body %}{% endblock %}", "t");
+    FAIL();
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kSyntax);
+    EXPECT_EQ(e.message(),
+              "'block' is not supported: chat templates are rendered on their own, without "
+              "template loading, inheritance or autoescaping");
+  }
+}
+
 TEST(JinjaErrors, RaiseExceptionCarriesTheTemplatesMessage) {
   TemplateError e =
       RenderError("{% if messages|length == 0 %}\n{{ raise_exception('No messages!') }}{% endif %}",

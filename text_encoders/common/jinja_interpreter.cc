@@ -267,13 +267,13 @@ void Interpreter::RunLoop(const ForStmt& node, const ScopePtr& scope, const Valu
     kept_scopes_.push_back(scope);
     std::weak_ptr<Scope> weak_scope = scope;
     shared->recurse = [this, &node, weak_scope, depth0](const Value& items) {
-      ScopePtr scope = weak_scope.lock();
-      if (!scope) throw EvalError("a recursive loop outlived its template");
+      ScopePtr closure = weak_scope.lock();
+      if (!closure) throw EvalError("a recursive loop outlived its template");
       std::string buffer;
       std::string* saved = out_;
       out_ = &buffer;
       try {
-        RunLoop(node, scope, items, depth0 + 1);
+        RunLoop(node, closure, items, depth0 + 1);
       } catch (...) {
         out_ = saved;
         throw;
