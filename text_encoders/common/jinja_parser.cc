@@ -568,13 +568,11 @@ class Parser {
   }
 
   ExprPtr ParseConcat() {
-    SourcePos pos = Pos(Current());
     ExprPtr first = ParseMath2();
     if (!IsOp(Current(), "~")) return first;
     auto node = std::make_unique<ConcatExpr>(Pos(Current()));
     node->parts.push_back(std::move(first));
     while (SkipOp("~")) node->parts.push_back(ParseMath2());
-    (void)pos;
     return node;
   }
 

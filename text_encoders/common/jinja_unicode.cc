@@ -129,6 +129,7 @@ char32_t ToLower(char32_t c) {
   return c;
 }
 
+// Sharp s, kra and n-apostrophe are lowercase letters without a one-character uppercase.
 bool IsLower(char32_t c) { return ToUpper(c) != c || c == 0xDF || c == 0x138 || c == 0x149; }
 bool IsUpper(char32_t c) { return ToLower(c) != c; }
 bool IsCased(char32_t c) { return IsLower(c) || IsUpper(c); }
