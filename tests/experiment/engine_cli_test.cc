@@ -326,5 +326,55 @@ TEST(EngineCli, SampleWritesAnAnimatedGifWithTheRequestedFrames) {
   EXPECT_FALSE(fs::exists(dir / "x.gif"));
 }
 
+// ---------------------------------------------------------------- precomputed text
+
+// Shards that store the encoder's embeddings of the short captions train and evaluate a model
+// without the encoder being asked once: its `encode = false` would fail the run at the first call.
+TEST(EngineCli, StoredTextEmbeddingsTrainAndEvaluateWithoutCallingTheEncoder) {
+  TempDir dir;
+  for (const auto& [folder, split, size] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"train", "train", 16}, {"heldout", "heldout", 4}}) {
+    auto e =
+        RunCli(kPlugins + "dataset export --plugin synthetic --set size=" + std::to_string(size) +
+               " --set split=" + split +
+               " --set frames=4 --set height=16 --set width=16"
+               " --encode words=test_words:short --text-set test_words.dim=16 --out " +
+               (dir / folder).string());
+    ASSERT_EQ(e.exit_code, 0) << e.output;
+  }
+  auto manifest_with = [&](const std::string& caption) {
+    return testing::TinyManifest("stored")
+        .Table("text.words", "plugin = \"test_words\"\ndim = 16\nencode = false\n")
+        .Without("data.base")
+        .Without("stages.grow")
+        .Without("stages.continue")
+        .Without("stages.continue.optim")
+        .Table("data.train", "plugin = \"hdf5\"\npath = \"" + (dir / "train").string() + "\"\n")
+        .Table("data.heldout", "plugin = \"hdf5\"\npath = \"" + (dir / "heldout").string() + "\"\n")
+        .Table("stages.pretrain",
+               "kind = \"pretrain\"\ndata = \"train\"\ncaption = \"" + caption +
+                   "\"\ncaption_dropout = 0.3\nsteps = 3\nbatch_size = 4\nworkers = 1\n")
+        .Table("stages.evaluate",
+               "kind = \"evaluate\"\nfrom = \"pretrain\"\ndomains = {base = \"heldout\"}\n"
+               "prompts = [\"short\"]\nsamples = 2\nsampling_steps = 2\nloss_samples = 4\n"
+               "classifier = {data = \"train\", steps = 3, batch_size = 4, width = 4}\n")
+        .Text();
+  };
+  fs::path manifest = WriteText(dir / "stored.toml", manifest_with("short"));
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json results = ReadJson(dir / "out" / "runs" / "seed=0" / "results.json");
+  EXPECT_TRUE(results["evaluations"]["evaluate"]["metrics"].contains("loss/base/short"))
+      << results.dump(2);
+
+  // The control: detailed captions are not stored, so the encoder is asked, and refuses.
+  fs::path detailed = WriteText(dir / "detailed.toml", manifest_with("detailed"));
+  auto d = RunCli(kPlugins + "run " + detailed.string() + " --no-report --out " +
+                  (dir / "out2").string());
+  EXPECT_EQ(d.exit_code, 1) << d.output;
+  EXPECT_NE(d.output.find("Encode() called"), std::string::npos) << d.output;
+}
+
 }  // namespace
 }  // namespace modelgrow

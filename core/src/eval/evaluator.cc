@@ -9,6 +9,7 @@
 #include "modelgrow/eval/gif.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
+#include "modelgrow/text/condition_text.h"
 
 namespace modelgrow {
 
@@ -27,11 +28,33 @@ at::Tensor NoiseFor(int64_t index, int64_t salt, at::IntArrayRef shape) {
   return at::randn(shape, g, at::TensorOptions());
 }
 
-std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
-                                 const std::vector<std::string>& prompts, c10::Device device) {
+// The embeddings of samples [start, end) under prompts of one kind: what the samples carry
+// (when it encodes that kind) or their encoders' output.
+std::vector<TextInput> EncodeAll(const std::vector<ConditionText>& conditions,
+                                 const std::vector<Sample>& data, int64_t start, int64_t end,
+                                 const std::vector<std::string>& prompts, const std::string& kind,
+                                 c10::Device device) {
+  std::map<std::string, TextEncoding> carried;
+  for (const auto& [name, first] : data[start].text_embeddings) {
+    std::vector<at::Tensor> embeddings, masks;
+    for (int64_t i = start; i < end; ++i) {
+      auto it = data[i].text_embeddings.find(name);
+      if (it == data[i].text_embeddings.end()) break;
+      embeddings.push_back(it->second.embedding);
+      masks.push_back(it->second.mask.defined()
+                          ? it->second.mask
+                          : at::ones({1, it->second.embedding.size(1)}, at::kBool));
+    }
+    if (static_cast<int64_t>(embeddings.size()) == end - start) {
+      carried[name] = {at::cat(embeddings), at::cat(masks)};
+    }
+  }
+  std::vector<int64_t> indices;
+  for (int64_t i = start; i < end; ++i) indices.push_back(data[i].index);
+  const std::vector<std::string> kinds(prompts.size(), kind);
   std::vector<TextInput> out;
-  for (TextEncoderCache* cache : text) {
-    TextEncoding e = cache->Encode(prompts);
+  for (const ConditionText& condition : conditions) {
+    TextEncoding e = condition.Get(prompts, kinds, indices, carried);
     out.push_back(
         {e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
@@ -75,6 +98,13 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     std::vector<Sample> data;
     for (int64_t i = 0; i < n; ++i) data.push_back(pipeline->Get(i));
     if (data.empty()) continue;
+    // Held-out prompts are not the samples an index-keyed encoder indexes: it is asked by prompt.
+    std::vector<ConditionText> conditions;
+    const std::vector<std::string> names = model.config().ConditionNames();
+    const std::map<std::string, StoredTextInfo> stored = pipeline->stored_text();
+    for (size_t k = 0; k < text.size(); ++k) {
+      conditions.emplace_back(names[k], text[k], stored, /*by_sample_index=*/false);
+    }
     std::vector<std::string> kinds;
     for (const std::string& kind : spec.prompts) {
       if (data[0].captions.count(kind)) {
@@ -105,7 +135,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         in.fps = at::tensor(fps).to(setup.device);
         in.height = static_cast<double>(data[start].height);
         in.width = static_cast<double>(data[start].width);
-        in.text = EncodeAll(text, prompts, setup.device);
+        in.text = EncodeAll(conditions, data, start, end, prompts, kind, setup.device);
         at::Tensor noise = at::stack(noises).to(setup.device);
         for (double t : spec.loss_timesteps) {
           at::Tensor ts =
@@ -156,10 +186,10 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
           noises.push_back(NoiseFor(i, 2, data[i].video.sizes()));
           fps.push_back(static_cast<float>(data[i].fps));
         }
-        at::Tensor z = flow.Sample(model, at::stack(noises).to(setup.device),
-                                   EncodeAll(text, prompts, setup.device), at::tensor(fps),
-                                   static_cast<double>(data[start].height),
-                                   static_cast<double>(data[start].width));
+        at::Tensor z = flow.Sample(
+            model, at::stack(noises).to(setup.device),
+            EncodeAll(conditions, data, start, end, prompts, kind, setup.device), at::tensor(fps),
+            static_cast<double>(data[start].height), static_cast<double>(data[start].width));
         generated.push_back(RectifiedFlow::Velocity(z, in_channels).clamp(-1, 1).to(at::kCPU));
         progress.Update(end);
       }
