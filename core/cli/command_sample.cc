@@ -1,4 +1,5 @@
 // modelgrow sample --checkpoint CKPT --prompt "..." --out FILE.gif [sampling options]
+//                  [--rewrite-with FOLDER [--rewrite-set key=value]...]
 #include <iostream>
 
 #include <ATen/ATen.h>
@@ -15,6 +16,7 @@
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/train/trainer.h"
+#include "rewriter_choice.h"
 
 namespace po = boost::program_options;
 
@@ -25,7 +27,8 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   po::options_description desc(
       "modelgrow sample: generate one video from a checkpoint and a prompt, as an animated GIF "
       "(text encoders are rebuilt from the checkpoint's record, or from --text)");
-  std::string checkpoint, prompt, out, text_file, weights;
+  std::string checkpoint, prompt, out, text_file, weights, rewrite_with, rewrite_plugin;
+  std::vector<std::string> rewrite_sets;
   int64_t steps, frames, height, width;
   double cfg, fps;
   uint64_t seed;
@@ -45,7 +48,13 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
       "weights", po::value<std::string>(&weights)->default_value("ema"), "ema or raw")(
       "text", po::value<std::string>(&text_file),
       "a TOML file of [text.<condition name>] tables (plugin + options), for checkpoints without "
-      "a record of their encoders");
+      "a record of their encoders")(
+      "rewrite-with", po::value<std::string>(&rewrite_with),
+      "an LLM folder that first rewrites the prompt into a detailed one (`modelgrow rewrite`)")(
+      "rewrite-set", po::value<std::vector<std::string>>(&rewrite_sets)->composing(),
+      "key=value of the rewriter's options (repeatable)")(
+      "rewrite-plugin", po::value<std::string>(&rewrite_plugin),
+      "the text plugin that rewrites (default: the only one that can)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
@@ -66,6 +75,16 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
 
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
+  if (!rewrite_with.empty()) {
+    auto rewriter = MakeRewriter(registry, rewrite_with, rewrite_plugin, rewrite_sets,
+                                 c10::Device(c10::DeviceType::CPU));
+    RewriteResult r = rewriter->Rewrite(prompt);
+    std::cerr << fmt::format("rewritten prompt ({} new tokens, {:.2f} s): {}\n", r.new_tokens,
+                             r.seconds, r.text);
+    prompt = r.text;
+  } else if (!rewrite_sets.empty() || !rewrite_plugin.empty()) {
+    throw UsageError("--rewrite-set and --rewrite-plugin need --rewrite-with FOLDER");
+  }
   Options text_tables =
       text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
   nlohmann::json recorded = loaded.meta.provenance.value("text_encoders", nlohmann::json::object());

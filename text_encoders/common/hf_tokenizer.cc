@@ -196,8 +196,8 @@ std::vector<int32_t> HfTokenizer::EncodeOne(std::string_view text, std::string_v
   return ids;
 }
 
-std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_special_tokens) const {
-  std::vector<int32_t> ids = EncodeOne(text, "text");
+std::vector<int32_t> HfTokenizer::PostProcess(std::vector<int32_t> ids,
+                                              bool add_special_tokens) const {
   if (!impl_->post_processor) return ids;
   std::vector<EncodingPart> parts(1);
   parts[0].type_ids.assign(ids.size(), 0);
@@ -206,6 +206,22 @@ std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_special
   std::vector<int32_t> out;
   for (const EncodingPart& part : parts) out.insert(out.end(), part.ids.begin(), part.ids.end());
   return out;
+}
+
+std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_special_tokens) const {
+  return PostProcess(EncodeOne(text, "text"), add_special_tokens);
+}
+
+std::vector<int32_t> HfTokenizer::EncodeTruncated(std::string_view text, bool add_special_tokens,
+                                                  size_t max_length, bool* truncated) const {
+  std::vector<int32_t> ids = EncodeOne(text, "text");
+  // As HF's truncate_encodings: room is made for the tokens the post-processor will add.
+  const size_t added =
+      add_special_tokens && impl_->post_processor ? impl_->post_processor->AddedTokens(false) : 0;
+  const size_t room = max_length > added ? max_length - added : 0;
+  if (truncated) *truncated = ids.size() > room;
+  if (ids.size() > room) ids.resize(room);
+  return PostProcess(std::move(ids), add_special_tokens);
 }
 
 Encoding HfTokenizer::EncodePair(std::string_view first, std::string_view second,

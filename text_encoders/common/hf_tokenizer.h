@@ -45,6 +45,12 @@ class HfTokenizer {
   // Ids of `text` (UTF-8; TokenizerError naming the byte offset otherwise). With
   // `add_special_tokens` the post-processor adds what the model expects (BOS, </s>, ...).
   std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens = true) const;
+  // HF's encode(text, add_special_tokens, truncation=True, max_length=max_length): the text's own
+  // ids cut at the end so that, with the special tokens the post-processor adds, at most
+  // max_length remain (the special tokens are always kept). `truncated`, when given, says
+  // whether anything was cut.
+  std::vector<int32_t> EncodeTruncated(std::string_view text, bool add_special_tokens,
+                                       size_t max_length, bool* truncated = nullptr) const;
   // A pair of sequences through the post-processor's pair template.
   Encoding EncodePair(std::string_view first, std::string_view second,
                       bool add_special_tokens = true) const;
@@ -77,6 +83,7 @@ class HfTokenizer {
   struct Impl;
   explicit HfTokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::vector<int32_t> EncodeOne(std::string_view text, std::string_view which) const;
+  std::vector<int32_t> PostProcess(std::vector<int32_t> ids, bool add_special_tokens) const;
   std::shared_ptr<const Impl> impl_;
 };
 

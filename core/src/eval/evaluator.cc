@@ -83,7 +83,8 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
   torch::NoGradGuard no_grad;
   model.eval();
   const EvaluateSpec& spec = setup.spec;
-  json metrics = json::object(), samples = json::array(), notes = json::array();
+  json metrics = json::object(), samples = json::array(), notes = json::array(),
+       rewrites = json::array();
   RectifiedFlowConfig flow_config;
   flow_config.num_sampling_steps = spec.sampling_steps;
   flow_config.cfg_scale = spec.cfg_scale;
@@ -107,10 +108,31 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     }
     std::vector<std::string> kinds;
     for (const std::string& kind : spec.prompts) {
-      if (data[0].captions.count(kind)) {
+      // "rewritten" prompts are made from the short captions.
+      const std::string source = kind == "rewritten" ? "short" : kind;
+      if (kind == "rewritten" && !setup.rewrite) {
+        throw RunError("evaluation: prompt kind 'rewritten' without a rewriter");
+      }
+      if (data[0].captions.count(source)) {
         kinds.push_back(kind);
       } else {
-        notes.push_back(fmt::format("domain '{}' has no '{}' captions", domain, kind));
+        notes.push_back(fmt::format("domain '{}' has no '{}' captions", domain, source));
+      }
+    }
+    // The prompt of every loaded sample, per kind (the rewritten ones made once, in one call).
+    std::map<std::string, std::vector<std::string>> prompts_of;
+    for (const std::string& kind : kinds) {
+      std::vector<std::string>& list = prompts_of[kind];
+      const std::string source = kind == "rewritten" ? "short" : kind;
+      for (const Sample& sample : data) list.push_back(sample.captions.at(source));
+      if (kind == "rewritten") {
+        list = setup.rewrite(list);
+        for (int64_t i = 0; i < n; ++i) {
+          rewrites.push_back({{"domain", domain},
+                              {"index", i},
+                              {"short", data[i].captions.at("short")},
+                              {"rewritten", list[i]}});
+        }
       }
     }
 
@@ -127,7 +149,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         for (int64_t i = start; i < end; ++i) {
           videos.push_back(data[i].video);
           noises.push_back(NoiseFor(i, 1, data[i].video.sizes()));
-          prompts.push_back(data[i].captions.at(kind));
+          prompts.push_back(prompts_of.at(kind)[i]);
           fps.push_back(static_cast<float>(data[i].fps));
         }
         ModelInput in;
@@ -182,7 +204,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         std::vector<at::Tensor> noises;
         std::vector<float> fps;
         for (int64_t i = start; i < end; ++i) {
-          prompts.push_back(data[i].captions.at(kind));
+          prompts.push_back(prompts_of.at(kind)[i]);
           noises.push_back(NoiseFor(i, 2, data[i].video.sizes()));
           fps.push_back(static_cast<float>(data[i].fps));
         }
@@ -195,7 +217,9 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       }
       progress.Finish();
       at::Tensor videos = at::cat(generated);
-      auto stated = schema.stated_by.find(kind);
+      // A rewritten prompt is scored on what the user's short prompt stated: whatever else the
+      // rewriter adds is its guess.
+      auto stated = schema.stated_by.find(kind == "rewritten" ? "short" : kind);
       const std::vector<std::string> categories =
           stated != schema.stated_by.end() ? stated->second : Categories(schema);
       for (const auto& [category, accuracy] : Accuracy(classifier, videos, targets, categories)) {
@@ -217,14 +241,16 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
           samples.push_back({{"domain", domain},
                              {"kind", kind},
                              {"index", i},
-                             {"prompt", data[i].captions.at(kind)},
+                             {"prompt", prompts_of.at(kind)[i]},
                              {"generated", gen_name},
                              {"real", real_name}});
         }
       }
     }
   }
-  return {{"metrics", metrics}, {"samples", samples}, {"notes", notes}};
+  json out = {{"metrics", metrics}, {"samples", samples}, {"notes", notes}};
+  if (!rewrites.empty()) out["rewrites"] = rewrites;
+  return out;
 }
 
 }  // namespace modelgrow
