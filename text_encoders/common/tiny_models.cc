@@ -147,7 +147,7 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
   const int64_t vocab = processor.vocab_size();
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  nlohmann::json config, tokenizer_config, special_tokens_map;
+  nlohmann::json config, tokenizer_config, special_tokens_map, generation_config;
   SentencePieceConversion conversion;
   NamedTensors tensors;
   int64_t parameters = 0;
@@ -215,6 +215,10 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
                         {"model_max_length", o.max_position_embeddings},
                         {"chat_template", kLlama3ChatTemplate}};
     special_tokens_map = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+    // As Meta-Llama-3-8B-Instruct's: generation also ends at the end of a chat turn, which the
+    // chat template closes with <|eot_id|>, not with EOS.
+    generation_config = {{"bos_token_id", c.bos_token_id},
+                         {"eos_token_id", {c.eos_token_id, processor.PieceToId("<|eot_id|>")}}};
   }
   config["modelgrow"] = {
       {"made_by", "modelgrow tiny-model maker"}, {"seed", o.seed},
@@ -226,6 +230,7 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
   out.AddJson("config.json", config);
   out.AddJson("tokenizer_config.json", tokenizer_config);
   out.AddJson("special_tokens_map.json", special_tokens_map);
+  if (!generation_config.is_null()) out.AddJson("generation_config.json", generation_config);
   // Both tokenizer files, as Hugging Face folders ship them: tokenizer.json (what the plugins and
   // transformers' fast tokenizers read) and the SentencePiece model it was converted from.
   out.AddFile("tokenizer.json", SentencePieceToTokenizerJson(

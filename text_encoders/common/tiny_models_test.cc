@@ -230,6 +230,11 @@ TEST(TinyModels, LlamaAndQwen2FoldersLoadWithTheirLayouts) {
       SentencePieceTokenizer::Load(dir / "llama" / "tokenizer.model");
   EXPECT_EQ(tokenizer.bos_id(), 1);
   EXPECT_GE(tokenizer.PieceToId("<|eot_id|>"), 0);
+  // Generation ends at EOS and at the end of a chat turn, as for Llama 3 Instruct.
+  nlohmann::json generation =
+      nlohmann::json::parse(ReadFile(dir / "llama" / "generation_config.json"));
+  EXPECT_EQ(generation["eos_token_id"],
+            nlohmann::json({tokenizer.eos_id(), tokenizer.PieceToId("<|eot_id|>")}));
   for (const char* name : {"llama", "qwen2"}) {
     LlamaDecoder model = LoadLlamaDecoder(dir / name);
     TokenizedBatch b = TokenizeBatch(tokenizer, {ApplyTemplate(kDefaultLlmTemplate, "a blue cone")},
