@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -324,6 +325,105 @@ TEST(EngineCli, SampleWritesAnAnimatedGifWithTheRequestedFrames) {
   EXPECT_NE(missing.output.find((dir / "nope").string()), std::string::npos) << missing.output;
   EXPECT_EQ(RunCli("sample --checkpoint " + checkpoint.string() + " --out x.gif").exit_code, 2);
   EXPECT_FALSE(fs::exists(dir / "x.gif"));
+}
+
+// ---------------------------------------------------------------- prompt rewriting
+
+// `sample --rewrite-with` samples from the rewritten prompt: the same video as sampling that
+// prompt directly, another than the short one's. (test_words' rewriter appends words.)
+TEST(EngineCli, SampleRewritesThePromptFirst) {
+  TempDir dir;
+  std::string text = kCheap;
+  text = text.substr(0, text.find("[stages.grow]"));  // pre-training only
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string sample = kPlugins + "sample --checkpoint " +
+                             (StageDir(dir / "out", "pretrain") / "checkpoint").string() +
+                             " --frames 2 --height 8 --width 8 --steps 2 --out ";
+  auto rewritten =
+      RunCli(sample + (dir / "rewritten.gif").string() + " --prompt 'a bar moves' --rewrite-with " +
+             dir.path().string() +
+             " --rewrite-plugin test_words --rewrite-set 'append=\"to the left slowly\"'");
+  ASSERT_EQ(rewritten.exit_code, 0) << rewritten.output;
+  EXPECT_NE(rewritten.output.find("rewritten prompt"), std::string::npos) << rewritten.output;
+  EXPECT_NE(rewritten.output.find("a bar moves to the left slowly"), std::string::npos)
+      << rewritten.output;
+  auto direct =
+      RunCli(sample + (dir / "direct.gif").string() + " --prompt 'a bar moves to the left slowly'");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  auto plain = RunCli(sample + (dir / "plain.gif").string() + " --prompt 'a bar moves'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_EQ(ReadFile(dir / "rewritten.gif"), ReadFile(dir / "direct.gif"));
+  EXPECT_NE(ReadFile(dir / "rewritten.gif"), ReadFile(dir / "plain.gif"));
+
+  // Rewriter options without a rewriter are a usage error, before any work.
+  auto lone =
+      RunCli(sample + (dir / "x.gif").string() + " --prompt 'a bar moves' --rewrite-set append=x");
+  EXPECT_EQ(lone.exit_code, 2) << lone.output;
+  EXPECT_NE(lone.output.find("--rewrite-with"), std::string::npos) << lone.output;
+  EXPECT_FALSE(fs::exists(dir / "x.gif"));
+}
+
+// An evaluation with the prompt kind "rewritten" scores the short prompts rewritten by the model
+// its `rewrite` table names, records every rewrite, keeps them in a file shared by the runs, and
+// its report gets the "short prompts, rewritten" row.
+TEST(EngineCli, EvaluationScoresRewrittenShortPrompts) {
+  TempDir dir;
+  std::string text = testing::TinyManifest("rewrite")
+                         .SyntheticData(16)
+                         .Table("text.rewriter", "plugin = \"test_words\"\npath = \"unused\"\n")
+                         .Without("stages.grow")
+                         .Without("stages.continue")
+                         .Without("stages.continue.optim")
+                         .Table("stages.evaluate",
+                                "kind = \"evaluate\"\nfrom = \"pretrain\"\n"
+                                "domains = {base = \"heldout\"}\n"
+                                "prompts = [\"short\", \"rewritten\", \"detailed\"]\n"
+                                "rewrite = {text = \"rewriter\", append = \"seen from above\"}\n"
+                                "samples = 2\nsampling_steps = 2\nloss_samples = 2\n"
+                                "classifier = {data = \"train\", steps = 3, batch_size = 4, "
+                                "width = 4}\n")
+                         .Text();
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json results = ReadJson(dir / "out" / "runs" / "seed=0" / "results.json");
+  const json& evaluation = results["evaluations"]["evaluate"];
+  for (const char* kind : {"short", "rewritten", "detailed"}) {
+    EXPECT_TRUE(evaluation["metrics"].contains(fmt::format("acc/base/{}/mean", kind)))
+        << kind << "\n"
+        << evaluation["metrics"].dump(2);
+  }
+  ASSERT_TRUE(evaluation.contains("rewrites")) << evaluation.dump(2);
+  ASSERT_FALSE(evaluation["rewrites"].empty());
+  for (const json& rewrite : evaluation["rewrites"]) {
+    EXPECT_EQ(rewrite["rewritten"].get<std::string>(),
+              rewrite["short"].get<std::string>() + " seen from above");
+  }
+  int rewrite_files = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "out" / "cache")) {
+    rewrite_files += entry.path().filename().string().starts_with("rewrites-") ? 1 : 0;
+  }
+  EXPECT_EQ(rewrite_files, 1);
+  std::string report = ReadFile(dir / "out" / "report" / "report.md");
+  EXPECT_NE(report.find("| short prompts, rewritten |"), std::string::npos) << report;
+
+  // The kind needs a rewrite table, and the table a text table: before any work.
+  std::string without_table = text;
+  Replace(without_table, "rewrite = {text = \"rewriter\", append = \"seen from above\"}\n", "");
+  fs::path bad = WriteText(dir / "bad.toml", without_table);
+  auto b = RunCli(kPlugins + "run " + bad.string() + " --out " + (dir / "bad").string());
+  EXPECT_EQ(b.exit_code, 2) << b.output;
+  EXPECT_NE(b.output.find("'rewritten' needs a rewrite"), std::string::npos) << b.output;
+  std::string unknown_text = text;
+  Replace(unknown_text, "text = \"rewriter\"", "text = \"nobody\"");
+  fs::path nameless = WriteText(dir / "nameless.toml", unknown_text);
+  auto n = RunCli(kPlugins + "run " + nameless.string() + " --out " + (dir / "nameless").string());
+  EXPECT_EQ(n.exit_code, 2) << n.output;
+  EXPECT_NE(n.output.find("no [text.nobody] table"), std::string::npos) << n.output;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "runs"));
 }
 
 // ---------------------------------------------------------------- precomputed text

@@ -1,6 +1,7 @@
 // The one fake text encoder of the tests: each word maps to a fixed pseudo-random vector (seeded
 // by its hash), padded to max_length with a mask. Deterministic, instant, and it counts calls.
-// tests/fakes/plugins.cc exports it as the `test_words` plugin for tests that go through the CLI.
+// tests/fakes/plugins.cc exports it as the `test_words` plugin for tests that go through the CLI,
+// with AppendingRewriter as its prompt rewriter.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "fakes/appending_rewriter.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/text_encoder.h"
 
@@ -19,6 +21,8 @@ namespace modelgrow::testing {
 
 class HashedWords : public TextEncoder {
  public:
+  using Rewriter = AppendingRewriter;
+
   HashedWords(int64_t dim = 16, int64_t max_length = 6, std::string key = "")
       : dim_(dim), max_length_(max_length), key_(std::move(key)) {}
   // As a plugin: options dim, max_length, path (accepted, never read) and `encode` (false: any
