@@ -351,8 +351,8 @@ int RunTokenize(const std::vector<std::string>& args, const GlobalOptions& globa
   const bool special = !vm.count("no-special");
   for (const std::string& text : texts) {
     // Invalid UTF-8 in a text is replaced in the echo, never in what is tokenised.
-    std::cout << nlohmann::json{{"text", text}, {"ids", tokenizer->Encode(text, special)}}.dump(
-                     -1, ' ', false, nlohmann::json::error_handler_t::replace)
+    std::cout << nlohmann::ordered_json{{"text", text}, {"ids", tokenizer->Encode(text, special)}}
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
   }
   return 0;

@@ -151,6 +151,9 @@ TEST_F(TextCli, TokenizesWithTheRealLlama3Tokenizer) {
   // Hugging Face's tokenizers give these ids for this file, whose post-processor (ByteLevel)
   // adds no BOS; a special token written in the text is matched whole.
   EXPECT_EQ(lines[0]["ids"], (std::vector<int64_t>{9906, 1917}));
+  // Each line as the command documents it: "text" first, then "ids".
+  EXPECT_NE(r.output.find("{\"text\":\"Hello world\",\"ids\":[9906,1917]}\n"), std::string::npos)
+      << r.output;
   EXPECT_EQ(lines[1]["ids"], (std::vector<int64_t>{128000, 13347}));
 }
 
