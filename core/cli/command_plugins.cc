@@ -64,7 +64,9 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
                      {"summary", p.summary},
                      {"file", p.file.string()},
                      {"examples", Examples(p)},
-                     {"makes_text_models", p.makes_text_models}});
+                     {"makes_text_models", p.makes_text_models},
+                     {"has_tokenizer", p.has_tokenizer},
+                     {"rewrites_prompts", p.rewrites_prompts}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;

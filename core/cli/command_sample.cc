@@ -1,4 +1,5 @@
 // modelgrow sample --checkpoint CKPT --prompt "..." --out FILE.gif [sampling options]
+//                  [--rewrite-with FOLDER [--rewrite-set key=value]...]
 #include <iostream>
 
 #include <ATen/ATen.h>
@@ -17,6 +18,7 @@
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/train/trainer.h"
+#include "rewriter_choice.h"
 
 namespace po = boost::program_options;
 
@@ -30,10 +32,11 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
        "Generates one video from a checkpoint and a prompt. Size, length, frame rate, guidance "
        "and the flow schedule (a timestep shift) default to what the checkpoint was trained with "
        "(its config.json records them); its text encoders are rebuilt from its record, or from "
-       "--text.",
+       "--text. --rewrite-with first has an LLM rewrite the prompt into a detailed one.",
        "modelgrow sample --checkpoint runs/quickstart/cache/continue-*/checkpoint \\\n"
        "    --prompt \"a red circle moves left\" --out video.gif"});
-  std::string checkpoint, prompt, out, text_file, weights;
+  std::string checkpoint, prompt, out, text_file, weights, rewrite_with, rewrite_plugin;
+  std::vector<std::string> rewrite_sets;
   int64_t steps = 30, frames = 0, height = 0, width = 0;
   double cfg = -1, fps = 0;
   uint64_t seed = 0;
@@ -51,7 +54,13 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
       "weights", po::value<std::string>(&weights)->default_value("ema"), "ema or raw")(
       "text", po::value<std::string>(&text_file),
       "a TOML file of [text.<condition name>] tables (plugin + options), for checkpoints without "
-      "a usable record of their encoders");
+      "a usable record of their encoders")(
+      "rewrite-with", po::value<std::string>(&rewrite_with),
+      "an LLM folder that first rewrites the prompt into a detailed one (`modelgrow rewrite`)")(
+      "rewrite-set", po::value<std::vector<std::string>>(&rewrite_sets)->composing(),
+      "key=value of the rewriter's options (repeatable)")(
+      "rewrite-plugin", po::value<std::string>(&rewrite_plugin),
+      "the text plugin that rewrites (default: the only one that can)");
   if (!cl.Parse()) return 0;
   if (checkpoint.empty() || prompt.empty() || out.empty()) {
     throw UsageError("sample needs --checkpoint, --prompt and --out (modelgrow help sample)");
@@ -79,6 +88,16 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
 
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
+  if (!rewrite_with.empty()) {
+    auto rewriter = MakeRewriter(registry, rewrite_with, rewrite_plugin, rewrite_sets,
+                                 c10::Device(c10::DeviceType::CPU));
+    RewriteResult r = rewriter->Rewrite(prompt);
+    std::cerr << fmt::format("rewritten prompt ({} new tokens, {:.2f} s): {}\n", r.new_tokens,
+                             r.seconds, r.text);
+    prompt = r.text;
+  } else if (!rewrite_sets.empty() || !rewrite_plugin.empty()) {
+    throw UsageError("--rewrite-set and --rewrite-plugin need --rewrite-with FOLDER");
+  }
   Options text_tables =
       text_file.empty() ? Options::Empty() : Options::ParseFile(text_file).Table("text");
   std::vector<TextInput> text;

@@ -1,8 +1,9 @@
-// modelgrow text make | encode
-//   make:   a small model of a text plugin's kind (its Maker: a tokenizer trained on a caption
-//           corpus, weights from a seed, for the llm plugin optionally trained on the captions),
-//           written as an ordinary Hugging Face folder the plugin then loads.
-//   encode: runs any text-encoder plugin on prompts and prints shapes and statistics.
+// modelgrow text make | encode | tokenize
+//   make:     a small model of a text plugin's kind (its Maker: a tokenizer trained on a caption
+//             corpus, weights from a seed, for the llm plugin optionally trained on the
+//             captions), written as an ordinary Hugging Face folder the plugin then loads.
+//   encode:   runs any text-encoder plugin on prompts and prints shapes and statistics.
+//   tokenize: a model folder's tokenizer on texts, one JSON object per line.
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "modelgrow/sdk/options.h"
 #include "modelgrow/sdk/safetensors.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "modelgrow/sdk/text_tokenizer.h"
 #include "modelgrow/text/text_cache.h"
 
 namespace po = boost::program_options;
@@ -27,14 +29,16 @@ namespace modelgrow::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: modelgrow text <make|encode> [options]   ('modelgrow text <subcommand> --help')\n"
-    "  make    make a tiny model of a text plugin's kind from a caption corpus\n"
-    "  encode  run a text-encoder plugin on prompts\n"
+    "usage: modelgrow text <make|encode|tokenize> [options]   ('modelgrow text <subcommand> "
+    "--help')\n"
+    "  make      make a tiny model of a text plugin's kind from a caption corpus\n"
+    "  encode    run a text-encoder plugin on prompts\n"
+    "  tokenize  a model folder's tokenizer on texts (one JSON object per line)\n"
     "example: modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5\n";
 
 constexpr const char* kMakeUsage =
-    "usage: modelgrow text make --plugin NAME --corpus FILE --out DIR [--set key=value]...\n"
-    "                           [--encoder-set key=value]... [--json]\n";
+    "usage: modelgrow text make --plugin NAME --corpus FILE [--pairs FILE] --out DIR\n"
+    "                           [--set key=value]... [--encoder-set key=value]... [--json]\n";
 constexpr const char* kMakeExample =
     "examples:\n"
     "  modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5 \\\n"
@@ -42,8 +46,22 @@ constexpr const char* kMakeExample =
     "  modelgrow text make --plugin llm --corpus captions.txt --out models/tiny-llm \\\n"
     "      --set type=llama --set vocab_size=384 --set train_steps=300 \\\n"
     "      --encoder-set max_length=128 --encoder-set 'template=Describe the video: {prompt}'\n"
+    "  modelgrow text make --plugin llm --corpus captions.txt --pairs pairs.jsonl \\\n"
+    "      --out models/tiny-rewriter --set train_steps=600 --set train_rewrite=true\n"
+    "--pairs holds one {\"short\": ..., \"detailed\": ...} JSON object per line (rewriting).\n"
     "The --set keys are the plugin's `make` table (docs/text-encoders.md); --encoder-set keys are\n"
     "the encoder options the model must agree with (the llm plugin trains inside its template).\n";
+
+constexpr const char* kTokenizeUsage =
+    "usage: modelgrow text tokenize --model FOLDER [--no-special] --text TEXT [--text TEXT]...\n"
+    "                               [--plugin NAME] [--tokenizer FILE]\n";
+constexpr const char* kTokenizeExample =
+    "example:\n"
+    "  modelgrow text tokenize --model models/Meta-Llama-3-8B-Instruct --text 'Hello world'\n"
+    "  {\"text\":\"Hello world\",\"ids\":[128000,9906,1917]}   (128000: <|begin_of_text|>)\n"
+    "The folder's tokenizer.json is used when it has one, otherwise its SentencePiece model\n"
+    "(whose tokenizer_config.json must say which special tokens it adds). Exit code 2 when the\n"
+    "folder has no usable tokenizer.\n";
 
 constexpr const char* kEncodeUsage =
     "usage: modelgrow text encode --plugin NAME (--prompt TEXT... | --prompts-file FILE)\n"
@@ -91,6 +109,29 @@ std::vector<std::string> ReadCorpus(const std::filesystem::path& file) {
   return lines;
 }
 
+// (short, detailed) caption pairs: one JSON object {"short": ..., "detailed": ...} per line.
+std::vector<CaptionPair> ReadPairs(const std::filesystem::path& file) {
+  if (!std::filesystem::is_regular_file(file)) {
+    throw InputError(fmt::format("caption pairs file {} does not exist", file.string()));
+  }
+  std::ifstream in(file);
+  std::vector<CaptionPair> pairs;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("short") || !j["short"].is_string() ||
+        !j.contains("detailed") || !j["detailed"].is_string()) {
+      throw InputError(
+          fmt::format("{}:{}: expected a JSON object with string \"short\" and \"detailed\"",
+                      file.string(), number));
+    }
+    pairs.push_back({j["short"].get<std::string>(), j["detailed"].get<std::string>()});
+  }
+  if (pairs.empty()) throw InputError(fmt::format("{} holds no caption pair", file.string()));
+  return pairs;
+}
+
 // The registry of the default search path (with --plugin-path first).
 std::unique_ptr<PluginRegistry> LoadRegistry(const GlobalOptions& global) {
   auto registry = std::make_unique<PluginRegistry>();
@@ -99,7 +140,7 @@ std::unique_ptr<PluginRegistry> LoadRegistry(const GlobalOptions& global) {
 }
 
 int RunMake(const std::vector<std::string>& args, const GlobalOptions& global) {
-  std::string plugin, corpus, out;
+  std::string plugin, corpus, pairs_file, out;
   std::vector<std::string> sets, encoder_sets;
   po::options_description desc(
       "modelgrow text make: a tiny model of a text plugin's kind, made by the plugin's Maker from\n"
@@ -109,6 +150,8 @@ int RunMake(const std::vector<std::string>& args, const GlobalOptions& global) {
       "the text plugin whose kind of model to make (t5, llm; `modelgrow plugins --kind text`)")(
       "corpus", po::value<std::string>(&corpus)->required(),
       "captions, one per line (blank lines skipped)")(
+      "pairs", po::value<std::string>(&pairs_file),
+      "(short, detailed) caption pairs for rewriting: one JSON object per line")(
       "out", po::value<std::string>(&out)->required(), "the folder to write (replaced whole)")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "key=value of the plugin's `make` table (repeatable; value parsed as TOML, else a string)")(
@@ -153,9 +196,12 @@ int RunMake(const std::vector<std::string>& args, const GlobalOptions& global) {
     problems.insert(problems.end(), e.problems().begin(), e.problems().end());
   }
   if (!problems.empty()) throw ValidationError(std::move(problems));
-  std::vector<std::string> captions = ReadCorpus(corpus);
+  TextCorpus text_corpus;
+  text_corpus.captions = ReadCorpus(corpus);
+  if (!pairs_file.empty()) text_corpus.pairs = ReadPairs(pairs_file);
+  const std::vector<std::string>& captions = text_corpus.captions;
   auto start = std::chrono::steady_clock::now();
-  nlohmann::json facts = maker->Make(captions, out, std::cerr);
+  nlohmann::json facts = maker->Make(text_corpus, out, std::cerr);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (vm.count("json")) {
     std::cout << facts.dump(2) << "\n";
@@ -262,6 +308,56 @@ int RunEncode(const std::vector<std::string>& args, const GlobalOptions& global)
   return 0;
 }
 
+int RunTokenize(const std::vector<std::string>& args, const GlobalOptions& global) {
+  std::string model, plugin, tokenizer_file;
+  std::vector<std::string> texts;
+  po::options_description desc(
+      "modelgrow text tokenize: a model folder's tokenizer, as Hugging Face's tokenizer(text)\n"
+      "options");
+  desc.add_options()("help,h", "show this help")(
+      "model", po::value<std::string>(&model)->required(), "the model folder")(
+      "text", po::value<std::vector<std::string>>(&texts)->composing(),
+      "a text to tokenize (repeatable)")("no-special",
+                                         "add no special tokens (add_special_tokens=False)")(
+      "tokenizer", po::value<std::string>(&tokenizer_file),
+      "a tokenizer.json or SentencePiece file to use instead of the folder's")(
+      "plugin", po::value<std::string>(&plugin),
+      "the text plugin whose tokenizer to use (default: the first that has one)");
+  if (WantsHelp(args)) {
+    PrintHelp(kTokenizeUsage, desc, kTokenizeExample);
+    return 0;
+  }
+  po::variables_map vm = Parse(args, desc);
+  if (texts.empty()) throw UsageError("text tokenize: give at least one --text");
+  std::unique_ptr<PluginRegistry> registry = LoadRegistry(global);
+  if (plugin.empty()) {
+    for (const PluginInfo& info : registry->List(PluginKind::kText)) {
+      if (info.has_tokenizer) {
+        plugin = info.name;
+        break;
+      }
+    }
+    if (plugin.empty()) {
+      throw InputError("no text plugin on the plugin search path offers a tokenizer");
+    }
+  }
+  Options options = Options::Empty("text tokenize");
+  options.Set("path", nlohmann::json(model).dump());
+  if (!tokenizer_file.empty()) options.Set("tokenizer", nlohmann::json(tokenizer_file).dump());
+  PluginContext context;
+  context.options = options;
+  std::shared_ptr<TextTokenizer> tokenizer = registry->MakeTextTokenizer(plugin, context);
+  tokenizer->Load();
+  const bool special = !vm.count("no-special");
+  for (const std::string& text : texts) {
+    // Invalid UTF-8 in a text is replaced in the echo, never in what is tokenised.
+    std::cout << nlohmann::ordered_json{{"text", text}, {"ids", tokenizer->Encode(text, special)}}
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  }
+  return 0;
+}
+
 int RunText(const std::vector<std::string>& args, const GlobalOptions& global) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;
@@ -270,6 +366,7 @@ int RunText(const std::vector<std::string>& args, const GlobalOptions& global) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "make") return RunMake(rest, global);
   if (args[0] == "encode") return RunEncode(rest, global);
+  if (args[0] == "tokenize") return RunTokenize(rest, global);
   if (args[0] == "make-tiny" || args[0] == "train-llm") {
     throw UsageError(
         fmt::format("text {}: replaced by 'modelgrow text make --plugin t5|llm' (train with --set "
@@ -283,7 +380,7 @@ int RunText(const std::vector<std::string>& args, const GlobalOptions& global) {
 
 MODELGROW_CLI_COMMAND(kTextCommand, {"text",
                                      "text encoders: make tiny models for a plugin, encode "
-                                     "prompts",
+                                     "prompts, tokenize",
                                      RunText, 40});
 
 }  // namespace modelgrow::cli

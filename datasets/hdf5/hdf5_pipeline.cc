@@ -65,6 +65,7 @@ labels = false
       shards_.push_back(std::move(shard));
     }
     key_ = key.Hex();
+    if (text_embeddings_) stored_ = StoredText();
     opened_ = true;
   }
 
@@ -95,6 +96,7 @@ labels = false
     if (!labels_ || shards_.empty()) return std::nullopt;
     return shards_[0]->label_schema();
   }
+  std::map<std::string, StoredTextInfo> stored_text() const override { return stored_; }
   nlohmann::json Summary() const override {
     return {{"shards", shards_.size()}, {"samples", total_}};
   }
@@ -102,6 +104,38 @@ labels = false
  private:
   static std::string SchemaText(const VideoShardReader& shard) {
     return shard.label_schema() ? shard.label_schema()->ToJson().dump() : "none";
+  }
+
+  // The embeddings every shard stores under the same name with the same caption kind, encoder
+  // and shape (anything else cannot stand in for an encoder; the shards still read).
+  std::map<std::string, StoredTextInfo> StoredText() const {
+    std::map<std::string, StoredTextInfo> out;
+    for (size_t k = 0; k < shards_.size(); ++k) {
+      std::map<std::string, StoredTextInfo> here;
+      // A named copy: iterating over part of a temporary would read freed memory.
+      const nlohmann::json described = shards_[k]->Describe();
+      for (const auto& [name, t] : described["text"].items()) {
+        StoredTextInfo info;
+        info.caption = t.value("caption", "");
+        info.encoder_key = t.value("encoder", "");
+        info.length = t.value("length", int64_t{0});
+        info.dim = t.value("dim", int64_t{0});
+        if (!info.caption.empty()) here[name] = info;
+      }
+      if (k == 0) {
+        out = here;
+        continue;
+      }
+      for (auto it = out.begin(); it != out.end();) {
+        auto found = here.find(it->first);
+        const bool same = found != here.end() && found->second.caption == it->second.caption &&
+                          found->second.encoder_key == it->second.encoder_key &&
+                          found->second.length == it->second.length &&
+                          found->second.dim == it->second.dim;
+        it = same ? std::next(it) : out.erase(it);
+      }
+    }
+    return out;
   }
 
   std::pair<const VideoShardReader*, int64_t> Locate(int64_t index) const {
@@ -121,13 +155,14 @@ labels = false
   std::vector<int64_t> offsets_;
   int64_t total_ = 0;
   std::string key_;
+  std::map<std::string, StoredTextInfo> stored_;
 };
 
 }  // namespace
 
 }  // namespace modelgrow
 
-MODELGROW_DATA_PIPELINE(modelgrow::Hdf5Pipeline, "hdf5", "1.1.0",
+MODELGROW_DATA_PIPELINE(modelgrow::Hdf5Pipeline, "hdf5", "1.2.0",
                         "ModelGrow HDF5 video shards (latents or pixels, captions, labels and "
                         "targets, precomputed text embeddings), read sample by sample over many "
                         "files")

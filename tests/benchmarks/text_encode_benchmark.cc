@@ -1,5 +1,7 @@
 // Text-encoding throughput (prompts/s) of a tiny T5 and a tiny Llama made by the t5 and llm
-// plugins' Makers, through the plugins themselves, uncached and through the host's text cache.
+// plugins' Makers, through the plugins themselves, uncached and through the host's text cache;
+// and the generation speed (new tokens/s) of the llm plugin's prompt rewriter on a tiny Llama of
+// the language manifest's size.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/sdk/prompt_rewriter.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/text/text_cache.h"
 
@@ -43,21 +46,26 @@ const PluginRegistry& Registry() {
   return *registry;
 }
 
-std::shared_ptr<TextEncoder> MadeEncoder(const std::string& plugin, int64_t max_length) {
+std::filesystem::path BenchDir() {
   static std::filesystem::path dir = [] {
     std::filesystem::path d = std::filesystem::temp_directory_path() /
                               ("modelgrow-text-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
-    std::atexit([] { std::filesystem::remove_all(dir); });
+    std::atexit([] { std::filesystem::remove_all(BenchDir()); });
     return d;
   }();
+  return dir;
+}
+
+std::shared_ptr<TextEncoder> MadeEncoder(const std::string& plugin, int64_t max_length) {
+  const std::filesystem::path dir = BenchDir();
   Options encoder = Options::ParseString(fmt::format("max_length = {}", max_length), plugin);
   PluginContext make;
   make.options = Options::ParseString("d_model = 64\nlayers = 2", plugin + " make");
   std::filesystem::path folder = dir / plugin;
   if (!std::filesystem::exists(folder)) {
     std::ostringstream log;
-    Registry().MakeTextModelMaker(plugin, make, encoder)->Make(Captions(400), folder, log);
+    Registry().MakeTextModelMaker(plugin, make, encoder)->Make({Captions(400), {}}, folder, log);
   }
   PluginContext context;
   context.options = encoder.Subset();
@@ -85,10 +93,41 @@ void BM_TinyT5Cached(benchmark::State& s) { Encode(s, true, true); }
 void BM_TinyLlama(benchmark::State& s) { Encode(s, false, false); }
 void BM_TinyLlamaCached(benchmark::State& s) { Encode(s, false, true); }
 
+// New tokens per second of KV-cached greedy generation (`modelgrow rewrite`) with a tiny Llama of
+// the language manifest's rewriter size (d_model 64, 2 layers, vocabulary <= 384), untrained so
+// that it runs to the token budget (the budget is the benchmark's argument).
+void BM_TinyLlamaRewrite(benchmark::State& state) {
+  const std::filesystem::path folder = BenchDir() / "rewriter";
+  if (!std::filesystem::exists(folder)) {
+    PluginContext make;
+    make.options =
+        Options::ParseString("d_model = 64\nlayers = 2\nheads = 4\nvocab_size = 384", "make");
+    std::ostringstream log;
+    Registry()
+        .MakeTextModelMaker("llm", make, Options::Empty())
+        ->Make({Captions(400), {}}, folder, log);
+  }
+  PluginContext context;
+  context.options = Options::ParseString(
+      fmt::format("path = \"{}\"\nmax_new_tokens = {}", folder.string(), state.range(0)),
+      "rewrite");
+  std::shared_ptr<PromptRewriter> rewriter = Registry().MakePromptRewriter("llm", context);
+  rewriter->Load();
+  int64_t tokens = 0;
+  for (auto _ : state) {
+    RewriteResult r = rewriter->Rewrite("a red cube moves left");
+    tokens += r.new_tokens;
+    benchmark::DoNotOptimize(r.text.data());
+  }
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+}
+
 BENCHMARK(BM_TinyT5)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TinyT5Cached)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TinyLlama)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TinyLlamaCached)->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TinyLlamaRewrite)->Arg(128)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace modelgrow

@@ -25,27 +25,30 @@ bool Encodes(const Options& t) { return !t.Has("test_options_error"); }
 bool Rejected(const Options& t) { return t.Has("test_options_error"); }
 
 // The captions a `make` example's tiny model is fitted to: short and long ones over a small
-// vocabulary, like the synthetic world's.
-std::vector<std::string> Corpus() {
-  static const std::vector<std::string> corpus = [] {
+// vocabulary, like the synthetic world's, with each long one paired to the short one it details.
+TextCorpus Corpus() {
+  static const TextCorpus corpus = [] {
     const std::vector<std::string> colors = {"red", "green", "blue", "yellow", "purple", "white"};
     const std::vector<std::string> shapes = {"circle", "square", "triangle", "star", "cross"};
     const std::vector<std::string> motions = {"left", "right", "up", "down", "up-left"};
-    std::vector<std::string> lines;
+    TextCorpus out;
     for (size_t c = 0; c < colors.size(); ++c) {
       for (size_t s = 0; s < shapes.size(); ++s) {
         for (size_t m = 0; m < motions.size(); ++m) {
-          lines.push_back("a " + colors[c] + " " + shapes[s] + " moves " + motions[m]);
+          const std::string short_caption =
+              "a " + colors[c] + " " + shapes[s] + " moves " + motions[m];
+          out.captions.push_back(short_caption);
           if ((c + s + m) % 3 == 0) {
-            lines.push_back("two objects on a black background: a small " + colors[c] + " " +
-                            shapes[s] + " moving " + motions[m] + " quickly, left of a large " +
-                            colors[(c + 1) % colors.size()] + " " +
-                            shapes[(s + 2) % shapes.size()] + " that stays still");
+            out.captions.push_back("two objects on a black background: a small " + colors[c] + " " +
+                                   shapes[s] + " moving " + motions[m] +
+                                   " quickly, left of a large " + colors[(c + 1) % colors.size()] +
+                                   " " + shapes[(s + 2) % shapes.size()] + " that stays still");
+            out.pairs.push_back({short_caption, out.captions.back()});
           }
         }
       }
     }
-    return lines;
+    return out;
   }();
   return corpus;
 }

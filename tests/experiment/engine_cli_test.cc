@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -480,6 +481,155 @@ TEST(EngineCli, MadeTextModelsAreFoundRelativeToTheCheckpoint) {
             std::string::npos)
       << alone.output;
   EXPECT_NE(alone.output.find("--text FILE"), std::string::npos) << alone.output;
+}
+
+// ---------------------------------------------------------------- prompt rewriting
+
+// `sample --rewrite-with` samples from the rewritten prompt: the same video as sampling that
+// prompt directly, another than the short one's. (test_words' rewriter appends words.)
+TEST(EngineCli, SampleRewritesThePromptFirst) {
+  TempDir dir;
+  std::string text = kCheap;
+  text = text.substr(0, text.find("[stages.grow]"));  // pre-training only
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string sample = kPlugins + "sample --checkpoint " +
+                             (StageDir(dir / "out", "pretrain") / "checkpoint").string() +
+                             " --frames 2 --height 8 --width 8 --steps 2 --out ";
+  auto rewritten =
+      RunCli(sample + (dir / "rewritten.gif").string() + " --prompt 'a bar moves' --rewrite-with " +
+             dir.path().string() +
+             " --rewrite-plugin test_words --rewrite-set 'append=\"to the left slowly\"'");
+  ASSERT_EQ(rewritten.exit_code, 0) << rewritten.output;
+  EXPECT_NE(rewritten.output.find("rewritten prompt"), std::string::npos) << rewritten.output;
+  EXPECT_NE(rewritten.output.find("a bar moves to the left slowly"), std::string::npos)
+      << rewritten.output;
+  auto direct =
+      RunCli(sample + (dir / "direct.gif").string() + " --prompt 'a bar moves to the left slowly'");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  auto plain = RunCli(sample + (dir / "plain.gif").string() + " --prompt 'a bar moves'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_EQ(ReadFile(dir / "rewritten.gif"), ReadFile(dir / "direct.gif"));
+  EXPECT_NE(ReadFile(dir / "rewritten.gif"), ReadFile(dir / "plain.gif"));
+
+  // Rewriter options without a rewriter are a usage error, before any work.
+  auto lone =
+      RunCli(sample + (dir / "x.gif").string() + " --prompt 'a bar moves' --rewrite-set append=x");
+  EXPECT_EQ(lone.exit_code, 2) << lone.output;
+  EXPECT_NE(lone.output.find("--rewrite-with"), std::string::npos) << lone.output;
+  EXPECT_FALSE(fs::exists(dir / "x.gif"));
+}
+
+// An evaluation with the prompt kind "rewritten" scores the short prompts rewritten by the model
+// its `rewrite` table names, records every rewrite, keeps them in a file shared by the runs, and
+// its report gets the "short prompts, rewritten" row.
+TEST(EngineCli, EvaluationScoresRewrittenShortPrompts) {
+  TempDir dir;
+  std::string text = testing::TinyManifest("rewrite")
+                         .SyntheticData(16)
+                         .Table("text.rewriter", "plugin = \"test_words\"\npath = \"unused\"\n")
+                         .Without("stages.grow")
+                         .Without("stages.continue")
+                         .Without("stages.continue.optim")
+                         .Table("stages.evaluate",
+                                "kind = \"evaluate\"\nfrom = \"pretrain\"\n"
+                                "domains = {base = \"heldout\"}\n"
+                                "prompts = [\"short\", \"rewritten\", \"detailed\"]\n"
+                                "rewrite = {text = \"rewriter\", append = \"seen from above\"}\n"
+                                "samples = 2\nsampling_steps = 2\nloss_samples = 2\n"
+                                "classifier = {data = \"train\", steps = 3, batch_size = 4, "
+                                "width = 4}\n")
+                         .Text();
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json results = ReadJson(dir / "out" / "runs" / "seed=0" / "results.json");
+  const json& evaluation = results["evaluations"]["evaluate"];
+  for (const char* kind : {"short", "rewritten", "detailed"}) {
+    EXPECT_TRUE(evaluation["metrics"].contains(fmt::format("acc/base/{}/mean", kind)))
+        << kind << "\n"
+        << evaluation["metrics"].dump(2);
+  }
+  ASSERT_TRUE(evaluation.contains("rewrites")) << evaluation.dump(2);
+  ASSERT_FALSE(evaluation["rewrites"].empty());
+  for (const json& rewrite : evaluation["rewrites"]) {
+    EXPECT_EQ(rewrite["rewritten"].get<std::string>(),
+              rewrite["short"].get<std::string>() + " seen from above");
+  }
+  int rewrite_files = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "out" / "cache")) {
+    rewrite_files += entry.path().filename().string().starts_with("rewrites-") ? 1 : 0;
+  }
+  EXPECT_EQ(rewrite_files, 1);
+  std::string report = ReadFile(dir / "out" / "report" / "report.md");
+  EXPECT_NE(report.find("| short prompts, rewritten |"), std::string::npos) << report;
+
+  // The kind needs a rewrite table, and the table a text table: before any work.
+  std::string without_table = text;
+  Replace(without_table, "rewrite = {text = \"rewriter\", append = \"seen from above\"}\n", "");
+  fs::path bad = WriteText(dir / "bad.toml", without_table);
+  auto b = RunCli(kPlugins + "run " + bad.string() + " --out " + (dir / "bad").string());
+  EXPECT_EQ(b.exit_code, 2) << b.output;
+  EXPECT_NE(b.output.find("'rewritten' needs a rewrite"), std::string::npos) << b.output;
+  std::string unknown_text = text;
+  Replace(unknown_text, "text = \"rewriter\"", "text = \"nobody\"");
+  fs::path nameless = WriteText(dir / "nameless.toml", unknown_text);
+  auto n = RunCli(kPlugins + "run " + nameless.string() + " --out " + (dir / "nameless").string());
+  EXPECT_EQ(n.exit_code, 2) << n.output;
+  EXPECT_NE(n.output.find("no [text.nobody] table"), std::string::npos) << n.output;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "runs"));
+}
+
+// ---------------------------------------------------------------- precomputed text
+
+// Shards that store the encoder's embeddings of the short captions train and evaluate a model
+// without the encoder being asked once: its `encode = false` would fail the run at the first call.
+TEST(EngineCli, StoredTextEmbeddingsTrainAndEvaluateWithoutCallingTheEncoder) {
+  TempDir dir;
+  for (const auto& [folder, split, size] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"train", "train", 16}, {"heldout", "heldout", 4}}) {
+    auto e =
+        RunCli(kPlugins + "dataset export --plugin synthetic --set size=" + std::to_string(size) +
+               " --set split=" + split +
+               " --set frames=4 --set height=16 --set width=16"
+               " --encode words=test_words:short --text-set test_words.dim=16 --out " +
+               (dir / folder).string());
+    ASSERT_EQ(e.exit_code, 0) << e.output;
+  }
+  auto manifest_with = [&](const std::string& caption) {
+    return testing::TinyManifest("stored")
+        .Table("text.words", "plugin = \"test_words\"\ndim = 16\nencode = false\n")
+        .Without("data.base")
+        .Without("stages.grow")
+        .Without("stages.continue")
+        .Without("stages.continue.optim")
+        .Table("data.train", "plugin = \"hdf5\"\npath = \"" + (dir / "train").string() + "\"\n")
+        .Table("data.heldout", "plugin = \"hdf5\"\npath = \"" + (dir / "heldout").string() + "\"\n")
+        .Table("stages.pretrain",
+               "kind = \"pretrain\"\ndata = \"train\"\ncaption = \"" + caption +
+                   "\"\ncaption_dropout = 0.3\nsteps = 3\nbatch_size = 4\nworkers = 1\n")
+        .Table("stages.evaluate",
+               "kind = \"evaluate\"\nfrom = \"pretrain\"\ndomains = {base = \"heldout\"}\n"
+               "prompts = [\"short\"]\nsamples = 2\nsampling_steps = 2\nloss_samples = 4\n"
+               "classifier = {data = \"train\", steps = 3, batch_size = 4, width = 4}\n")
+        .Text();
+  };
+  fs::path manifest = WriteText(dir / "stored.toml", manifest_with("short"));
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --no-report --out " +
+                  (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json results = ReadJson(dir / "out" / "runs" / "seed=0" / "results.json");
+  EXPECT_TRUE(results["evaluations"]["evaluate"]["metrics"].contains("loss/base/short"))
+      << results.dump(2);
+
+  // The control: detailed captions are not stored, so the encoder is asked, and refuses.
+  fs::path detailed = WriteText(dir / "detailed.toml", manifest_with("detailed"));
+  auto d = RunCli(kPlugins + "run " + detailed.string() + " --no-report --out " +
+                  (dir / "out2").string());
+  EXPECT_EQ(d.exit_code, 1) << d.output;
+  EXPECT_NE(d.output.find("Encode() called"), std::string::npos) << d.output;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The one fake text encoder of the tests: each word maps to a fixed pseudo-random vector (seeded
 // by its hash), padded to max_length with a mask. Deterministic, instant, and it counts calls.
-// tests/fakes/plugins.cc exports it as the `test_words` plugin for tests that go through the CLI.
+// tests/fakes/plugins.cc exports it as the `test_words` plugin for tests that go through the CLI,
+// with AppendingRewriter as its prompt rewriter.
 #pragma once
 
 #include <cstdint>
@@ -12,19 +13,25 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "fakes/appending_rewriter.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/text_encoder.h"
 
 namespace modelgrow::testing {
 
 class HashedWords : public TextEncoder {
  public:
+  using Rewriter = AppendingRewriter;
+
   HashedWords(int64_t dim = 16, int64_t max_length = 6, std::string key = "")
       : dim_(dim), max_length_(max_length), key_(std::move(key)) {}
-  // As a plugin: options dim, max_length and path (only part of the cache key).
+  // As a plugin: options dim, max_length, path (accepted, never read) and `encode` (false: any
+  // Encode() call fails the run -- for tests that prove a run never encodes; not part of the key).
   explicit HashedWords(const PluginContext& c)
       : HashedWords(c.options.Int("dim", 16, {.min = 1}),
                     c.options.Int("max_length", 8, {.min = 1})) {
     path_ = c.options.String("path", "");
+    encode_ = c.options.Bool("encode", true);
   }
 
   void Load() override { ++loads; }
@@ -32,6 +39,12 @@ class HashedWords : public TextEncoder {
   int64_t max_length() const override { return max_length_; }
 
   TextEncoding Encode(const std::vector<std::string>& prompts) override {
+    if (!encode_) {
+      throw RunError(
+          fmt::format("test_words: Encode() called for {} prompt(s) ('{}') although "
+                      "encode = false",
+                      prompts.size(), prompts.empty() ? "" : prompts[0]));
+    }
     ++calls;
     encoded.insert(encoded.end(), prompts.begin(), prompts.end());
     const int64_t b = static_cast<int64_t>(prompts.size());
@@ -61,6 +74,7 @@ class HashedWords : public TextEncoder {
   int64_t dim_, max_length_;
   std::string key_;
   std::string path_;  // as a plugin: accepted (tests point encoders at folders), never read
+  bool encode_ = true;
 };
 
 }  // namespace modelgrow::testing

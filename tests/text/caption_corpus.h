@@ -2,10 +2,13 @@
 // for a SentencePiece model of a few hundred pieces and a tiny LLM to learn.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "modelgrow/sdk/text_encoder.h"
 
 namespace modelgrow::testing {
 
@@ -25,6 +28,22 @@ inline std::vector<std::string> CaptionCorpus(int count = 400) {
                   (i % 4 == 0 ? ", the camera follows it" : ""));
   }
   return out;
+}
+
+// (short, detailed) pairs for rewriting: the short caption names the object and its motion, the
+// detailed one says everything CaptionCorpus says.
+inline std::vector<CaptionPair> CaptionPairs(int count = 400) {
+  std::vector<CaptionPair> pairs;
+  std::vector<std::string> detailed = CaptionCorpus(count);
+  for (const std::string& d : detailed) {
+    // "a red cube moves left on a grey floor" -> "a red cube moves left"
+    size_t cut = d.find(" on ");
+    for (const char* place : {" across ", " in ", " under ", " near "}) {
+      cut = std::min(cut, d.find(place));
+    }
+    pairs.push_back({d.substr(0, cut), d});
+  }
+  return pairs;
 }
 
 inline std::filesystem::path WriteCorpus(const std::filesystem::path& file, int count = 400) {

@@ -58,9 +58,10 @@ class TextPluginUnderTest {
   // Makes a model into `folder` from the captions; returns the Maker's facts.
   nlohmann::json MakeModel(const std::string& make_toml, const std::filesystem::path& folder,
                            const std::string& encoder_toml = "",
-                           const std::vector<std::string>& captions = CaptionCorpus()) const {
+                           const std::vector<std::string>& captions = CaptionCorpus(),
+                           const std::vector<CaptionPair>& pairs = CaptionPairs()) const {
     std::ostringstream log;
-    return Maker(make_toml, encoder_toml)->Make(captions, folder, log);
+    return Maker(make_toml, encoder_toml)->Make(TextCorpus{captions, pairs}, folder, log);
   }
 
  private:

@@ -238,6 +238,17 @@ LlamaLayerImpl::LlamaLayerImpl(const LlamaConfig& config, bool sliding)
 
 at::Tensor LlamaLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
                                    const at::Tensor& sin, const at::Tensor& bias) {
+  return Attend(x, cos, sin, bias, nullptr, nullptr);
+}
+
+at::Tensor LlamaLayerImpl::ForwardCached(const at::Tensor& x, const at::Tensor& cos,
+                                         const at::Tensor& sin, const at::Tensor& bias,
+                                         at::Tensor& keys, at::Tensor& values) {
+  return Attend(x, cos, sin, bias, &keys, &values);
+}
+
+at::Tensor LlamaLayerImpl::Attend(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                  const at::Tensor& bias, at::Tensor* keys, at::Tensor* values) {
   const int64_t b = x.size(0), l = x.size(1), hd = config_.head_dim;
   const int64_t heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads;
   at::Tensor n = input_layernorm(x);
@@ -247,6 +258,15 @@ at::Tensor LlamaLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
   at::Tensor c = cos.to(q.scalar_type()), s = sin.to(q.scalar_type());
   q = q * c + RotateHalf(q) * s;
   k = k * c + RotateHalf(k) * s;
+  if (keys != nullptr) {
+    // Cached keys carry their rotary phase already; the new ones join them.
+    if (keys->defined()) {
+      k = torch::cat({*keys, k}, 2);
+      v = torch::cat({*values, v}, 2);
+    }
+    *keys = k;
+    *values = v;
+  }
   if (kv_heads != heads) {
     // Grouped-query attention: query head h reads key/value head h / (heads / kv_heads).
     k = k.repeat_interleave(heads / kv_heads, 1);
@@ -361,6 +381,47 @@ at::Tensor LlamaDecoderImpl::Logits(const at::Tensor& ids, const at::Tensor& mas
   PrecisionScope precision(dtype_);
   const at::Tensor& w = config_.tie_word_embeddings ? embed_tokens->weight : lm_head->weight;
   return LinearForward(h, w, {}).to(torch::kFloat);
+}
+
+at::Tensor LlamaDecoderImpl::LogitsCached(const at::Tensor& ids, LlamaKvCache& cache) {
+  if (!with_lm_head_) throw RunError("this decoder was loaded without its lm_head");
+  PrecisionScope precision(dtype_);
+  const int64_t b = ids.size(0), l = ids.size(1), past = cache.length;
+  const int64_t n = config_.num_hidden_layers;
+  if (cache.keys.empty()) {
+    cache.keys.resize(n);
+    cache.values.resize(n);
+  }
+  auto device = embed_tokens->weight.device();
+  auto longs = torch::TensorOptions().dtype(torch::kLong).device(device);
+  // Query i (position past + i) sees key j when j <= past + i and, in a windowed layer,
+  // past + i - j < window.
+  at::Tensor query_pos = torch::arange(past, past + l, longs);
+  at::Tensor key_pos = torch::arange(0, past + l, longs);
+  at::Tensor distance = query_pos.unsqueeze(1) - key_pos.unsqueeze(0);  // [L, past + L]
+  const float lowest = std::numeric_limits<float>::lowest();
+  auto to_bias = [&](const at::Tensor& visible) {
+    return torch::zeros({b, 1, l, past + l},
+                        torch::TensorOptions().dtype(torch::kFloat).device(device))
+        .masked_fill(visible.logical_not().view({1, 1, l, past + l}), lowest);
+  };
+  at::Tensor bias = to_bias(distance >= 0);
+  at::Tensor window_bias;
+  if (config_.sliding_window > 0) {
+    window_bias = to_bias((distance >= 0).logical_and(distance < config_.sliding_window));
+  }
+  at::Tensor freqs = torch::outer(query_pos.to(torch::kFloat), inv_freq_.to(device));
+  at::Tensor emb = torch::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos(), sin = emb.sin();
+  at::Tensor h = embed_tokens(ids.to(device));
+  for (int64_t i = 0; i < n; ++i) {
+    h = layers[i]->ForwardCached(h, cos, sin, layers[i]->sliding() ? window_bias : bias,
+                                 cache.keys[i], cache.values[i]);
+  }
+  cache.length = past + l;
+  at::Tensor normed = norm(h);
+  const at::Tensor& w = config_.tie_word_embeddings ? embed_tokens->weight : lm_head->weight;
+  return LinearForward(normed, w, {}).to(torch::kFloat);
 }
 
 LlamaDecoder LoadLlamaDecoder(const std::filesystem::path& folder, bool with_lm_head,

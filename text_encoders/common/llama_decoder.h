@@ -65,12 +65,24 @@ struct LlamaConfig {
 // Rotary inverse frequencies [head_dim / 2] (float32), with the config's rope scaling applied.
 at::Tensor LlamaRotaryInverseFrequencies(const LlamaConfig& config);
 
+// The keys and values every layer computed for the tokens decoded so far, so that generating a
+// token runs the model on that token alone.
+struct LlamaKvCache {
+  std::vector<at::Tensor> keys, values;  // per layer: [B, kv_heads, length, head_dim]
+  int64_t length = 0;                    // tokens held
+};
+
 class LlamaLayerImpl : public torch::nn::Module {
  public:
   explicit LlamaLayerImpl(const LlamaConfig& config, bool sliding);
   // x: [B, L, D]; cos, sin: [L, head_dim]; bias: [B, 1, L, L] additive mask (float32).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                      const at::Tensor& bias);
+  // The same for L new tokens after the cached ones: cos, sin [L, head_dim] of their positions,
+  // bias [B, 1, L, cached + L]. Appends the new keys and values to `keys` / `values` (undefined
+  // when nothing is cached yet).
+  at::Tensor ForwardCached(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                           const at::Tensor& bias, at::Tensor& keys, at::Tensor& values);
   bool sliding() const { return sliding_; }
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -78,6 +90,8 @@ class LlamaLayerImpl : public torch::nn::Module {
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
 
  private:
+  at::Tensor Attend(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                    const at::Tensor& bias, at::Tensor* keys, at::Tensor* values);
   LlamaConfig config_;
   bool sliding_;
 };
@@ -96,6 +110,11 @@ class LlamaDecoderImpl : public torch::nn::Module {
   std::vector<at::Tensor> HiddenStates(const at::Tensor& ids, const at::Tensor& mask);
   // Next-token logits [B, L, vocab] (needs the lm_head).
   at::Tensor Logits(const at::Tensor& ids, const at::Tensor& mask);
+  // Next-token logits [B, L, vocab] of `ids` [B, L] (no padding) following the tokens in
+  // `cache`, whose keys and values are appended: the first call reads a whole prompt, each
+  // later one the token just chosen. Equal to Logits() over the whole sequence up to float
+  // rounding.
+  at::Tensor LogitsCached(const at::Tensor& ids, LlamaKvCache& cache);
 
   const LlamaConfig& config() const { return config_; }
   bool has_lm_head() const { return with_lm_head_; }

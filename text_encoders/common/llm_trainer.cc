@@ -1,5 +1,6 @@
 #include "common/llm_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numbers>
@@ -11,9 +12,8 @@
 
 #include "common/hf_folder.h"
 #include "common/llama_decoder.h"
-#include "common/prompt_template.h"
+#include "common/model_tokenizer.h"
 #include "common/tiny_models.h"
-#include "common/tokenizer.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/atomic_folder.h"
 #include "modelgrow/sdk/content_hash.h"
@@ -62,18 +62,31 @@ void LlmTrainOptions::Validate() const {
   if (model.empty() || out.empty()) {
     throw InputError("LLM training: the model folder and the output folder are required");
   }
-  if (steps < 1 || batch_size < 1 || max_length < 3 || !(lr > 0) || log_every < 1 ||
-      eval_captions < 1) {
+  if (steps < 1 || batch_size < 1 || max_length < 3 || rewrite_max_length < 3 || !(lr > 0) ||
+      log_every < 1 || eval_captions < 1) {
     throw InputError(
         "LLM training: steps, batch_size, log_every, eval_captions and lr must be positive and "
-        "max_length at least 3");
+        "max_length and rewrite_max_length at least 3");
   }
-  CheckTemplate(text_template, "LLM training template");
+}
+
+nlohmann::ordered_json RewriteConversation(const std::string& short_caption,
+                                           const std::string& detailed_caption) {
+  nlohmann::ordered_json messages = {
+      {{"role", "system"}, {"content", std::string(kRewriteSystemPrompt)}},
+      {{"role", "user"}, {"content", short_caption}}};
+  if (!detailed_caption.empty()) {
+    messages.push_back({{"role", "assistant"}, {"content", detailed_caption}});
+  }
+  return messages;
 }
 
 nlohmann::json LlmTrainReport::ToJson() const {
   return {{"loss_before", loss_before},
           {"loss_after", loss_after},
+          {"rewrite_pairs", rewrite_pairs},
+          {"rewrite_loss_before", rewrite_loss_before},
+          {"rewrite_loss_after", rewrite_loss_after},
           {"steps", steps},
           {"seconds", seconds},
           {"steps_per_second", steps_per_second},
@@ -81,40 +94,69 @@ nlohmann::json LlmTrainReport::ToJson() const {
 }
 
 LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::string>& captions,
-                            std::ostream& progress, bool progress_is_terminal) {
+                            const std::vector<CaptionPair>& pairs, std::ostream& progress,
+                            bool progress_is_terminal) {
   // Training needs autograd even when the caller (e.g. a lazily made encoder) runs under no-grad.
   torch::AutoGradMode grad_mode(true);
   o.Validate();
   HfConfig hf = HfConfig::Read(o.model);
-  SentencePieceTokenizer tokenizer = SentencePieceTokenizer::Load(
-      FindSentencePieceModel(o.model, {"tokenizer.model", "spiece.model"}));
+  auto tokenizer = std::make_shared<const ModelTokenizer>(ModelTokenizer::Load(
+      o.model, {}, {"tokenizer.model", "spiece.model"}, SentencePieceSpecials{.bos = true}));
   LlamaDecoder model = LoadLlamaDecoder(o.model, /*with_lm_head=*/true);
-  CheckTokenizerFits(tokenizer, model->config().vocab_size, hf.file());
+  CheckTokenizerFits(*tokenizer, model->config().vocab_size, hf.file());
+  const LlmPromptFormat format = LlmPromptFormat::Load(o.model, tokenizer, o.prompt);
+  const int64_t eos = tokenizer->eos_id();
 
   std::vector<std::string> lines = CorpusLines(captions);
   std::string corpus_text;
-  std::vector<std::string> texts;
+  std::vector<std::vector<int64_t>> sequences;
   for (const std::string& line : lines) {
     corpus_text += line + "\n";
-    texts.push_back(ApplyTemplate(o.text_template, line));
+    // As the encoder reads it; a {prompt} template's text ends with EOS, a chat template's with
+    // its own end-of-turn token.
+    const bool with_eos = !format.chat() && eos >= 0;
+    std::vector<int64_t> ids = format.PromptIds(line, o.max_length - (with_eos ? 1 : 0));
+    if (with_eos) ids.push_back(eos);
+    sequences.push_back(std::move(ids));
   }
-  PaddingSpec spec;
-  spec.max_length = o.max_length;
-  spec.add_bos = true;
-  spec.add_eos = true;
-  spec.pad_id = 0;
-  TokenizedBatch all = TokenizeBatch(tokenizer, texts, spec);
-  // Trim the padding every caption shares.
-  int64_t longest = all.mask.sum(1).max().item<int64_t>();
-  at::Tensor ids = all.ids.slice(1, 0, longest).contiguous();
-  at::Tensor mask = all.mask.slice(1, 0, longest).contiguous();
+  const int64_t caption_count = static_cast<int64_t>(sequences.size());
+  std::string pairs_text;
+  if (!pairs.empty()) {
+    LlmPromptOptions chat_options;
+    chat_options.chat_template = o.prompt.chat_template;
+    const LlmPromptFormat chat = LlmPromptFormat::Load(o.model, tokenizer, chat_options);
+    if (!chat.chat()) {
+      throw InputError(
+          fmt::format("LLM training: {} has no chat template, which rewriting conversations need",
+                      o.model.string()));
+    }
+    for (const CaptionPair& pair : pairs) {
+      pairs_text += pair.short_caption + "\t" + pair.detailed_caption + "\n";
+      std::vector<int64_t> ids = chat.ConversationIds(
+          RewriteConversation(pair.short_caption, pair.detailed_caption), false);
+      if (static_cast<int64_t>(ids.size()) > o.rewrite_max_length) ids.resize(o.rewrite_max_length);
+      sequences.push_back(std::move(ids));
+    }
+  }
+  const int64_t longest =
+      std::max_element(sequences.begin(), sequences.end(), [](const auto& a, const auto& b) {
+        return a.size() < b.size();
+      })->size();
+  const int64_t pad = tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : 0;
+  TokenizedBatch all = PadBatch(sequences, longest, pad);
+  at::Tensor ids = all.ids, mask = all.mask;
   const int64_t n = ids.size(0);
-  int64_t eval_n = std::min(n, o.eval_captions);
+  const int64_t eval_n = std::min(caption_count, o.eval_captions);
   at::Tensor eval_ids = ids.slice(0, 0, eval_n), eval_mask = mask.slice(0, 0, eval_n);
+  const int64_t rewrite_eval_n = std::min(n - caption_count, o.eval_captions);
+  at::Tensor rewrite_ids = ids.slice(0, caption_count, caption_count + rewrite_eval_n);
+  at::Tensor rewrite_mask = mask.slice(0, caption_count, caption_count + rewrite_eval_n);
 
   LlmTrainReport report;
   model->eval();
   report.loss_before = Evaluate(*model, eval_ids, eval_mask);
+  report.rewrite_pairs = static_cast<int64_t>(pairs.size());
+  if (rewrite_eval_n > 0) report.rewrite_loss_before = Evaluate(*model, rewrite_ids, rewrite_mask);
 
   model->train();
   for (auto& p : model->parameters()) p.set_requires_grad(true);
@@ -183,6 +225,7 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
   model->eval();
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   report.loss_after = Evaluate(*model, eval_ids, eval_mask);
+  if (rewrite_eval_n > 0) report.rewrite_loss_after = Evaluate(*model, rewrite_ids, rewrite_mask);
 
   nlohmann::json config = hf.json();
   // What was trained and how well, without timings: the same run writes the same bytes.
@@ -191,12 +234,18 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
                            {"steps", report.steps},
                            {"tokens_seen", report.tokens_seen},
                            {"corpus_sha256", Sha256Hex(corpus_text)},
-                           {"corpus_lines", n},
+                           {"corpus_lines", caption_count},
+                           {"rewrite_pairs", report.rewrite_pairs},
+                           {"rewrite_pairs_sha256", Sha256Hex(pairs_text)},
+                           {"rewrite_loss_before", report.rewrite_loss_before},
+                           {"rewrite_loss_after", report.rewrite_loss_after},
                            {"lr", o.lr},
                            {"batch_size", o.batch_size},
                            {"max_length", o.max_length},
+                           {"rewrite_max_length", o.rewrite_max_length},
                            {"seed", o.seed},
-                           {"template", o.text_template}};
+                           {"prompt_format", format.source()},
+                           {"prompt_fingerprint", format.fingerprint()}};
   if (!config.contains("modelgrow") || !config["modelgrow"].is_object()) {
     config["modelgrow"] = nlohmann::json::object();
   }

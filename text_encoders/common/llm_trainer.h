@@ -1,6 +1,8 @@
 // Teaches a tiny Llama-family decoder the captions' language (next-token cross-entropy with
-// AdamW), so the experiments' "LLM" text encoder has actually learned something. The llm plugin's
-// Maker runs it after MakeTinyModel when `train_steps > 0`.
+// AdamW), so the experiments' "LLM" text encoder has actually learned something, and optionally
+// to rewrite short captions into detailed ones (chat conversations: the rewriting instruction as
+// the system message, a short caption from the user, its detailed caption from the assistant).
+// The llm plugin's Maker runs it after MakeTinyModel when `train_steps > 0`.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/llm_prompt.h"
+#include "modelgrow/sdk/text_encoder.h"
+
 namespace modelgrow {
 
 struct LlmTrainOptions {
@@ -20,21 +25,29 @@ struct LlmTrainOptions {
   double lr = 3e-3;
   double weight_decay = 0.01;
   int64_t batch_size = 16;
-  int64_t max_length = 64;    // tokens per caption, BOS and EOS included
+  int64_t max_length = 64;  // tokens per caption, BOS and EOS included
+  // Tokens per rewriting conversation (longer: a detailed caption follows the short one).
+  int64_t rewrite_max_length = 256;
   int64_t warmup_steps = -1;  // -1: 5% of steps
   double grad_clip = 1.0;
   uint64_t seed = 0;
-  int64_t log_every = 50;                  // steps per progress line when not on a terminal
-  std::string text_template = "{prompt}";  // what each caption is wrapped in before training
-  int64_t eval_captions = 256;             // captions the before/after loss is measured on
+  int64_t log_every = 50;  // steps per progress line when not on a terminal
+  // The encoder's prompt format: each caption is trained exactly as the encoder will read it
+  // (its chat template or {prompt} template), followed by EOS for {prompt} templates.
+  LlmPromptOptions prompt;
+  int64_t eval_captions = 256;  // captions (and pairs) the before/after loss is measured on
 
-  // InputError for a missing folder name, a bound not met or a template without one {prompt}.
+  // InputError for a missing folder name or a bound not met.
   void Validate() const;
 };
 
 struct LlmTrainReport {
   double loss_before = 0;  // mean next-token loss on the eval captions, before training
   double loss_after = 0;
+  // The same on the first rewriting conversations (0 when there are none).
+  double rewrite_loss_before = 0;
+  double rewrite_loss_after = 0;
+  int64_t rewrite_pairs = 0;
   int64_t steps = 0;
   double seconds = 0;
   double steps_per_second = 0;
@@ -42,12 +55,19 @@ struct LlmTrainReport {
   nlohmann::json ToJson() const;
 };
 
-// Trains on the captions (as CorpusLines reads them) and writes `out` (config.json with a
-// "modelgrow.training" record, model.safetensors, the tokenizer files copied). Progress goes to
-// `progress`: a self-updating line on a terminal, otherwise one line per log_every steps.
-// Deterministic for a seed and thread count.
+// Trains on the captions (as CorpusLines reads them) and on the rewriting conversations of
+// `pairs` (none: captions only), all shuffled together, and writes `out` (config.json with a
+// "modelgrow.training" record, model.safetensors, the tokenizer files copied). Rewriting needs
+// the folder's chat template. Progress goes to `progress`: a self-updating line on a terminal,
+// otherwise one line per log_every steps. Deterministic for a seed and thread count.
 LlmTrainReport TrainTinyLlm(const LlmTrainOptions& options,
-                            const std::vector<std::string>& captions, std::ostream& progress,
+                            const std::vector<std::string>& captions,
+                            const std::vector<CaptionPair>& pairs, std::ostream& progress,
                             bool progress_is_terminal = false);
+
+// The conversation a rewriting pair is trained as, and the first part of it the rewriter
+// generates from: [system: kRewriteSystemPrompt, user: short, (assistant: detailed)].
+nlohmann::ordered_json RewriteConversation(const std::string& short_caption,
+                                           const std::string& detailed_caption = {});
 
 }  // namespace modelgrow

@@ -41,6 +41,7 @@ TinyModelOptions TinyModelOptions::Read(const Options& t, TinyModelFamily family
     o.train_steps = t.Int("train_steps", o.train_steps, kNonNegative);
     o.train_lr = t.Double("train_lr", o.train_lr, kLearningRate);
     o.train_batch_size = t.Int("train_batch_size", o.train_batch_size, kPositive);
+    o.train_rewrite = t.Bool("train_rewrite", o.train_rewrite);
   }
   // Values out of range were replaced by their defaults above; what is left are combinations.
   for (const auto& [key, message] : o.Problems()) t.Fail(key, message);
@@ -87,6 +88,9 @@ std::vector<std::pair<std::string, std::string>> TinyModelOptions::Problems() co
   if (decoder() && heads >= 1 && kv_heads >= 0 && heads % ResolvedKvHeads() != 0) {
     out.emplace_back("kv_heads",
                      fmt::format("kv_heads {} does not divide heads {}", kv_heads, heads));
+  }
+  if (train_rewrite && train_steps == 0) {
+    out.emplace_back("train_rewrite", "needs train_steps > 0: rewriting is learned by training");
   }
   if (!decoder() && train_steps > 0) {
     out.emplace_back("train_steps",

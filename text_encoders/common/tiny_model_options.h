@@ -15,6 +15,7 @@
 //   train_steps       0        llm only; > 0: next-token training on the captions
 //   train_lr          3e-3     llm only; > 0
 //   train_batch_size  32       llm only; >= 1
+//   train_rewrite     false    llm only; also learn to rewrite short captions into detailed ones
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,9 @@ struct TinyModelOptions {
   int64_t train_steps = 0;
   double train_lr = 3e-3;
   int64_t train_batch_size = 32;
+  // Also train on (short -> detailed) caption pairs as chat conversations, so the model can
+  // rewrite prompts (llm_trainer.h).
+  bool train_rewrite = false;
 
   // Reads `table` (problems recorded on it, all of them, with their key paths; unknown keys are
   // left for the caller's RejectUnknownKeys).

@@ -10,6 +10,8 @@
 
 #include "common/llama_decoder.h"
 #include "common/prompt_template.h"
+#include "common/sentencepiece_conversion.h"
+#include "common/sentencepiece_model.h"
 #include "common/sentencepiece_training.h"
 #include "common/t5_encoder.h"
 #include "common/tokenizer.h"
@@ -20,6 +22,15 @@
 namespace modelgrow {
 
 namespace {
+
+// Meta-Llama-3-8B-Instruct's chat template (with its add_generation_prompt switch), written into
+// the tiny decoders' tokenizer_config.json: the paper's LLaVA / Llama-3 style prompt.
+constexpr const char* kLlama3ChatTemplate =
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+    "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | "
+    "trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}"
+    "{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ "
+    "'<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
 
 void FillNormal(at::Tensor& param, double std, at::Generator& gen) {
   torch::NoGradGuard no_grad;
@@ -136,7 +147,8 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
   const int64_t vocab = processor.vocab_size();
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  nlohmann::json config, tokenizer_config;
+  nlohmann::json config, tokenizer_config, special_tokens_map, generation_config;
+  SentencePieceConversion conversion;
   NamedTensors tensors;
   int64_t parameters = 0;
   std::string tokenizer_file;
@@ -154,13 +166,16 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
     parameters = CountParameters(*model);
     config = c.ToHfJson();
     tokenizer_file = "spiece.model";
-    tokenizer_config = {{"tokenizer_class", "T5Tokenizer"},
+    conversion.legacy = true;
+    conversion.suffix = {"</s>"};
+    tokenizer_config = {{"tokenizer_class", "T5TokenizerFast"},
                         {"extra_ids", 0},
                         {"eos_token", "</s>"},
                         {"unk_token", "<unk>"},
                         {"pad_token", "<pad>"},
                         {"model_max_length", 300},
                         {"legacy", true}};
+    special_tokens_map = {{"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"pad_token", "<pad>"}};
   } else {
     LlamaConfig c;
     c.model_type = o.type;
@@ -184,16 +199,26 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
     parameters = CountParameters(*model);
     config = c.ToHfJson();
     tokenizer_file = "tokenizer.model";
-    // A SentencePiece tokenizer in Llama 2's layout (Qwen2's own BPE tokenizer.json cannot be
-    // made from SentencePiece; transformers loads this one through LlamaTokenizer).
-    tokenizer_config = {{"tokenizer_class", "LlamaTokenizer"},
+    // Llama's layout (BOS added, no EOS), converted as a non-legacy tokenizer (a "▁" only at the
+    // start of the text, not after every special token), with Llama 3's chat template around the
+    // markers the tokenizer keeps whole. Qwen2's own byte-level BPE cannot be made from
+    // SentencePiece; transformers loads this one through LlamaTokenizerFast either way.
+    conversion.legacy = false;
+    conversion.prefix = {"<s>"};
+    tokenizer_config = {{"tokenizer_class", "LlamaTokenizerFast"},
                         {"add_bos_token", true},
                         {"add_eos_token", false},
                         {"bos_token", "<s>"},
                         {"eos_token", "</s>"},
                         {"unk_token", "<unk>"},
-                        {"legacy", true},
-                        {"model_max_length", o.max_position_embeddings}};
+                        {"legacy", false},
+                        {"model_max_length", o.max_position_embeddings},
+                        {"chat_template", kLlama3ChatTemplate}};
+    special_tokens_map = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+    // As Meta-Llama-3-8B-Instruct's: generation also ends at the end of a chat turn, which the
+    // chat template closes with <|eot_id|>, not with EOS.
+    generation_config = {{"bos_token_id", c.bos_token_id},
+                         {"eos_token_id", {c.eos_token_id, processor.PieceToId("<|eot_id|>")}}};
   }
   config["modelgrow"] = {
       {"made_by", "modelgrow tiny-model maker"}, {"seed", o.seed},
@@ -204,6 +229,14 @@ TinyModelFacts MakeTinyModel(const TinyModelOptions& o, const std::vector<std::s
   out.AddTensors("model.safetensors", tensors, {{"format", "pt"}});
   out.AddJson("config.json", config);
   out.AddJson("tokenizer_config.json", tokenizer_config);
+  out.AddJson("special_tokens_map.json", special_tokens_map);
+  if (!generation_config.is_null()) out.AddJson("generation_config.json", generation_config);
+  // Both tokenizer files, as Hugging Face folders ship them: tokenizer.json (what the plugins and
+  // transformers' fast tokenizers read) and the SentencePiece model it was converted from.
+  out.AddFile("tokenizer.json", SentencePieceToTokenizerJson(
+                                    SentencePieceModel::Parse(spiece, tokenizer_file), conversion)
+                                        .dump(2) +
+                                    "\n");
   out.AddFile(tokenizer_file, spiece);
   out.Commit();
 

@@ -166,8 +166,8 @@ TEST(TinyModels, CorpusLinesAreWhatACorpusFileHolds) {
 TEST(TinyModels, T5FolderIsAHuggingFaceFolderTheLoaderReads) {
   TempDir dir;
   TinyModelFacts facts = MakeTinyModel(Tiny("t5"), testing::CaptionCorpus(), dir / "t5");
-  for (const char* f :
-       {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json"}) {
+  for (const char* f : {"config.json", "model.safetensors", "spiece.model", "tokenizer.json",
+                        "tokenizer_config.json", "special_tokens_map.json"}) {
     EXPECT_TRUE(std::filesystem::exists(dir / "t5" / f)) << f;
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "t5.staging"));
@@ -204,8 +204,8 @@ TEST(TinyModels, SameSeedSameBytesOtherSeedOtherWeights) {
   MakeTinyModel(o, captions, dir / "b");
   o.seed = 8;
   MakeTinyModel(o, captions, dir / "c");
-  for (const char* f :
-       {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"}) {
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer.json",
+                        "tokenizer_config.json"}) {
     EXPECT_EQ(ReadFile(dir / "a" / f), ReadFile(dir / "b" / f)) << f;
   }
   EXPECT_NE(ReadFile(dir / "a" / "model.safetensors"), ReadFile(dir / "c" / "model.safetensors"));
@@ -230,6 +230,11 @@ TEST(TinyModels, LlamaAndQwen2FoldersLoadWithTheirLayouts) {
       SentencePieceTokenizer::Load(dir / "llama" / "tokenizer.model");
   EXPECT_EQ(tokenizer.bos_id(), 1);
   EXPECT_GE(tokenizer.PieceToId("<|eot_id|>"), 0);
+  // Generation ends at EOS and at the end of a chat turn, as for Llama 3 Instruct.
+  nlohmann::json generation =
+      nlohmann::json::parse(ReadFile(dir / "llama" / "generation_config.json"));
+  EXPECT_EQ(generation["eos_token_id"],
+            nlohmann::json({tokenizer.eos_id(), tokenizer.PieceToId("<|eot_id|>")}));
   for (const char* name : {"llama", "qwen2"}) {
     LlamaDecoder model = LoadLlamaDecoder(dir / name);
     TokenizedBatch b = TokenizeBatch(tokenizer, {ApplyTemplate(kDefaultLlmTemplate, "a blue cone")},
@@ -273,7 +278,7 @@ TEST(TinyModels, TrainedLlmLearnsTheCorpus) {
   MakeTinyModel(Tiny("llama"), captions, dir / "llama");
   LlmTrainOptions o = Training(dir);
   std::ostringstream progress;
-  LlmTrainReport report = TrainTinyLlm(o, captions, progress);
+  LlmTrainReport report = TrainTinyLlm(o, captions, {}, progress);
   EXPECT_GT(report.loss_before, 4.0);  // about ln(vocab) for an untrained model
   EXPECT_LT(report.loss_after, 0.5 * report.loss_before) << progress.str();
   // One progress line per 40 steps, with loss, rate and ETA.
@@ -287,7 +292,7 @@ TEST(TinyModels, TrainedLlmLearnsTheCorpus) {
   HfConfig hf = HfConfig::Read(o.out);
   const nlohmann::json& record = hf.json()["modelgrow"]["training"];
   EXPECT_DOUBLE_EQ(record["loss_after"].get<double>(), report.loss_after);
-  EXPECT_EQ(record["template"], "{prompt}");
+  EXPECT_EQ(record["prompt_format"], "tokenizer_config.json chat_template");
   EXPECT_EQ(record["corpus_lines"], 400);
   EXPECT_TRUE(std::filesystem::exists(o.out / "tokenizer.model"));
   EXPECT_EQ(ReadFile(o.out / "tokenizer.model"), ReadFile(dir / "llama" / "tokenizer.model"));
@@ -300,7 +305,7 @@ TEST(TinyModels, TrainedLlmLearnsTheCorpus) {
   o.out = dir / "again";
   std::ostringstream quiet;
   torch::NoGradGuard callers_no_grad;
-  EXPECT_DOUBLE_EQ(TrainTinyLlm(o, captions, quiet).loss_after, report.loss_after);
+  EXPECT_DOUBLE_EQ(TrainTinyLlm(o, captions, {}, quiet).loss_after, report.loss_after);
   EXPECT_EQ(ReadFile(dir / "again" / "model.safetensors"),
             ReadFile(dir / "trained" / "model.safetensors"));
 }
@@ -312,7 +317,7 @@ TEST(TinyModels, TrainerProgressUpdatesOneLineOnATerminal) {
   LlmTrainOptions o = Training(dir);
   o.steps = 3;
   std::ostringstream progress;
-  TrainTinyLlm(o, captions, progress, /*progress_is_terminal=*/true);
+  TrainTinyLlm(o, captions, {}, progress, /*progress_is_terminal=*/true);
   std::string text = progress.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\r'), 3) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
@@ -325,13 +330,21 @@ TEST(TinyModels, TrainerRejectsBadInput) {
   LlmTrainOptions o = Training(dir);
   o.model = dir / "nope";
   std::ostringstream progress;
-  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, progress), InputError, "nope", "does not exist");
+  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, {}, progress), InputError, "nope", "does not exist");
   MakeTinyModel(Tiny("t5"), captions, dir / "t5");
   o.model = dir / "t5";
-  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, progress), InputError, "model_type", "'t5'");
-  o.text_template = "no slot";
-  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, progress), InputError, "{prompt} exactly once");
+  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, {}, progress), InputError, "model_type", "'t5'");
+  MakeTinyModel(Tiny("llama"), captions, dir / "llama");
+  o.model = dir / "llama";
+  o.prompt.text_template = "no slot";
+  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, {}, progress), InputError, "{prompt} exactly once");
   EXPECT_FALSE(std::filesystem::exists(o.out));
+  // Rewriting needs the chat template the tiny folders carry.
+  o.prompt.text_template = "";
+  o.prompt.chat_template = "{{ messages[0]['content'] }}";
+  o.steps = 1;
+  EXPECT_NO_THROW(TrainTinyLlm(o, captions, testing::CaptionPairs(8), progress));
+  EXPECT_FALSE(std::filesystem::exists(dir / "nope"));
 }
 
 }  // namespace

@@ -106,16 +106,10 @@ std::filesystem::path FindSentencePieceModel(const std::filesystem::path& folder
   }
   std::string listed;
   for (const std::string& name : names) listed += (listed.empty() ? "" : " or ") + name;
-  if (std::filesystem::is_regular_file(folder / "tokenizer.json")) {
-    throw InputError(fmt::format(
-        "{} has only a Hugging Face tokenizer.json (a BPE tokenizer, as Llama 3 and Qwen2 ship), "
-        "and no SentencePiece model ({}): this encoder tokenises with SentencePiece only. Give a "
-        "SentencePiece model with the `tokenizer` option, or encode the prompts with your own "
-        "Python stack and read them with the `precomputed` encoder (docs/text-encoders.md)",
-        folder.string(), listed));
-  }
-  throw InputError(fmt::format("{} has no tokenizer: expected a SentencePiece model {}",
-                               folder.string(), listed));
+  // Callers read a tokenizer.json first (ModelTokenizer): here the folder has neither.
+  throw InputError(fmt::format(
+      "{} has no tokenizer: expected a Hugging Face tokenizer.json or a SentencePiece model {}",
+      folder.string(), listed));
 }
 
 void CheckTokenizerFits(const SentencePieceTokenizer& tokenizer, int64_t vocab_size,

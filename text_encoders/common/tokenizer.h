@@ -59,8 +59,8 @@ struct TokenizedBatch {
 };
 
 // The SentencePiece model of a model folder: the first of `names` present (e.g. {"spiece.model",
-// "tokenizer.model"}). InputError otherwise; for a folder with only a Hugging Face tokenizer.json
-// (Llama 3, Qwen2) it says that a SentencePiece model or the `precomputed` encoder is needed.
+// "tokenizer.model"}). InputError otherwise (ModelTokenizer asks only for a folder without a
+// tokenizer.json, so the message names both kinds).
 std::filesystem::path FindSentencePieceModel(const std::filesystem::path& folder,
                                              const std::vector<std::string>& names);
 

@@ -1,22 +1,29 @@
 // The `llm` text encoder: a Llama-family decoder (Llama 2/3, Qwen2, Mistral) read as an encoder
-// -- a chat template around the prompt, one chosen hidden state, the attention mask. Its Maker
+// -- the prompt rendered by the folder's chat template (or a {prompt} template) and tokenised as
+// apply_chat_template(tokenize=True) does, one chosen hidden state, the attention mask. Its Maker
 // makes a tiny Llama / Qwen2 folder from captions and, with `train_steps`, teaches it their
-// language inside the encoder's own template (`make = {...}`, `modelgrow text make --plugin llm`).
+// language inside the encoder's own prompt format (`make = {...}`, `modelgrow text make --plugin
+// llm`) and, with `train_rewrite`, to rewrite short captions into detailed ones. Its Tokenizer
+// serves `modelgrow text tokenize`; its Rewriter rewrites prompts (`modelgrow rewrite`).
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "common/encoder_options.h"
+#include "common/folder_tokenizer.h"
 #include "common/llama_decoder.h"
+#include "common/llm_prompt.h"
+#include "common/llm_rewriter.h"
 #include "common/llm_trainer.h"
+#include "common/model_tokenizer.h"
 #include "common/prompt_template.h"
 #include "common/tiny_model_options.h"
 #include "common/tiny_models.h"
-#include "common/tokenizer.h"
 #include "common/truncation.h"
 #include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/errors.h"
@@ -27,11 +34,22 @@
 namespace modelgrow {
 namespace {
 
-// The encoder's `template` as both the encoder and its Maker read it: the tiny LLM must learn
-// the captions inside the very text the encoder will wrap them in.
-std::string TemplateOf(const Options& encoder_options) {
-  if (encoder_options.TypeOf("template") != "string") return std::string(kDefaultLlmTemplate);
-  return encoder_options.String("template", std::string(kDefaultLlmTemplate));
+// The prompt format as both the encoder and its Maker read it: the tiny LLM must learn the
+// captions inside the very text the encoder will give it. Problems are recorded by the encoder;
+// only well-typed values are taken here.
+LlmPromptOptions PromptOptionsOf(const Options& o) {
+  LlmPromptOptions p;
+  auto text = [&](const char* key, std::string& value) {
+    if (o.TypeOf(key) == "string") value = o.String(key, value);
+  };
+  text("template", p.text_template);
+  text("chat_template", p.chat_template);
+  text("system_prompt", p.system_prompt);
+  if (o.TypeOf("add_generation_prompt") == "boolean") {
+    p.add_generation_prompt = o.Bool("add_generation_prompt", false);
+  }
+  if (o.TypeOf("add_bos") == "boolean") p.add_bos = o.Bool("add_bos", true);
+  return p;
 }
 
 class LlmTextEncoder : public TextEncoder {
@@ -48,7 +66,17 @@ hidden_layer = 1
 add_bos = false
 template = "<|start_header_id|>user<|end_header_id|>\n\n{prompt}<|eot_id|>"
 make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv_heads = 1, train_steps = 2, train_batch_size = 4}
+
+[[example]]
+max_length = 48
+system_prompt = ""
+make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, train_batch_size = 4, train_rewrite = true}
 )toml";
+
+  // `modelgrow text tokenize`: the folder's tokenizer as Hugging Face loads it.
+  using Tokenizer = FolderTokenizer;
+  // `modelgrow rewrite`: KV-cached generation with the folder's chat template.
+  using Rewriter = LlmRewriter;
 
   // A tiny Llama / Qwen2 folder (keys: docs/text-encoders.md, common/tiny_model_options.h). With
   // train_steps > 0 the decoder is trained on the captions wrapped in the encoder's `template`,
@@ -57,7 +85,7 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
    public:
     Maker(const PluginContext& context, const Options& encoder_options)
         : options_(TinyModelOptions::Read(context.options, TinyModelFamily::kDecoder)),
-          template_(TemplateOf(encoder_options)) {
+          prompt_(PromptOptionsOf(encoder_options)) {
       // The encoder reports its own option problems; only well-typed values are taken here.
       if (encoder_options.TypeOf("max_length") == "integer") {
         train_max_length_ =
@@ -65,12 +93,20 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
       }
     }
 
-    nlohmann::json Make(const std::vector<std::string>& captions,
-                        const std::filesystem::path& folder, std::ostream& log) override {
+    nlohmann::json Make(const TextCorpus& corpus, const std::filesystem::path& folder,
+                        std::ostream& log) override {
+      const std::vector<std::string>& captions = corpus.captions;
       log << fmt::format(
-          "making a tiny {} (d_model {}, {} layers, {} heads, {} kv heads) from {} captions\n",
+          "making a tiny {} (d_model {}, {} layers, {} heads, {} kv heads) from {} captions{}\n",
           options_.type, options_.d_model, options_.layers, options_.heads,
-          options_.ResolvedKvHeads(), captions.size());
+          options_.ResolvedKvHeads(), captions.size(),
+          options_.train_rewrite ? fmt::format(" and {} rewriting pairs", corpus.pairs.size())
+                                 : "");
+      if (options_.train_rewrite && corpus.pairs.empty()) {
+        throw InputError(
+            "train_rewrite: the corpus has no (short, detailed) caption pairs to learn rewriting "
+            "from");
+      }
       if (options_.train_steps == 0) {
         nlohmann::json facts = MakeTinyModel(options_, captions, folder).ToJson();
         facts["type"] = options_.type;
@@ -89,11 +125,13 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
       t.lr = options_.train_lr;
       t.batch_size = options_.train_batch_size;
       t.seed = options_.seed;
-      t.text_template = template_;
+      t.prompt = prompt_;
       t.max_length = train_max_length_;
+      t.rewrite_max_length = std::max<int64_t>(256, train_max_length_);
       LlmTrainReport report;
       try {
-        report = TrainTinyLlm(t, captions, log);
+        report = TrainTinyLlm(
+            t, captions, options_.train_rewrite ? corpus.pairs : std::vector<CaptionPair>{}, log);
       } catch (...) {
         std::error_code ec;
         std::filesystem::remove_all(untrained, ec);
@@ -102,6 +140,9 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
       std::filesystem::remove_all(untrained);
       facts.update({{"loss_before", report.loss_before},
                     {"loss_after", report.loss_after},
+                    {"rewrite_pairs", report.rewrite_pairs},
+                    {"rewrite_loss_before", report.rewrite_loss_before},
+                    {"rewrite_loss_after", report.rewrite_loss_after},
                     {"steps", report.steps},
                     {"seconds", report.seconds}});
       return facts;
@@ -109,7 +150,7 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
 
    private:
     TinyModelOptions options_;
-    std::string template_;
+    LlmPromptOptions prompt_;
     int64_t train_max_length_ = 64;
   };
 
@@ -118,16 +159,35 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
     const Options& o = context.options;
     folder_ = o.RequireString("path");
     max_length_ = o.Int("max_length", 300, {.min = 2, .max = 1000000});
-    template_ = o.String("template", std::string(kDefaultLlmTemplate));
+    prompt_.text_template = o.String("template", "");
+    prompt_.chat_template = o.String("chat_template", "");
+    prompt_.system_prompt = o.String("system_prompt", std::string(kDefaultSystemPrompt));
+    prompt_.add_generation_prompt = o.Bool("add_generation_prompt", false);
+    prompt_.add_bos = o.Bool("add_bos", true);
     hidden_layer_ = o.Int("hidden_layer", -1);
     dtype_ = DtypeOption(o);
     device_ = DeviceOption(o, context.device);
-    add_bos_ = o.Bool("add_bos", true);
     tokenizer_file_ = o.String("tokenizer", "");
-    try {
-      CheckTemplate(template_, o.KeyPath("template"));
-    } catch (const InputError&) {
-      o.Fail("template", "must contain {prompt} exactly once");
+    // Options of one kind of format only: set with the other, they would be ignored silently.
+    chat_only_ = o.Has("system_prompt") || o.Has("add_generation_prompt");
+    prompt_template_only_ = o.Has("add_bos");
+    if (!prompt_.text_template.empty()) {
+      try {
+        CheckTemplate(prompt_.text_template, o.KeyPath("template"));
+      } catch (const InputError&) {
+        o.Fail("template", "must contain {prompt} exactly once");
+      }
+      if (!prompt_.chat_template.empty()) {
+        o.Fail("chat_template", "give either `template` ({prompt}) or `chat_template` (Jinja)");
+      }
+      if (chat_only_) {
+        o.Fail("template",
+               "system_prompt and add_generation_prompt apply to chat templates, not to a "
+               "{prompt} template");
+      }
+    }
+    if (!prompt_.chat_template.empty() && prompt_template_only_) {
+      o.Fail("add_bos", "applies to {prompt} templates; a chat template writes BOS itself");
     }
   }
 
@@ -137,31 +197,38 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
       LlamaDecoder model = LoadLlamaDecoder(folder_, /*with_lm_head=*/false, dtype_, device_);
       // Out of range is known only now: the layer count is the model's.
       const int64_t hidden_index = model->ResolveHiddenIndex(hidden_layer_);
-      SentencePieceTokenizer tokenizer = SentencePieceTokenizer::Load(
-          tokenizer_file_.empty()
-              ? FindSentencePieceModel(folder_, {"tokenizer.model", "spiece.model"})
-              : tokenizer_file_);
-      CheckTokenizerFits(tokenizer, model->config().vocab_size, folder_ / "config.json");
-      if (add_bos_ && tokenizer.bos_id() < 0) {
-        throw InputError(fmt::format("tokenizer {} defines no BOS piece; set add_bos = false",
-                                     tokenizer.path().string()));
+      auto tokenizer = std::make_shared<const ModelTokenizer>(
+          ModelTokenizer::Load(folder_, tokenizer_file_, {"tokenizer.model", "spiece.model"},
+                               SentencePieceSpecials{.bos = true}));
+      CheckTokenizerFits(*tokenizer, model->config().vocab_size, folder_ / "config.json");
+      LlmPromptFormat format = LlmPromptFormat::Load(folder_, tokenizer, prompt_);
+      if (format.chat() && prompt_template_only_) {
+        throw InputError(fmt::format(
+            "add_bos applies to {{prompt}} templates, but {} renders the prompt (a chat "
+            "template writes BOS itself)",
+            format.source()));
       }
-      pad_id_ = tokenizer.pad_id() >= 0   ? tokenizer.pad_id()
-                : tokenizer.eos_id() >= 0 ? tokenizer.eos_id()
-                                          : 0;
-      // What the output depends on: the weights, the tokenizer, and every option that shapes
-      // the tokens or picks the hidden state.
-      key_ = "llm-" + ContentHash("text-encoder-llm")
+      if (!format.chat() && chat_only_) {
+        throw InputError(fmt::format(
+            "system_prompt and add_generation_prompt apply to chat templates, but {} has none "
+            "(the {} is used)",
+            folder_.string(), format.source()));
+      }
+      pad_id_ = tokenizer->pad_id() >= 0   ? tokenizer->pad_id()
+                : tokenizer->eos_id() >= 0 ? tokenizer->eos_id()
+                                           : 0;
+      // What the output depends on: the weights, the tokenizer and prompt format, and every
+      // option that shapes the tokens or picks the hidden state.
+      key_ = "llm-" + ContentHash("text-encoder-llm/2")
                           .Add("folder", FolderFingerprint(folder_))
-                          .Add("tokenizer", Sha256Hex(tokenizer.Serialized()))
+                          .Add("prompt", format.fingerprint())
                           .Add("max_length", max_length_)
-                          .Add("template", template_)
                           .Add("hidden_state", hidden_index)
-                          .Add("add_bos", add_bos_ ? "true" : "false")
                           .Add("dtype", DtypeName())
                           .Short();
       hidden_index_ = hidden_index;
       tokenizer_ = std::move(tokenizer);
+      format_ = std::move(format);
       model_ = std::move(model);
     } catch (const InputError& e) {
       throw InputError(fmt::format("text encoder llm: {}", e.what()));
@@ -181,15 +248,15 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
   TextEncoding Encode(const std::vector<std::string>& prompts) override {
     std::lock_guard<std::mutex> lock(mutex_);
     RequireLoaded();
-    std::vector<std::string> texts;
-    texts.reserve(prompts.size());
-    for (const std::string& p : prompts) texts.push_back(ApplyTemplate(template_, p));
-    PaddingSpec spec;
-    spec.max_length = max_length_;
-    spec.add_bos = add_bos_;
-    spec.add_eos = false;
-    spec.pad_id = pad_id_;
-    TokenizedBatch tokens = TokenizeBatch(tokenizer_, texts, spec);
+    std::vector<std::vector<int64_t>> ids;
+    ids.reserve(prompts.size());
+    int64_t truncated = 0;
+    for (const std::string& p : prompts) {
+      bool cut = false;
+      ids.push_back(format_->PromptIds(p, max_length_, &cut));
+      truncated += cut ? 1 : 0;
+    }
+    TokenizedBatch tokens = PadBatch(ids, max_length_, pad_id_, truncated);
     truncation_->Add(tokens.truncated);
     TextEncoding out;
     {
@@ -209,14 +276,19 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
 
   // The options before Load(); the model's facts after.
   nlohmann::json Describe() const override {
-    nlohmann::json d = {
-        {"encoder", "llm"},      {"path", folder_.string()}, {"hidden_layer", hidden_layer_},
-        {"template", template_}, {"add_bos", add_bos_},      {"max_length", max_length_},
-        {"dtype", DtypeName()},  {"device", device_.str()},  {"null_policy", "model_buffer"}};
+    nlohmann::json d = {{"encoder", "llm"},
+                        {"path", folder_.string()},
+                        {"hidden_layer", hidden_layer_},
+                        {"max_length", max_length_},
+                        {"dtype", DtypeName()},
+                        {"device", device_.str()},
+                        {"null_policy", "model_buffer"}};
     if (!model_) return d;
     const LlamaConfig& c = model_->config();
     d.update({{"model_type", c.model_type},
-              {"tokenizer", tokenizer_.path().string()},
+              {"tokenizer", tokenizer_->Describe()},
+              {"prompt_format", format_->source()},
+              {"chat_template", format_->chat()},
               {"hidden_size", c.hidden_size},
               {"layers", c.num_hidden_layers},
               {"heads", c.num_attention_heads},
@@ -239,14 +311,15 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
   std::filesystem::path folder_;
   std::filesystem::path tokenizer_file_;
   int64_t max_length_ = 300;
-  std::string template_;
+  LlmPromptOptions prompt_;
+  bool chat_only_ = false, prompt_template_only_ = false;
   int64_t hidden_layer_ = -1, hidden_index_ = 0;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_ = c10::Device(c10::DeviceType::CPU);
-  bool add_bos_ = true;
   int64_t pad_id_ = 0;
   LlamaDecoder model_{nullptr};
-  SentencePieceTokenizer tokenizer_;
+  std::shared_ptr<const ModelTokenizer> tokenizer_;
+  std::optional<LlmPromptFormat> format_;
   std::unique_ptr<TruncationReport> truncation_;
   std::string key_;
   std::mutex mutex_;
@@ -255,5 +328,5 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
 }  // namespace
 }  // namespace modelgrow
 
-MODELGROW_TEXT_ENCODER(modelgrow::LlmTextEncoder, "llm", "1.1.0",
+MODELGROW_TEXT_ENCODER(modelgrow::LlmTextEncoder, "llm", "2.0.0",
                        "Llama-family decoder (Llama 2/3, Qwen2, Mistral) read as a text encoder");

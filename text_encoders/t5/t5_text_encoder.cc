@@ -1,6 +1,8 @@
 // The `t5` text encoder: a T5 v1.1 encoder from a Hugging Face folder, as Open-Sora conditions on
-// it (SentencePiece with EOS, padded and truncated to max_length, the attention mask kept). Its
-// Maker makes a tiny T5 folder from captions (`make = {...}`, `modelgrow text make --plugin t5`).
+// it (the folder's tokenizer.json, or its SentencePiece model, with EOS, padded and truncated to
+// max_length, the attention mask kept). Its Maker makes a tiny T5 folder from captions
+// (`make = {...}`, `modelgrow text make --plugin t5`); its Tokenizer serves `modelgrow text
+// tokenize`.
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -9,10 +11,11 @@
 #include <torch/torch.h>
 
 #include "common/encoder_options.h"
+#include "common/folder_tokenizer.h"
+#include "common/model_tokenizer.h"
 #include "common/t5_encoder.h"
 #include "common/tiny_model_options.h"
 #include "common/tiny_models.h"
-#include "common/tokenizer.h"
 #include "common/truncation.h"
 #include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/errors.h"
@@ -37,6 +40,9 @@ dtype = "bfloat16"
 make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 5}
 )toml";
 
+  // `modelgrow text tokenize`: the folder's tokenizer as Hugging Face loads it.
+  using Tokenizer = FolderTokenizer;
+
   // A tiny T5 folder: a SentencePiece model trained on the captions and Hugging Face's
   // initialisation from the seed (keys: docs/text-encoders.md, common/tiny_model_options.h).
   class Maker : public TextModelMaker {
@@ -44,11 +50,11 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
     Maker(const PluginContext& context, const Options& /*encoder_options*/)
         : options_(TinyModelOptions::Read(context.options, TinyModelFamily::kT5)) {}
 
-    nlohmann::json Make(const std::vector<std::string>& captions,
-                        const std::filesystem::path& folder, std::ostream& log) override {
+    nlohmann::json Make(const TextCorpus& corpus, const std::filesystem::path& folder,
+                        std::ostream& log) override {
       log << fmt::format("making a tiny T5 (d_model {}, {} layers, {} heads) from {} captions\n",
-                         options_.d_model, options_.layers, options_.heads, captions.size());
-      nlohmann::json facts = MakeTinyModel(options_, captions, folder).ToJson();
+                         options_.d_model, options_.layers, options_.heads, corpus.captions.size());
+      nlohmann::json facts = MakeTinyModel(options_, corpus.captions, folder).ToJson();
       facts["type"] = "t5";
       return facts;
     }
@@ -71,19 +77,15 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
     if (model_) return;  // loaded already
     try {
       T5Encoder model = LoadT5Encoder(folder_, dtype_, device_);
-      SentencePieceTokenizer tokenizer = SentencePieceTokenizer::Load(
-          tokenizer_file_.empty()
-              ? FindSentencePieceModel(folder_, {"spiece.model", "tokenizer.model"})
-              : tokenizer_file_);
-      CheckTokenizerFits(tokenizer, model->config().vocab_size, folder_ / "config.json");
-      if (tokenizer.eos_id() < 0) {
-        throw InputError(fmt::format("tokenizer {} defines no EOS piece; T5 appends one",
-                                     tokenizer.path().string()));
-      }
+      // T5's tokenizers append EOS (T5Tokenizer for a folder with only spiece.model).
+      auto tokenizer = std::make_shared<const ModelTokenizer>(
+          ModelTokenizer::Load(folder_, tokenizer_file_, {"spiece.model", "tokenizer.model"},
+                               SentencePieceSpecials{.eos = true}));
+      CheckTokenizerFits(*tokenizer, model->config().vocab_size, folder_ / "config.json");
       // What the output depends on: the weights, the tokenizer, the length and the dtype.
-      key_ = "t5-" + ContentHash("text-encoder-t5")
+      key_ = "t5-" + ContentHash("text-encoder-t5/2")
                          .Add("folder", FolderFingerprint(folder_))
-                         .Add("tokenizer", Sha256Hex(tokenizer.Serialized()))
+                         .Add("tokenizer", tokenizer->fingerprint())
                          .Add("max_length", max_length_)
                          .Add("dtype", DtypeName())
                          .Short();
@@ -107,11 +109,16 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
   TextEncoding Encode(const std::vector<std::string>& prompts) override {
     std::lock_guard<std::mutex> lock(mutex_);
     RequireLoaded();
-    PaddingSpec spec;
-    spec.max_length = max_length_;
-    spec.add_eos = true;
-    spec.pad_id = tokenizer_.pad_id() >= 0 ? tokenizer_.pad_id() : 0;
-    TokenizedBatch tokens = TokenizeBatch(tokenizer_, prompts, spec);
+    std::vector<std::vector<int64_t>> ids;
+    ids.reserve(prompts.size());
+    int64_t truncated = 0;
+    for (const std::string& p : prompts) {
+      bool cut = false;
+      ids.push_back(tokenizer_->Encode(p, /*add_special_tokens=*/true, max_length_, &cut));
+      truncated += cut ? 1 : 0;
+    }
+    TokenizedBatch tokens =
+        PadBatch(ids, max_length_, tokenizer_->pad_id() >= 0 ? tokenizer_->pad_id() : 0, truncated);
     truncation_->Add(tokens.truncated);
     TextEncoding out;
     {
@@ -135,7 +142,7 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
                         {"device", device_.str()},   {"null_policy", "model_buffer"}};
     if (!model_) return d;
     const T5Config& c = model_->config();
-    d.update({{"tokenizer", tokenizer_.path().string()},
+    d.update({{"tokenizer", tokenizer_->Describe()},
               {"d_model", c.d_model},
               {"layers", c.num_layers},
               {"heads", c.num_heads},
@@ -159,7 +166,7 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_ = c10::Device(c10::DeviceType::CPU);
   T5Encoder model_{nullptr};
-  SentencePieceTokenizer tokenizer_;
+  std::shared_ptr<const ModelTokenizer> tokenizer_;
   std::unique_ptr<TruncationReport> truncation_;
   std::string key_;
   std::mutex mutex_;
@@ -168,5 +175,5 @@ make = {vocab_size = 96, d_model = 32, layers = 2, heads = 4, d_ff = 48, seed = 
 }  // namespace
 }  // namespace modelgrow
 
-MODELGROW_TEXT_ENCODER(modelgrow::T5TextEncoder, "t5", "1.1.0",
+MODELGROW_TEXT_ENCODER(modelgrow::T5TextEncoder, "t5", "2.0.0",
                        "T5 v1.1 encoder from a Hugging Face folder (Open-Sora's text condition)");

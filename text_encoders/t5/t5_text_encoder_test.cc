@@ -137,11 +137,36 @@ TEST_F(T5Plugin, TokenizerProblemsAreLoadErrors) {
   auto encoder = plugin_->Construct(fmt::format("path = \"{}\"\ntokenizer = \"{}\"\n",
                                                 testing::Fixture("reference/t5").string(),
                                                 (dir / "big.model").string()));
-  EXPECT_THROW_WITH(encoder->Load(), InputError, "big.model", "200 pieces", "vocab_size 96",
+  EXPECT_THROW_WITH(encoder->Load(), InputError, "big.model", "200 tokens", "vocab_size 96",
                     "does not belong");
   auto missing =
       plugin_->Construct(Table(fmt::format("tokenizer = \"{}\"\n", (dir / "none.model").string())));
   EXPECT_THROW_WITH(missing->Load(), InputError, "none.model", "does not exist");
+}
+
+// The folder's tokenizer.json is what a T5 folder is read with when it has one; a folder with only
+// the SentencePiece model (what the tiny T5s were before) gives the same encodings.
+TEST_F(T5Plugin, TokenizerJsonAndSentencePieceGiveTheSameEncoding) {
+  TempDir dir;
+  plugin_->MakeModel("vocab_size = 96\nd_model = 16\nlayers = 1\nheads = 2\n", dir / "made");
+  std::filesystem::copy(dir / "made", dir / "spm");
+  std::filesystem::remove(dir / "spm" / "tokenizer.json");
+  auto json =
+      plugin_->Load(fmt::format("path = \"{}\"\nmax_length = 8\n", (dir / "made").string()));
+  auto spm = plugin_->Load(fmt::format("path = \"{}\"\nmax_length = 8\n", (dir / "spm").string()));
+  EXPECT_EQ(json->Describe()["tokenizer"]["kind"], "tokenizer.json");
+  EXPECT_EQ(spm->Describe()["tokenizer"]["kind"], "sentencepiece");
+  const std::vector<std::string> prompts = {"a red cube moves left",
+                                            "a green cylinder falls from the sky in a dark room"};
+  TextEncoding a = json->Encode(prompts), b = spm->Encode(prompts);
+  EXPECT_TRUE(torch::equal(a.embedding, b.embedding));
+  EXPECT_TRUE(torch::equal(a.mask, b.mask));
+  EXPECT_NE(json->CacheKey(), spm->CacheKey());
+  // `tokenizer` may name a tokenizer.json too.
+  auto named = plugin_->Load(fmt::format("path = \"{}\"\nmax_length = 8\ntokenizer = \"{}\"\n",
+                                         (dir / "spm").string(),
+                                         (dir / "made" / "tokenizer.json").string()));
+  EXPECT_TRUE(torch::equal(named->Encode(prompts).embedding, a.embedding));
 }
 
 TEST_F(T5Plugin, MakerWritesAFolderTheEncoderLoads) {
@@ -169,7 +194,7 @@ TEST_F(T5Plugin, SameMakeOptionsAndCaptionsGiveTheSameBytes) {
   EXPECT_NE(ReadFile(dir / "a" / "model.safetensors"), ReadFile(dir / "c" / "model.safetensors"));
   std::vector<std::string> fewer = testing::CaptionCorpus(200);
   std::ostringstream log;
-  plugin_->Maker(make)->Make(fewer, dir / "d", log);
+  plugin_->Maker(make)->Make({fewer, {}}, dir / "d", log);
   EXPECT_NE(ReadFile(dir / "a" / "config.json"), ReadFile(dir / "d" / "config.json"));
 }
 

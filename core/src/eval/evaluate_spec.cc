@@ -25,10 +25,29 @@ EvaluateSpec EvaluateSpec::FromOptions(const Options& t) {
   if (e.domains.empty()) t.Fail("domains", "needs at least one domain = \"<held-out data id>\"");
   domains.RejectUnknownKeys();
   e.prompts = t.StringList("prompts", e.prompts);
+  bool rewritten = false;
   for (const std::string& p : e.prompts) {
-    if (p != "short" && p != "detailed") {
-      t.Fail("prompts", fmt::format("prompt kinds are 'short' and 'detailed', not '{}'", p));
+    if (p != "short" && p != "detailed" && p != "rewritten") {
+      t.Fail("prompts",
+             fmt::format("prompt kinds are 'short', 'detailed' and 'rewritten', not '{}'", p));
     }
+    rewritten = rewritten || p == "rewritten";
+  }
+  if (t.Has("rewrite")) {
+    Options r = t.Table("rewrite");
+    RewriteSpec rewrite;
+    rewrite.text = r.RequireString("text");
+    // The rewriter's own options are checked by its plugin (Manifest::CheckPlugins).
+    for (const std::string& k : r.Keys()) r.Accept(k);
+    rewrite.options = r.Subset({"text"});
+    e.rewrite = rewrite;
+    if (!rewritten) {
+      t.Fail("rewrite", "is used only by the prompt kind 'rewritten', which `prompts` lacks");
+    }
+  } else if (rewritten) {
+    t.Fail("prompts",
+           "'rewritten' needs a rewrite = {text = \"<text id>\", ...} table naming the model "
+           "that rewrites");
   }
   e.samples = t.Int("samples", e.samples, {.min = 0, .max = 100000});
   e.sampling_steps = t.Int("sampling_steps", e.sampling_steps, {.min = 1, .max = 1000});

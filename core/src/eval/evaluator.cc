@@ -12,6 +12,7 @@
 #include "modelgrow/eval/gif.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
+#include "modelgrow/text/condition_text.h"
 
 namespace modelgrow {
 
@@ -34,11 +35,33 @@ at::Tensor NoiseFor(int64_t index, int64_t salt, at::IntArrayRef shape) {
   return at::randn(shape, g, at::TensorOptions());
 }
 
-std::vector<TextInput> EncodeAll(const std::vector<TextEncoderCache*>& text,
-                                 const std::vector<std::string>& prompts, c10::Device device) {
+// The embeddings of samples [start, end) under prompts of one kind: what the samples carry
+// (when it encodes that kind) or their encoders' output.
+std::vector<TextInput> EncodeAll(const std::vector<ConditionText>& conditions,
+                                 const std::vector<Sample>& data, int64_t start, int64_t end,
+                                 const std::vector<std::string>& prompts, const std::string& kind,
+                                 c10::Device device) {
+  std::map<std::string, TextEncoding> carried;
+  for (const auto& [name, first] : data[start].text_embeddings) {
+    std::vector<at::Tensor> embeddings, masks;
+    for (int64_t i = start; i < end; ++i) {
+      auto it = data[i].text_embeddings.find(name);
+      if (it == data[i].text_embeddings.end()) break;
+      embeddings.push_back(it->second.embedding);
+      masks.push_back(it->second.mask.defined()
+                          ? it->second.mask
+                          : at::ones({1, it->second.embedding.size(1)}, at::kBool));
+    }
+    if (static_cast<int64_t>(embeddings.size()) == end - start) {
+      carried[name] = {at::cat(embeddings), at::cat(masks)};
+    }
+  }
+  std::vector<int64_t> indices;
+  for (int64_t i = start; i < end; ++i) indices.push_back(data[i].index);
+  const std::vector<std::string> kinds(prompts.size(), kind);
   std::vector<TextInput> out;
-  for (TextEncoderCache* cache : text) {
-    TextEncoding e = cache->Encode(prompts);
+  for (const ConditionText& condition : conditions) {
+    TextEncoding e = condition.Get(prompts, kinds, indices, carried);
     out.push_back(
         {e.embedding.to(device, at::kFloat), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
@@ -67,7 +90,8 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
   torch::NoGradGuard no_grad;
   model.eval();
   const EvaluateSpec& spec = setup.spec;
-  json metrics = json::object(), samples = json::array(), notes = json::array();
+  json metrics = json::object(), samples = json::array(), notes = json::array(),
+       rewrites = json::array();
   RectifiedFlowConfig flow_config = setup.flow;
   flow_config.num_sampling_steps = spec.sampling_steps;
   flow_config.cfg_scale = spec.cfg_scale;
@@ -82,12 +106,40 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     std::vector<Sample> data;
     for (int64_t i = 0; i < n; ++i) data.push_back(pipeline->Get(i));
     if (data.empty()) continue;
+    // Held-out prompts are not the samples an index-keyed encoder indexes: it is asked by prompt.
+    std::vector<ConditionText> conditions;
+    const std::vector<std::string> names = model.config().ConditionNames();
+    const std::map<std::string, StoredTextInfo> stored = pipeline->stored_text();
+    for (size_t k = 0; k < text.size(); ++k) {
+      conditions.emplace_back(names[k], text[k], stored, /*by_sample_index=*/false);
+    }
     std::vector<std::string> kinds;
     for (const std::string& kind : spec.prompts) {
-      if (data[0].captions.count(kind)) {
+      // "rewritten" prompts are made from the short captions.
+      const std::string source = kind == "rewritten" ? "short" : kind;
+      if (kind == "rewritten" && !setup.rewrite) {
+        throw RunError("evaluation: prompt kind 'rewritten' without a rewriter");
+      }
+      if (data[0].captions.count(source)) {
         kinds.push_back(kind);
       } else {
-        notes.push_back(fmt::format("domain '{}' has no '{}' captions", domain, kind));
+        notes.push_back(fmt::format("domain '{}' has no '{}' captions", domain, source));
+      }
+    }
+    // The prompt of every loaded sample, per kind (the rewritten ones made once, in one call).
+    std::map<std::string, std::vector<std::string>> prompts_of;
+    for (const std::string& kind : kinds) {
+      std::vector<std::string>& list = prompts_of[kind];
+      const std::string source = kind == "rewritten" ? "short" : kind;
+      for (const Sample& sample : data) list.push_back(sample.captions.at(source));
+      if (kind == "rewritten") {
+        list = setup.rewrite(list);
+        for (int64_t i = 0; i < n; ++i) {
+          rewrites.push_back({{"domain", domain},
+                              {"index", i},
+                              {"short", data[i].captions.at("short")},
+                              {"rewritten", list[i]}});
+        }
       }
     }
 
@@ -104,7 +156,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         for (int64_t i = start; i < end; ++i) {
           videos.push_back(data[i].video);
           noises.push_back(NoiseFor(i, 1, data[i].video.sizes()));
-          prompts.push_back(data[i].captions.at(kind));
+          prompts.push_back(prompts_of.at(kind)[i]);
           fps.push_back(static_cast<float>(data[i].fps));
         }
         ModelInput in;
@@ -112,7 +164,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         in.fps = at::tensor(fps).to(setup.device);
         in.height = static_cast<double>(data[start].height);
         in.width = static_cast<double>(data[start].width);
-        in.text = EncodeAll(text, prompts, setup.device);
+        in.text = EncodeAll(conditions, data, start, end, prompts, kind, setup.device);
         at::Tensor noise = at::stack(noises).to(setup.device);
         for (double t : spec.loss_timesteps) {
           at::Tensor ts =
@@ -171,20 +223,22 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         std::vector<at::Tensor> noises;
         std::vector<float> fps;
         for (int64_t i = start; i < end; ++i) {
-          prompts.push_back(data[i].captions.at(kind));
+          prompts.push_back(prompts_of.at(kind)[i]);
           noises.push_back(NoiseFor(i, 2, data[i].video.sizes()));
           fps.push_back(static_cast<float>(data[i].fps));
         }
-        at::Tensor z = flow.Sample(model, at::stack(noises).to(setup.device),
-                                   EncodeAll(text, prompts, setup.device), at::tensor(fps),
-                                   static_cast<double>(data[start].height),
-                                   static_cast<double>(data[start].width));
+        at::Tensor z = flow.Sample(
+            model, at::stack(noises).to(setup.device),
+            EncodeAll(conditions, data, start, end, prompts, kind, setup.device), at::tensor(fps),
+            static_cast<double>(data[start].height), static_cast<double>(data[start].width));
         generated.push_back(RectifiedFlow::Velocity(z, in_channels).clamp(-1, 1).to(at::kCPU));
         progress.Update(end);
       }
       progress.Finish();
       at::Tensor videos = at::cat(generated);
-      auto stated = schema.stated_by.find(kind);
+      // A rewritten prompt is scored on what the user's short prompt stated: whatever else the
+      // rewriter adds is its guess.
+      auto stated = schema.stated_by.find(kind == "rewritten" ? "short" : kind);
       const std::vector<std::string> categories =
           stated != schema.stated_by.end() ? stated->second : Categories(schema);
       for (const auto& [category, accuracy] : Accuracy(classifier, videos, targets, categories)) {
@@ -206,14 +260,16 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
           samples.push_back({{"domain", domain},
                              {"kind", kind},
                              {"index", i},
-                             {"prompt", data[i].captions.at(kind)},
+                             {"prompt", prompts_of.at(kind)[i]},
                              {"generated", gen_name},
                              {"real", real_name}});
         }
       }
     }
   }
-  return {{"metrics", metrics}, {"samples", samples}, {"notes", notes}};
+  json out = {{"metrics", metrics}, {"samples", samples}, {"notes", notes}};
+  if (!rewrites.empty()) out["rewrites"] = rewrites;
+  return out;
 }
 
 }  // namespace modelgrow

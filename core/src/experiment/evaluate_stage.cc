@@ -49,6 +49,12 @@ json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
   setup.device = device_;
   setup.samples_dir = samples_dir;
   setup.sample_prefix = prefix;
+  if (spec.rewrite) {
+    RewrittenPrompts* rewriter = Rewriter(*spec.rewrite);
+    setup.rewrite = [rewriter](const std::vector<std::string>& prompts) {
+      return rewriter->Rewrite(prompts);
+    };
+  }
   json result = EvaluateModel(*model, Encoders(*model), setup);
   result["weights"] = ema ? "ema" : "raw";
   result["model"] = {{"params", model->NumParameters()},
@@ -59,17 +65,21 @@ json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
   return result;
 }
 
+std::string RunContext::BaselineKey(const StageSpec& s) const {
+  ContentHash key("baseline/2");
+  key.Add("stage", keys_.at(s.eval.baseline)).Add("table", s.table.ToToml());
+  // The rewriting model's identity (the table names it only by id).
+  if (s.eval.rewrite) key.Add("rewrite", TextKey(s.eval.rewrite->text));
+  return key.Short();
+}
+
 json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
   AttributeClassifier classifier = Classifier(s.eval);
   json result = Evaluate(dirs_.at(s.from) / "checkpoint", s.eval, classifier, dir / "samples", "");
   if (!s.eval.baseline.empty()) {
     // The base model's row: one evaluation per baseline stage and settings, shared by runs.
-    fs::path base_dir = out_ / "cache" /
-                        fmt::format("baseline-{}-{}", s.eval.baseline,
-                                    ContentHash("baseline/2")
-                                        .Add("stage", keys_.at(s.eval.baseline))
-                                        .Add("table", s.table.ToToml())
-                                        .Short());
+    fs::path base_dir =
+        out_ / "cache" / fmt::format("baseline-{}-{}", s.eval.baseline, BaselineKey(s));
     json base = ReadJsonIfExists(base_dir / "results.json");
     if (!base.is_object()) {
       std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id, s.eval.baseline);

@@ -196,6 +196,9 @@ void Manifest::ReadStages(const Options& doc) {
       if (!data_.count(id))
         t.Table("classifier").Fail("data", fmt::format("no data table '{}'", id));
     }
+    if (s.eval.rewrite && !s.eval.rewrite->text.empty() && !text_.count(s.eval.rewrite->text)) {
+      t.Table("rewrite").Fail("text", fmt::format("no [text.{}] table", s.eval.rewrite->text));
+    }
     stages_.emplace(name, s);
   }
   stages.RejectUnknownKeys();

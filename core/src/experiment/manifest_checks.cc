@@ -65,6 +65,15 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
       Collect(stages.Table(name), "ops",
               [&] { registry.MakeGrowthOperator(op.plugin, ContextFor(op.options)); });
     }
+    if (s.eval.rewrite && text_.count(s.eval.rewrite->text)) {
+      // The rewriter reads the model folder of the text table it names; only its options are
+      // checked here.
+      Options options = s.eval.rewrite->options.Subset();
+      options.Set("path", "\"(the text table's model)\"");
+      Collect(stages.Table(name), "rewrite", [&] {
+        registry.MakePromptRewriter(text_.at(s.eval.rewrite->text).plugin, ContextFor(options));
+      });
+    }
   }
 }
 

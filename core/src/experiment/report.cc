@@ -35,6 +35,21 @@ std::string MarkdownTable(const json& rows, const std::vector<Column>& cols) {
   return md;
 }
 
+std::string MarkdownTable(const TextTable& t) {
+  std::string md = "|", rule = "|";
+  for (const std::string& h : t.header) {
+    md += " " + h + " |";
+    rule += "---|";
+  }
+  md += "\n" + rule + "\n";
+  for (const auto& row : t.rows) {
+    md += "|";
+    for (const std::string& cell : row) md += " " + cell + " |";
+    md += "\n";
+  }
+  return md;
+}
+
 }  // namespace
 
 fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
@@ -71,6 +86,9 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   if (!categories.empty())
     md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
           MarkdownTable(rows, categories);
+  for (const TextTable& t : PromptKindTables(rows)) {
+    md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
+  }
   md +=
       "\nLoss: held-out rectified-flow loss (lower is better); Forgetting: its rise over the base "
       "model; "

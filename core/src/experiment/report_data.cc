@@ -226,6 +226,42 @@ std::vector<std::string> Warnings(const std::vector<RunResults>& runs) {
   return warnings;
 }
 
+std::vector<TextTable> PromptKindTables(const json& rows) {
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"short", "short prompts"},
+      {"rewritten", "short prompts, rewritten"},
+      {"detailed", "detailed prompts"}};
+  std::set<std::string> domains;
+  for (const json& row : rows) {
+    for (const auto& [k, v] : row["metrics"].items()) {
+      if (k.rfind("acc/", 0) == 0 && k.size() > 5 && k.substr(k.size() - 5) == "/mean") {
+        domains.insert(k.substr(4, k.find('/', 4) - 4));
+      }
+    }
+  }
+  const Column cell{"", "", 3};
+  std::vector<TextTable> tables;
+  for (const std::string& domain : domains) {
+    TextTable t;
+    t.title = fmt::format("Attribute accuracy by prompt kind ({})", domain);
+    t.header.push_back("Prompts");
+    for (const json& row : rows) t.header.push_back(row["variant"].get<std::string>());
+    for (const auto& [kind, label] : kinds) {
+      const std::string metric = fmt::format("acc/{}/{}/mean", domain, kind);
+      std::vector<std::string> cells = {label};
+      bool any = false;
+      for (const json& row : rows) {
+        json stat = row["metrics"].value(metric, json());
+        any = any || !stat.is_null();
+        cells.push_back(FormatStat(stat, cell));
+      }
+      if (any) t.rows.push_back(std::move(cells));
+    }
+    if (t.rows.size() >= 2) tables.push_back(std::move(t));
+  }
+  return tables;
+}
+
 }  // namespace report
 
 nlohmann::json ReportRows(const std::filesystem::path& out) {

@@ -73,4 +73,16 @@ std::vector<Column> MainColumns(const std::set<std::string>& metrics);
 // Per-category accuracy (detailed prompts) and the classifier ceiling.
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
 
+// A table of formatted cells.
+struct TextTable {
+  std::string title;
+  std::vector<std::string> header;             // the first column's title, then one per column
+  std::vector<std::vector<std::string>> rows;  // the first cell labels the row
+};
+
+// Attribute accuracy by prompt kind, one table per domain evaluated with two or more kinds: a
+// row per kind ("short prompts", "short prompts, rewritten", "detailed prompts"), a column per
+// variant. Shows what rewriting a short prompt buys against writing a detailed one.
+std::vector<TextTable> PromptKindTables(const json& rows);
+
 }  // namespace modelgrow::report

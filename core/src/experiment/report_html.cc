@@ -46,6 +46,18 @@ std::string HtmlTable(const json& rows, const std::vector<Column>& cols) {
   return html + "</table>\n";
 }
 
+std::string HtmlTable(const TextTable& t) {
+  std::string html = "<table><tr>";
+  for (const std::string& h : t.header) html += "<th>" + Escape(h) + "</th>";
+  html += "</tr>\n";
+  for (const auto& row : t.rows) {
+    html += "<tr>";
+    for (const std::string& cell : row) html += "<td>" + Escape(cell) + "</td>";
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
 std::string Base64(const std::string& bytes) {
   static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -154,6 +166,9 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
   }
   if (!categories.empty())
     html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
+  for (const TextTable& t : PromptKindTables(rows)) {
+    html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
+  }
 
   // Curves: per training stage, one line per run.
   std::map<std::string, std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>>

@@ -12,6 +12,7 @@
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/prompt_rewriter.h"
 #include "modelgrow/sdk/text_encoder.h"
 
 namespace modelgrow {
@@ -190,7 +191,9 @@ std::string RunContext::TextKey(const std::string& id) const {
   auto it = m_.text().find(id);
   if (it == m_.text().end()) return "(no table)";
   const TextSpec& spec = it->second;
-  ContentHash key("text/1");
+  // 2: made models are Hugging Face folders with tokenizer.json (and, for decoders, a chat
+  // template), and makers see the corpus's (short, detailed) caption pairs.
+  ContentHash key("text/2");
   key.Add("encoder", PluginKey(spec));
   if (spec.make) {
     key.Add("make", spec.make->ToToml());
@@ -218,6 +221,7 @@ std::string RunContext::StageKey(const StageSpec& s) const {
   }
   for (const std::string& id : s.data_ids()) key.Add("data." + id, PluginKey(m_.data().at(id)));
   for (const std::string& id : TextIdsOf(s)) key.Add("text." + id, TextKey(id));
+  if (s.eval.rewrite) key.Add("rewrite." + s.eval.rewrite->text, TextKey(s.eval.rewrite->text));
   return key.Short();
 }
 
@@ -258,14 +262,22 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
   std::cerr << fmt::format("== making text model '{}' ({}) -> {}\n", id, spec.plugin,
                            fs::relative(dir, out_).string());
   fs::create_directories(dir);
-  // The corpus: every caption (short and detailed) of the named data, once each, in order.
+  // The corpus: every caption (short and detailed) of the named data, once each, in order, and
+  // the (short, detailed) pairs of samples that have both, once each.
   std::set<std::string> seen;
-  std::vector<std::string> captions;
+  std::set<std::pair<std::string, std::string>> seen_pairs;
+  TextCorpus corpus;
   for (const std::string& data_id : spec.corpus) {
     std::shared_ptr<DataPipeline> pipeline = Data(data_id);
     for (int64_t i = 0; i < pipeline->size(); ++i) {
-      for (const auto& [kind, caption] : pipeline->Get(i).captions) {
-        if (seen.insert(caption).second) captions.push_back(caption);
+      const std::map<std::string, std::string> captions = pipeline->Get(i).captions;
+      for (const auto& [kind, caption] : captions) {
+        if (seen.insert(caption).second) corpus.captions.push_back(caption);
+      }
+      auto short_it = captions.find("short"), detailed_it = captions.find("detailed");
+      if (short_it != captions.end() && detailed_it != captions.end() &&
+          seen_pairs.emplace(short_it->second, detailed_it->second).second) {
+        corpus.pairs.push_back({short_it->second, detailed_it->second});
       }
     }
   }
@@ -275,7 +287,9 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
   context.device = device_;
   std::shared_ptr<TextModelMaker> maker =
       registry_.MakeTextModelMaker(spec.plugin, context, spec.options);
-  json info = {{"made", maker->Make(captions, model, std::cerr)}, {"captions", captions.size()}};
+  json info = {{"made", maker->Make(corpus, model, std::cerr)},
+               {"captions", corpus.captions.size()},
+               {"caption_pairs", corpus.pairs.size()}};
   info["status"] = "done";
   WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
   return model;
@@ -308,6 +322,33 @@ TextEncoderCache* RunContext::Text(const std::string& id) {
   auto cache = std::make_shared<TextEncoderCache>(encoder, out_ / "cache" / "text-embeddings");
   text_[id] = cache;
   return cache.get();
+}
+
+RewrittenPrompts* RunContext::Rewriter(const RewriteSpec& spec) {
+  const std::string id = spec.text + "\n" + spec.options.ToToml();
+  auto it = rewriters_.find(id);
+  if (it != rewriters_.end()) return it->second.get();
+  const TextSpec& text = m_.text().at(spec.text);
+  // The folder of the text table: made by the run, or its `path`.
+  Options options = spec.options.Subset();
+  const std::string folder =
+      text.make ? MadeTextModel(spec.text).string() : text.options.Subset().String("path", "");
+  if (folder.empty()) {
+    throw InputError(
+        fmt::format("rewrite: [text.{}] names no model folder (`path` or `make`)", spec.text));
+  }
+  options.Set("path", json(folder).dump());
+  PluginContext context;
+  context.options = options;
+  context.work_dir = out_ / "cache";
+  context.device = device_;
+  context.seed = run_.seed;
+  std::shared_ptr<PromptRewriter> rewriter = registry_.MakePromptRewriter(text.plugin, context);
+  rewriter->Load();
+  auto prompts = std::make_unique<RewrittenPrompts>(rewriter, out_ / "cache");
+  RewrittenPrompts* raw = prompts.get();
+  rewriters_[id] = std::move(prompts);
+  return raw;
 }
 
 std::vector<TextEncoderCache*> RunContext::Encoders(const STDiT3Impl& model) {

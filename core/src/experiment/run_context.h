@@ -20,6 +20,7 @@
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/text/text_cache.h"
+#include "rewritten_prompts.h"
 
 namespace modelgrow {
 
@@ -52,6 +53,8 @@ class RunContext {
                           AttributeClassifier classifier, const std::filesystem::path& samples_dir,
                           const std::string& prefix);
   AttributeClassifier Classifier(const EvaluateSpec& spec);
+  // The cache key of an evaluate stage's baseline row (shared by runs with the same settings).
+  std::string BaselineKey(const StageSpec& s) const;
 
   // Plugins of this run, made and opened on first use.
   std::shared_ptr<DataPipeline> Data(const std::string& id);
@@ -61,6 +64,9 @@ class RunContext {
   // The options a text encoder is constructed with (a made one's folder as `path`).
   Options TextOptions(const std::string& id);
   std::vector<TextEncoderCache*> Encoders(const STDiT3Impl& model);
+  // The prompt rewriter an evaluation's `rewrite` table names (made and loaded on first use), with
+  // its rewrites cached on disk.
+  RewrittenPrompts* Rewriter(const RewriteSpec& spec);
   // Fills the null captions of conditions whose encoders want the empty prompt's encoding.
   void ApplyNullPolicies(STDiT3Impl& model, int64_t from_condition);
   CheckpointMeta Meta(const STDiT3Impl& model, const StageSpec& s);
@@ -76,6 +82,7 @@ class RunContext {
   std::map<std::string, std::filesystem::path> dirs_;
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;
   std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
+  std::map<std::string, std::unique_ptr<RewrittenPrompts>> rewriters_;
 };
 
 // Appends one line {"time", "stage", ...fields} to a stage's metrics.jsonl.

@@ -48,6 +48,7 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   context.model = model.get();
   context.loader = loader.get();
   context.text = Encoders(*model);
+  context.stored_text = Data(s.train.data)->stored_text();
   context.spec = s.train;
   context.seed = run_.seed;
   context.dir = dir;

@@ -12,7 +12,9 @@
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/prompt_rewriter.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "modelgrow/sdk/text_tokenizer.h"
 
 namespace modelgrow {
 
@@ -144,7 +146,9 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
                   d->summary ? d->summary : "",
                   file,
                   d->examples ? d->examples : "",
-                  d->kind == PluginKind::kText && d->make_text_model != nullptr};
+                  d->kind == PluginKind::kText && d->make_text_model != nullptr,
+                  d->kind == PluginKind::kText && d->make_text_tokenizer != nullptr,
+                  d->kind == PluginKind::kText && d->make_prompt_rewriter != nullptr};
   loaded->library = library;
   loaded->descriptor = d;
   loaded_.push_back(std::move(loaded));
@@ -255,6 +259,31 @@ std::shared_ptr<TextModelMaker> PluginRegistry::MakeTextModelMaker(
   PluginInfo info = l.info;
   info.name += " (make)";
   return Instantiate<TextModelMaker>(info, l.library, factory, context);
+}
+
+std::shared_ptr<TextTokenizer> PluginRegistry::MakeTextTokenizer(
+    const std::string& name, const PluginContext& context) const {
+  const Loaded& l = FindLoaded(PluginKind::kText, name);
+  if (l.descriptor->make_text_tokenizer == nullptr) {
+    throw InputError(
+        fmt::format("text plugin '{}' ({}) offers no tokenizer", name, l.info.file.string()));
+  }
+  PluginInfo info = l.info;
+  info.name += " (tokenizer)";
+  return Instantiate<TextTokenizer>(info, l.library, l.descriptor->make_text_tokenizer, context);
+}
+
+std::shared_ptr<PromptRewriter> PluginRegistry::MakePromptRewriter(
+    const std::string& name, const PluginContext& context) const {
+  const Loaded& l = FindLoaded(PluginKind::kText, name);
+  if (l.descriptor->make_prompt_rewriter == nullptr) {
+    throw InputError(
+        fmt::format("text plugin '{}' ({}) cannot rewrite prompts (it declares no Rewriter)", name,
+                    l.info.file.string()));
+  }
+  PluginInfo info = l.info;
+  info.name += " (rewriter)";
+  return Instantiate<PromptRewriter>(info, l.library, l.descriptor->make_prompt_rewriter, context);
 }
 
 std::vector<GrowthStep> MakeGrowthSteps(const PluginRegistry& registry,

@@ -18,6 +18,7 @@
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
+#include "modelgrow/text/condition_text.h"
 #include "modelgrow/train/adamw.h"
 #include "modelgrow/train/smoothed_loss.h"
 
@@ -90,7 +91,8 @@ SampleDraws DrawForSample(const at::Tensor& video, const TrainSpec& spec, const 
   return d;
 }
 
-StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3Impl& model,
+StepInput MakeStepInput(const Batch& batch, const TrainContext& c,
+                        const std::vector<ConditionText>& conditions, const STDiT3Impl& model,
                         const RectifiedFlow& flow, at::Generator& gen) {
   const TrainSpec& spec = c.spec;
   const int64_t b = batch.size();
@@ -111,7 +113,7 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
 
   // Captions: short, detailed, or a seeded coin per sample.
   at::Tensor coin = at::cat(coins);
-  std::vector<std::string> prompts;
+  std::vector<std::string> prompts, kinds;
   for (int64_t i = 0; i < b; ++i) {
     std::string kind = spec.caption;
     if (kind == "mixed") kind = coin[i].item<float>() < 0.5f ? "short" : "detailed";
@@ -122,12 +124,13 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c, const STDiT3I
           kind, batch.captions[i].empty() ? "none" : batch.captions[i].begin()->first));
     }
     prompts.push_back(it->second);
+    kinds.push_back(kind);
   }
   // Caption dropout replaces every condition's caption with its null caption (mask kept), as
   // Open-Sora's CaptionEmbedder.token_drop does, so guidance can later contrast the two.
   at::Tensor drop = at::cat(drops) < spec.caption_dropout;
-  for (size_t k = 0; k < c.text.size(); ++k) {
-    TextEncoding enc = c.text[k]->Encode(prompts);
+  for (size_t k = 0; k < conditions.size(); ++k) {
+    TextEncoding enc = conditions[k].Get(prompts, kinds, batch.indices, batch.text_embeddings);
     at::Tensor emb = enc.embedding.to(c.device, at::kFloat);
     if (spec.caption_dropout > 0) {
       at::Tensor null = model.NullCaption(static_cast<int64_t>(k)).unsqueeze(0).expand_as(emb);
@@ -190,6 +193,13 @@ TrainResult Train(TrainContext& c) {
   STDiT3Impl& model = *c.model;
   const TrainSpec& spec = c.spec;
   CheckEncoders(model, c.text);
+  // The stage's data are the set an index-keyed encoder indexes.
+  std::vector<ConditionText> conditions;
+  const std::vector<std::string> condition_names = model.config().ConditionNames();
+  for (size_t k = 0; k < c.text.size(); ++k) {
+    conditions.emplace_back(condition_names[k], c.text[k], c.stored_text,
+                            /*by_sample_index=*/true);
+  }
   fs::create_directories(c.dir);
   const fs::path ckpt = c.dir / "checkpoint";
   const fs::path metrics_path = c.dir / "metrics.jsonl";
@@ -250,7 +260,7 @@ TrainResult Train(TrainContext& c) {
     double step_loss = 0;
     for (int64_t a = 0; a < spec.grad_accum; ++a) {
       Batch batch = c.loader->Next();
-      StepInput s = MakeStepInput(batch, c, model, flow, gen);
+      StepInput s = MakeStepInput(batch, c, conditions, model, flow, gen);
       at::Tensor loss;
       {
         PrecisionScope precision(compute);

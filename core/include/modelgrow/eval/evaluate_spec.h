@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,19 @@ struct ClassifierSpec {
   static ClassifierSpec FromOptions(const Options& table);
 };
 
+// Prompt rewriting before evaluation (prompt kind "rewritten": each short caption rewritten by a
+// generative text model, scored on what the short caption states).
+struct RewriteSpec {
+  std::string text;  // the [text.<id>] table whose model rewrites (its plugin and folder)
+  Options options = Options::Empty();  // the rewriter's own options (max_new_tokens, ...)
+};
+
 struct EvaluateSpec {
   std::map<std::string, std::string> domains;  // domain name -> held-out data id
+  // Prompt kinds: "short", "detailed" (the data's captions) and "rewritten" (short captions
+  // rewritten as `rewrite` says).
   std::vector<std::string> prompts{"short", "detailed"};
+  std::optional<RewriteSpec> rewrite;
   int64_t samples = 16;  // generated videos per domain and prompt kind
   int64_t sampling_steps = 20;
   double cfg_scale = 4.0;

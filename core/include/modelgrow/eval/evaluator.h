@@ -3,11 +3,14 @@
 //   acc/<domain>/<kind>/<cat>     attribute accuracy of videos generated from held-out prompts
 //   ceiling/<domain>/<cat>        the classifier's accuracy on the real held-out videos
 //   fd/<domain>/<kind>            Fréchet distance, generated vs real, classifier features
-// and writes animated GIFs of generated and real videos for the report's grid.
+// and writes animated GIFs of generated and real videos for the report's grid. <kind> is a
+// prompt kind: "short", "detailed", or "rewritten" (the short caption rewritten by a generative
+// model, scored on the categories the short caption states).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,10 +38,13 @@ struct EvaluationSetup {
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   std::filesystem::path samples_dir;  // GIFs go here ("" = none)
   std::string sample_prefix;          // file name prefix of this model's GIFs
+  // Rewrites short prompts (one result per prompt, in order) for the prompt kind "rewritten".
+  std::function<std::vector<std::string>(const std::vector<std::string>&)> rewrite;
 };
 
 // {"metrics": {...}, "samples": [{"domain", "kind", "index", "prompt", "generated", "real"}],
-//  "notes": [...]}. Deterministic: the same model and setup give the same numbers.
+//  "rewrites": [{"domain", "index", "short", "rewritten"}], "notes": [...]}. Deterministic: the
+// same model and setup give the same numbers.
 nlohmann::json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text,
                              const EvaluationSetup& setup);
 

@@ -29,6 +29,8 @@ struct PluginInfo {
   std::filesystem::path file;
   std::string examples;    // the descriptor's [[example]] tables (TOML), "" when none
   bool makes_text_models;  // a text plugin with a Maker (`make = {...}`)
+  bool has_tokenizer;      // a text plugin with a Tokenizer (`modelgrow text tokenize`)
+  bool rewrites_prompts;   // a text plugin with a Rewriter (`modelgrow rewrite`)
 };
 
 class PluginRegistry {
@@ -67,6 +69,12 @@ class PluginRegistry {
   std::shared_ptr<TextModelMaker> MakeTextModelMaker(const std::string& name,
                                                      const PluginContext& context,
                                                      const Options& encoder_options) const;
+  // A text plugin's Tokenizer / Rewriter, constructed from context.options (`path` and the
+  // capability's options) with the same checks. InputError when the plugin has none.
+  std::shared_ptr<TextTokenizer> MakeTextTokenizer(const std::string& name,
+                                                   const PluginContext& context) const;
+  std::shared_ptr<PromptRewriter> MakePromptRewriter(const std::string& name,
+                                                     const PluginContext& context) const;
 
  private:
   struct Loaded;

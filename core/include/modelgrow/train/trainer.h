@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct TrainContext {
   STDiT3Impl* model = nullptr;
   DataLoader* loader = nullptr;
   std::vector<TextEncoderCache*> text;  // one per model condition, in order
+  // The text embeddings the data carry (the loader's pipeline's stored_text()): a condition whose
+  // embeddings the batch carries for the caption kind it uses is not encoded
+  // (modelgrow/text/condition_text.h).
+  std::map<std::string, StoredTextInfo> stored_text;
   TrainSpec spec;
   uint64_t seed = 0;
   std::filesystem::path dir;

@@ -39,6 +39,15 @@ struct LabelSchema {
   bool operator==(const LabelSchema&) const = default;
 };
 
+// What made the text embeddings a pipeline's samples carry under one name
+// (Sample::text_embeddings[name]), so that a host can use them instead of encoding the caption.
+struct StoredTextInfo {
+  std::string caption;      // the caption kind they encode ("short", "detailed")
+  std::string encoder_key;  // the CacheKey() of the encoder that made them ("": not recorded)
+  int64_t length = 0;       // L
+  int64_t dim = 0;          // D
+};
+
 struct Sample {
   at::Tensor video;  // [C, T, H, W] float32: pixels in [-1, 1], or latents
   // Captions by kind: "short" always; "detailed" where the source has one.
@@ -72,6 +81,10 @@ class DataPipeline {
   virtual bool latent() const { return false; }
   // The labels this pipeline's samples carry as targets; nullopt: none.
   virtual std::optional<LabelSchema> label_schema() const { return std::nullopt; }
+  // The text embeddings every sample carries, by name, and what made them; empty (the default)
+  // when samples carry none. Training and evaluation read a condition's embeddings from here
+  // instead of calling its encoder when the name, the caption kind and the encoder match.
+  virtual std::map<std::string, StoredTextInfo> stored_text() const { return {}; }
   // Counts worth reporting at the end of a run (skipped files, ...).
   virtual nlohmann::json Summary() const { return nlohmann::json::object(); }
   // The [C, T, H, W] shape Get(index).video will have, known without decoding, so the loader can

@@ -38,6 +38,8 @@ const char* PluginKindName(PluginKind kind);
 class GrowthOperator;
 class TextEncoder;
 class TextModelMaker;
+class TextTokenizer;
+class PromptRewriter;
 class DataPipeline;
 
 // What a plugin's factory receives: its own option table and where it runs.
@@ -56,6 +58,9 @@ using DataPipelineFactory = std::unique_ptr<DataPipeline> (*)(const PluginContex
 // what the made model must agree with, such as the template an LLM is trained inside).
 using TextModelMakerFactory = std::unique_ptr<TextModelMaker> (*)(const PluginContext& context,
                                                                   const Options& encoder_options);
+// `context.options` holds `path` (the model folder) and the capability's own options.
+using TextTokenizerFactory = std::unique_ptr<TextTokenizer> (*)(const PluginContext& context);
+using PromptRewriterFactory = std::unique_ptr<PromptRewriter> (*)(const PluginContext& context);
 
 struct PluginDescriptor {
   int api_version;
@@ -73,6 +78,10 @@ struct PluginDescriptor {
   DataPipelineFactory make_data_pipeline;
   // Text plugins that can make a small model of their own kind (`make = {...}` in a manifest).
   TextModelMakerFactory make_text_model;
+  // Text plugins that read a model folder's tokenizer (a nested `Tokenizer` class).
+  TextTokenizerFactory make_text_tokenizer;
+  // Text plugins whose models rewrite prompts (a nested `Rewriter` class).
+  PromptRewriterFactory make_prompt_rewriter;
 };
 
 namespace sdk_internal {
@@ -98,6 +107,28 @@ constexpr TextModelMakerFactory MakerOf() {
   }
 }
 
+template <typename T>
+constexpr TextTokenizerFactory TokenizerOf() {
+  if constexpr (requires { typename T::Tokenizer; }) {
+    return [](const PluginContext& context) -> std::unique_ptr<TextTokenizer> {
+      return std::make_unique<typename T::Tokenizer>(context);
+    };
+  } else {
+    return nullptr;
+  }
+}
+
+template <typename T>
+constexpr PromptRewriterFactory RewriterOf() {
+  if constexpr (requires { typename T::Rewriter; }) {
+    return [](const PluginContext& context) -> std::unique_ptr<PromptRewriter> {
+      return std::make_unique<typename T::Rewriter>(context);
+    };
+  } else {
+    return nullptr;
+  }
+}
+
 }  // namespace sdk_internal
 }  // namespace modelgrow
 
@@ -105,7 +136,9 @@ constexpr TextModelMakerFactory MakerOf() {
 
 // CLASS needs a constructor taking `const modelgrow::PluginContext&`. It may declare
 // `static constexpr const char* kExamples` (see PluginDescriptor::examples) and, for a text
-// encoder, a nested `Maker` class (a TextModelMaker constructed from (context, encoder options)).
+// encoder, a nested `Maker` class (a TextModelMaker constructed from (context, encoder options)),
+// a nested `Tokenizer` (a TextTokenizer) and a nested `Rewriter` (a PromptRewriter), each
+// constructed from a PluginContext.
 #define MODELGROW_DEFINE_PLUGIN_(KIND, FIELD, INTERFACE, CLASS, NAME, VERSION, SUMMARY)        \
   namespace {                                                                                  \
   std::unique_ptr<::modelgrow::INTERFACE> ModelGrowMakePlugin(                                 \
@@ -127,6 +160,8 @@ constexpr TextModelMakerFactory MakerOf() {
       d.examples = ::modelgrow::sdk_internal::ExamplesOf<CLASS>();                             \
       d.FIELD = &ModelGrowMakePlugin;                                                          \
       d.make_text_model = ::modelgrow::sdk_internal::MakerOf<CLASS>();                         \
+      d.make_text_tokenizer = ::modelgrow::sdk_internal::TokenizerOf<CLASS>();                 \
+      d.make_prompt_rewriter = ::modelgrow::sdk_internal::RewriterOf<CLASS>();                 \
       return d;                                                                                \
     }();                                                                                       \
     return &descriptor;                                                                        \

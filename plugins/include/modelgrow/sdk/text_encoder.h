@@ -54,6 +54,17 @@ class SampleIndexedTextEncoder {
   virtual TextEncoding EncodeSamples(const std::vector<int64_t>& indices) = 0;
 };
 
+// What a TextModelMaker learns from: every caption of the corpus data once, and the (short ->
+// detailed) caption pairs of its samples that have both (what a rewriting model learns).
+struct CaptionPair {
+  std::string short_caption;
+  std::string detailed_caption;
+};
+struct TextCorpus {
+  std::vector<std::string> captions;
+  std::vector<CaptionPair> pairs;
+};
+
 // Makes a small model of an encoder's kind for experiments that must run on a CPU: a tokenizer
 // and weights fitted to the experiment's own captions, written as an ordinary model folder that
 // the encoder then loads through the same path a real model takes. A text plugin offers one by
@@ -63,10 +74,10 @@ class TextModelMaker {
  public:
   virtual ~TextModelMaker() = default;
   // Writes the model folder `folder` (atomically: it appears whole or not at all) from the
-  // captions, and returns facts for reports. Progress lines go to `log`. Deterministic: the same
+  // corpus, and returns facts for reports. Progress lines go to `log`. Deterministic: the same
   // options and captions give the same folder.
-  virtual nlohmann::json Make(const std::vector<std::string>& captions,
-                              const std::filesystem::path& folder, std::ostream& log) = 0;
+  virtual nlohmann::json Make(const TextCorpus& corpus, const std::filesystem::path& folder,
+                              std::ostream& log) = 0;
 };
 
 }  // namespace modelgrow

@@ -1,0 +1,176 @@
+#include "common/llm_prompt.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "common/chat_template.h"
+#include "common/prompt_template.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/errors.h"
+
+namespace modelgrow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// strftime_now() in a template sees this fixed time, not the current one, so an embedding never
+// depends on the day it was computed (transformers would use the current time).
+std::tm FixedNow() {
+  std::tm t{};
+  t.tm_year = 2024 - 1900;
+  t.tm_mon = 6;
+  t.tm_mday = 26;
+  t.tm_hour = 12;
+  t.tm_wday = 5;
+  t.tm_yday = 207;
+  return t;
+}
+
+// The template variables transformers passes for the tokenizer's special tokens: the
+// configuration's, or for a folder without one the tokenizer's own BOS and EOS.
+nlohmann::ordered_json SpecialTokens(const ModelTokenizer& tokenizer) {
+  nlohmann::ordered_json tokens = jinja::SpecialTokensFromConfig(tokenizer.config());
+  if (!tokens.contains("bos_token") && tokenizer.bos_token()) {
+    tokens["bos_token"] = *tokenizer.bos_token();
+  }
+  if (!tokens.contains("eos_token") && tokenizer.eos_token()) {
+    tokens["eos_token"] = *tokenizer.eos_token();
+  }
+  return tokens;
+}
+
+template <typename F>
+auto Guard(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const jinja::TemplateError& e) {
+    throw InputError(fmt::format("{}: {}", where, e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(fmt::format("{}: {}", where, e.what()));
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const jinja::ChatTemplate> FolderChatTemplate(const fs::path& folder,
+                                                              const ModelTokenizer& tokenizer,
+                                                              std::string* source) {
+  const nlohmann::ordered_json& config = tokenizer.config();
+  const fs::path config_file = folder / "tokenizer_config.json";
+  if (config.contains("chat_template") && !config["chat_template"].is_null()) {
+    if (source) *source = "tokenizer_config.json chat_template";
+    return Guard(config_file.string(), [&] {
+      return std::make_shared<const jinja::ChatTemplate>(
+          jinja::ChatTemplate::FromTokenizerConfig(config, config_file.string()));
+    });
+  }
+  const fs::path jinja_file = folder / "chat_template.jinja";
+  if (fs::is_regular_file(jinja_file)) {
+    if (source) *source = "chat_template.jinja";
+    return Guard(jinja_file.string(), [&] {
+      return std::make_shared<const jinja::ChatTemplate>(ReadFile(jinja_file), jinja_file.string(),
+                                                         SpecialTokens(tokenizer));
+    });
+  }
+  return nullptr;
+}
+
+LlmPromptFormat LlmPromptFormat::Load(const fs::path& folder,
+                                      std::shared_ptr<const ModelTokenizer> shared,
+                                      const LlmPromptOptions& options) {
+  LlmPromptFormat f;
+  f.tokenizer_ = std::move(shared);
+  const ModelTokenizer& tokenizer = *f.tokenizer_;
+  f.options_ = options;
+  ContentHash hash("llm-prompt/1");
+  if (!options.chat_template.empty()) {
+    f.source_ = "manifest chat_template";
+    f.chat_ = Guard("chat_template", [&] {
+      return std::make_shared<const jinja::ChatTemplate>(options.chat_template, "chat_template",
+                                                         SpecialTokens(tokenizer));
+    });
+    hash.Add("chat_template", options.chat_template);
+  } else if (!options.text_template.empty()) {
+    f.source_ = "manifest template";
+    CheckTemplate(options.text_template, "template");
+    hash.Add("template", options.text_template);
+  } else {
+    std::string where;
+    f.chat_ = FolderChatTemplate(folder, tokenizer, &where);
+    if (f.chat_) {
+      f.source_ = where;
+      // The template's text is part of the tokenizer configuration, which the tokenizer's
+      // fingerprint covers; chat_template.jinja is covered here.
+      if (where == "chat_template.jinja") {
+        hash.Add("chat_template", ReadFile(folder / "chat_template.jinja"));
+      }
+    } else {
+      f.source_ = "default template";
+      f.options_.text_template = std::string(kDefaultLlmTemplate);
+      hash.Add("template", f.options_.text_template);
+    }
+  }
+  if (f.chat_) {
+    hash.Add("special_tokens", f.chat_->special_tokens().dump())
+        .Add("system_prompt", options.system_prompt)
+        .Add("add_generation_prompt", options.add_generation_prompt ? "1" : "0");
+  } else {
+    hash.Add("add_bos", options.add_bos ? "1" : "0");
+    if (options.add_bos && tokenizer.bos_id() < 0) {
+      throw InputError(fmt::format("tokenizer {} defines no BOS token; set add_bos = false",
+                                   tokenizer.path().string()));
+    }
+  }
+  hash.Add("tokenizer", tokenizer.fingerprint());
+  f.fingerprint_ = hash.Hex();
+  return f;
+}
+
+std::string LlmPromptFormat::Render(const nlohmann::ordered_json& messages,
+                                    bool add_generation_prompt) const {
+  if (!chat_) {
+    throw InputError(fmt::format(
+        "the llm prompt comes from a {{prompt}} template ({}), not a chat template: a "
+        "conversation cannot be rendered (give the folder a chat_template, or set chat_template)",
+        source_));
+  }
+  jinja::ChatOptions chat_options;
+  chat_options.add_generation_prompt = add_generation_prompt;
+  chat_options.clock = FixedNow;
+  return Guard(source_, [&] { return chat_->Apply(messages, chat_options); });
+}
+
+std::string LlmPromptFormat::PromptText(const std::string& prompt) const {
+  if (!chat_) return ApplyTemplate(options_.text_template, prompt);
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!options_.system_prompt.empty()) {
+    messages.push_back({{"role", "system"}, {"content", options_.system_prompt}});
+  }
+  messages.push_back({{"role", "user"}, {"content", prompt}});
+  return Render(messages, options_.add_generation_prompt);
+}
+
+std::vector<int64_t> LlmPromptFormat::PromptIds(const std::string& prompt, int64_t max_length,
+                                                bool* truncated) const {
+  if (chat_) return tokenizer_->Encode(PromptText(prompt), false, max_length, truncated);
+  std::vector<int64_t> ids;
+  if (options_.add_bos) ids.push_back(tokenizer_->bos_id());
+  std::vector<int64_t> text = tokenizer_->Encode(PromptText(prompt), false);
+  ids.insert(ids.end(), text.begin(), text.end());
+  if (truncated) *truncated = false;
+  if (max_length >= 0 && static_cast<int64_t>(ids.size()) > max_length) {
+    ids.resize(max_length);
+    if (truncated) *truncated = true;
+  }
+  return ids;
+}
+
+std::vector<int64_t> LlmPromptFormat::ConversationIds(const nlohmann::ordered_json& messages,
+                                                      bool add_generation_prompt) const {
+  return tokenizer_->Encode(Render(messages, add_generation_prompt), false);
+}
+
+}  // namespace modelgrow
