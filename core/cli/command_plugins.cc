@@ -1,4 +1,4 @@
-// modelgrow plugins [--kind growth|text|data] [--json]
+// modelgrow plugins [--kind growth|text|data|vae] [--json]
 #include <iostream>
 
 #include <fmt/format.h>
@@ -29,7 +29,7 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
   po::options_description desc("modelgrow plugins: list the plugins found on the search path");
   std::string kind;
   desc.add_options()("help,h", "show this help")("kind", po::value<std::string>(&kind),
-                                                 "only this kind: growth, text or data")(
+                                                 "only this kind: growth, text, data or vae")(
       "json", "print JSON (kind, name, version, summary, file, examples)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -46,8 +46,10 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
       filter = PluginKind::kText;
     else if (kind == "data")
       filter = PluginKind::kData;
+    else if (kind == "vae")
+      filter = PluginKind::kVae;
     else
-      throw UsageError(fmt::format("--kind must be growth, text or data, not '{}'", kind));
+      throw UsageError(fmt::format("--kind must be growth, text, data or vae, not '{}'", kind));
   }
 
   PluginRegistry registry;
