@@ -9,9 +9,9 @@
 
 #include "commands.h"
 #include "modelgrow/diffusion/rectified_flow.h"
-#include "modelgrow/eval/gif.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/io/checkpoint.h"
+#include "modelgrow/io/gif.h"
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/train/trainer.h"

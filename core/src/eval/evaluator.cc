@@ -6,7 +6,7 @@
 
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/eval/frechet.h"
-#include "modelgrow/eval/gif.h"
+#include "modelgrow/io/gif.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
 
