@@ -18,6 +18,7 @@
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 #include "modelgrow/text/text_cache.h"
 
 namespace modelgrow {
@@ -51,6 +52,8 @@ class RunContext {
 
   // Plugins of this run, made and opened on first use.
   std::shared_ptr<DataPipeline> Data(const std::string& id);
+  // The manifest's [vae], loaded on first use; null when it has none.
+  std::shared_ptr<VideoAutoencoder> Vae();
   TextEncoderCache* Text(const std::string& id);
   // The folder of a made text model (made on first use; shared by every run and seed).
   std::filesystem::path MadeTextModel(const std::string& id);
@@ -71,6 +74,7 @@ class RunContext {
   std::map<std::string, std::filesystem::path> dirs_;
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;
   std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
+  std::shared_ptr<VideoAutoencoder> vae_;
 };
 
 // A stage or cache folder is usable when its stage.json says it finished.

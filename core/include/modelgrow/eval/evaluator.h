@@ -20,6 +20,7 @@
 #include "modelgrow/eval/evaluate_spec.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 #include "modelgrow/text/text_cache.h"
 
 namespace modelgrow {
@@ -31,6 +32,9 @@ struct EvaluationSetup {
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   std::filesystem::path samples_dir;  // GIFs go here ("" = none)
   std::string sample_prefix;          // file name prefix of this model's GIFs
+  // Decodes a latent model's videos for the sample files (GIFs for the report, and MP4s); null:
+  // latent samples are scored but not written.
+  std::shared_ptr<VideoAutoencoder> vae;
 };
 
 // {"metrics": {...}, "samples": [{"domain", "kind", "index", "prompt", "generated", "real"}],
