@@ -1,4 +1,4 @@
-// modelgrow sample --checkpoint CKPT --prompt "..." --out FILE.gif [sampling options]
+// modelgrow sample --checkpoint CKPT --prompt "..." --out FILE.gif|FILE.mp4 [sampling options]
 #include <iostream>
 
 #include <ATen/ATen.h>
@@ -7,11 +7,13 @@
 #include <torch/torch.h>
 #include <boost/program_options.hpp>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/host/vae_loading.h"
 #include "modelgrow/io/checkpoint.h"
-#include "modelgrow/io/gif.h"
+#include "modelgrow/io/video_writer.h"
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/train/trainer.h"
@@ -25,14 +27,15 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
   po::options_description desc(
       "modelgrow sample: generate one video from a checkpoint and a prompt, as an animated GIF "
       "(text encoders are rebuilt from the checkpoint's record, or from --text)");
-  std::string checkpoint, prompt, out, text_file, weights;
-  int64_t steps, frames, height, width;
+  std::string checkpoint, prompt, out, text_file, weights, vae_folder, vae_plugin;
+  std::vector<std::string> vae_sets;
+  int64_t steps, frames, height, width, num_frames;
   double cfg, fps;
   uint64_t seed;
   desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>(&checkpoint),
                                                  "checkpoint folder (a stage's checkpoint/)")(
       "prompt", po::value<std::string>(&prompt), "the text prompt")(
-      "out", po::value<std::string>(&out), "output GIF")(
+      "out", po::value<std::string>(&out), "output video: .gif, or .mp4 (H.264)")(
       "steps", po::value<int64_t>(&steps)->default_value(30), "Euler sampling steps")(
       "cfg", po::value<double>(&cfg)->default_value(7.0), "classifier-free guidance scale")(
       "seed", po::value<uint64_t>(&seed)->default_value(0), "noise seed")(
@@ -45,7 +48,14 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
       "weights", po::value<std::string>(&weights)->default_value("ema"), "ema or raw")(
       "text", po::value<std::string>(&text_file),
       "a TOML file of [text.<condition name>] tables (plugin + options), for checkpoints without "
-      "a record of their encoders");
+      "a record of their encoders")(
+      "vae", po::value<std::string>(&vae_folder),
+      "a latent model's VAE folder (default: the VAE its checkpoint records)")(
+      "vae-plugin", po::value<std::string>(&vae_plugin), "with --vae: the VAE plugin")(
+      "vae-set", po::value<std::vector<std::string>>(&vae_sets)->composing(),
+      "with --vae: KEY=VALUE, another option of the VAE plugin")(
+      "num-frames", po::value<int64_t>(&num_frames)->default_value(0),
+      "video frames decoded from the latent frames (default: the most they stand for)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
@@ -96,6 +106,26 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
     text.push_back({e.embedding.to(device), e.mask.defined() ? e.mask.to(device) : at::Tensor()});
   }
 
+  // A latent model's samples become pixels through its VAE.
+  std::shared_ptr<VideoAutoencoder> vae;
+  const nlohmann::json recorded_vae = loaded.meta.provenance.value("vae", nlohmann::json());
+  if (!vae_folder.empty()) {
+    std::string plugin = ChooseVaePlugin(registry, vae_plugin);
+    Options options = Options::Empty("--vae-set");
+    options.Set("path", nlohmann::json(vae_folder).dump());
+    ApplySets(options, vae_sets);
+    vae = LoadVae(registry, plugin, options, device);
+    CheckVaeFitsModel(*vae, vae_folder, model.config().in_channels, checkpoint);
+  } else if (!recorded_vae.is_null()) {
+    vae = LoadRecordedVae(registry, recorded_vae, checkpoint + "/config.json", device);
+    CheckVaeFitsModel(*vae, recorded_vae.dump(), model.config().in_channels, checkpoint);
+  } else if (model.config().in_channels != 3 && model.config().in_channels != 1) {
+    throw InputError(fmt::format(
+        "{}: the model makes {}-channel latents and its checkpoint names no VAE; give the VAE "
+        "its data was encoded with: --vae FOLDER",
+        checkpoint, model.config().in_channels));
+  }
+
   RectifiedFlowConfig config;
   config.num_sampling_steps = steps;
   config.cfg_scale = cfg;
@@ -110,21 +140,28 @@ int RunSample(const std::vector<std::string>& args, const GlobalOptions& global)
                              [&](int64_t step, int64_t) { progress.Update(step); });
   progress.Finish();
   at::Tensor video = RectifiedFlow::Velocity(z, model.config().in_channels)[0].to(at::kCPU);
-  if (video.size(0) != 3 && video.size(0) != 1) {
-    throw InputError(
-        fmt::format("the model makes {}-channel latents; a GIF needs pixels (decode them "
-                    "with the matching VAE first)",
-                    video.size(0)));
+  int64_t pixel_height = height, pixel_width = width, pixel_frames = frames;
+  if (vae) {
+    if (num_frames == 0) {
+      for (int64_t n = 1; n <= 64 * frames + 64; ++n) {
+        if (vae->LatentFrames(n) == frames) num_frames = n;
+      }
+    }
+    video = vae->Decode(video.unsqueeze(0).to(device), num_frames)[0].to(at::kCPU);
+    pixel_frames = video.size(1);
+    pixel_height = video.size(2);
+    pixel_width = video.size(3);
   }
-  WriteGif(out, video.clamp(-1, 1), {fps, 4});
-  std::cout << out << ": " << frames << " frames, " << height << "x" << width << "\n";
+  std::string written = WriteVideo(out, video.clamp(-1, 1), {fps, vae ? 1 : 4});
+  std::cout << fmt::format("{}: {} frames, {}x{} ({}{})\n", out, pixel_frames, pixel_height,
+                           pixel_width, written, vae ? ", decoded by the VAE" : "");
   return 0;
 }
 
 }  // namespace
 
 MODELGROW_CLI_COMMAND(kSampleCommand,
-                      {"sample", "generate one video from a checkpoint and a prompt (GIF)",
+                      {"sample", "generate one video from a checkpoint and a prompt (GIF or MP4)",
                        RunSample, 50});
 
 }  // namespace modelgrow::cli
