@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
+#include "modelgrow/data/video_shard_reader.h"
 #include "modelgrow/io/video_reader.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/safetensors.h"
@@ -92,12 +93,25 @@ buckets = {{ tiny = {{ "1" = 1.0, "8" = 1.0 }} }}
 resolutions = {{ tiny = {{ area = 512, "0.50" = [16, 32], "2.00" = [32, 16] }} }}
 )",
                                                   (kClips / "clips.csv").string());
+  // The captions' text embeddings go into the same shards as the latents.
   auto exported = RunCli(Cli(fmt::format(
-      "dataset export --options {} --table clips --vae {} --out {} --samples-per-shard 4",
+      "dataset export --options {} --table clips --vae {} --out {} --samples-per-shard 4 "
+      "--encode words=test_words --text-set test_words.dim=16",
       (dir / "data.toml").string(), kTinyVae.string(), (dir / "shards").string())));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   EXPECT_NE(exported.output.find("exported 2 samples"), std::string::npos) << exported.output;
   EXPECT_NE(exported.output.find("left"), std::string::npos) << exported.output;
+  auto export_json = nlohmann::json::parse(ReadFile(dir / "shards" / "export.json"));
+  EXPECT_EQ(export_json["vae"]["plugin"], "opensora_vae") << export_json.dump();
+  EXPECT_EQ(export_json["vae"]["posterior"]["sample"], false) << export_json.dump();
+  EXPECT_EQ(export_json["shapes"].size(), 2u) << export_json.dump();  // two buckets
+  EXPECT_TRUE(export_json["text_embeddings"].contains("words")) << export_json.dump();
+  auto shard = VideoShardReader::Open(dir / "shards" / "shard-00000.h5");
+  ASSERT_TRUE(shard->latent());
+  Sample first = shard->Read(0);
+  EXPECT_EQ(first.video.size(0), 4);
+  ASSERT_TRUE(first.text_embeddings.count("words"));
+  EXPECT_EQ(first.text_embeddings.at("words").embedding.size(-1), 16);
 
   std::ofstream(dir / "latent.toml") << Manifest(dir / "shards", 4);
   auto run = RunCli(
