@@ -9,14 +9,17 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "modelgrow/data/export.h"
 #include "modelgrow/data/shard_paths.h"
 #include "modelgrow/data/video_shard_reader.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/host/vae_loading.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/options.h"
+#include "modelgrow/sdk/progress.h"
 #include "modelgrow/sdk/text_encoder.h"
 
 namespace po = boost::program_options;
@@ -26,7 +29,8 @@ namespace modelgrow::cli {
 namespace {
 
 const char kUsage[] =
-    "usage: modelgrow dataset export --plugin NAME [--set KEY=VALUE]... --out DIR [options]\n"
+    "usage: modelgrow dataset export --plugin NAME [--set KEY=VALUE]... --out DIR [--vae FOLDER]\n"
+    "                                [--resume] [options]\n"
     "       modelgrow dataset info PATH... [--json]\n"
     "       modelgrow dataset show --plugin NAME [--set KEY=VALUE]... [--index I] [--count N]\n"
     "\n"
@@ -129,7 +133,9 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
   std::string out;
   int64_t per_shard = 256;
   ExportOptions options;
-  std::vector<std::string> encodes, text_sets;
+  std::vector<std::string> encodes, text_sets, vae_sets;
+  std::string vae_folder, vae_plugin;
+  uint64_t vae_seed = 0;
   desc.add_options()("help,h", "show this help")("out", po::value<std::string>(&out),
                                                  "output folder")(
       "samples-per-shard", po::value<int64_t>(&per_shard)->default_value(256),
@@ -145,7 +151,18 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
       "[STORE=]TEXT_PLUGIN[:CAPTION]: also store that encoder's embeddings of each sample's "
       "CAPTION (default short) as /text/STORE (default: the plugin name); repeatable")(
       "text-set", po::value<std::vector<std::string>>(&text_sets)->composing(),
-      "TEXT_PLUGIN.KEY=VALUE: an option of an --encode text plugin (repeatable)");
+      "TEXT_PLUGIN.KEY=VALUE: an option of an --encode text plugin (repeatable)")(
+      "vae", po::value<std::string>(&vae_folder),
+      "encode every video through this VAE folder: the shards hold its latents")(
+      "vae-plugin", po::value<std::string>(&vae_plugin), "the VAE plugin (default: the only one)")(
+      "vae-set", po::value<std::vector<std::string>>(&vae_sets)->composing(),
+      "KEY=VALUE: another option of the VAE plugin (repeatable)")(
+      "vae-seed", po::value<uint64_t>(&vae_seed),
+      "sample the VAE's posterior with this seed (default: its mean)")(
+      "fit", po::value<std::string>(&options.fit)->default_value("crop"),
+      "frame sides the VAE's factor does not divide: crop (centred) or pad")(
+      "resume", po::bool_switch(&options.resume),
+      "continue a killed export in --out where it stopped");
   po::variables_map vm;
   if (!ParseArgs(args, desc, vm)) return 0;
   if (out.empty()) throw UsageError("dataset export needs --out DIR");
@@ -193,17 +210,40 @@ int RunExport(const std::vector<std::string>& args, const GlobalOptions& global)
     entry.encoder = registry.MakeTextEncoder(plugin, context);
     options.text_encoders.push_back(std::move(entry));
   }
+  std::shared_ptr<VideoAutoencoder> vae;
+  Options vae_options = Options::Empty("--vae-set");
+  std::string vae_name;
+  if (!vae_folder.empty()) {
+    vae_name = ChooseVaePlugin(registry, vae_plugin);
+    vae_options.Set("path", nlohmann::json(vae_folder).dump());
+    ApplySets(vae_options, vae_sets);
+    PluginContext context{vae_options};
+    vae = registry.MakeVideoAutoencoder(vae_name, context);
+  } else if (!vae_sets.empty() || vm.count("vae-seed")) {
+    throw UsageError("--vae-set and --vae-seed need --vae FOLDER");
+  }
   // Options are all checked: now the heavy part.
   pipeline->Open();
   for (ExportTextEncoder& entry : options.text_encoders) entry.encoder->Load();
+  if (vae) {
+    vae->Load();
+    options.vae = vae;
+    options.vae_options.sample = vm.count("vae-seed") > 0;
+    options.vae_options.seed = vae_seed;
+    options.vae_record = VaeRecord(vae_name, vae_options);
+  }
 
   options.progress = [](const ExportProgress& p) {
-    std::cout << fmt::format("export: {}/{} samples, {} shard{}, {} skipped, {:.1f} samples/s\n",
-                             p.done, p.total, p.shards, p.shards == 1 ? "" : "s", p.skipped,
-                             p.seconds > 0 ? p.done / p.seconds : 0.0)
+    const double rate = p.seconds > 0 ? (p.done - p.resumed) / p.seconds : 0.0;
+    const std::string left =
+        rate > 0 ? Progress::FormatDuration((p.total - p.done) / rate) : std::string("?");
+    std::cout << fmt::format(
+                     "export: {}/{} samples, {} shard{}, {} skipped, {:.1f} samples/s, {} left\n",
+                     p.done, p.total, p.shards, p.shards == 1 ? "" : "s", p.skipped, rate, left)
               << std::flush;
   };
   ExportResult result = ExportDataset(*pipeline, out, per_shard, options);
+  if (result.resumed_at >= 0) std::cout << fmt::format("resumed at sample {}\n", result.resumed_at);
   std::cout << fmt::format("exported {} samples into {} shard{} in {} ({:.1f} s); {} skipped\n",
                            result.written, result.shards.size(),
                            result.shards.size() == 1 ? "" : "s", out, result.seconds,

@@ -1,4 +1,4 @@
-// modelgrow plugins [--kind growth|text|data] [--json]
+// modelgrow plugins [--kind growth|text|data|vae] [--json]
 #include <iostream>
 
 #include <fmt/format.h>
@@ -34,7 +34,7 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
                         "modelgrow plugins\nmodelgrow --plugin-path build/my_ops plugins --kind "
                         "growth --json"});
   std::string kind;
-  cl.Options()("kind", po::value<std::string>(&kind), "only this kind: growth, text or data")(
+  cl.Options()("kind", po::value<std::string>(&kind), "only this kind: growth, text, data or vae")(
       "json", "print JSON (kind, name, version, summary, file, examples)");
   if (!cl.Parse()) return 0;
   const po::variables_map& vm = cl.vm();
@@ -46,8 +46,10 @@ int RunPlugins(const std::vector<std::string>& args, const GlobalOptions& global
       filter = PluginKind::kText;
     else if (kind == "data")
       filter = PluginKind::kData;
+    else if (kind == "vae")
+      filter = PluginKind::kVae;
     else
-      throw UsageError(fmt::format("--kind must be growth, text or data, not '{}'", kind));
+      throw UsageError(fmt::format("--kind must be growth, text, data or vae, not '{}'", kind));
   }
 
   PluginRegistry registry;

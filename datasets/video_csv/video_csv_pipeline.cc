@@ -14,6 +14,7 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include "buckets.h"
 #include "csv_table.h"
 #include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/data_pipeline.h"
@@ -44,6 +45,7 @@ struct Row {
   int64_t num_frames = 0;  // as the CSV says; 0: unknown
   int64_t height = 0, width = 0;
   double fps = 0;
+  std::optional<BucketChoice> bucket;  // with a bucket table: the clip's frames and size
 };
 
 class VideoCsvPipeline : public DataPipeline {
@@ -68,6 +70,12 @@ clip_start = "random"
 seed = 3
 detailed_column = "long_text"
 
+[[example]]  # Open-Sora-style buckets: each clip decoded at its bucket's frame count and size
+csv = "${data}/clips.csv"
+clip_start = "start"
+buckets = { tiny = { "1" = 1.0, "4" = 1.0, "8" = 1.0 } }
+resolutions = { tiny = { area = 512, "0.50" = [16, 32], "2.00" = [32, 16] } }
+
 [[example]]
 num_frames = 4
 test_options_error = "missing required key"
@@ -88,6 +96,14 @@ test_options_error = "missing required key"
     on_error_ = o.Choice("on_error", "skip", {"skip", "error"});
     detailed_column_ = o.String("detailed_column", "");
     native_size_ = request_.height == 0 || request_.width == 0;
+    buckets_ = BucketTable::FromOptions(o);
+    if (!buckets_.empty()) {
+      for (const char* key : {"num_frames", "height", "width"}) {
+        if (o.Has(key))
+          o.Fail(key, "the bucket table decides every clip's frame count and size; leave it out");
+      }
+      native_size_ = false;
+    }
     if (native_size_ && (request_.height != 0 || request_.width != 0))
       o.Fail(request_.height == 0 ? "width" : "height",
              "height and width are both 0 (each video's own size, from the CSV) or both set");
@@ -114,6 +130,12 @@ test_options_error = "missing required key"
     if (!detailed_column_.empty() && !table.HasColumn(detailed_column_))
       throw InputError(fmt::format("{}: no '{}' column for detailed captions (detailed_column)",
                                    csv_, detailed_column_));
+    if (!buckets_.empty() &&
+        !(table.HasColumn("num_frames") && table.HasColumn("height") && table.HasColumn("width")))
+      throw InputError(fmt::format(
+          "{}: buckets are chosen from each video's num_frames, height and width columns, which "
+          "it lacks (Open-Sora's tools add them)",
+          csv_));
     if (native_size_ && !(table.HasColumn("height") && table.HasColumn("width")))
       throw InputError(fmt::format(
           "{}: height = width = 0 takes each video's size from the CSV, which has no height and "
@@ -136,15 +158,27 @@ test_options_error = "missing required key"
               fmt::format("{}: column '{}' must be a number >= 0, got '{}'", where, column, field));
         return v.value_or(0);
       };
-      row.num_frames = static_cast<int64_t>(number("num_frames", false));
-      row.height = static_cast<int64_t>(number("height", native_size_));
-      row.width = static_cast<int64_t>(number("width", native_size_));
+      const bool bucketed = !buckets_.empty();
+      row.num_frames = static_cast<int64_t>(number("num_frames", bucketed));
+      row.height = static_cast<int64_t>(number("height", native_size_ || bucketed));
+      row.width = static_cast<int64_t>(number("width", native_size_ || bucketed));
       row.fps = number("fps", false);
       if (native_size_ && (row.height < 1 || row.width < 1))
         throw InputError(
             fmt::format("{}: height and width must be >= 1 to decode at the "
                         "video's own size, got {}x{}",
                         where, row.width, row.height));
+      if (bucketed) {
+        // The row's number in the CSV seeds its keep draw, so the choice survives reordering of
+        // nothing but the CSV itself.
+        row.bucket = buckets_.Assign(row.num_frames, row.height, row.width, request_.frame_interval,
+                                     seed_, static_cast<int64_t>(r));
+        if (!row.bucket) {
+          no_bucket_ += 1;
+          continue;
+        }
+        bucket_counts_[row.bucket->Name()] += 1;
+      }
       rows.push_back(std::move(row));
     }
     rows_ = std::move(rows);
@@ -160,6 +194,11 @@ test_options_error = "missing required key"
     if (native_size_) {
       request.height = row.height;
       request.width = row.width;
+    }
+    if (row.bucket) {
+      request.num_frames = row.bucket->frames;
+      request.height = row.bucket->height;
+      request.width = row.bucket->width;
     }
     request.expected_frames = row.num_frames;
     request.random_draw =
@@ -190,10 +229,15 @@ test_options_error = "missing required key"
                 {"source_frames", clip.source_frames},
                 {"source_height", clip.source_height},
                 {"source_width", clip.source_width}};
+    if (row.bucket) s.labels["bucket"] = row.bucket->Name();
     return s;
   }
 
   std::optional<std::array<int64_t, 4>> ShapeOf(int64_t index) const override {
+    if (!buckets_.empty()) {
+      const BucketChoice& b = *rows_.at(index).bucket;
+      return std::array<int64_t, 4>{3, b.frames, b.height, b.width};
+    }
     if (!native_size_) return std::nullopt;
     const Row& row = rows_.at(index);
     return std::array<int64_t, 4>{3, request_.num_frames, row.height, row.width};
@@ -212,10 +256,15 @@ test_options_error = "missing required key"
       if (files.size() == 20) break;
       files.push_back({{"index", index}, {"path", rows_[index].path.string()}, {"reason", reason}});
     }
-    return {{"csv", csv_},
-            {"rows", rows_.size()},
-            {"skipped", skipped_.size()},
-            {"skipped_files", files}};
+    nlohmann::json summary = {{"csv", csv_},
+                              {"rows", rows_.size()},
+                              {"skipped", skipped_.size()},
+                              {"skipped_files", files}};
+    if (!buckets_.empty()) {
+      summary["buckets"] = bucket_counts_;
+      summary["no_bucket"] = no_bucket_;
+    }
+    return summary;
   }
 
  private:
@@ -229,6 +278,9 @@ test_options_error = "missing required key"
   std::string on_error_;
   bool native_size_ = false;
   std::vector<Row> rows_;
+  BucketTable buckets_;
+  std::map<std::string, int64_t> bucket_counts_;
+  int64_t no_bucket_ = 0;  // rows that fit no bucket (or were not kept): left out
   mutable std::mutex mutex_;
   std::map<int64_t, std::string> skipped_;  // unusable rows seen so far, by index
 };

@@ -1,4 +1,4 @@
-# modelgrow_add_plugin(<target> [KIND growth|text|data] SOURCES <files...> [LIBRARIES <libs...>]
+# modelgrow_add_plugin(<target> [KIND growth|text|data|vae] SOURCES <files...> [LIBRARIES <libs...>]
 #                      [DATA <folder>] [NO_INSTALL])
 #
 # Builds one ModelGrow plugin: a shared library (<target>.so) linked against the toolkit's core
@@ -15,8 +15,8 @@ function(modelgrow_add_plugin target)
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "modelgrow_add_plugin(${target}): no SOURCES given")
   endif()
-  if(ARG_KIND AND NOT ARG_KIND MATCHES "^(growth|text|data)$")
-    message(FATAL_ERROR "modelgrow_add_plugin(${target}): KIND must be growth, text or data")
+  if(ARG_KIND AND NOT ARG_KIND MATCHES "^(growth|text|data|vae)$")
+    message(FATAL_ERROR "modelgrow_add_plugin(${target}): KIND must be growth, text, data or vae")
   endif()
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE ModelGrow::core ${ARG_LIBRARIES})

@@ -14,6 +14,7 @@
 #include "experiment/engine_util.h"
 #include "experiment/tiny_manifest.h"
 #include "modelgrow/experiment/report.h"
+#include "modelgrow/io/video_writer.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -415,11 +416,22 @@ TEST(EngineCli, SampleWritesAnAnimatedGifWithTheRequestedFrames) {
   EXPECT_EQ(trained.width, 8 * 4);
   EXPECT_NE(defaults.output.find("4 frames of 8x8 at 8 fps, written 32x32"), std::string::npos)
       << defaults.output;
-  // A file name that promises another format is refused, not filled with GIF bytes.
+  // The extension picks the format: an MP4 is an MP4 (an ISO media file: 'ftyp' at byte 4),
+  // never GIF bytes under another name; one this build cannot write is refused up front.
   auto mp4 = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() + " --prompt x --out " +
                     (dir / "v.mp4").string());
-  EXPECT_EQ(mp4.exit_code, 2) << mp4.output;
-  EXPECT_FALSE(fs::exists(dir / "v.mp4"));
+  if (CanWriteVideo(".mp4")) {
+    ASSERT_EQ(mp4.exit_code, 0) << mp4.output;
+    EXPECT_EQ(ReadFile(dir / "v.mp4").substr(4, 4), "ftyp");
+  } else {
+    EXPECT_EQ(mp4.exit_code, 2) << mp4.output;
+    EXPECT_FALSE(fs::exists(dir / "v.mp4"));
+  }
+  auto bmp = RunCli(kPlugins + "sample --checkpoint " + checkpoint.string() + " --prompt x --out " +
+                    (dir / "v.bmp").string());
+  EXPECT_EQ(bmp.exit_code, 2) << bmp.output;
+  EXPECT_NE(bmp.output.find("this build writes .gif"), std::string::npos) << bmp.output;
+  EXPECT_FALSE(fs::exists(dir / "v.bmp"));
 }
 
 // A checkpoint grown by `modelgrow grow` keeps its text-encoder record, so it samples without

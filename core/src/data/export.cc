@@ -4,13 +4,18 @@
 #include <exception>
 #include <future>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "modelgrow/base/provenance.h"
+#include "modelgrow/data/fit_frames.h"
 #include "modelgrow/data/video_shard_writer.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/content_hash.h"
+#include "modelgrow/sdk/deterministic_random.h"
 #include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
@@ -20,9 +25,57 @@ using json = nlohmann::json;
 
 namespace {
 
+constexpr char kProgressFile[] = "export.progress.json";
+
 bool IsExportFile(const fs::path& p) {
   std::string name = p.filename().string();
-  return name == "export.json" || (name.rfind("shard-", 0) == 0 && p.extension() == ".h5");
+  return name == "export.json" || name == kProgressFile ||
+         (name.rfind("shard-", 0) == 0 && p.extension() == ".h5");
+}
+
+// A shard's temporary file left by a killed writer ("shard-00003.h5.tmp-<pid>").
+bool IsShardTemp(const fs::path& p) {
+  std::string name = p.filename().string();
+  return name.rfind("shard-", 0) == 0 && name.find(".h5.tmp-") != std::string::npos;
+}
+
+// Everything that decides the shards' content: a resumed export must be the same export.
+std::string ExportKey(const DataPipeline& pipeline, int64_t samples_per_shard,
+                      const ExportOptions& options, int64_t end) {
+  ContentHash key("export/1");
+  key.Add("source", options.source.dump())
+      .Add("pipeline", pipeline.CacheKey())
+      .Add("begin", options.begin)
+      .Add("end", end)
+      .Add("per_shard", samples_per_shard)
+      .Add("compression", options.compression);
+  for (const ExportTextEncoder& e : options.text_encoders)
+    key.Add("text." + e.name, e.caption + "\n" + e.encoder->CacheKey());
+  if (options.vae) {
+    key.Add("vae", options.vae->CacheKey())
+        .Add("fit", options.fit)
+        .Add("posterior", options.vae_options.sample
+                              ? "sample:" + std::to_string(options.vae_options.seed)
+                              : "mean");
+  }
+  return key.Hex();
+}
+
+// Through the VAE: the video becomes latents; height and width are the encoded frames' size.
+void EncodeVideo(const ExportOptions& options, Sample& sample) {
+  VideoAutoencoder& vae = *options.vae;
+  if (sample.video.dim() != 4 || sample.video.size(0) != 3)
+    throw InputError(fmt::format("sample {}: a VAE encodes RGB pixels [3, T, H, W], got {}-D",
+                                 sample.index, sample.video.dim()));
+  at::Tensor fitted =
+      FitFrames(sample.video, vae.spatial_factor(), ParseFitMode(options.fit, "export fit"));
+  VaeEncodeOptions encode = options.vae_options;
+  // Each sample's own noise: the same latents whatever was exported before it.
+  encode.seed = DeriveSeed(options.vae_options.seed, {static_cast<uint64_t>(sample.index)});
+  at::Tensor z = vae.Encode(fitted.unsqueeze(0), encode);
+  sample.video = z[0].contiguous();
+  sample.height = fitted.size(2);
+  sample.width = fitted.size(3);
 }
 
 // One fetched sample: the sample, or that it was skipped, or the error that stops the export.
@@ -100,6 +153,11 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
           fmt::format("export: text embedding name '{}' must be non-empty without '/'", e.name));
   }
 
+  if (options.overwrite && options.resume)
+    throw InputError("export: --overwrite and --resume exclude each other");
+  if (options.vae) ParseFitMode(options.fit, "export fit");
+  const std::string export_key = ExportKey(pipeline, samples_per_shard, options, end);
+
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec)
@@ -108,12 +166,34 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   std::vector<fs::path> old;
   for (const auto& f : fs::directory_iterator(out_dir)) {
     if (IsExportFile(f.path())) old.push_back(f.path());
+    // A killed writer's half shard never counts.
+    if (IsShardTemp(f.path())) fs::remove(f.path(), ec);
   }
-  if (!old.empty()) {
-    if (!options.overwrite)
+  // What a killed export finished: its shards (kept) and where it stopped.
+  json resumed;
+  if (options.resume && fs::exists(out_dir / kProgressFile)) {
+    resumed = json::parse(ReadFile(out_dir / kProgressFile), nullptr, false);
+    if (!resumed.is_object() || resumed.value("key", "") != export_key)
+      throw InputError(fmt::format(
+          "{}: the unfinished export there was made with other options, data or models ({}); "
+          "resume it with the same ones, or start again with --overwrite",
+          out_dir.string(), kProgressFile));
+    std::set<std::string> kept;
+    for (const json& shard : resumed["shards"]) kept.insert(shard["file"].get<std::string>());
+    // A shard renamed into place after the last progress record is made again, identically.
+    for (const fs::path& p : old) {
+      std::string name = p.filename().string();
+      if (name != kProgressFile && !kept.count(name)) fs::remove(p, ec);
+    }
+  } else if (options.resume && fs::exists(out_dir / "export.json")) {
+    throw InputError(
+        fmt::format("{} holds a finished export; nothing to resume (start again with --overwrite)",
+                    out_dir.string()));
+  } else if (!old.empty()) {
+    if (!options.overwrite && !options.resume)
       throw InputError(
           fmt::format("{} already holds an export ({} and {} more files); choose another "
-                      "folder or overwrite it (--overwrite)",
+                      "folder, overwrite it (--overwrite) or continue a killed one (--resume)",
                       out_dir.string(), old.front().filename().string(), old.size() - 1));
     // export.json goes first: a folder without it is visibly an unfinished export.
     fs::remove(out_dir / "export.json", ec);
@@ -122,7 +202,7 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
 
   VideoShardWriterOptions writer_options;
   writer_options.compression = options.compression;
-  writer_options.latent = pipeline.latent();
+  writer_options.latent = pipeline.latent() || options.vae != nullptr;
   writer_options.source = pipeline.CacheKey();
   // Every shard stores the schema the pipeline's targets index into, and the targets with it.
   writer_options.label_schema = pipeline.label_schema();
@@ -141,13 +221,43 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   json shard_list = json::array();
   std::unique_ptr<VideoShardWriter> writer;
   auto shard_path = [&](size_t k) { return out_dir / fmt::format("shard-{:05d}.h5", k); };
-  auto commit = [&] {
+  std::map<std::string, int64_t> shapes;  // samples per written shape: the buckets
+  int64_t first_index = options.begin;
+  if (resumed.is_object()) {
+    first_index = resumed["next_index"].get<int64_t>();
+    result.resumed_at = first_index;
+    for (const json& shard : resumed["shards"]) {
+      shard_list.push_back(shard);
+      result.shards.push_back(out_dir / shard["file"].get<std::string>());
+    }
+    result.written = resumed["written"].get<int64_t>();
+    result.skipped = resumed["skipped"].get<int64_t>();
+    result.skipped_indices = resumed["skipped_indices"].get<std::vector<int64_t>>();
+    shapes = resumed["shapes"].get<std::map<std::string, int64_t>>();
+    progress.done = first_index - options.begin;
+    progress.resumed = progress.done;
+    progress.written = result.written;
+    progress.skipped = result.skipped;
+    progress.shards = static_cast<int64_t>(result.shards.size());
+  }
+  auto commit = [&](int64_t next_index) {
     if (!writer || writer->size() == 0) return;
     writer->Commit();
     shard_list.push_back({{"file", shard_path(result.shards.size()).filename().string()},
                           {"samples", writer->size()}});
     result.shards.push_back(shard_path(result.shards.size()));
     writer.reset();
+    // Where a killed export continues: written after the shard, so a shard it does not list is
+    // one to make again.
+    WriteFileAtomic(out_dir / kProgressFile, json{{"key", export_key},
+                                                  {"next_index", next_index},
+                                                  {"shards", shard_list},
+                                                  {"written", result.written},
+                                                  {"skipped", result.skipped},
+                                                  {"skipped_indices", result.skipped_indices},
+                                                  {"shapes", shapes}}
+                                                     .dump(1) +
+                                                 "\n");
     progress.shards = static_cast<int64_t>(result.shards.size());
     progress.seconds = elapsed();
     last_report = progress.seconds;
@@ -162,8 +272,8 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   };
   // The next chunk is read while this one is encoded and written.
   std::future<std::vector<Fetched>> next;
-  if (options.begin < end) next = fetch(options.begin);
-  for (int64_t first = options.begin; first < end; first += chunk) {
+  if (first_index < end) next = fetch(first_index);
+  for (int64_t first = first_index; first < end; first += chunk) {
     std::vector<Fetched> fetched = next.get();
     if (first + chunk < end) next = fetch(first + chunk);
     std::vector<Sample*> batch;
@@ -175,6 +285,9 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
       std::vector<Sample*> part(batch.begin() + k,
                                 batch.begin() + std::min(batch.size(), k + options.encode_batch));
       Encode(options.text_encoders, part);
+    }
+    if (options.vae) {
+      for (Sample* sample : batch) EncodeVideo(options, *sample);
     }
     for (size_t k = 0; k < fetched.size(); ++k) {
       progress.done += 1;
@@ -188,10 +301,11 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
         writer =
             std::make_unique<VideoShardWriter>(shard_path(result.shards.size()), writer_options);
       writer->Add(*fetched[k].sample);
+      shapes[fmt::format("[{}]", fmt::join(fetched[k].sample->video.sizes(), ", "))] += 1;
       fetched[k].sample.reset();  // written: its memory can go
       result.written += 1;
       progress.written = result.written;
-      if (writer->size() == samples_per_shard) commit();
+      if (writer->size() == samples_per_shard) commit(first + static_cast<int64_t>(k) + 1);
     }
     progress.seconds = elapsed();
     if (options.progress && progress.seconds - last_report >= 2.0) {
@@ -199,7 +313,7 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
       options.progress(progress);
     }
   }
-  commit();
+  commit(end);
   result.seconds = elapsed();
   result.pipeline_summary = pipeline.Summary();
 
@@ -211,7 +325,8 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
                    {"range", {options.begin, end}},
                    {"samples_per_shard", samples_per_shard},
                    {"shards", shard_list},
-                   {"latent", pipeline.latent()},
+                   {"latent", writer_options.latent},
+                   {"shapes", shapes},
                    {"source", options.source},
                    {"pipeline_cache_key", pipeline.CacheKey()},
                    {"pipeline_summary", result.pipeline_summary},
@@ -223,7 +338,18 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
     text[e.name] = {{"caption", e.caption}, {"encoder", e.encoder->CacheKey()}};
   manifest["text_embeddings"] = text;
   if (writer_options.label_schema) manifest["label_schema"] = writer_options.label_schema->ToJson();
+  if (options.vae) {
+    manifest["vae"] = options.vae_record;
+    manifest["vae"]["cache_key"] = options.vae->CacheKey();
+    manifest["vae"]["latent_channels"] = options.vae->latent_channels();
+    manifest["vae"]["fit"] = options.fit;
+    manifest["vae"]["posterior"] = options.vae_options.sample
+                                       ? json{{"sample", true}, {"seed", options.vae_options.seed}}
+                                       : json{{"sample", false}};
+  }
+  if (result.resumed_at >= 0) manifest["resumed_at"] = result.resumed_at;
   WriteFileAtomic(out_dir / "export.json", manifest.dump(2) + "\n");
+  fs::remove(out_dir / kProgressFile, ec);
   return result;
 }
 

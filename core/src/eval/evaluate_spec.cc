@@ -62,7 +62,9 @@ EvaluateSpec EvaluateSpec::FromOptions(const Options& t) {
   e.baseline = t.String("baseline", "");
   e.weights = t.Choice("weights", e.weights, {"ema", "raw"});
   e.grid_prompts = t.Int("grid_prompts", e.grid_prompts, {.min = 0, .max = 64});
-  e.classifier = ClassifierSpec::FromOptions(t.Table("classifier"));
+  // Without a classifier (data without labels, latents of clips), evaluation measures the
+  // held-out loss and still makes the grid's samples.
+  if (t.Has("classifier")) e.classifier = ClassifierSpec::FromOptions(t.Table("classifier"));
   return e;
 }
 

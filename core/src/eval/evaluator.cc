@@ -9,7 +9,8 @@
 #include "modelgrow/base/interruption.h"
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/eval/frechet.h"
-#include "modelgrow/eval/gif.h"
+#include "modelgrow/io/gif.h"
+#include "modelgrow/io/video_writer.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/text/condition_text.h"
@@ -74,13 +75,24 @@ std::vector<std::string> Categories(const LabelSchema& schema) {
   return out;
 }
 
-std::vector<TextInput> Slice(const std::vector<TextInput>& text, int64_t start, int64_t end) {
-  std::vector<TextInput> out;
-  for (const TextInput& t : text) {
-    out.push_back({t.embedding.slice(0, start, end),
-                   t.mask.defined() ? t.mask.slice(0, start, end) : at::Tensor()});
+// The end of the batch from `start`: at most `limit`, and only samples of start's shape (bucketed
+// data has several).
+int64_t SameShapeEnd(const std::vector<Sample>& data, int64_t start, int64_t limit) {
+  int64_t end = start + 1;
+  while (end < limit && data[end].video.sizes() == data[start].video.sizes()) ++end;
+  return end;
+}
+
+// A video a person can look at: pixels as they are, latents decoded through the VAE (undefined
+// when there is none). Decoded clips are as long as their latent frames allow.
+at::Tensor Viewable(const at::Tensor& video, VideoAutoencoder* vae) {
+  if (video.size(0) == 3 || video.size(0) == 1) return video;
+  if (vae == nullptr) return {};
+  int64_t frames = 0;
+  for (int64_t n = 1; n <= 64 * video.size(1) + 64; ++n) {
+    if (vae->LatentFrames(n) == video.size(1)) frames = n;
   }
-  return out;
+  return vae->Decode(video.unsqueeze(0).to(at::kFloat), frames)[0].clamp(-1, 1).to(at::kCPU);
 }
 
 }  // namespace
@@ -148,8 +160,8 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     for (const std::string& kind : kinds) {
       double total = 0;
       int64_t terms = 0;
-      for (int64_t start = 0; start < n_loss; start += 16) {
-        int64_t end = std::min(n_loss, start + 16);
+      for (int64_t start = 0, end = 0; start < n_loss; start = end) {
+        end = SameShapeEnd(data, start, std::min(n_loss, start + 16));
         std::vector<at::Tensor> videos, noises;
         std::vector<std::string> prompts;
         std::vector<float> fps;
@@ -179,46 +191,52 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
 
     // Generation, scored by the attribute classifier.
     const int64_t n_gen = std::min<int64_t>(spec.samples, n);
-    if (n_gen == 0 || !classifier) continue;
-    const LabelSchema& schema = classifier->schema();
+    bool scored = n_gen > 0 && classifier;
     std::optional<LabelSchema> own = pipeline->label_schema();
-    if (!own || !(*own == schema)) {
+    if (scored && (!own || !(*own == classifier->schema()))) {
       notes.push_back(fmt::format(
           "domain '{}': no alignment scores ({})", domain,
           own ? "its label schema differs from the classifier's" : "its data declares no labels"));
-      continue;
+      scored = false;
     }
+    // Without scores, the grid's few samples are still made, for people to look at.
+    const int64_t n_make =
+        scored ? n_gen : (setup.samples_dir.empty() ? 0 : std::min<int64_t>(spec.grid_prompts, n));
+    if (n_make == 0) continue;
     std::vector<std::map<std::string, int64_t>> targets;
-    for (int64_t i = 0; i < n; ++i) targets.push_back(AllTargets(schema, data[i].targets));
-    std::vector<at::Tensor> real_list;
-    for (int64_t i = 0; i < n; ++i) real_list.push_back(data[i].video);
-    // The ceiling reads every loaded real video (cheap, and steadier than the generated subset).
-    at::Tensor real_all = at::stack(real_list).to(at::kFloat);
-    for (const auto& [category, accuracy] :
-         Accuracy(classifier, real_all, targets, Categories(schema))) {
-      metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
-      // Below this the classifier misreads real videos too often for its verdict on generated
-      // ones to separate anything (a briefly trained one gives every model the same score).
-      if (category != "mean" && accuracy < kMinUsefulCeiling) {
-        std::string note = fmt::format(
-            "domain '{}': the attribute classifier reads '{}' correctly on only {:.0f}% of real "
-            "videos, so generated-video accuracy for it says little; train it longer "
-            "(classifier.steps)",
-            domain, category, 100 * accuracy);
-        std::cerr << "warning: " << note << "\n";
-        notes.push_back(note);
+    at::Tensor real_features;
+    if (scored) {
+      const LabelSchema& schema = classifier->schema();
+      for (int64_t i = 0; i < n; ++i) targets.push_back(AllTargets(schema, data[i].targets));
+      std::vector<at::Tensor> real_list;
+      for (int64_t i = 0; i < n; ++i) real_list.push_back(data[i].video);
+      // The ceiling reads every loaded real video (cheap, and steadier than the generated subset).
+      at::Tensor real_all = at::stack(real_list).to(at::kFloat);
+      for (const auto& [category, accuracy] :
+           Accuracy(classifier, real_all, targets, Categories(schema))) {
+        metrics[fmt::format("ceiling/{}/{}", domain, category)] = accuracy;
+        // Below this the classifier misreads real videos too often for its verdict on generated
+        // ones to separate anything (a briefly trained one gives every model the same score).
+        if (category != "mean" && accuracy < kMinUsefulCeiling) {
+          std::string note = fmt::format(
+              "domain '{}': the attribute classifier reads '{}' correctly on only {:.0f}% of "
+              "real videos, so generated-video accuracy for it says little; train it longer "
+              "(classifier.steps)",
+              domain, category, 100 * accuracy);
+          std::cerr << "warning: " << note << "\n";
+          notes.push_back(note);
+        }
       }
+      targets.resize(n_gen);
+      real_features = classifier->Features(real_all.slice(0, 0, n_gen));
     }
-    targets.resize(n_gen);
-    at::Tensor real = real_all.slice(0, 0, n_gen);
-    at::Tensor real_features = classifier->Features(real);
 
     for (const std::string& kind : kinds) {
       ThrowIfStopRequested(fmt::format("stopped while evaluating {}/{}", domain, kind));
-      Progress progress(fmt::format("sample {}/{}", domain, kind), n_gen);
-      std::vector<at::Tensor> generated;
-      for (int64_t start = 0; start < n_gen; start += 8) {
-        int64_t end = std::min(n_gen, start + 8);
+      Progress progress(fmt::format("sample {}/{}", domain, kind), n_make);
+      std::vector<at::Tensor> videos;  // one per sample: bucketed data has several shapes
+      for (int64_t start = 0; start < n_make;) {
+        const int64_t end = SameShapeEnd(data, start, std::min(n_make, start + 8));
         std::vector<std::string> prompts;
         std::vector<at::Tensor> noises;
         std::vector<float> fps;
@@ -231,38 +249,61 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
             model, at::stack(noises).to(setup.device),
             EncodeAll(conditions, data, start, end, prompts, kind, setup.device), at::tensor(fps),
             static_cast<double>(data[start].height), static_cast<double>(data[start].width));
-        generated.push_back(RectifiedFlow::Velocity(z, in_channels).clamp(-1, 1).to(at::kCPU));
+        at::Tensor v = RectifiedFlow::Velocity(z, in_channels);
+        // Pixels live in [-1, 1]; latents have no such range.
+        if (in_channels == 3 || in_channels == 1) v = v.clamp(-1, 1);
+        for (int64_t k = 0; k < end - start; ++k) videos.push_back(v[k].to(at::kCPU));
         progress.Update(end);
+        start = end;
       }
       progress.Finish();
-      at::Tensor videos = at::cat(generated);
-      // A rewritten prompt is scored on what the user's short prompt stated: whatever else the
-      // rewriter adds is its guess.
-      auto stated = schema.stated_by.find(kind == "rewritten" ? "short" : kind);
-      const std::vector<std::string> categories =
-          stated != schema.stated_by.end() ? stated->second : Categories(schema);
-      for (const auto& [category, accuracy] : Accuracy(classifier, videos, targets, categories)) {
-        metrics[fmt::format("acc/{}/{}/{}", domain, kind, category)] = accuracy;
-      }
-      if (n_gen >= 2) {
-        metrics[fmt::format("fd/{}/{}", domain, kind)] =
-            FrechetDistance(classifier->Features(videos), real_features);
+      if (scored) {
+        const LabelSchema& schema = classifier->schema();
+        at::Tensor stacked = at::stack(videos);
+        // A rewritten prompt is scored on what the user's short prompt stated: whatever else the
+        // rewriter adds is its guess.
+        auto stated = schema.stated_by.find(kind == "rewritten" ? "short" : kind);
+        const std::vector<std::string> categories =
+            stated != schema.stated_by.end() ? stated->second : Categories(schema);
+        for (const auto& [category, accuracy] :
+             Accuracy(classifier, stacked, targets, categories)) {
+          metrics[fmt::format("acc/{}/{}/{}", domain, kind, category)] = accuracy;
+        }
+        if (n_gen >= 2) {
+          metrics[fmt::format("fd/{}/{}", domain, kind)] =
+              FrechetDistance(classifier->Features(stacked), real_features);
+        }
       }
       if (!setup.samples_dir.empty()) {
-        for (int64_t i = 0; i < std::min<int64_t>(spec.grid_prompts, n_gen); ++i) {
+        if (in_channels != 3 && in_channels != 1 && !setup.vae)
+          notes.push_back(fmt::format(
+              "domain '{}': latent samples are not written as videos (the manifest has no [vae])",
+              domain));
+        for (int64_t i = 0; i < std::min<int64_t>(spec.grid_prompts, n_make); ++i) {
+          at::Tensor generated = Viewable(videos[i], setup.vae.get());
+          if (!generated.defined()) break;
+          // Decoded latents are full-size frames; tiny pixel videos are enlarged to be seen.
+          const int scale = generated.size(2) >= 96 ? 1 : 4;
           std::string gen_name =
               fmt::format("{}{}_{}_{}.gif", setup.sample_prefix, domain, kind, i);
           std::string real_name = fmt::format("real_{}_{}.gif", domain, i);
-          WriteGif(setup.samples_dir / gen_name, videos[i], {data[i].fps, 4});
-          if (!fs::exists(setup.samples_dir / real_name)) {
-            WriteGif(setup.samples_dir / real_name, data[i].video, {data[i].fps, 4});
+          WriteGif(setup.samples_dir / gen_name, generated, {data[i].fps, scale});
+          json entry = {{"domain", domain},
+                        {"kind", kind},
+                        {"index", i},
+                        {"prompt", prompts_of.at(kind)[i]},
+                        {"generated", gen_name},
+                        {"real", real_name}};
+          if (setup.vae && CanWriteVideo(".mp4")) {
+            std::string mp4 = fs::path(gen_name).replace_extension(".mp4").string();
+            WriteVideo(setup.samples_dir / mp4, generated, {data[i].fps, 1});
+            entry["generated_video"] = mp4;
           }
-          samples.push_back({{"domain", domain},
-                             {"kind", kind},
-                             {"index", i},
-                             {"prompt", prompts_of.at(kind)[i]},
-                             {"generated", gen_name},
-                             {"real", real_name}});
+          if (!fs::exists(setup.samples_dir / real_name)) {
+            at::Tensor real = Viewable(data[i].video, setup.vae.get());
+            if (real.defined()) WriteGif(setup.samples_dir / real_name, real, {data[i].fps, scale});
+          }
+          samples.push_back(entry);
         }
       }
     }

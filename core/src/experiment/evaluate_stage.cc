@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 AttributeClassifier RunContext::Classifier(const EvaluateSpec& spec) {
+  if (spec.classifier.data.empty()) return AttributeClassifier(nullptr);
   std::vector<std::shared_ptr<DataPipeline>> data;
   ContentHash key("classifier-folder/2");
   key.Add("classifier", spec.classifier.steps)
@@ -55,6 +56,7 @@ json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
       return rewriter->Rewrite(prompts);
     };
   }
+  setup.vae = Vae();
   json result = EvaluateModel(*model, Encoders(*model), setup);
   result["weights"] = ema ? "ema" : "raw";
   result["model"] = {{"params", model->NumParameters()},

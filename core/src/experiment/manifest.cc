@@ -140,6 +140,18 @@ void Manifest::ReadData(const Options& doc) {
   data.RejectUnknownKeys();
 }
 
+void Manifest::ReadVae(const Options& doc) {
+  if (!doc.Has("vae")) return;
+  Options t = doc.Table("vae");
+  PluginSpec spec;
+  spec.id = "vae";
+  spec.plugin = t.RequireString("plugin");
+  // The other keys belong to the plugin, which checks them (CheckPlugins).
+  for (const std::string& k : t.Keys()) t.Accept(k);
+  spec.options = t.Subset({"plugin"});
+  vae_ = spec;
+}
+
 void Manifest::ReadText(const Options& doc) {
   Options text = doc.Table("text");
   for (const std::string& id : text.Keys()) {
@@ -212,6 +224,7 @@ Manifest Manifest::FromOptions(Options doc, const PluginRegistry* registry) {
   m.experiment_ = ExperimentSpec::FromOptions(doc.Table("experiment"));
   if (!doc.Has("experiment")) doc.Fail("experiment", "missing [experiment] table (name = \"...\")");
   m.ReadData(doc);
+  m.ReadVae(doc);
   m.ReadText(doc);
   m.ReadModel(doc);
   m.ReadStages(doc);

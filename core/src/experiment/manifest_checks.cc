@@ -14,6 +14,7 @@
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 
 namespace modelgrow {
 
@@ -45,6 +46,10 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
   for (const auto& [id, spec] : data_) {
     if (spec.plugin.empty()) continue;
     Collect(data, id, [&] { registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options)); });
+  }
+  if (vae_ && !vae_->plugin.empty()) {
+    Collect(doc, "vae",
+            [&] { registry.MakeVideoAutoencoder(vae_->plugin, ContextFor(vae_->options)); });
   }
   Options text = doc.Table("text");
   for (const auto& [id, spec] : text_) {

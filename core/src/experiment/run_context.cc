@@ -10,6 +10,7 @@
 
 #include "modelgrow/base/interruption.h"
 #include "modelgrow/base/provenance.h"
+#include "modelgrow/host/vae_loading.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/prompt_rewriter.h"
@@ -222,6 +223,8 @@ std::string RunContext::StageKey(const StageSpec& s) const {
   for (const std::string& id : s.data_ids()) key.Add("data." + id, PluginKey(m_.data().at(id)));
   for (const std::string& id : TextIdsOf(s)) key.Add("text." + id, TextKey(id));
   if (s.eval.rewrite) key.Add("rewrite." + s.eval.rewrite->text, TextKey(s.eval.rewrite->text));
+  // Checkpoints record the VAE and evaluation decodes through it.
+  if (m_.vae()) key.Add("vae", PluginKey(*m_.vae()));
   return key.Short();
 }
 
@@ -251,6 +254,12 @@ std::shared_ptr<DataPipeline> RunContext::Data(const std::string& id) {
   pipeline->Open();
   data_[id] = pipeline;
   return pipeline;
+}
+
+std::shared_ptr<VideoAutoencoder> RunContext::Vae() {
+  if (vae_ || !m_.vae()) return vae_;
+  vae_ = LoadVae(registry_, m_.vae()->plugin, m_.vae()->options.Subset(), device_);
+  return vae_;
 }
 
 fs::path RunContext::MadeTextModel(const std::string& id) {
@@ -398,6 +407,8 @@ CheckpointMeta RunContext::Meta(const STDiT3Impl& model, const StageSpec& s) {
     encoders[name] = record;
   }
   meta.provenance["text_encoders"] = encoders;
+  // What `modelgrow sample` decodes a latent model's videos with.
+  if (m_.vae()) meta.provenance["vae"] = VaeRecord(m_.vae()->plugin, m_.vae()->options);
   return meta;
 }
 

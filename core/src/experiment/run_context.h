@@ -19,6 +19,7 @@
 #include "modelgrow/io/tensorboard_writer.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 #include "modelgrow/text/text_cache.h"
 #include "rewritten_prompts.h"
 
@@ -58,6 +59,8 @@ class RunContext {
 
   // Plugins of this run, made and opened on first use.
   std::shared_ptr<DataPipeline> Data(const std::string& id);
+  // The manifest's [vae], loaded on first use; null when it has none.
+  std::shared_ptr<VideoAutoencoder> Vae();
   TextEncoderCache* Text(const std::string& id);
   // The folder of a made text model (made on first use; shared by every run and seed).
   std::filesystem::path MadeTextModel(const std::string& id);
@@ -83,6 +86,7 @@ class RunContext {
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;
   std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
   std::map<std::string, std::unique_ptr<RewrittenPrompts>> rewriters_;
+  std::shared_ptr<VideoAutoencoder> vae_;
 };
 
 // Appends one line {"time", "stage", ...fields} to a stage's metrics.jsonl.

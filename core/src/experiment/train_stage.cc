@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "modelgrow/data/loader.h"
+#include "modelgrow/host/vae_loading.h"
 #include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/train/trainer.h"
 #include "run_context.h"
@@ -39,6 +40,9 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
       initial = &carried;
     }
   }
+  if (std::shared_ptr<VideoAutoencoder> vae = Vae())
+    CheckVaeFitsModel(*vae, fmt::format("[vae] ({})", m_.vae()->plugin),
+                      model->config().in_channels, fmt::format("of stage '{}'", s.name));
   LoaderOptions lo;
   lo.batch_size = s.train.batch_size;
   lo.seed = run_.seed;

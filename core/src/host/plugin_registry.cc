@@ -15,6 +15,7 @@
 #include "modelgrow/sdk/prompt_rewriter.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/sdk/text_tokenizer.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 
 namespace modelgrow {
 
@@ -30,6 +31,8 @@ const char* KindNoun(PluginKind kind) {
       return "text encoder";
     case PluginKind::kData:
       return "data pipeline";
+    case PluginKind::kVae:
+      return "video autoencoder";
   }
   return "plugin";
 }
@@ -104,8 +107,8 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
       !library->has("modelgrow_plugin_descriptor")) {
     throw InputError(fmt::format(
         "{}: not a ModelGrow plugin (it exports no modelgrow_plugin_descriptor; a plugin "
-        "declares one with MODELGROW_GROWTH_OPERATOR, MODELGROW_TEXT_ENCODER or "
-        "MODELGROW_DATA_PIPELINE)",
+        "declares one with MODELGROW_GROWTH_OPERATOR, MODELGROW_TEXT_ENCODER, "
+        "MODELGROW_DATA_PIPELINE or MODELGROW_VIDEO_AUTOENCODER)",
         file.string()));
   }
   int api = library->get<int()>("modelgrow_plugin_api_version")();
@@ -121,13 +124,14 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
     throw InputError(fmt::format("{}: its plugin descriptor has no name", file.string()));
   }
   const int kind = static_cast<int>(d->kind);
-  if (kind < static_cast<int>(PluginKind::kGrowth) || kind > static_cast<int>(PluginKind::kData)) {
+  if (kind < static_cast<int>(PluginKind::kGrowth) || kind > static_cast<int>(PluginKind::kVae)) {
     throw InputError(
         fmt::format("{}: plugin '{}' declares an unknown kind ({})", file.string(), d->name, kind));
   }
   bool factory_ok = (d->kind == PluginKind::kGrowth && d->make_growth_operator) ||
                     (d->kind == PluginKind::kText && d->make_text_encoder) ||
-                    (d->kind == PluginKind::kData && d->make_data_pipeline);
+                    (d->kind == PluginKind::kData && d->make_data_pipeline) ||
+                    (d->kind == PluginKind::kVae && d->make_video_autoencoder);
   if (!factory_ok) {
     throw InputError(fmt::format("{}: plugin '{}' has no factory for its kind '{}'", file.string(),
                                  d->name, PluginKindName(d->kind)));
@@ -242,6 +246,13 @@ std::shared_ptr<DataPipeline> PluginRegistry::MakeDataPipeline(const std::string
                                                                const PluginContext& context) const {
   const Loaded& l = FindLoaded(PluginKind::kData, name);
   return Instantiate<DataPipeline>(l.info, l.library, l.descriptor->make_data_pipeline, context);
+}
+
+std::shared_ptr<VideoAutoencoder> PluginRegistry::MakeVideoAutoencoder(
+    const std::string& name, const PluginContext& context) const {
+  const Loaded& l = FindLoaded(PluginKind::kVae, name);
+  return Instantiate<VideoAutoencoder>(l.info, l.library, l.descriptor->make_video_autoencoder,
+                                       context);
 }
 
 std::shared_ptr<TextModelMaker> PluginRegistry::MakeTextModelMaker(

@@ -12,6 +12,8 @@ const char* PluginKindName(PluginKind kind) {
       return "text";
     case PluginKind::kData:
       return "data";
+    case PluginKind::kVae:
+      return "vae";
   }
   return "unknown";
 }

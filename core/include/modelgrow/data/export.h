@@ -14,6 +14,7 @@
 
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 
 namespace modelgrow {
 
@@ -29,7 +30,8 @@ struct ExportProgress {
   int64_t total = 0;
   int64_t written = 0;
   int64_t skipped = 0;
-  int64_t shards = 0;  // shards committed
+  int64_t shards = 0;   // shards committed
+  int64_t resumed = 0;  // samples a resumed export found done (not counted in the rate)
   double seconds = 0;
 };
 
@@ -41,6 +43,17 @@ struct ExportOptions {
   bool overwrite = false;
   std::vector<ExportTextEncoder> text_encoders;
   int64_t encode_batch = 16;
+  // Encodes every video through this VAE (loaded) before it is written: the shards hold latents.
+  // Frames whose sides its spatial factor does not divide are cropped or padded (`fit`, see
+  // data/fit_frames.h). A sampled encoding of sample i draws from DeriveSeed(seed, {i}), so a
+  // resumed export gives the same latents.
+  std::shared_ptr<VideoAutoencoder> vae;
+  VaeEncodeOptions vae_options;
+  std::string fit = "crop";
+  nlohmann::json vae_record = nlohmann::json::object();  // {plugin, options}: export.json, shards
+  // Continues an export a killed run left in out_dir (its export.progress.json): the finished
+  // shards are kept and the rest is written exactly as an uninterrupted export would write it.
+  bool resume = false;
   nlohmann::json source = nlohmann::json::object();  // recorded in export.json (plugin, options)
   // Called after every shard and at most every ~2 s in between.
   std::function<void(const ExportProgress&)> progress;
@@ -52,13 +65,15 @@ struct ExportResult {
   std::vector<int64_t> skipped_indices;
   std::vector<std::filesystem::path> shards;
   double seconds = 0;
+  int64_t resumed_at = -1;  // the pipeline index a resumed export continued from; -1: fresh
   nlohmann::json pipeline_summary;
 };
 
 // Writes shard-00000.h5, shard-00001.h5, ... of up to `samples_per_shard` samples each into
 // `out_dir`, then export.json describing the export. The pipeline must be open (Open()) and the
 // text encoders loaded (Load()). Samples the pipeline skips (SkipSample) are counted and left
-// out. InputError when out_dir already holds an export and `overwrite` is off.
+// out. InputError when out_dir already holds an export and neither `overwrite` nor `resume` is
+// on. After every shard, export.progress.json records how far the export got (removed at the end).
 ExportResult ExportDataset(DataPipeline& pipeline, const std::filesystem::path& out_dir,
                            int64_t samples_per_shard, const ExportOptions& options = {});
 

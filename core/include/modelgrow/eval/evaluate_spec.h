@@ -15,7 +15,7 @@ namespace modelgrow {
 // The attribute classifier that scores generated videos: trained on real videos of the named
 // data (their pipelines' label schema and targets), cached by its settings and data.
 struct ClassifierSpec {
-  std::vector<std::string> data;  // data ids of real videos it trains on
+  std::vector<std::string> data;  // data ids of real videos it trains on; empty: no classifier
   int64_t steps = 300;
   int64_t batch_size = 32;
   double lr = 2e-3;

@@ -24,6 +24,7 @@
 #include "modelgrow/eval/evaluate_spec.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "modelgrow/sdk/video_autoencoder.h"
 #include "modelgrow/text/text_cache.h"
 
 namespace modelgrow {
@@ -40,6 +41,9 @@ struct EvaluationSetup {
   std::string sample_prefix;          // file name prefix of this model's GIFs
   // Rewrites short prompts (one result per prompt, in order) for the prompt kind "rewritten".
   std::function<std::vector<std::string>(const std::vector<std::string>&)> rewrite;
+  // Decodes a latent model's videos for the sample files (GIFs for the report, and MP4s); null:
+  // latent samples are scored but not written.
+  std::shared_ptr<VideoAutoencoder> vae;
 };
 
 // {"metrics": {...}, "samples": [{"domain", "kind", "index", "prompt", "generated", "real"}],

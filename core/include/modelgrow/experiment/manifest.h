@@ -6,6 +6,8 @@
 //   [text.<id>]    text encoders: `plugin` + its options; `make = {corpus, ...}` has the plugin
 //                  make a small model from the named data's captions
 //   [data.<id>]    data pipelines: `plugin` + its options; `inherit = "<id>"` copies another's
+//   [vae]          the VAE of a latent model: `plugin` + its options (decodes samples; recorded
+//                  in checkpoints)
 //   [stages.<name>] kind = "pretrain" | "grow" | "continue" | "evaluate", chained with `from`
 //   [[sweep.axis]] runs over manifest keys (plus experiment.seeds)
 //
@@ -67,6 +69,8 @@ class Manifest {
   const std::string& condition0_text() const { return condition0_text_; }
   const std::map<std::string, TextSpec>& text() const { return text_; }
   const std::map<std::string, PluginSpec>& data() const { return data_; }
+  // The [vae] table; nullopt when the manifest has none (a pixel model).
+  const std::optional<PluginSpec>& vae() const { return vae_; }
   const std::map<std::string, StageSpec>& stages() const { return stages_; }
   // Stages in an order where every stage follows the one it starts from.
   const std::vector<std::string>& stage_order() const { return stage_order_; }
@@ -76,6 +80,7 @@ class Manifest {
 
  private:
   void ReadData(const Options& doc);
+  void ReadVae(const Options& doc);
   void ReadText(const Options& doc);
   void ReadModel(const Options& doc);
   void ReadStages(const Options& doc);
@@ -88,6 +93,7 @@ class Manifest {
   std::string condition0_text_;
   std::map<std::string, TextSpec> text_;
   std::map<std::string, PluginSpec> data_;
+  std::optional<PluginSpec> vae_;
   std::map<std::string, StageSpec> stages_;
   std::vector<std::string> stage_order_;
   std::vector<SweepAxis> sweep_;

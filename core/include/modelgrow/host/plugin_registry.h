@@ -64,6 +64,8 @@ class PluginRegistry {
                                                const PluginContext& context) const;
   std::shared_ptr<DataPipeline> MakeDataPipeline(const std::string& name,
                                                  const PluginContext& context) const;
+  std::shared_ptr<VideoAutoencoder> MakeVideoAutoencoder(const std::string& name,
+                                                         const PluginContext& context) const;
   // The Maker of a text plugin (`make = {...}`): context.options is the make table without
   // `corpus`, `encoder_options` the encoder's own table. InputError when it has none.
   std::shared_ptr<TextModelMaker> MakeTextModelMaker(const std::string& name,

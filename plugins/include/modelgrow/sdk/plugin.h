@@ -1,6 +1,7 @@
 // The plugin SDK: what every plugin exports, and the macros that export it.
 //
-// A plugin is one shared library holding one growth operator, text encoder or data pipeline.
+// A plugin is one shared library holding one growth operator, text encoder, data pipeline or
+// video autoencoder (VAE).
 // It exports two C symbols: `modelgrow_plugin_api_version` (read first, so a plugin built for
 // another SDK is refused with both versions named) and `modelgrow_plugin_descriptor`. Write
 //
@@ -11,8 +12,9 @@
 // Plugins are made in two phases. The factory constructs the plugin from its options alone: it
 // reads and checks every option, records every problem on the Options (the host reports them
 // all together) and loads nothing. Heavy work -- weights, files, data -- happens later, in
-// TextEncoder::Load() or DataPipeline::Open(), and only for a real run. `modelgrow validate`
-// therefore constructs every plugin of a manifest and never calls Load or Open.
+// TextEncoder::Load(), DataPipeline::Open() or VideoAutoencoder::Load(), and only for a real run.
+// `modelgrow validate` therefore constructs every plugin of a manifest and never calls Load or
+// Open.
 //
 // The SDK is exactly the headers in modelgrow/sdk/; a plugin includes nothing else from the
 // toolkit. The model's editing API is re-exported by sdk/model.h.
@@ -31,8 +33,8 @@
 
 namespace modelgrow {
 
-enum class PluginKind : int { kGrowth = 0, kText = 1, kData = 2 };
-// "growth", "text", "data".
+enum class PluginKind : int { kGrowth = 0, kText = 1, kData = 2, kVae = 3 };
+// "growth", "text", "data", "vae".
 const char* PluginKindName(PluginKind kind);
 
 class GrowthOperator;
@@ -41,6 +43,7 @@ class TextModelMaker;
 class TextTokenizer;
 class PromptRewriter;
 class DataPipeline;
+class VideoAutoencoder;
 
 // What a plugin's factory receives: its own option table and where it runs.
 struct PluginContext {
@@ -54,6 +57,7 @@ struct PluginContext {
 using GrowthOperatorFactory = std::unique_ptr<GrowthOperator> (*)(const PluginContext&);
 using TextEncoderFactory = std::unique_ptr<TextEncoder> (*)(const PluginContext&);
 using DataPipelineFactory = std::unique_ptr<DataPipeline> (*)(const PluginContext&);
+using VideoAutoencoderFactory = std::unique_ptr<VideoAutoencoder> (*)(const PluginContext&);
 // `context.options` is the `make` table; `encoder_options` the encoder's own table (read-only:
 // what the made model must agree with, such as the template an LLM is trained inside).
 using TextModelMakerFactory = std::unique_ptr<TextModelMaker> (*)(const PluginContext& context,
@@ -82,6 +86,7 @@ struct PluginDescriptor {
   TextTokenizerFactory make_text_tokenizer;
   // Text plugins whose models rewrite prompts (a nested `Rewriter` class).
   PromptRewriterFactory make_prompt_rewriter;
+  VideoAutoencoderFactory make_video_autoencoder;
 };
 
 namespace sdk_internal {
@@ -174,3 +179,6 @@ constexpr PromptRewriterFactory RewriterOf() {
   MODELGROW_DEFINE_PLUGIN_(kText, make_text_encoder, TextEncoder, CLASS, NAME, VERSION, SUMMARY)
 #define MODELGROW_DATA_PIPELINE(CLASS, NAME, VERSION, SUMMARY) \
   MODELGROW_DEFINE_PLUGIN_(kData, make_data_pipeline, DataPipeline, CLASS, NAME, VERSION, SUMMARY)
+#define MODELGROW_VIDEO_AUTOENCODER(CLASS, NAME, VERSION, SUMMARY)                               \
+  MODELGROW_DEFINE_PLUGIN_(kVae, make_video_autoencoder, VideoAutoencoder, CLASS, NAME, VERSION, \
+                           SUMMARY)

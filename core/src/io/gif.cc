@@ -1,4 +1,4 @@
-#include "modelgrow/eval/gif.h"
+#include "modelgrow/io/gif.h"
 
 #include <array>
 #include <unordered_map>

@@ -1,0 +1,133 @@
+#include "modelgrow/io/video_reader.h"
+
+#include <memory>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "modelgrow/sdk/errors.h"
+
+#ifdef MODELGROW_WITH_FFMPEG
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libswscale/swscale.h>
+}
+#endif
+
+namespace modelgrow {
+
+#ifdef MODELGROW_WITH_FFMPEG
+
+namespace {
+
+std::string AvError(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(code, text, sizeof(text));
+  return text;
+}
+
+struct InputCloser {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
+struct CodecCloser {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameCloser {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct PacketCloser {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct SwsCloser {
+  void operator()(SwsContext* s) const { sws_freeContext(s); }
+};
+
+}  // namespace
+
+VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
+  const std::string name = file.string();
+  AVFormatContext* raw = nullptr;
+  int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr);
+  if (rc < 0) throw InputError(fmt::format("{}: cannot open: {}", name, AvError(rc)));
+  std::unique_ptr<AVFormatContext, InputCloser> in(raw);
+  if ((rc = avformat_find_stream_info(raw, nullptr)) < 0)
+    throw InputError(fmt::format("{}: cannot read stream info: {}", name, AvError(rc)));
+  const int index = av_find_best_stream(raw, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (index < 0) throw InputError(fmt::format("{}: no video stream", name));
+  AVStream* stream = raw->streams[index];
+  const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
+  if (!codec) throw InputError(fmt::format("{}: no decoder for its codec", name));
+  std::unique_ptr<AVCodecContext, CodecCloser> dec(avcodec_alloc_context3(codec));
+  avcodec_parameters_to_context(dec.get(), stream->codecpar);
+  if ((rc = avcodec_open2(dec.get(), codec, nullptr)) < 0)
+    throw InputError(fmt::format("{}: cannot open the decoder: {}", name, AvError(rc)));
+
+  VideoFile result;
+  AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
+  result.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+  std::vector<at::Tensor> frames;
+  std::unique_ptr<SwsContext, SwsCloser> sws;
+  std::unique_ptr<AVFrame, FrameCloser> frame(av_frame_alloc());
+  std::unique_ptr<AVPacket, PacketCloser> packet(av_packet_alloc());
+  auto take = [&]() {
+    while (max_frames == 0 || static_cast<int64_t>(frames.size()) < max_frames) {
+      int r = avcodec_receive_frame(dec.get(), frame.get());
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+      if (r < 0) throw InputError(fmt::format("{}: decoding failed: {}", name, AvError(r)));
+      const int w = frame->width, h = frame->height;
+      sws.reset(sws_getCachedContext(sws.release(), w, h, static_cast<AVPixelFormat>(frame->format),
+                                     w, h, AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr,
+                                     nullptr));
+      if (!sws) throw InputError(fmt::format("{}: cannot convert its pixel format", name));
+      // Rows padded: swscale's SIMD paths write whole blocks past the end of a row.
+      const int stride = (w * 3 + 63) / 64 * 64;
+      std::vector<uint8_t> rgb(static_cast<size_t>(stride) * (h + 2) + 64);
+      uint8_t* dst[4] = {rgb.data(), nullptr, nullptr, nullptr};
+      int dst_stride[4] = {stride, 0, 0, 0};
+      sws_scale(sws.get(), frame->data, frame->linesize, 0, h, dst, dst_stride);
+      at::Tensor out = at::empty({h, w, 3}, at::kByte);
+      for (int y = 0; y < h; ++y)
+        std::copy(rgb.data() + static_cast<size_t>(y) * stride,
+                  rgb.data() + static_cast<size_t>(y) * stride + w * 3,
+                  out.data_ptr<uint8_t>() + static_cast<size_t>(y) * w * 3);
+      frames.push_back(out);
+      av_frame_unref(frame.get());
+    }
+  };
+  while (max_frames == 0 || static_cast<int64_t>(frames.size()) < max_frames) {
+    if (av_read_frame(raw, packet.get()) < 0) break;
+    if (packet->stream_index == index) {
+      rc = avcodec_send_packet(dec.get(), packet.get());
+      av_packet_unref(packet.get());
+      if (rc < 0 && rc != AVERROR(EAGAIN))
+        throw InputError(
+            fmt::format("{}: corrupt data after frame {}: {}", name, frames.size(), AvError(rc)));
+      take();
+    } else {
+      av_packet_unref(packet.get());
+    }
+  }
+  avcodec_send_packet(dec.get(), nullptr);
+  take();
+  if (frames.empty()) throw InputError(fmt::format("{}: no frames could be decoded", name));
+  for (const at::Tensor& f : frames) {
+    if (f.sizes() != frames[0].sizes())
+      throw InputError(fmt::format("{}: its frames change size mid-stream", name));
+  }
+  result.video =
+      at::stack(frames).permute({3, 0, 1, 2}).to(at::kFloat).div(127.5).sub(1).contiguous();
+  return result;
+}
+
+#else
+
+VideoFile ReadVideo(const std::filesystem::path& file, int64_t) {
+  throw InputError(
+      fmt::format("{}: this build has no FFmpeg libraries to read videos", file.string()));
+}
+
+#endif
+
+}  // namespace modelgrow
