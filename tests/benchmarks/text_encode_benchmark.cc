@@ -47,14 +47,16 @@ const PluginRegistry& Registry() {
 }
 
 std::filesystem::path BenchDir() {
-  static std::filesystem::path dir = [] {
-    std::filesystem::path d = std::filesystem::temp_directory_path() /
-                              ("modelgrow-text-bench-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+  // Never destroyed: the atexit handler registered while it is made runs after a static's
+  // destructor would have, and must still read it.
+  static const std::filesystem::path* dir = [] {
+    auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                        ("modelgrow-text-bench-" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
     std::atexit([] { std::filesystem::remove_all(BenchDir()); });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 std::shared_ptr<TextEncoder> MadeEncoder(const std::string& plugin, int64_t max_length) {
