@@ -6,6 +6,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "modelgrow/sdk/deterministic_random.h"
 
@@ -23,7 +24,8 @@ struct BuiltinResolution {
   std::vector<BuiltinSize> sizes;
 };
 
-// Open-Sora v1.2.0's ASPECT_RATIOS (opensora/datasets/aspect.py) for its common resolutions.
+// Open-Sora v1.2.0's ASPECT_RATIOS (opensora/datasets/aspect.py) for the resolutions its v1.2
+// training configs name (144p ... 1080p, and the square-area 256, 512, 1024).
 const std::vector<BuiltinResolution>& Builtins() {
   static const std::vector<BuiltinResolution> table = {
       {"144p",
@@ -140,6 +142,42 @@ const std::vector<BuiltinResolution>& Builtins() {
         {"1.89", 1980, 1048},
         {"2.00", 2036, 1018},
         {"2.08", 2078, 998}}},
+      {"256",
+       65536,
+       {{"0.25", 128, 512}, {"0.26", 128, 496}, {"0.27", 128, 480}, {"0.28", 128, 464},
+        {"0.32", 144, 448}, {"0.33", 144, 432}, {"0.35", 144, 416}, {"0.4", 160, 400},
+        {"0.42", 160, 384}, {"0.48", 176, 368}, {"0.5", 176, 352},  {"0.52", 176, 336},
+        {"0.57", 192, 336}, {"0.6", 192, 320},  {"0.68", 208, 304}, {"0.72", 208, 288},
+        {"0.78", 224, 288}, {"0.82", 224, 272}, {"0.88", 240, 272}, {"0.94", 240, 256},
+        {"1.0", 256, 256},  {"1.07", 256, 240}, {"1.13", 272, 240}, {"1.21", 272, 224},
+        {"1.29", 288, 224}, {"1.38", 288, 208}, {"1.46", 304, 208}, {"1.67", 320, 192},
+        {"1.75", 336, 192}, {"2.0", 352, 176},  {"2.09", 368, 176}, {"2.4", 384, 160},
+        {"2.5", 400, 160},  {"2.89", 416, 144}, {"3.0", 432, 144},  {"3.11", 448, 144},
+        {"3.62", 464, 128}, {"3.75", 480, 128}, {"3.88", 496, 128}, {"4.0", 512, 128}}},
+      {"512",
+       262144,
+       {{"0.25", 256, 1024}, {"0.26", 256, 992}, {"0.27", 256, 960}, {"0.28", 256, 928},
+        {"0.32", 288, 896},  {"0.33", 288, 864}, {"0.35", 288, 832}, {"0.4", 320, 800},
+        {"0.42", 320, 768},  {"0.48", 352, 736}, {"0.5", 352, 704},  {"0.52", 352, 672},
+        {"0.57", 384, 672},  {"0.6", 384, 640},  {"0.68", 416, 608}, {"0.72", 416, 576},
+        {"0.78", 448, 576},  {"0.82", 448, 544}, {"0.88", 480, 544}, {"0.94", 480, 512},
+        {"1.0", 512, 512},   {"1.07", 512, 480}, {"1.13", 544, 480}, {"1.21", 544, 448},
+        {"1.29", 576, 448},  {"1.38", 576, 416}, {"1.46", 608, 416}, {"1.67", 640, 384},
+        {"1.75", 672, 384},  {"2.0", 704, 352},  {"2.09", 736, 352}, {"2.4", 768, 320},
+        {"2.5", 800, 320},   {"2.89", 832, 288}, {"3.0", 864, 288},  {"3.11", 896, 288},
+        {"3.62", 928, 256},  {"3.75", 960, 256}, {"3.88", 992, 256}, {"4.0", 1024, 256}}},
+      {"1024",
+       1048576,
+       {{"0.25", 512, 2048}, {"0.26", 512, 1984}, {"0.27", 512, 1920}, {"0.28", 512, 1856},
+        {"0.32", 576, 1792}, {"0.33", 576, 1728}, {"0.35", 576, 1664}, {"0.4", 640, 1600},
+        {"0.42", 640, 1536}, {"0.48", 704, 1472}, {"0.5", 704, 1408},  {"0.52", 704, 1344},
+        {"0.57", 768, 1344}, {"0.6", 768, 1280},  {"0.68", 832, 1216}, {"0.72", 832, 1152},
+        {"0.78", 896, 1152}, {"0.82", 896, 1088}, {"0.88", 960, 1088}, {"0.94", 960, 1024},
+        {"1.0", 1024, 1024}, {"1.07", 1024, 960}, {"1.13", 1088, 960}, {"1.21", 1088, 896},
+        {"1.29", 1152, 896}, {"1.38", 1152, 832}, {"1.46", 1216, 832}, {"1.67", 1280, 768},
+        {"1.75", 1344, 768}, {"2.0", 1408, 704},  {"2.09", 1472, 704}, {"2.4", 1536, 640},
+        {"2.5", 1600, 640},  {"2.89", 1664, 576}, {"3.0", 1728, 576},  {"3.11", 1792, 576},
+        {"3.62", 1856, 512}, {"3.75", 1920, 512}, {"3.88", 1984, 512}, {"4.0", 2048, 512}}},
   };
   return table;
 }
@@ -208,27 +246,36 @@ BucketTable BucketTable::FromOptions(const Options& options) {
       for (const BuiltinSize& s : builtin->sizes) r.sizes.push_back({s.ratio, s.height, s.width});
     }
     Options frames = buckets.Table(name);
+    const nlohmann::json values = nlohmann::json::parse(frames.ToJson());
     for (const std::string& key : frames.Keys()) {
       std::optional<int64_t> t = Integer(key);
       if (!t || *t < 1) {
         frames.Fail(key, "a frame count (an integer >= 1, as a string key: \"51\" = 1.0)");
         continue;
       }
-      double p = 0;
-      if (frames.TypeOf(key) == "array") {
-        std::vector<double> values = frames.DoubleList(key, {});
-        if (values.empty()) {
-          frames.Fail(key, "expected [keep probability, batch size]");
-          continue;
-        }
-        p = values[0];
+      // Open-Sora's value: p or [p, batch size], where p is the keep probability or [keep
+      // probability, time probability].
+      frames.Accept(key);
+      nlohmann::json v = values[key];
+      if (v.is_array() && !v.empty()) v = v[0];
+      double keep = 1, time = 1;
+      if (v.is_number()) {
+        keep = v.get<double>();
+      } else if (v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number()) {
+        keep = v[0].get<double>();
+        time = v[1].get<double>();
       } else {
-        p = frames.Double(key, 1.0);
+        frames.Fail(key,
+                    "expected a keep probability, [keep probability, batch size] or [[keep "
+                    "probability, time probability], batch size] (Open-Sora's bucket_config)");
+        continue;
       }
-      if (!(p > 0 && p <= 1)) frames.Fail(key, "the keep probability must be in (0, 1]");
-      r.frames.emplace_back(*t, p);
+      if (!(keep >= 0 && keep <= 1 && time >= 0 && time <= 1))
+        frames.Fail(key, "the keep probability and the time probability must be in [0, 1]");
+      r.frames.push_back({*t, keep, time});
     }
-    std::sort(r.frames.begin(), r.frames.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::sort(r.frames.begin(), r.frames.end(),
+              [](const FrameBucket& a, const FrameBucket& b) { return a.frames > b.frames; });
     if (r.frames.empty()) buckets.Fail(name, "needs at least one frame count");
     table.resolutions_.push_back(std::move(r));
   }
@@ -243,28 +290,35 @@ std::optional<BucketChoice> BucketTable::Assign(int64_t frames, int64_t height, 
   for (size_t r = 0; r < resolutions_.size(); ++r) {
     const Resolution& res = resolutions_[r];
     if (static_cast<double>(height * width) < 0.8 * static_cast<double>(res.area)) continue;
-    std::optional<std::pair<int64_t, double>> chosen;
-    for (const auto& [t, p] : res.frames) {
-      // An image goes to the 1-frame bucket only; a clip to the longest bucket it can fill.
-      bool fits = frames == 1 ? t == 1 : t != 1 && frames >= (t - 1) * frame_interval + 1;
+    // One draw per (row, resolution, frame count, purpose): the same row gets the same bucket
+    // on every run.
+    auto draw = [&](uint64_t purpose, int64_t t) {
+      return DeterministicRng(DeriveSeed(seed, {0x6275636b6574ull, static_cast<uint64_t>(index), r,
+                                                static_cast<uint64_t>(t), purpose}))
+          .Uniform();
+    };
+    const FrameBucket* chosen = nullptr;
+    for (const FrameBucket& b : res.frames) {
+      // An image goes to the 1-frame bucket only; a clip to the longest bucket it can fill,
+      // passing one over with probability 1 - its time probability.
+      bool fits = frames == 1 ? b.frames == 1
+                              : b.frames != 1 && frames >= (b.frames - 1) * frame_interval + 1;
+      if (fits && frames != 1 && b.time < 1 && draw(1, b.frames) >= b.time) continue;
       if (fits) {
-        chosen = std::make_pair(t, p);
+        chosen = &b;
         break;
       }
     }
     if (!chosen) continue;
-    if (chosen->second < 1) {
-      DeterministicRng rng(DeriveSeed(seed, {0x6275636b6574ull, static_cast<uint64_t>(index), r,
-                                             static_cast<uint64_t>(chosen->first)}));
-      if (rng.Uniform() >= chosen->second) continue;
-    }
+    // Not kept at this resolution: the next smaller one is tried.
+    if (chosen->keep < 1 && draw(0, chosen->frames) >= chosen->keep) continue;
     const double aspect = static_cast<double>(height) / static_cast<double>(width);
     const Size* best = &res.sizes[0];
     for (const Size& s : res.sizes) {
       if (std::abs(std::stod(s.ratio) - aspect) < std::abs(std::stod(best->ratio) - aspect))
         best = &s;
     }
-    return BucketChoice{res.name, chosen->first, best->ratio, best->height, best->width};
+    return BucketChoice{res.name, chosen->frames, best->ratio, best->height, best->width};
   }
   return std::nullopt;
 }

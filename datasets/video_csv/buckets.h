@@ -5,8 +5,9 @@
 //   buckets = { "240p" = { "1" = 1.0, "51" = 1.0, "102" = 0.5 }, "360p" = { "51" = 0.3 } }
 //   resolutions = { tiny = { area = 512, "0.50" = [16, 32], "2.00" = [32, 16] } }   # optional
 //
-// `buckets` is Open-Sora's bucket_config: resolution -> {frame count: keep probability} (a list
-// [probability, batch size] is taken too; batch sizes are the stage's, one for all buckets).
+// `buckets` is Open-Sora's bucket_config: resolution -> {frame count: p or [p, batch size]}, p
+// the keep probability or [keep probability, time probability] (batch sizes are the stage's, one
+// for all buckets).
 // Resolutions are Open-Sora's (144p, 240p, 360p, 480p, 720p, 1080p, with their aspect-ratio
 // tables) or ones defined in `resolutions`: an area and H/W ratio -> [height, width].
 #pragma once
@@ -38,12 +39,18 @@ class BucketTable {
   // The bucket of a clip of `frames` frames of height x width, or nullopt when it fits none or
   // the keep probabilities leave it out. Open-Sora's rule: resolutions from the largest area
   // down, one the clip's area reaches 80 % of; there the largest frame count the clip can fill
-  // (an image goes to 1 only), kept with its probability (drawn from seed and index), else the
-  // next resolution; the aspect ratio closest to the clip's.
+  // (an image goes to 1 only; a frame count with a time probability is passed over for the next
+  // shorter one with 1 - that probability), kept with its keep probability, else the next
+  // resolution; the aspect ratio closest to the clip's. Draws come from seed and index.
   std::optional<BucketChoice> Assign(int64_t frames, int64_t height, int64_t width,
                                      int64_t frame_interval, uint64_t seed, int64_t index) const;
 
  private:
+  struct FrameBucket {
+    int64_t frames;
+    double keep;  // kept at this resolution with this probability, else the next one is tried
+    double time;  // this frame count is passed over for a shorter one with 1 - this
+  };
   struct Size {
     std::string ratio;
     int64_t height, width;
@@ -52,7 +59,7 @@ class BucketTable {
     std::string name;
     int64_t area = 0;
     std::vector<Size> sizes;
-    std::vector<std::pair<int64_t, double>> frames;  // largest first
+    std::vector<FrameBucket> frames;  // largest first
   };
   std::vector<Resolution> resolutions_;  // largest area first
 };
