@@ -38,6 +38,14 @@ const char kUsage[] =
     "size=1000),\nfrom a TOML table (--options FILE [--table dotted.path]; a 'plugin' key there "
     "names the plugin),\nor both (--set wins).\n";
 
+const char kExamples[] =
+    "example:\n"
+    "  modelgrow dataset export --plugin synthetic --set domain=continual --set size=1000 \\\n"
+    "      --out shards/continual\n"
+    "  modelgrow dataset export --options data.toml --table data.clips --vae models/vae \\\n"
+    "      --out latents --resume\n"
+    "  modelgrow dataset info shards/continual\n";
+
 std::pair<std::string, std::string> SplitAssignment(const std::string& text, const char* flag) {
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -120,7 +128,7 @@ bool ParseArgs(const std::vector<std::string>& args, po::options_description& de
   po::store(parser.run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::cout << kUsage << "\n" << desc;
+    std::cout << kUsage << "\n" << desc << "\n" << kExamples;
     return false;
   }
   return true;
@@ -327,7 +335,7 @@ int RunShow(const std::vector<std::string>& args, const GlobalOptions& global) {
 
 int RunDataset(const std::vector<std::string>& args, const GlobalOptions& global) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
+    std::cout << kUsage << "\n" << kExamples;
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());

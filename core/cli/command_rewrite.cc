@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_line.h"
 #include "commands.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "rewriter_choice.h"
@@ -16,23 +17,21 @@ namespace po = boost::program_options;
 namespace modelgrow::cli {
 namespace {
 
-constexpr const char* kExample =
-    "examples:\n"
-    "  modelgrow rewrite --model runs/language/cache/text-rewriter-*/model \\\n"
-    "      --prompt 'a red circle moves left'\n"
-    "  modelgrow rewrite --model models/Meta-Llama-3-8B-Instruct --set temperature=0.7 \\\n"
-    "      --set top_p=0.9 --set seed=1 --set max_new_tokens=200 --prompt 'a cat' --json\n"
-    "The --set keys are the rewriter's options (docs/text-encoders.md): max_new_tokens,\n"
-    "temperature, top_p, seed, stop_tokens, system_prompt, chat_template, dtype, device.\n";
-
 int RunRewrite(const std::vector<std::string>& args, const GlobalOptions& global) {
+  CommandLine cl(
+      args,
+      {"rewrite --model FOLDER --prompt TEXT [--prompt TEXT]... [--set key=value]... [--json]",
+       "Rewrites short prompts into detailed ones with a generative text model (an llm folder "
+       "with a chat template), as the paper's inference pipeline does before sampling. The --set "
+       "keys are the rewriter's options (docs/text-encoders.md): max_new_tokens, temperature, "
+       "top_p, seed, stop_tokens, system_prompt, chat_template, dtype, device.",
+       "modelgrow rewrite --model runs/language/cache/text-rewriter-*/model \\\n"
+       "    --prompt 'a red circle moves left'\n"
+       "modelgrow rewrite --model models/Meta-Llama-3-8B-Instruct --set temperature=0.7 \\\n"
+       "    --set top_p=0.9 --set seed=1 --set max_new_tokens=200 --prompt 'a cat' --json"});
   std::string model, plugin;
   std::vector<std::string> prompts, sets;
-  po::options_description desc(
-      "modelgrow rewrite: rewrite short prompts into detailed ones with a generative text model\n"
-      "options");
-  desc.add_options()("help,h", "show this help")("model", po::value<std::string>(&model),
-                                                 "the model folder (with a chat template)")(
+  cl.Options()("model", po::value<std::string>(&model), "the model folder (with a chat template)")(
       "prompt", po::value<std::vector<std::string>>(&prompts)->composing(),
       "a prompt to rewrite (repeatable)")(
       "rewrite-plugin", po::value<std::string>(&plugin),
@@ -40,16 +39,7 @@ int RunRewrite(const std::vector<std::string>& args, const GlobalOptions& global
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "key=value of the rewriter's options (repeatable)")(
       "json", "one JSON object per prompt, with token counts and speed");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << "usage: modelgrow rewrite --model FOLDER --prompt TEXT [--prompt TEXT]... "
-                 "[--set key=value]... [--json]\n\n"
-              << desc << "\n"
-              << kExample;
-    return 0;
-  }
+  if (!cl.Parse()) return 0;
   if (model.empty() || prompts.empty()) throw UsageError("rewrite needs --model and --prompt");
   PluginRegistry registry;
   registry.LoadFrom(PluginRegistry::SearchPath(global.plugin_paths));
@@ -57,7 +47,7 @@ int RunRewrite(const std::vector<std::string>& args, const GlobalOptions& global
   for (const std::string& prompt : prompts) {
     RewriteResult r = rewriter->Rewrite(prompt);
     const double rate = r.seconds > 0 ? static_cast<double>(r.new_tokens) / r.seconds : 0.0;
-    if (vm.count("json")) {
+    if (cl.Has("json")) {
       std::cout << nlohmann::json{{"prompt", prompt},
                                   {"rewritten", r.text},
                                   {"prompt_tokens", r.prompt_tokens},

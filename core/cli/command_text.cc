@@ -34,13 +34,15 @@ constexpr const char* kUsage =
     "  make      make a tiny model of a text plugin's kind from a caption corpus\n"
     "  encode    run a text-encoder plugin on prompts\n"
     "  tokenize  a model folder's tokenizer on texts (one JSON object per line)\n"
-    "example: modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5\n";
+    "\nexample:\n"
+    "  modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5\n"
+    "  modelgrow text tokenize --model models/tiny-t5 --text 'a red circle'\n";
 
 constexpr const char* kMakeUsage =
     "usage: modelgrow text make --plugin NAME --corpus FILE [--pairs FILE] --out DIR\n"
     "                           [--set key=value]... [--encoder-set key=value]... [--json]\n";
 constexpr const char* kMakeExample =
-    "examples:\n"
+    "example:\n"
     "  modelgrow text make --plugin t5 --corpus captions.txt --out models/tiny-t5 \\\n"
     "      --set d_model=64 --set layers=2 --set heads=4 --set seed=0\n"
     "  modelgrow text make --plugin llm --corpus captions.txt --out models/tiny-llm \\\n"

@@ -34,6 +34,11 @@ const char kUsage[] =
     "The VAE plugin is the only one on the plugin path, or --vae-plugin NAME; --vae-set KEY=VALUE\n"
     "sets its other options (e.g. --vae-set dtype=bfloat16).\n";
 
+const char kExamples[] =
+    "example:\n"
+    "  modelgrow vae encode --vae models/OpenSora-VAE-v1.2 --in clip.mp4 --out z.safetensors\n"
+    "  modelgrow vae decode --vae models/OpenSora-VAE-v1.2 --in z.safetensors --out clip.mp4\n";
+
 struct VaeArgs {
   std::string folder, plugin;
   std::vector<std::string> sets;
@@ -69,7 +74,7 @@ bool Parse(const std::vector<std::string>& args, po::options_description& desc,
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::cout << kUsage << "\n" << desc;
+    std::cout << kUsage << "\n" << desc << "\n" << kExamples;
     return false;
   }
   return true;
@@ -245,7 +250,7 @@ int RunInfo(const std::vector<std::string>& args, const GlobalOptions& global) {
 
 int RunVae(const std::vector<std::string>& args, const GlobalOptions& global) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
+    std::cout << kUsage << "\n" << kExamples;
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());

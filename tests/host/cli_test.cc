@@ -84,8 +84,8 @@ TEST(Cli, GrowsAFreshCheckpointWithoutOptimizerState) {
 // Every command's help reads the same way: a usage line naming its positional arguments (not as
 // options), what it does, its options, an example; `modelgrow help CMD` shows the same page.
 TEST(Cli, EveryCommandsHelpHasAUsageLineAndAnExample) {
-  for (const char* command :
-       {"plugins", "validate", "run", "sweep", "report", "init", "grow", "sample"}) {
+  for (const char* command : {"plugins", "validate", "run", "sweep", "report", "init", "grow",
+                              "sample", "rewrite", "text", "dataset", "vae"}) {
     SCOPED_TRACE(command);
     auto help = RunCli(std::string(command) + " --help");
     EXPECT_EQ(help.exit_code, 0) << help.output;
@@ -101,6 +101,21 @@ TEST(Cli, EveryCommandsHelpHasAUsageLineAndAnExample) {
   auto listing = RunCli("help");
   EXPECT_EQ(listing.exit_code, 0);
   EXPECT_NE(listing.output.find("modelgrow help <command>"), std::string::npos) << listing.output;
+}
+
+// Commands with subcommands: each subcommand's page has the same usage line and example.
+TEST(Cli, EverySubcommandsHelpHasAUsageLineAndAnExample) {
+  for (const char* command :
+       {"text make", "text encode", "text tokenize", "dataset export", "dataset info",
+        "dataset show", "vae encode", "vae decode", "vae info"}) {
+    SCOPED_TRACE(command);
+    const std::string group = std::string(command).substr(0, std::string(command).find(' '));
+    auto help = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << help.output;
+    EXPECT_EQ(help.output.rfind("usage: modelgrow " + group, 0), 0u) << help.output;
+    EXPECT_NE(help.output.find("\nexample:\n  modelgrow " + group), std::string::npos)
+        << help.output;
+  }
 }
 
 }  // namespace
