@@ -11,7 +11,7 @@
 #include "modelgrow/sdk/errors.h"
 
 #ifdef MODELGROW_WITH_TENSORBOARD
-#include "tensorboard_event.pb.h"
+#include "proto/tensorboard_event.pb.h"
 #endif
 
 namespace modelgrow {
