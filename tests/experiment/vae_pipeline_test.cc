@@ -149,7 +149,7 @@ resolutions = {{ tiny = {{ area = 512, "0.50" = [16, 32], "2.00" = [32, 16] }} }
       "--out {}",
       checkpoint.string(), (dir / "image.gif").string())));
   ASSERT_EQ(gif.exit_code, 0) << gif.output;
-  EXPECT_NE(gif.output.find("4 frames, 16x32"), std::string::npos) << gif.output;
+  EXPECT_NE(gif.output.find("4 frames of 16x32"), std::string::npos) << gif.output;
 }
 
 TEST(VaePipeline, AVaeWhoseLatentsTheModelCannotTakeIsAClearError) {
