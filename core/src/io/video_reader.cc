@@ -9,42 +9,19 @@
 #include "modelgrow/sdk/errors.h"
 
 #ifdef MODELGROW_WITH_FFMPEG
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libswscale/swscale.h>
-}
+#include "ffmpeg_handles.h"
 #endif
 
 namespace modelgrow {
 
 #ifdef MODELGROW_WITH_FFMPEG
 
-namespace {
-
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
-
-struct InputCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameCloser {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketCloser {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsCloser {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
-
-}  // namespace
+using ffmpeg::AvError;
+using ffmpeg::CodecCloser;
+using ffmpeg::FrameCloser;
+using ffmpeg::InputCloser;
+using ffmpeg::PacketCloser;
+using ffmpeg::SwsCloser;
 
 VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
   const std::string name = file.string();

@@ -22,6 +22,8 @@ extern "C" {
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
+
+#include "ffmpeg_handles.h"
 #endif
 
 namespace modelgrow {
@@ -53,30 +55,12 @@ at::Tensor ToRgbFrames(const at::Tensor& video, int scale) {
 
 #ifdef MODELGROW_WITH_FFMPEG
 
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
-
-struct OutputCloser {
-  void operator()(AVFormatContext* c) const {
-    if (c && c->pb) avio_closep(&c->pb);
-    avformat_free_context(c);
-  }
-};
-struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameCloser {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketCloser {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsCloser {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
+using ffmpeg::AvError;
+using ffmpeg::CodecCloser;
+using ffmpeg::FrameCloser;
+using ffmpeg::OutputCloser;
+using ffmpeg::PacketCloser;
+using ffmpeg::SwsCloser;
 
 // H.264 where the container takes it and an encoder exists; else a lossless codec it takes.
 const AVCodec* ChooseCodec(const AVOutputFormat* format, bool& h264) {
