@@ -26,6 +26,7 @@ SDK_REEXPORTS = {
 LAYERS = [
     {"sdk"},
     {"base"},
+    {"dist"},
     {"model"},
     {"diffusion", "io", "data", "text"},
     {"growth", "train", "eval"},

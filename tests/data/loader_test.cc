@@ -202,5 +202,52 @@ TEST(DataLoader, BadSettingsAndPositionsAreClearErrors) {
   EXPECT_THROW_WITH(mixed.Next(), InputError, "samples 0 and 1", "[1, 2, 4, 4]", "ShapeOf");
 }
 
+TEST(DataLoader, ShardsSplitEveryGlobalBatchIntoDisjointEqualParts) {
+  // Two bad samples: a replacement depends on the sample's place in the global batch only.
+  auto pipeline = std::make_shared<IndexedVideos>(30, std::set<int64_t>{4, 17});
+  DataLoader whole(pipeline, Opts(6, 3, 1));
+  std::vector<Batch> expected = Take(whole, 9);  // into the second epoch (5 batches per epoch)
+  std::vector<std::vector<Batch>> parts;
+  for (int shard = 0; shard < 3; ++shard) {
+    LoaderOptions o = Opts(6, 3, shard % 2);
+    o.shard = shard;
+    o.shards = 3;
+    parts.push_back(Take(*std::make_unique<DataLoader>(pipeline, o), 9));
+  }
+  for (size_t b = 0; b < expected.size(); ++b) {
+    std::vector<int64_t> joined;
+    for (int shard = 0; shard < 3; ++shard) {
+      const Batch& part = parts[shard][b];
+      ASSERT_EQ(part.size(), 2);
+      // Samples are numbered globally: part `shard` starts 2 * shard into global batch b.
+      EXPECT_EQ(part.first_sample, static_cast<int64_t>(b) * 6 + 2 * shard);
+      joined.insert(joined.end(), part.indices.begin(), part.indices.end());
+    }
+    EXPECT_EQ(joined, expected[b].indices) << "global batch " << b;
+    EXPECT_EQ(expected[b].first_sample, static_cast<int64_t>(b) * 6);
+  }
+  // A sharded loader resumes at the same global position.
+  LoaderOptions o = Opts(6, 3, 0);
+  o.shard = 1;
+  o.shards = 3;
+  DataLoader resumed(pipeline, o);
+  resumed.Restore({1, 2});
+  EXPECT_EQ(resumed.Next().indices, parts[1][7].indices);
+}
+
+TEST(DataLoader, ShardingNeedsABatchThatDividesEvenly) {
+  auto pipeline = std::make_shared<IndexedVideos>(12);
+  LoaderOptions o = Opts(6, 0, 0);
+  o.shards = 4;
+  EXPECT_THROW_WITH(DataLoader(pipeline, o), InputError,
+                    "batch_size 6 does not divide evenly among 4 ranks");
+  o.shards = 2;
+  o.shard = 2;
+  EXPECT_THROW_WITH(DataLoader(pipeline, o), InputError, "shard 2 of 2 does not exist");
+  o.shard = 1;
+  o.drop_last = false;
+  EXPECT_THROW_WITH(DataLoader(pipeline, o), InputError, "needs drop_last");
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -321,11 +321,15 @@ TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
   EXPECT_EQ(std::system(("bash -n " + file.string()).c_str()), 0) << script;
 
   // Run it as Slurm would: array task 2, then task 0 (which queues the report job), with a
-  // stand-in sbatch that records its arguments; then the report job.
+  // stand-in sbatch that records its arguments and a stand-in srun that starts the one task;
+  // then the report job.
   fs::create_directories(dir / "bin");
   WriteText(dir / "bin" / "sbatch",
             "#!/bin/bash\necho \"$@\" > \"" + (dir / "sbatch.args").string() + "\"\n");
   fs::permissions(dir / "bin" / "sbatch", fs::perms::owner_all);
+  WriteText(dir / "bin" / "srun",
+            "#!/bin/bash\nwhile [[ \"$1\" == -* ]]; do shift; done\nexec \"$@\"\n");
+  fs::permissions(dir / "bin" / "srun", fs::perms::owner_all);
   std::string env = "PATH=" + (dir / "bin").string() + ":$PATH SLURM_ARRAY_JOB_ID=77 ";
   std::string log = " >> " + (dir / "job.log").string() + " 2>&1";
   ASSERT_EQ(std::system((env + "SLURM_ARRAY_TASK_ID=2 bash " + file.string() + log).c_str()), 0)
@@ -339,8 +343,9 @@ TEST(EngineCli, SweepEmitsAWorkingSlurmJobArray) {
       << testing::ReadIfExists(dir / "job.log");
   EXPECT_TRUE(fs::exists(out / "runs" / "lr=high,seed=0" / "results.json"));
   std::string sbatch = testing::ReadIfExists(dir / "sbatch.args");
-  // The report runs whatever the tasks' status, with the rows there are.
-  EXPECT_NE(sbatch.find("--dependency=afterany:77 --array=0 --no-requeue "
+  // The report runs whatever the tasks' status, with the rows there are, on one node.
+  EXPECT_NE(sbatch.find("--dependency=afterany:77 --array=0 --no-requeue --nodes=1 "
+                        "--ntasks-per-node=1 "
                         "--job-name=modelgrow-report"),
             std::string::npos)
       << sbatch;

@@ -94,6 +94,7 @@ class Child {
     ::kill(pid_, SIGKILL);
     Reap(0);
   }
+  pid_t pid() const { return pid_; }
   // Waits for the exit; the status as from waitpid.
   int Wait() {
     if (!finished_) Reap(0);

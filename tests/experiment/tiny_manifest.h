@@ -54,8 +54,11 @@ class TinyManifest {
     tables_.emplace(at, header, body);
     return *this;
   }
+  // Removes a table and its subtables ([stages.continue] takes [stages.continue.optim] along).
   TinyManifest& Without(const std::string& header) {
-    std::erase_if(tables_, [&](const auto& t) { return t.first == header; });
+    std::erase_if(tables_, [&](const auto& t) {
+      return t.first == header || t.first.starts_with(header + ".");
+    });
     return *this;
   }
   // TOML appended after every table ([[sweep.axis]] and the like).

@@ -194,9 +194,12 @@ BuiltBatch DataLoader::Impl::Build(int64_t sequence) {
     std::shared_ptr<const EpochPlan> plan = Plan(epoch);
     const EpochPlan::Slice& slice = plan->batches[position];
     const std::vector<int64_t>& members = plan->bucket_order[slice.bucket];
+    // This rank's part of the global batch.
+    const size_t part = slice.size / static_cast<size_t>(options.shards);
+    const size_t begin = slice.begin + part * static_cast<size_t>(options.shard);
     std::vector<Sample> samples;
-    samples.reserve(slice.size);
-    for (size_t k = slice.begin; k < slice.begin + slice.size; ++k) {
+    samples.reserve(part);
+    for (size_t k = begin; k < begin + part; ++k) {
       // A skipped sample is replaced by the next one of its bucket in this epoch's order: the
       // choice depends only on (seed, epoch, batch), so a resumed run makes the same one.
       bool got = false;
@@ -220,6 +223,8 @@ BuiltBatch DataLoader::Impl::Build(int64_t sequence) {
       }
     }
     built.batch = Assemble(samples);
+    built.batch.first_sample =
+        sequence * options.batch_size + static_cast<int64_t>(part) * options.shard;
   } catch (...) {
     built.error = std::current_exception();
   }
@@ -275,6 +280,16 @@ DataLoader::DataLoader(std::shared_ptr<DataPipeline> pipeline, LoaderOptions opt
         fmt::format("data loader: batch_size must be >= 1, got {}", options.batch_size));
   if (options.workers < 0)
     throw InputError(fmt::format("data loader: workers must be >= 0, got {}", options.workers));
+  if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards)
+    throw InputError(
+        fmt::format("data loader: shard {} of {} does not exist", options.shard, options.shards));
+  if (options.batch_size % options.shards != 0)
+    throw InputError(fmt::format(
+        "batch_size {} does not divide evenly among {} ranks: choose a batch_size that is a "
+        "multiple of the world size",
+        options.batch_size, options.shards));
+  if (options.shards > 1 && !options.drop_last)
+    throw InputError("data loader: a sharded loader needs drop_last (every part the same size)");
   if (options.prefetch_batches < 1)
     throw InputError(fmt::format("data loader: prefetch_batches must be >= 1, got {}",
                                  options.prefetch_batches));
@@ -375,6 +390,8 @@ void DataLoader::Restore(const LoaderPosition& position) {
 }
 
 int64_t DataLoader::batches_per_epoch() const { return impl_->batches_per_epoch; }
+
+const LoaderOptions& DataLoader::options() const { return impl_->options; }
 
 json DataLoader::Stats() const {
   const Impl& s = *impl_;

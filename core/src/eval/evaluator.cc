@@ -1,6 +1,7 @@
 #include "modelgrow/eval/evaluator.h"
 
 #include <iostream>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -95,10 +96,26 @@ at::Tensor Viewable(const at::Tensor& video, VideoAutoencoder* vae) {
   return vae->Decode(video.unsqueeze(0).to(at::kFloat), frames)[0].clamp(-1, 1).to(at::kCPU);
 }
 
+// The batches of samples [0, n): at most `limit` each, of one shape. Batch b is computed by rank
+// b % world size.
+std::vector<std::pair<int64_t, int64_t>> Batches(const std::vector<Sample>& data, int64_t n,
+                                                 int64_t limit) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t start = 0; start < n;) {
+    const int64_t end = SameShapeEnd(data, start, std::min(n, start + limit));
+    out.emplace_back(start, end);
+    start = end;
+  }
+  return out;
+}
+
 }  // namespace
 
 json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text,
                    const EvaluationSetup& setup) {
+  Communicator single;
+  Communicator& comm = setup.comm != nullptr ? *setup.comm : single;
+  auto mine = [&](size_t batch) { return static_cast<int>(batch % comm.size()) == comm.rank(); };
   torch::NoGradGuard no_grad;
   model.eval();
   const EvaluateSpec& spec = setup.spec;
@@ -110,7 +127,9 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
   RectifiedFlow flow(flow_config);
   AttributeClassifier classifier = setup.classifier;
   const int64_t in_channels = model.config().in_channels;
-  if (!setup.samples_dir.empty()) fs::create_directories(setup.samples_dir);
+  // Rank 0 alone writes sample files.
+  const bool write_samples = !setup.samples_dir.empty() && comm.is_root();
+  if (write_samples) fs::create_directories(setup.samples_dir);
 
   for (const auto& [domain, pipeline] : setup.domains) {
     const int64_t count = std::max(spec.samples, spec.loss_samples);
@@ -155,13 +174,19 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       }
     }
 
-    // Held-out rectified-flow loss.
+    // Held-out rectified-flow loss: one partial sum per (batch, timestep), summed in that order
+    // once every rank's are in, so any number of ranks gives the one-process number exactly.
     const int64_t n_loss = std::min<int64_t>(spec.loss_samples, n);
+    const int64_t n_timesteps = static_cast<int64_t>(spec.loss_timesteps.size());
+    const std::vector<std::pair<int64_t, int64_t>> loss_batches = Batches(data, n_loss, 16);
     for (const std::string& kind : kinds) {
-      double total = 0;
+      at::Tensor partial =
+          at::zeros({static_cast<int64_t>(loss_batches.size()), n_timesteps}, at::kDouble);
       int64_t terms = 0;
-      for (int64_t start = 0, end = 0; start < n_loss; start = end) {
-        end = SameShapeEnd(data, start, std::min(n_loss, start + 16));
+      for (size_t b = 0; b < loss_batches.size(); ++b) {
+        const auto [start, end] = loss_batches[b];
+        terms += (end - start) * n_timesteps;
+        if (!mine(b)) continue;
         std::vector<at::Tensor> videos, noises;
         std::vector<std::string> prompts;
         std::vector<float> fps;
@@ -178,13 +203,19 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         in.width = static_cast<double>(data[start].width);
         in.text = EncodeAll(conditions, data, start, end, prompts, kind, setup.device);
         at::Tensor noise = at::stack(noises).to(setup.device);
-        for (double t : spec.loss_timesteps) {
+        for (int64_t k = 0; k < n_timesteps; ++k) {
           at::Tensor ts =
-              at::full({end - start}, t, at::TensorOptions().dtype(at::kFloat)).to(setup.device);
-          total += flow.TrainingLoss(model, in, noise, ts).sum().item<double>();
-          terms += end - start;
+              at::full({end - start}, spec.loss_timesteps[k], at::TensorOptions().dtype(at::kFloat))
+                  .to(setup.device);
+          partial[static_cast<int64_t>(b)][k] =
+              flow.TrainingLoss(model, in, noise, ts).sum().item<double>();
         }
       }
+      // Other ranks' entries are zero here, and x + 0 is x: the sum is exact.
+      comm.AllReduceSum(partial);
+      double total = 0;
+      const double* p = partial.data_ptr<double>();
+      for (int64_t j = 0; j < partial.numel(); ++j) total += p[j];
       if (terms > 0)
         metrics[fmt::format("loss/{}/{}", domain, kind)] = total / static_cast<double>(terms);
     }
@@ -223,7 +254,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
               "real videos, so generated-video accuracy for it says little; train it longer "
               "(classifier.steps)",
               domain, category, 100 * accuracy);
-          std::cerr << "warning: " << note << "\n";
+          if (comm.is_root()) std::cerr << "warning: " << note << "\n";
           notes.push_back(note);
         }
       }
@@ -233,10 +264,20 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
 
     for (const std::string& kind : kinds) {
       ThrowIfStopRequested(fmt::format("stopped while evaluating {}/{}", domain, kind));
-      Progress progress(fmt::format("sample {}/{}", domain, kind), n_make);
-      std::vector<at::Tensor> videos;  // one per sample: bucketed data has several shapes
-      for (int64_t start = 0; start < n_make;) {
-        const int64_t end = SameShapeEnd(data, start, std::min(n_make, start + 8));
+      const std::vector<std::pair<int64_t, int64_t>> batches = Batches(data, n_make, 8);
+      int64_t own = 0;
+      for (size_t b = 0; b < batches.size(); ++b) {
+        if (mine(b)) own += batches[b].second - batches[b].first;
+      }
+      std::string label = fmt::format("sample {}/{}", domain, kind);
+      if (comm.distributed()) label += fmt::format(" (rank 0's {} of {})", own, n_make);
+      std::optional<Progress> progress;
+      if (comm.is_root()) progress.emplace(label, own);
+      std::vector<at::Tensor> generated(batches.size());
+      int64_t done = 0;
+      for (size_t b = 0; b < batches.size(); ++b) {
+        if (!mine(b)) continue;
+        const auto [start, end] = batches[b];
         std::vector<std::string> prompts;
         std::vector<at::Tensor> noises;
         std::vector<float> fps;
@@ -252,11 +293,25 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
         at::Tensor v = RectifiedFlow::Velocity(z, in_channels);
         // Pixels live in [-1, 1]; latents have no such range.
         if (in_channels == 3 || in_channels == 1) v = v.clamp(-1, 1);
-        for (int64_t k = 0; k < end - start; ++k) videos.push_back(v[k].to(at::kCPU));
-        progress.Update(end);
-        start = end;
+        generated[b] = v.to(at::kCPU, at::kFloat).contiguous();
+        done += end - start;
+        if (progress) progress->Update(done);
       }
-      progress.Finish();
+      if (progress) progress->Finish();
+      // Every batch from the rank that made it (its shape is the samples' own).
+      for (size_t b = 0; b < batches.size() && comm.distributed(); ++b) {
+        const int owner = static_cast<int>(b % comm.size());
+        if (owner != comm.rank()) {
+          std::vector<int64_t> shape = data[batches[b].first].video.sizes().vec();
+          shape.insert(shape.begin(), batches[b].second - batches[b].first);
+          generated[b] = at::empty(shape, at::kFloat);
+        }
+        comm.Broadcast(generated[b], owner);
+      }
+      std::vector<at::Tensor> videos;  // one per sample: bucketed data has several shapes
+      for (const at::Tensor& batch : generated) {
+        for (int64_t k = 0; k < batch.size(0); ++k) videos.push_back(batch[k]);
+      }
       if (scored) {
         const LabelSchema& schema = classifier->schema();
         at::Tensor stacked = at::stack(videos);
@@ -274,7 +329,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
               FrechetDistance(classifier->Features(stacked), real_features);
         }
       }
-      if (!setup.samples_dir.empty()) {
+      if (write_samples) {
         if (in_channels != 3 && in_channels != 1 && !setup.vae)
           notes.push_back(fmt::format(
               "domain '{}': latent samples are not written as videos (the manifest has no [vae])",

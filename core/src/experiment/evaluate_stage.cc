@@ -30,8 +30,15 @@ AttributeClassifier RunContext::Classifier(const EvaluateSpec& spec) {
     const PluginSpec& d = m_.data().at(id);
     key.Add("data." + id, d.plugin + "\n" + d.options.ToToml());
   }
-  return TrainOrLoadClassifier(data, spec.classifier,
-                               out_ / "cache" / ("classifier-" + key.Short()));
+  const fs::path dir = out_ / "cache" / ("classifier-" + key.Short());
+  // Trained once, by rank 0 under the folder's lock; the other ranks load what it saved.
+  AttributeClassifier classifier{nullptr};
+  comm_.OnRoot(fmt::format("run/{}/classifier/{}", run_.id, dir.filename().string()), [&] {
+    FolderLock lock = FolderLock::Acquire(dir / "stage.lock", "the attribute classifier");
+    classifier = TrainOrLoadClassifier(data, spec.classifier, dir);
+    return std::string();
+  });
+  return classifier ? classifier : TrainOrLoadClassifier(data, spec.classifier, dir);
 }
 
 json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
@@ -52,11 +59,15 @@ json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
   setup.sample_prefix = prefix;
   if (spec.rewrite) {
     RewrittenPrompts* rewriter = Rewriter(*spec.rewrite);
-    setup.rewrite = [rewriter](const std::vector<std::string>& prompts) {
-      return rewriter->Rewrite(prompts);
+    // Rank 0 rewrites (the cache file has one writer); the others take its answer.
+    setup.rewrite = [this, rewriter](const std::vector<std::string>& prompts) {
+      return json::parse(comm_.OnRoot(DecisionKey("rewrite"),
+                                      [&] { return json(rewriter->Rewrite(prompts)).dump(); }))
+          .get<std::vector<std::string>>();
     };
   }
   setup.vae = Vae();
+  setup.comm = &comm_;
   json result = EvaluateModel(*model, Encoders(*model), setup);
   result["weights"] = ema ? "ema" : "raw";
   result["model"] = {{"params", model->NumParameters()},
@@ -82,12 +93,24 @@ json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
     // The base model's row: one evaluation per baseline stage and settings, shared by runs.
     fs::path base_dir =
         out_ / "cache" / fmt::format("baseline-{}-{}", s.eval.baseline, BaselineKey(s));
-    json base = ReadJsonIfExists(base_dir / "results.json");
-    if (!base.is_object()) {
-      std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id, s.eval.baseline);
+    std::optional<FolderLock> lock;
+    json base;
+    if (ClaimShared(
+            base_dir, fmt::format("the baseline evaluation of stage {}", s.eval.baseline),
+            [&] { return ReadJsonIfExists(base_dir / "results.json").is_object(); }, lock)) {
+      if (comm_.is_root()) {
+        std::cerr << fmt::format("== {} | baseline: evaluating stage {}\n", run_.id,
+                                 s.eval.baseline);
+      }
       base = Evaluate(dirs_.at(s.eval.baseline) / "checkpoint", s.eval, classifier,
                       base_dir / "samples", "base_");
-      WriteFileAtomic(base_dir / "results.json", base.dump(2) + "\n");
+      comm_.OnRoot(DecisionKey("baseline recorded"), [&] {
+        WriteFileAtomic(base_dir / "results.json", base.dump(2) + "\n");
+        return std::string();
+      });
+      lock.reset();
+    } else {
+      base = ReadJsonIfExists(base_dir / "results.json");
     }
     result["baseline"] = base;
     result["baseline"]["samples_dir"] = fs::relative(base_dir / "samples", dir).string();
@@ -103,6 +126,12 @@ json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
   for (std::string name = s.from; !name.empty(); name = m_.stages().at(name).from) {
     json info = ReadJsonIfExists(dirs_.at(name) / "stage.json");
     if (info.is_object()) wall[name] = info.value("seconds", 0.0);
+    // The training that made the evaluated weights: how it was shared (the nearest stage).
+    if (info.is_object() && info.contains("optimizer") && !result.contains("training")) {
+      result["training"] = {{"stage", name},
+                            {"world_size", info.value("world_size", 1)},
+                            {"optimizer", info["optimizer"]}};
+    }
     json g = ReadJsonIfExists(dirs_.at(name) / "checkpoint" / kGrowthReportFile);
     // Only a grow stage's own report counts: later checkpoints do not carry one.
     json steps = g.is_object() && m_.stages().at(name).kind == StageKind::kGrow
@@ -116,8 +145,10 @@ json RunContext::EvaluateStage(const StageSpec& s, const fs::path& dir) {
   result["growth"] = growth;
   result["stage_seconds"] = wall;
   result["curves"] = curves;
-  WriteFileAtomic(dir / "results.json", result.dump(2) + "\n");
-  AppendMetrics(dir, s.name, {{"metrics", result["metrics"]}});
+  if (comm_.is_root()) {
+    WriteFileAtomic(dir / "results.json", result.dump(2) + "\n");
+    AppendMetrics(dir, s.name, {{"metrics", result["metrics"]}});
+  }
   return {{"metrics", result["metrics"]}};
 }
 

@@ -13,34 +13,42 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
-  std::vector<std::pair<std::string, Options>> ops;
-  for (const PluginSpec& op : s.grow.ops) ops.emplace_back(op.plugin, op.options.Subset());
-  GrowCheckpointRequest request;
-  request.input = dirs_.at(s.from) / "checkpoint";
-  request.output = dir / "checkpoint";
-  request.steps = MakeGrowthSteps(registry_, ops, device_);
-  request.seed = run_.seed;
-  request.device = device_;
-  request.probe = s.grow.probe;
-  request.overwrite = true;  // a folder left by an interrupted attempt of this same stage
-  request.finish = [&](STDiT3Impl& model, int64_t conditions_before) {
-    ApplyNullPolicies(model, conditions_before);
-    return Meta(model, s).provenance;
-  };
-  GrowCheckpointResult result = GrowCheckpoint(request);
-  for (const GrowthReport& r : result.reports) {
-    std::cerr << fmt::format(
-        "   {}: {} -> {} parameters ({} trainable), preservation max rel {:.1e}\n", r.op,
-        r.params_before, r.params_after, r.trainable_after, r.preservation.max_rel);
-  }
-  double worst = 0;
-  for (const GrowthReport& r : result.reports) worst = std::max(worst, r.preservation.max_rel);
-  AppendMetrics(dir, s.name,
-                {{"metrics",
-                  {{"params", result.params},
-                   {"trainable", result.trainable},
-                   {"preservation_max_rel", worst}}}});
-  return {{"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}};
+  // Growth takes seconds, not hours: rank 0 grows and writes the checkpoint while the other ranks
+  // wait, then every rank loads it in the next stage. Growing on every rank would need every
+  // operator to be deterministic across processes and would write the same folder N times.
+  std::string info = comm_.OnRoot(fmt::format("run/{}/grow/{}", run_.id, s.name), [&] {
+    std::vector<std::pair<std::string, Options>> ops;
+    for (const PluginSpec& op : s.grow.ops) ops.emplace_back(op.plugin, op.options.Subset());
+    GrowCheckpointRequest request;
+    request.input = dirs_.at(s.from) / "checkpoint";
+    request.output = dir / "checkpoint";
+    request.steps = MakeGrowthSteps(registry_, ops, device_);
+    request.seed = run_.seed;
+    request.device = device_;
+    request.probe = s.grow.probe;
+    request.overwrite = true;  // a folder left by an interrupted attempt of this same stage
+    request.finish = [&](STDiT3Impl& model, int64_t conditions_before) {
+      ApplyNullPolicies(model, conditions_before);
+      return Meta(model, s).provenance;
+    };
+    GrowCheckpointResult result = GrowCheckpoint(request);
+    for (const GrowthReport& r : result.reports) {
+      std::cerr << fmt::format(
+          "   {}: {} -> {} parameters ({} trainable), preservation max rel {:.1e}\n", r.op,
+          r.params_before, r.params_after, r.trainable_after, r.preservation.max_rel);
+    }
+    double worst = 0;
+    for (const GrowthReport& r : result.reports) worst = std::max(worst, r.preservation.max_rel);
+    AppendMetrics(dir, s.name,
+                  {{"metrics",
+                    {{"params", result.params},
+                     {"trainable", result.trainable},
+                     {"preservation_max_rel", worst}}}});
+    return json{
+        {"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}}
+        .dump();
+  });
+  return json::parse(info);
 }
 
 }  // namespace modelgrow

@@ -26,6 +26,7 @@ ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
   e.device = t.Choice("device", "cpu", {"cpu", "cuda", "auto"});
   e.threads = static_cast<int>(t.Int("threads", 0, {.min = 0, .max = 1024}));
   e.out = t.String("out", "");
+  e.slurm = SlurmSpec::FromOptions(t.Table("slurm"));
   t.RejectUnknownKeys();
   return e;
 }

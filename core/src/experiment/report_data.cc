@@ -116,6 +116,15 @@ std::map<std::string, double> Flatten(const json& evaluation) {
   json model = evaluation.value("model", json::object());
   if (model.contains("params")) m["params"] = model["params"].get<double>();
   if (model.contains("trainable")) m["trainable"] = model["trainable"].get<double>();
+  // AdamW moments the busiest rank held in the training that made these weights.
+  json moments = evaluation.value("training", json::object())
+                     .value("optimizer", json::object())
+                     .value("moment_bytes_per_rank", json::array());
+  if (!moments.empty()) {
+    double most = 0;
+    for (const json& b : moments) most = std::max(most, b.get<double>());
+    m["optimizer_bytes_per_rank"] = most;
+  }
   double preservation = -1;
   for (const json& g : evaluation.value("growth", json::array())) {
     preservation =
@@ -195,6 +204,7 @@ std::vector<Column> MainColumns(const std::set<std::string>& metrics) {
     if (m.rfind("fd/", 0) == 0) add(m, "FD " + m.substr(3), 2);
   }
   add("train_minutes", "Time (min)", 1);
+  add("optimizer_bytes_per_rank", "Optimizer (MB/rank)", 2, 1.0 / (1 << 20));
   return cols;
 }
 

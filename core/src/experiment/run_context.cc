@@ -24,8 +24,9 @@ using json = nlohmann::json;
 namespace {
 
 // Part of every stage key: a change of what the toolkit computes for the same manifest changes
-// this, so old caches are not reused. 3: content keys over the tables a stage reads.
-constexpr const char* kStageKeyVersion = "stage/3";
+// this, so old caches are not reused. 3: content keys over the tables a stage reads. 4: training
+// randomness keyed by each sample's global number (the same on any world size).
+constexpr const char* kStageKeyVersion = "stage/4";
 
 std::string PluginKey(const PluginSpec& spec) {
   return fmt::format("{}\n{}", spec.plugin, spec.options.ToToml());
@@ -46,7 +47,7 @@ bool StageDone(const fs::path& dir) {
 
 RunContext::RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
                        const fs::path& out, const fs::path& run_dir, c10::Device device,
-                       bool resume, TensorBoardWriter* tensorboard)
+                       bool resume, Communicator& comm, TensorBoardWriter* tensorboard)
     : registry_(registry),
       m_(manifest),
       run_(run),
@@ -54,7 +55,29 @@ RunContext::RunContext(const PluginRegistry& registry, const Manifest& manifest,
       run_dir_(run_dir),
       device_(device),
       resume_(resume),
-      tensorboard_(tensorboard) {}
+      tensorboard_(tensorboard),
+      comm_(comm) {}
+
+std::string RunContext::DecisionKey(const std::string& what) {
+  return fmt::format("run/{}/decision/{}/{}", run_.id, decisions_++, what);
+}
+
+bool RunContext::ClaimShared(const fs::path& dir, const std::string& what,
+                             const std::function<bool()>& done, std::optional<FolderLock>& lock,
+                             const std::function<void()>& before_compute) {
+  std::string answer = comm_.OnRoot(DecisionKey(what), [&]() -> std::string {
+    if (done()) return "done";
+    lock.emplace(FolderLock::Acquire(dir / "stage.lock", what));
+    // Another task may have finished it while we waited.
+    if (done()) {
+      lock.reset();
+      return "done";
+    }
+    if (before_compute) before_compute();
+    return "compute";
+  });
+  return answer == "compute";
+}
 
 void AppendMetrics(const fs::path& dir, const std::string& stage, json fields) {
   json line = {{"time", UtcTimestamp()}, {"stage", stage}};
@@ -110,19 +133,25 @@ void RunContext::Execute() {
     keys_[name] = key;
     fs::path dir = out_ / "cache" / fmt::format("{}-{}", name, key);
     dirs_[name] = dir;
-    bool reused = StageDone(dir);
     ThrowIfStopRequested(fmt::format("stopped before stage {} of run {}", name, run_.id));
-    if (!reused && !resume_ && fs::exists(dir / "checkpoint" / "trainer_state.json")) {
-      // Neither restart silently (hours lost) nor resume silently (the user may not know).
-      json state = ReadJsonIfExists(dir / "checkpoint" / "trainer_state.json");
-      throw InputError(fmt::format(
-          "stage {} of run {} was interrupted at step {} ({}); continue it with --resume, or "
-          "delete that folder to start it over",
-          name, run_.id, state.is_object() ? state.value("step", int64_t{0}) : 0,
-          fs::relative(dir, out_).string()));
+    std::optional<FolderLock> lock;
+    bool reused = !ClaimShared(
+        dir, fmt::format("stage {} of run {}", name, run_.id), [&] { return StageDone(dir); }, lock,
+        [&] {
+          if (resume_ || !fs::exists(dir / "checkpoint" / "trainer_state.json")) return;
+          // Neither restart silently (hours lost) nor resume silently (the user may not know).
+          json state = ReadJsonIfExists(dir / "checkpoint" / "trainer_state.json");
+          throw InputError(fmt::format(
+              "stage {} of run {} was interrupted at step {} ({}); continue it with --resume, or "
+              "delete that folder to start it over",
+              name, run_.id, state.is_object() ? state.value("step", int64_t{0}) : 0,
+              fs::relative(dir, out_).string()));
+        });
+    if (comm_.is_root()) {
+      std::cerr << fmt::format("== {} | stage {} ({}) {} {}\n", run_.id, name,
+                               StageKindName(s.kind), reused ? "reused from" : "->",
+                               fs::relative(dir, out_).string());
     }
-    std::cerr << fmt::format("== {} | stage {} ({}) {} {}\n", run_.id, name, StageKindName(s.kind),
-                             reused ? "reused from" : "->", fs::relative(dir, out_).string());
     if (!reused) {
       auto start = std::chrono::steady_clock::now();
       json info = RunStage(s, dir);
@@ -132,12 +161,19 @@ void RunContext::Execute() {
       info["seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       info["finished"] = UtcTimestamp();
-      WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
+      info["world_size"] = comm_.size();
+      // Every rank goes on only once the stage is recorded: later stages read its folder.
+      comm_.OnRoot(fmt::format("run/{}/stage/{}/recorded", run_.id, name), [&] {
+        WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
+        return std::string();
+      });
     }
+    lock.reset();
     RecordStage(s, dir);
     stages[name] = {
         {"dir", fs::relative(dir, run_dir_).string()}, {"hash", key}, {"reused", reused}};
   }
+  if (!comm_.is_root()) return;
   WriteFileAtomic(run_dir_ / "stages.json", stages.dump(2) + "\n");
   json evaluations = json::object();
   for (const std::string& name : m_.stage_order()) {
@@ -268,39 +304,49 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
   fs::path dir = out_ / "cache" / fmt::format("text-{}-{}", id, TextKey(id).substr(0, 16));
   fs::path model = dir / "model";
   if (StageDone(dir)) return model;
-  std::cerr << fmt::format("== making text model '{}' ({}) -> {}\n", id, spec.plugin,
-                           fs::relative(dir, out_).string());
-  fs::create_directories(dir);
-  // The corpus: every caption (short and detailed) of the named data, once each, in order, and
-  // the (short, detailed) pairs of samples that have both, once each.
-  std::set<std::string> seen;
-  std::set<std::pair<std::string, std::string>> seen_pairs;
-  TextCorpus corpus;
-  for (const std::string& data_id : spec.corpus) {
-    std::shared_ptr<DataPipeline> pipeline = Data(data_id);
-    for (int64_t i = 0; i < pipeline->size(); ++i) {
-      const std::map<std::string, std::string> captions = pipeline->Get(i).captions;
-      for (const auto& [kind, caption] : captions) {
-        if (seen.insert(caption).second) corpus.captions.push_back(caption);
-      }
-      auto short_it = captions.find("short"), detailed_it = captions.find("detailed");
-      if (short_it != captions.end() && detailed_it != captions.end() &&
-          seen_pairs.emplace(short_it->second, detailed_it->second).second) {
-        corpus.pairs.push_back({short_it->second, detailed_it->second});
+  // Made by rank 0 (under the folder's lock, so concurrent tasks make it once); the other ranks
+  // load what it made. The answer is the same whenever a rank asks, so rank 0 may make the model
+  // inside work of its own (growth) and the others ask later.
+  comm_.OnRoot(fmt::format("run/{}/text-model/{}", run_.id, dir.filename().string()), [&] {
+    std::optional<FolderLock> lock;
+    if (StageDone(dir)) return std::string();
+    lock.emplace(FolderLock::Acquire(dir / "stage.lock", fmt::format("text model '{}'", id)));
+    if (StageDone(dir)) return std::string();
+    std::cerr << fmt::format("== making text model '{}' ({}) -> {}\n", id, spec.plugin,
+                             fs::relative(dir, out_).string());
+    fs::create_directories(dir);
+    // The corpus: every caption (short and detailed) of the named data, once each, in order, and
+    // the (short, detailed) pairs of samples that have both, once each.
+    std::set<std::string> seen;
+    std::set<std::pair<std::string, std::string>> seen_pairs;
+    TextCorpus corpus;
+    for (const std::string& data_id : spec.corpus) {
+      std::shared_ptr<DataPipeline> pipeline = Data(data_id);
+      for (int64_t i = 0; i < pipeline->size(); ++i) {
+        const std::map<std::string, std::string> captions = pipeline->Get(i).captions;
+        for (const auto& [kind, caption] : captions) {
+          if (seen.insert(caption).second) corpus.captions.push_back(caption);
+        }
+        auto short_it = captions.find("short"), detailed_it = captions.find("detailed");
+        if (short_it != captions.end() && detailed_it != captions.end() &&
+            seen_pairs.emplace(short_it->second, detailed_it->second).second) {
+          corpus.pairs.push_back({short_it->second, detailed_it->second});
+        }
       }
     }
-  }
-  PluginContext context;
-  context.options = spec.make->Subset();
-  context.work_dir = dir;
-  context.device = device_;
-  std::shared_ptr<TextModelMaker> maker =
-      registry_.MakeTextModelMaker(spec.plugin, context, spec.options);
-  json info = {{"made", maker->Make(corpus, model, std::cerr)},
-               {"captions", corpus.captions.size()},
-               {"caption_pairs", corpus.pairs.size()}};
-  info["status"] = "done";
-  WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
+    PluginContext context;
+    context.options = spec.make->Subset();
+    context.work_dir = dir;
+    context.device = device_;
+    std::shared_ptr<TextModelMaker> maker =
+        registry_.MakeTextModelMaker(spec.plugin, context, spec.options);
+    json info = {{"made", maker->Make(corpus, model, std::cerr)},
+                 {"captions", corpus.captions.size()},
+                 {"caption_pairs", corpus.pairs.size()}};
+    info["status"] = "done";
+    WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
+    return std::string();
+  });
   return model;
 }
 

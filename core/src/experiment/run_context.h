@@ -1,18 +1,27 @@
 // Everything one run of a manifest needs while its stages execute: the plugins it made, the
 // stage folders and their content keys. Each stage kind is implemented in its own file
 // (train_stage.cc, grow_stage.cc, evaluate_stage.cc); run_context.cc holds what they share.
+//
+// With several ranks every rank executes the run: training and evaluation are split among them,
+// growth and the folders only one process makes (a text model, the classifier) are made by rank 0
+// while the others wait, and rank 0 alone claims shared folders (FolderLock, so concurrent sweep
+// tasks compute each of them once) and writes the records.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/dist/communicator.h"
 #include "modelgrow/eval/attribute_classifier.h"
+#include "modelgrow/experiment/folder_lock.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/io/checkpoint.h"
@@ -30,7 +39,8 @@ class RunContext {
   // `tensorboard` (may be null) receives every stage's metrics, run or reused.
   RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
              const std::filesystem::path& out, const std::filesystem::path& run_dir,
-             c10::Device device, bool resume, TensorBoardWriter* tensorboard = nullptr);
+             c10::Device device, bool resume, Communicator& comm,
+             TensorBoardWriter* tensorboard = nullptr);
 
   // Runs (or reuses) every stage in order and writes the run's stages.json and results.json.
   void Execute();
@@ -73,6 +83,15 @@ class RunContext {
   // Fills the null captions of conditions whose encoders want the empty prompt's encoding.
   void ApplyNullPolicies(STDiT3Impl& model, int64_t from_condition);
   CheckpointMeta Meta(const STDiT3Impl& model, const StageSpec& s);
+  // Whether this task computes the shared folder `dir`: rank 0 returns at once when `done()`
+  // holds, otherwise claims the folder (waiting while another task holds it) and looks again;
+  // every rank gets the same answer. When it is to be computed, `lock` holds rank 0's claim and
+  // `before_compute` (may throw, on every rank) has run under it.
+  bool ClaimShared(const std::filesystem::path& dir, const std::string& what,
+                   const std::function<bool()>& done, std::optional<FolderLock>& lock,
+                   const std::function<void()>& before_compute = {});
+  // A key for the rendezvous store naming the next decision every rank of this run takes.
+  std::string DecisionKey(const std::string& what);
 
   const PluginRegistry& registry_;
   const Manifest& m_;
@@ -81,6 +100,8 @@ class RunContext {
   c10::Device device_;
   bool resume_;
   TensorBoardWriter* tensorboard_;
+  Communicator& comm_;
+  int64_t decisions_ = 0;
   std::map<std::string, std::string> keys_;
   std::map<std::string, std::filesystem::path> dirs_;
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;

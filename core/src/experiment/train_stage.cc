@@ -47,6 +47,8 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   lo.batch_size = s.train.batch_size;
   lo.seed = run_.seed;
   lo.workers = s.train.workers;
+  lo.shard = comm_.rank();
+  lo.shards = comm_.size();
   auto loader = std::make_unique<DataLoader>(Data(s.train.data), lo);
   TrainContext context;
   context.model = model.get();
@@ -69,17 +71,22 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   context.resume = resuming;
   context.label = fmt::format("{} {}", run_.id, s.name);
   context.device = device_;
+  context.comm = &comm_;
   TrainResult r = Train(context);
-  return {{"steps", r.steps},
-          {"resumed_from", r.resumed_from},
-          {"first_loss", r.first_loss},
-          {"final_loss", r.final_loss},
-          {"train_seconds", r.seconds},
-          {"steps_per_second", r.steps_per_second},
-          {"samples_per_second", r.samples_per_second},
-          {"params", model->NumParameters()},
-          {"trainable", model->NumTrainableParameters()},
-          {"loader", loader->Stats()}};
+  return {
+      {"steps", r.steps},
+      {"resumed_from", r.resumed_from},
+      {"first_loss", r.first_loss},
+      {"final_loss", r.final_loss},
+      {"train_seconds", r.seconds},
+      {"steps_per_second", r.steps_per_second},
+      {"samples_per_second", r.samples_per_second},
+      {"params", model->NumParameters()},
+      {"trainable", model->NumTrainableParameters()},
+      {"world_size", r.world_size},
+      {"optimizer",
+       {{"sharded", r.sharded_optimizer}, {"moment_bytes_per_rank", r.optimizer_bytes_per_rank}}},
+      {"loader", loader->Stats()}};
 }
 
 }  // namespace modelgrow

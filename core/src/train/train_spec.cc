@@ -18,7 +18,8 @@ OptimSpec OptimSpec::FromOptions(const Options& t) {
 }
 
 const std::vector<std::string>& TrainSpec::KeysThatDoNotChangeResults() {
-  static const std::vector<std::string> keys = {"log_every", "workers", "checkpoint_every"};
+  static const std::vector<std::string> keys = {"log_every", "workers", "checkpoint_every",
+                                                "distributed"};
   return keys;
 }
 
@@ -40,6 +41,7 @@ TrainSpec TrainSpec::FromOptions(const Options& t, bool pretrain) {
   s.grad_checkpointing = t.Bool("grad_checkpointing", s.grad_checkpointing);
   s.checkpoint_every = t.Int("checkpoint_every", s.checkpoint_every, {.min = 0});
   s.log_every = t.Int("log_every", s.log_every, {.min = 1});
+  s.distributed = DistributedSpec::FromOptions(t.Table("distributed"));
   s.workers = static_cast<int>(t.Int("workers", s.workers, {.min = 0, .max = 64}));
   if (pretrain) {
     s.init = t.String("init", "");

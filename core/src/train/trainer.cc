@@ -16,10 +16,12 @@
 #include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/model/precision.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/deterministic_random.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/progress.h"
 #include "modelgrow/text/condition_text.h"
-#include "modelgrow/train/adamw.h"
+#include "modelgrow/train/distributed_adamw.h"
+#include "modelgrow/train/gradient_reducer.h"
 #include "modelgrow/train/smoothed_loss.h"
 
 namespace modelgrow {
@@ -71,9 +73,12 @@ struct StepInput {
 };
 
 // The random draws of one sample: caption coin, caption dropout, first-frame mask, timestep and
-// noise. They are drawn sample by sample, in this order, so a step's randomness does not depend
-// on how its samples are split into micro-batches: grad_accum = 2 with batch 4 consumes the
-// generator exactly as batch 8 does, and trains the same model up to fp32 rounding.
+// noise, in this order, from a generator of its own keyed by the run's seed and the sample's
+// global number. A step's randomness therefore does not depend on how its samples are split into
+// micro-batches or ranks: grad_accum = 2 with batch 4, or two ranks with a global batch of 8,
+// draw exactly what batch 8 in one process draws, and train the same model up to fp32 rounding.
+constexpr uint64_t kSampleStream = 0x73616d706c65ull;  // "sample"
+
 struct SampleDraws {
   at::Tensor coin, drop, keep_first, timestep, noise;
 };
@@ -93,7 +98,7 @@ SampleDraws DrawForSample(const at::Tensor& video, const TrainSpec& spec, const 
 
 StepInput MakeStepInput(const Batch& batch, const TrainContext& c,
                         const std::vector<ConditionText>& conditions, const STDiT3Impl& model,
-                        const RectifiedFlow& flow, at::Generator& gen) {
+                        const RectifiedFlow& flow) {
   const TrainSpec& spec = c.spec;
   const int64_t b = batch.size();
   StepInput s;
@@ -103,6 +108,8 @@ StepInput MakeStepInput(const Batch& batch, const TrainContext& c,
   s.input.width = static_cast<double>(batch.width);
   std::vector<at::Tensor> coins, drops, keeps, timesteps, noises;
   for (int64_t i = 0; i < b; ++i) {
+    at::Generator gen = at::detail::createCPUGenerator(
+        DeriveSeed(c.seed, {kSampleStream, static_cast<uint64_t>(batch.first_sample + i)}));
     SampleDraws d = DrawForSample(batch.video[i], spec, s.input, flow, gen);
     coins.push_back(d.coin);
     drops.push_back(d.drop);
@@ -160,18 +167,50 @@ NamedTensors TrainableParameters(const STDiT3Impl& model) {
   return out;
 }
 
+// Every rank's default CPU generator state (what the model's own random ops draw from), gathered
+// on rank 0: rank 0's under "torch_default", rank r's under "torch_default.rank<r>".
+NamedTensors GatherRngStates(Communicator& comm) {
+  at::Generator default_generator = at::detail::getDefaultCPUGenerator();
+  at::Tensor mine = default_generator.get_state();
+  NamedTensors states{{"torch_default", mine}};
+  for (int r = 1; r < comm.size(); ++r) {
+    at::Tensor state = comm.rank() == r ? mine.clone() : at::empty_like(mine);
+    comm.Broadcast(state, r);
+    if (comm.is_root()) states.emplace_back(fmt::format("torch_default.rank{}", r), state);
+  }
+  return states;
+}
+
+// The collective part (optimizer state and RNG states to rank 0) on every rank, then rank 0
+// writes the whole checkpoint in one atomic commit.
 void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
-                         const CheckpointMeta& meta, const AdamW& opt, const NamedTensors& ema,
-                         at::Generator& gen, int64_t step, const DataLoader& loader) {
+                         const CheckpointMeta& meta, DistributedAdamW& opt, const NamedTensors& ema,
+                         int64_t step, const DataLoader& loader, Communicator& comm) {
+  OptimizerState optimizer = opt.GatherState();
+  NamedTensors rng = GatherRngStates(comm);
+  if (!comm.is_root()) return;
   CheckpointWriter writer(folder);
   writer.AddModel(model, meta);
-  WriteOptimizerStateTo(writer, opt.state());
+  WriteOptimizerStateTo(writer, optimizer);
   writer.AddTensors("ema.safetensors", ema);
-  at::Generator default_generator = at::detail::getDefaultCPUGenerator();
-  writer.AddTensors("rng.safetensors", {{"trainer", gen.get_state()},
-                                        {"torch_default", default_generator.get_state()}});
-  writer.AddJson("trainer_state.json", {{"step", step}, {"loader", loader.position().ToJson()}});
+  writer.AddTensors("rng.safetensors", rng);
+  writer.AddJson("trainer_state.json", {{"step", step},
+                                        {"loader", loader.position().ToJson()},
+                                        {"world_size", comm.size()},
+                                        {"sharded_optimizer", opt.sharded()}});
   writer.Commit();
+}
+
+// The stop signal (Ctrl-C, SIGTERM) as every rank sees it: the largest any rank received, so a
+// signal that reached the ranks between two different steps still stops them all after the same
+// one (a stop seen by one rank alone would leave the others waiting in the next all-reduce).
+int AgreedStopSignal(Communicator& comm) {
+  int signal = StopSignal();
+  if (!comm.distributed()) return signal;
+  at::Tensor all = at::zeros({comm.size()}, at::TensorOptions().dtype(at::kDouble));
+  all[comm.rank()] = signal;
+  comm.AllReduceSum(all);
+  return static_cast<int>(all.max().item<double>());
 }
 
 // Drops metrics lines of steps after `step` (written after the checkpoint a resume starts from).
@@ -192,6 +231,8 @@ void TruncateMetrics(const fs::path& path, int64_t step) {
 TrainResult Train(TrainContext& c) {
   STDiT3Impl& model = *c.model;
   const TrainSpec& spec = c.spec;
+  Communicator single;
+  Communicator& comm = c.comm != nullptr ? *c.comm : single;
   CheckEncoders(model, c.text);
   // The stage's data are the set an index-keyed encoder indexes.
   std::vector<ConditionText> conditions;
@@ -200,21 +241,45 @@ TrainResult Train(TrainContext& c) {
     conditions.emplace_back(condition_names[k], c.text[k], c.stored_text,
                             /*by_sample_index=*/true);
   }
+  if (spec.batch_size % comm.size() != 0) {
+    throw InputError(fmt::format(
+        "{}: batch_size {} does not divide evenly among {} ranks: the global batch is split into "
+        "equal parts, so choose a multiple of the world size",
+        c.label, spec.batch_size, comm.size()));
+  }
+  const LoaderOptions& lo = c.loader->options();
+  if (lo.shards != comm.size() || lo.shard != comm.rank() || lo.batch_size != spec.batch_size) {
+    throw RunError(fmt::format(
+        "{}: the loader yields part {} of {} of batches of {}, but this is rank {} of {} with "
+        "batch_size {}",
+        c.label, lo.shard, lo.shards, lo.batch_size, comm.rank(), comm.size(), spec.batch_size));
+  }
+  const bool root = comm.is_root();
   fs::create_directories(c.dir);
   const fs::path ckpt = c.dir / "checkpoint";
   const fs::path metrics_path = c.dir / "metrics.jsonl";
 
   NamedTensors trainable = TrainableParameters(model);
   if (trainable.empty()) throw InputError("nothing to train: every parameter is frozen");
-  AdamW opt(trainable,
-            {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay});
+  DistributedAdamW opt(
+      trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay},
+      comm, spec.distributed.shard_optimizer, spec.distributed.bucket_mb);
+  std::unique_ptr<GradientReducer> reducer;
+  if (comm.distributed()) {
+    reducer = std::make_unique<GradientReducer>(trainable, comm, spec.distributed.bucket_mb);
+  }
+  // The EMA is only ever written by rank 0, so only rank 0 keeps one.
   NamedTensors ema;
-  for (const auto& item : model.named_parameters())
-    ema.emplace_back(item.key(), item.value().detach().clone());
-  at::Generator gen = at::detail::createCPUGenerator(c.seed);
+  if (root) {
+    for (const auto& item : model.named_parameters())
+      ema.emplace_back(item.key(), item.value().detach().clone());
+  }
   torch::manual_seed(c.seed);
 
   TrainResult result;
+  result.world_size = comm.size();
+  result.sharded_optimizer = opt.sharded();
+  result.optimizer_bytes_per_rank = opt.moment_bytes_per_rank();
   int64_t step = 0;
   std::error_code ec;
   if (c.resume && fs::exists(ckpt / "trainer_state.json", ec)) {
@@ -228,27 +293,31 @@ TrainResult Train(TrainContext& c) {
           fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
     }
     opt.AdoptState(ReadOptimizerState(ckpt / kOptimizerStateFile));
-    SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
-    for (auto& [name, t] : ema) t.copy_(ema_file.Get(name, at::kFloat));
+    if (root) {
+      SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
+      for (auto& [name, t] : ema) t.copy_(ema_file.Get(name, at::kFloat));
+    }
+    // Each rank continues its own generator; a rank the saved world did not have takes rank 0's.
     SafetensorsFile rng = SafetensorsFile::Open(ckpt / "rng.safetensors");
-    gen.set_state(rng.Get("trainer"));
+    std::string own = root ? "torch_default" : fmt::format("torch_default.rank{}", comm.rank());
     at::Generator default_generator = at::detail::getDefaultCPUGenerator();
-    default_generator.set_state(rng.Get("torch_default"));
+    default_generator.set_state(rng.Get(rng.Has(own) ? own : "torch_default"));
     c.loader->Restore(LoaderPosition::FromJson(state.at("loader")));
-    TruncateMetrics(metrics_path, step);
+    if (root) TruncateMetrics(metrics_path, step);
     result.resumed_from = step;
     std::cerr << fmt::format("{}: resumed from step {} of {} ({})\n", c.label, step, spec.steps,
                              ckpt.string());
   } else {
     if (c.initial_optimizer_state != nullptr) opt.AdoptState(*c.initial_optimizer_state);
-    fs::remove(metrics_path, ec);
+    if (root) fs::remove(metrics_path, ec);
   }
 
   model.train();
   model.set_activation_checkpointing(spec.grad_checkpointing);
   RectifiedFlow flow(spec.flow);
   Progress progress(c.label, spec.steps, step);
-  std::ofstream metrics(metrics_path, std::ios::app);
+  std::ofstream metrics;
+  if (root) metrics.open(metrics_path, std::ios::app);
   double window_loss = 0, window_norm = 0;
   int64_t window_steps = 0;
   SmoothedLoss shown_loss;  // what the progress bar shows
@@ -260,23 +329,32 @@ TrainResult Train(TrainContext& c) {
     double step_loss = 0;
     for (int64_t a = 0; a < spec.grad_accum; ++a) {
       Batch batch = c.loader->Next();
-      StepInput s = MakeStepInput(batch, c, conditions, model, flow, gen);
+      StepInput s = MakeStepInput(batch, c, conditions, model, flow);
       at::Tensor loss;
       {
         PrecisionScope precision(compute);
         loss = flow.TrainingLoss(model, s.input, s.noise, s.timesteps, s.frame_mask).mean();
       }
-      if (!std::isfinite(loss.item<double>())) {
-        throw RunError(
-            fmt::format("{}: the loss is {} at step {}", c.label, loss.item<double>(), step + 1));
-      }
+      // Only the last micro-step's backward pass communicates (DDP's no_sync before it).
+      if (reducer && a + 1 == spec.grad_accum) reducer->Arm();
       (loss / static_cast<double>(spec.grad_accum)).backward();
       step_loss += loss.item<double>() / static_cast<double>(spec.grad_accum);
+    }
+    if (reducer) {
+      reducer->Finish();
+      // The step's loss over the global batch: the mean of the ranks' equal-sized parts.
+      at::Tensor total = at::full({1}, step_loss, at::TensorOptions().dtype(at::kDouble));
+      comm.AllReduceSum(total);
+      step_loss = total.item<double>() / static_cast<double>(comm.size());
+    }
+    // Checked on the reduced loss, so every rank stops at the same step.
+    if (!std::isfinite(step_loss)) {
+      throw RunError(fmt::format("{}: the loss is {} at step {}", c.label, step_loss, step + 1));
     }
     double norm = ClipGradNorm(opt.params(), spec.optim.grad_clip);
     opt.Step(LearningRate(spec.optim, step, spec.steps));
     opt.ZeroGrad();
-    {
+    if (root) {
       torch::NoGradGuard no_grad;
       auto params = model.named_parameters();
       for (auto& [name, shadow] : ema)
@@ -300,7 +378,7 @@ TrainResult Train(TrainContext& c) {
           {"steps_per_s", seconds > 0 ? window_steps / seconds : 0.0},
           {"samples_per_s",
            seconds > 0 ? window_steps * spec.batch_size * spec.grad_accum / seconds : 0.0}};
-      metrics << line.dump() << "\n" << std::flush;
+      if (root) metrics << line.dump() << "\n" << std::flush;
       if (first_window) result.first_loss = mean_loss;
       first_window = false;
       result.final_loss = mean_loss;
@@ -308,29 +386,33 @@ TrainResult Train(TrainContext& c) {
       window_steps = 0;
       window_start = std::chrono::steady_clock::now();
     }
-    progress.Update(step, fmt::format("loss {:.4f}", shown_loss.Add(step_loss)));
+    if (root) progress.Update(step, fmt::format("loss {:.4f}", shown_loss.Add(step_loss)));
     bool saved = false;
     if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
-      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
       saved = true;
     }
     if (c.after_step) c.after_step(step);
-    if (int signal = StopSignal(); signal != 0 && step < spec.steps) {
+    if (int signal = AgreedStopSignal(comm); signal != 0 && step < spec.steps) {
       // Asked to stop: this step is done; keep it, and say where to continue from.
-      if (!saved) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
-      metrics.flush();
-      progress.Finish(fmt::format("stopped at step {}", step));
+      if (!saved) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
+      if (root) {
+        metrics.flush();
+        progress.Finish(fmt::format("stopped at step {}", step));
+      }
       throw Interrupted(signal, fmt::format("interrupted at step {} of {} of stage {}", step,
                                             spec.steps, c.label));
     }
   }
   if (spec.steps == 0 || (result.resumed_from == spec.steps)) {
     // Nothing to do (or nothing left): still leave a checkpoint the next stage can start from.
-    if (!fs::exists(ckpt / "trainer_state.json", ec)) {
-      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, gen, step, *c.loader);
-    }
+    // Rank 0 decides, so every rank takes part in the same collectives.
+    bool missing = comm.OnRoot(ckpt.string() + "/exists", [&] {
+      return fs::exists(ckpt / "trainer_state.json", ec) ? "" : "missing";
+    }) == "missing";
+    if (missing) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
   }
-  progress.Finish(fmt::format("final loss {:.4f}", result.final_loss));
+  if (root) progress.Finish(fmt::format("final loss {:.4f}", result.final_loss));
   result.steps = step;
   result.seconds = progress.elapsed_seconds();
   result.steps_per_second = progress.steps_per_second();

@@ -24,6 +24,10 @@ struct LoaderOptions {
   bool drop_last = true;  // false: the last batch of an epoch may be smaller
   int workers = 2;        // threads decoding samples ahead of the consumer
   int prefetch_batches = 4;
+  // Data parallel: every rank plans the same global batches of `batch_size` and loads only part
+  // `shard` of `shards` of each (batch_size must divide evenly; drop_last must be on).
+  int shard = 0;
+  int shards = 1;
 };
 
 struct Batch {
@@ -35,6 +39,9 @@ struct Batch {
   std::vector<std::map<std::string, int64_t>> targets;  // per sample (see Sample::targets)
   std::vector<int64_t> indices;                         // pipeline indices
   std::map<std::string, TextEncoding> text_embeddings;  // stacked, when every sample has them
+  // The global number of the first sample: samples are numbered in the order the loader plans
+  // them (global batch * batch_size + position), the same on every rank and after a resume.
+  int64_t first_sample = 0;
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 
@@ -60,6 +67,7 @@ class DataLoader {
   // would have.
   void Restore(const LoaderPosition& position);
   int64_t batches_per_epoch() const;
+  const LoaderOptions& options() const;
   // Samples skipped (SkipSample) so far, and the pipeline's own summary.
   nlohmann::json Stats() const;
 

@@ -6,6 +6,11 @@
 // and writes animated GIFs of generated and real videos for the report's grid. <kind> is a
 // prompt kind: "short", "detailed", or "rewritten" (the short caption rewritten by a generative
 // model, scored on the categories the short caption states).
+//
+// Across ranks, the held-out loss batches and the generation batches are dealt out round-robin and
+// the results gathered, so every rank returns exactly the numbers one process computes (each batch
+// is computed the same way wherever it runs, and the sums are taken in the same order); rank 0
+// alone writes the sample files.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/diffusion/rectified_flow.h"
+#include "modelgrow/dist/communicator.h"
 #include "modelgrow/eval/attribute_classifier.h"
 #include "modelgrow/eval/evaluate_spec.h"
 #include "modelgrow/model/stdit3.h"
@@ -44,6 +50,7 @@ struct EvaluationSetup {
   // Decodes a latent model's videos for the sample files (GIFs for the report, and MP4s); null:
   // latent samples are scored but not written.
   std::shared_ptr<VideoAutoencoder> vae;
+  Communicator* comm = nullptr;  // the ranks sharing the work (nullptr: this process alone)
 };
 
 // {"metrics": {...}, "samples": [{"domain", "kind", "index", "prompt", "generated", "real"}],

@@ -1,7 +1,7 @@
 // Experiment manifests: one TOML file takes a base model through pre-training, growth and
 // continual training to a table of results (docs/manifests.md is the reference).
 //
-//   [experiment]   name, seeds, device, threads, out
+//   [experiment]   name, seeds, device, threads, out; [experiment.slurm] for sweep --emit slurm
 //   [model]        preset and config overrides of the base model; `text` = condition 0's encoder
 //   [text.<id>]    text encoders: `plugin` + its options; `make = {corpus, ...}` has the plugin
 //                  make a small model from the named data's captions
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "modelgrow/eval/evaluate_spec.h"
+#include "modelgrow/experiment/slurm_spec.h"
 #include "modelgrow/experiment/stage_spec.h"
 #include "modelgrow/experiment/sweep.h"
 #include "modelgrow/model/config.h"
@@ -41,6 +42,7 @@ struct ExperimentSpec {
   std::string device = "cpu";  // "cpu" | "cuda" | "auto"
   int threads = 0;             // 0: all cores
   std::string out;             // default output folder ("" = runs/<name>)
+  SlurmSpec slurm;             // [experiment.slurm]
 
   static ExperimentSpec FromOptions(const Options& table);
 };

@@ -11,6 +11,14 @@
 //                                 seed applied, no sweep), provenance.json, stages.json,
 //                                 results.json, console.log, tensorboard/
 //   report/                       report.md, report.csv, report.html
+//
+// A run folder is claimed for as long as a process runs it (runs/<run id>/run.lock): a second
+// `modelgrow run` of the same run refuses, naming the holder. Stage and cache folders shared by
+// several runs are claimed while they are computed (stage.lock), so concurrent tasks of a sweep
+// (Slurm array tasks, `--only i`) compute each shared stage once and wait for each other.
+//
+// With a Communicator of several ranks (torchrun, srun, `modelgrow run --nproc-per-node N`) every
+// rank runs the same runs together; rank 0 claims the folders and writes the records.
 #pragma once
 
 #include <filesystem>
@@ -20,6 +28,7 @@
 
 #include <c10/core/Device.h>
 
+#include "modelgrow/dist/communicator.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
 
@@ -32,6 +41,7 @@ struct RunnerOptions {
   bool report = true;                 // write the report at the end
   std::optional<c10::Device> device;  // overrides experiment.device
   std::string command_line;           // as typed, for each run's provenance.json
+  Communicator* comm = nullptr;       // the ranks running together (nullptr: this process alone)
 };
 
 class ExperimentRunner {
@@ -54,7 +64,13 @@ class ExperimentRunner {
   RunnerOptions options_;
   std::vector<RunSpec> runs_;
   c10::Device device_;
+  Communicator single_;
+  Communicator* comm_;
 };
+
+// The device of this worker for experiment.device = "cpu" | "cuda" | "auto": cuda:<local rank> on
+// GPUs (one worker per GPU), else the CPU.
+c10::Device ResolveDevice(const std::string& name, int local_rank = 0);
 
 // A folder name for a run id ("growth=insert,seed=0" is kept; other characters become '_').
 std::string RunFolderName(const std::string& run_id);

@@ -8,6 +8,7 @@
 
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/sdk/options.h"
+#include "modelgrow/train/distributed_spec.h"
 
 namespace modelgrow {
 
@@ -43,6 +44,7 @@ struct TrainSpec {
   int workers = 2;
   std::string init;                       // pretrain: a checkpoint folder to start from
   std::string optimizer_state = "reset";  // continue: "reset" | "carry"
+  DistributedSpec distributed;            // [stages.<name>.distributed]
 
   // Reads the training keys of a stage table, recording every problem on it. `pretrain` stages
   // may name an `init` checkpoint; `continue` stages choose their `optimizer_state`. Keys the

@@ -6,6 +6,15 @@
 // RNG states, atomically — and resumes from its last checkpoint so that a run killed at any point
 // ends with the same weights as one never interrupted.
 //
+// Across processes (a Communicator of several ranks) it is data parallel: each rank trains on its
+// part of every global batch (the loader is sharded), gradients are averaged by a
+// GradientReducer while backward runs, the optimizer may be sharded (DistributedAdamW), and every
+// random draw of a sample (caption coin and dropout, frame mask, timestep, noise) comes from a
+// generator keyed by the run's seed and the sample's global number — so N ranks with global batch
+// B follow one process with batch B, up to the order of floating-point sums. Rank 0 alone keeps
+// the EMA, logs, and writes checkpoints (with the whole optimizer state and every rank's RNG
+// state); a checkpoint resumes on any world size.
+//
 // Folder layout (`dir`):
 //   checkpoint/   config.json, model.safetensors, optimizer.safetensors, ema.safetensors,
 //                 rng.safetensors, trainer_state.json
@@ -22,6 +31,7 @@
 #include <c10/core/Device.h>
 
 #include "modelgrow/data/loader.h"
+#include "modelgrow/dist/communicator.h"
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/optimizer_state.h"
@@ -46,7 +56,10 @@ struct TrainContext {
   bool resume = false;          // continue from dir/checkpoint when it exists
   std::string label = "train";  // for progress lines
   c10::Device device = c10::Device(c10::DeviceType::CPU);
-  // Called after each optimizer step (tests use it to stop a run part-way).
+  // The ranks training together (nullptr: this process alone). The loader must be sharded to
+  // match (LoaderOptions::shard / shards).
+  Communicator* comm = nullptr;
+  // Called after each optimizer step on every rank (tests use it to stop a run part-way).
   std::function<void(int64_t step)> after_step;
 };
 
@@ -58,6 +71,9 @@ struct TrainResult {
   double seconds = 0;
   double steps_per_second = 0;
   double samples_per_second = 0;
+  int world_size = 1;
+  bool sharded_optimizer = false;
+  std::vector<int64_t> optimizer_bytes_per_rank;  // AdamW moments each rank holds
 };
 
 TrainResult Train(TrainContext& context);
