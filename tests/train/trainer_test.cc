@@ -422,8 +422,11 @@ TEST(Train, BadInputIsNamed) {
   }
   {
     TinyTraining t(dir / "nan", spec);
-    torch::NoGradGuard no_grad;
-    t.model->named_parameters()["final_layer.linear.weight"].fill_(std::nan(""));
+    {
+      torch::NoGradGuard no_grad;
+      t.model->named_parameters()["final_layer.linear.weight"].fill_(std::nan(""));
+    }
+    // Caught after backward, on the loss every rank agrees on, before the optimizer step.
     EXPECT_THROW_WITH(t.Run(), RunError, "the loss is nan at step 1");
   }
 }

@@ -16,6 +16,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include "modelgrow/base/interruption.h"
 #include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
@@ -242,6 +243,19 @@ void Communicator::Broadcast(at::Tensor& tensor, int root) {
 void Communicator::Barrier() {
   if (!distributed()) return;
   impl_->Wait(impl_->group->barrier(), "barrier");
+}
+
+int Communicator::AgreedStopSignal() {
+  const int signal = StopSignal();
+  if (!distributed()) return signal;
+  at::Tensor all = at::zeros({size()}, at::TensorOptions().dtype(at::kDouble));
+  all[rank()] = signal;
+  AllReduceSum(all);
+  return static_cast<int>(all.max().item<double>());
+}
+
+void Communicator::ThrowIfStopAgreed(const std::string& where) {
+  if (int signal = AgreedStopSignal(); signal != 0) throw Interrupted(signal, where);
 }
 
 std::string Communicator::OnRoot(const std::string& key, const std::function<std::string()>& fn) {

@@ -263,7 +263,7 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
     }
 
     for (const std::string& kind : kinds) {
-      ThrowIfStopRequested(fmt::format("stopped while evaluating {}/{}", domain, kind));
+      comm.ThrowIfStopAgreed(fmt::format("stopped while evaluating {}/{}", domain, kind));
       const std::vector<std::pair<int64_t, int64_t>> batches = Batches(data, n_make, 8);
       int64_t own = 0;
       for (size_t b = 0; b < batches.size(); ++b) {

@@ -133,7 +133,7 @@ void RunContext::Execute() {
     keys_[name] = key;
     fs::path dir = out_ / "cache" / fmt::format("{}-{}", name, key);
     dirs_[name] = dir;
-    ThrowIfStopRequested(fmt::format("stopped before stage {} of run {}", name, run_.id));
+    comm_.ThrowIfStopAgreed(fmt::format("stopped before stage {} of run {}", name, run_.id));
     std::optional<FolderLock> lock;
     bool reused = !ClaimShared(
         dir, fmt::format("stage {} of run {}", name, run_.id), [&] { return StageDone(dir); }, lock,

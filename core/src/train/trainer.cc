@@ -201,18 +201,6 @@ void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
   writer.Commit();
 }
 
-// The stop signal (Ctrl-C, SIGTERM) as every rank sees it: the largest any rank received, so a
-// signal that reached the ranks between two different steps still stops them all after the same
-// one (a stop seen by one rank alone would leave the others waiting in the next all-reduce).
-int AgreedStopSignal(Communicator& comm) {
-  int signal = StopSignal();
-  if (!comm.distributed()) return signal;
-  at::Tensor all = at::zeros({comm.size()}, at::TensorOptions().dtype(at::kDouble));
-  all[comm.rank()] = signal;
-  comm.AllReduceSum(all);
-  return static_cast<int>(all.max().item<double>());
-}
-
 // Drops metrics lines of steps after `step` (written after the checkpoint a resume starts from).
 void TruncateMetrics(const fs::path& path, int64_t step) {
   std::error_code ec;
@@ -393,7 +381,7 @@ TrainResult Train(TrainContext& c) {
       saved = true;
     }
     if (c.after_step) c.after_step(step);
-    if (int signal = AgreedStopSignal(comm); signal != 0 && step < spec.steps) {
+    if (int signal = comm.AgreedStopSignal(); signal != 0 && step < spec.steps) {
       // Asked to stop: this step is done; keep it, and say where to continue from.
       if (!saved) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
       if (root) {

@@ -73,6 +73,14 @@ class Communicator {
   // Returns once every rank has called it.
   void Barrier();
 
+  // The stop signal (Ctrl-C, SIGTERM; base/interruption.h) as every rank sees it: the largest any
+  // rank received. A signal reaches the ranks at slightly different moments; a rank that stopped
+  // alone would leave the others waiting in their next collective, so loops that can stop ask
+  // this (a collective) at the same points on every rank.
+  int AgreedStopSignal();
+  // Throws Interrupted(`where`) on every rank when AgreedStopSignal() is not 0.
+  void ThrowIfStopAgreed(const std::string& where);
+
   // Rank 0 runs `fn` while the others wait for it (as long as it takes: growth, making a text
   // model, training a classifier) and every rank returns rank 0's result. `key` names the result
   // in the rendezvous store: unique within the job, or reused only for the same result — a rank
