@@ -245,8 +245,22 @@ test_options_error = "missing required key"
 
   // The CSV's content; the host keys the options. The videos themselves are not fingerprinted
   // (that would read every file of a large data set): a CSV listing other files is another key.
+  // The CSV and every video it names (size and 4 KiB head and tail each: a re-encoded or
+  // replaced clip changes the key without a pass over every byte of the data set). Computed on
+  // first use, so runs that key nothing on it do not pay for it.
   std::string CacheKey() const override {
-    return ContentHash("data.video_csv").Add("csv", csv_fingerprint_).Hex();
+    std::lock_guard lock(mutex_);
+    if (key_.empty()) {
+      ContentHash key("data.video_csv/2");
+      key.Add("csv", csv_fingerprint_);
+      for (const Row& row : rows_) {
+        std::error_code ec;
+        key.Add(row.path.string(),
+                fs::is_regular_file(row.path, ec) ? FileFingerprint(row.path, 4096) : "missing");
+      }
+      key_ = key.Hex();
+    }
+    return key_;
   }
 
   nlohmann::json Summary() const override {
@@ -282,6 +296,7 @@ test_options_error = "missing required key"
   std::map<std::string, int64_t> bucket_counts_;
   int64_t no_bucket_ = 0;  // rows that fit no bucket (or were not kept): left out
   mutable std::mutex mutex_;
+  mutable std::string key_;                 // CacheKey(), once computed
   std::map<int64_t, std::string> skipped_;  // unusable rows seen so far, by index
 };
 

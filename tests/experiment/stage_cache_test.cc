@@ -191,5 +191,77 @@ TEST_F(StageCacheTest, LoggingWorkersAndCheckpointCadenceReuseEveryStage) {
   EXPECT_EQ(Changed(before, Hashes(out)), (Names{"pretrain", "grow", "continue"}));
 }
 
+// A stage key covers what the stage reads, not only the manifest's words: the files behind a
+// data table, and the `init` checkpoint a pretrain stage starts from.
+TEST_F(StageCacheTest, WhatAStageReadsChangingUnderTheSamePathIsNotReused) {
+  const fs::path out = dir_ / "out";
+  const fs::path source = testing::WriteText(dir_ / "frames.bin", "first version");
+  const std::string data = "data.more.source_file=\"" + source.string() + "\"";
+  Run(out, {data});
+  auto before = Hashes(out);
+  Run(out, {data});
+  EXPECT_EQ(Hashes(out), before);
+  EXPECT_TRUE(Stages(out)["continue"]["reused"].get<bool>());
+  testing::WriteText(source, "second version");  // the same path, other bytes
+  Run(out, {data});
+  EXPECT_EQ(Changed(before, Hashes(out)), (Names{"continue"}));
+  EXPECT_FALSE(Stages(out)["continue"]["reused"].get<bool>());
+
+  // Pre-training from a checkpoint: other weights under the same folder name, another stage.
+  const fs::path init = dir_ / "init";
+  fs::copy(StageDirs(out, "pretrain")[0] / "checkpoint", init);
+  const std::string from_init = "stages.pretrain.init=\"" + init.string() + "\"";
+  Run(out, {data, from_init});
+  auto with_init = Hashes(out);
+  EXPECT_NE(with_init.at("pretrain"), before.at("pretrain"));
+  fs::copy_file(StageDirs(out, "continue")[0] / "checkpoint" / "model.safetensors",
+                init / "model.safetensors", fs::copy_options::overwrite_existing);
+  fs::copy_file(StageDirs(out, "continue")[0] / "checkpoint" / "config.json", init / "config.json",
+                fs::copy_options::overwrite_existing);
+  Run(out, {data, from_init});
+  EXPECT_EQ(Changed(with_init, Hashes(out)), (Names{"pretrain", "grow", "continue"}));
+}
+
+// A finished stage folder records its files; one that no longer matches (a truncated
+// checkpoint, a deleted file, a record without a file list) is never used: it is moved aside
+// with a warning and computed again, to the same bytes.
+TEST_F(StageCacheTest, ADamagedStageFolderIsSetAsideAndComputedAgain) {
+  const fs::path out = dir_ / "out";
+  Run(out);
+  const fs::path stage = StageDirs(out, "pretrain")[0];
+  const fs::path model = stage / "checkpoint" / "model.safetensors";
+  const std::string bytes = ReadFile(model);
+  json record = ReadJson(stage / "stage.json");
+  ASSERT_TRUE(record["files"].contains("checkpoint/model.safetensors")) << record.dump(2);
+  EXPECT_FALSE(record["code_version"].get<std::string>().empty());
+
+  testing::WriteText(model, bytes.substr(0, bytes.size() / 2));  // truncated
+  ::testing::internal::CaptureStderr();
+  Run(out);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("does not match its record (checkpoint/model.safetensors changed"),
+            std::string::npos)
+      << log;
+  EXPECT_FALSE(Stages(out)["pretrain"]["reused"].get<bool>());
+  EXPECT_EQ(ReadFile(model), bytes);
+  std::vector<fs::path> aside;
+  for (const auto& entry : fs::directory_iterator(out / "cache")) {
+    if (entry.path().filename().string().find(".mismatch-") != std::string::npos)
+      aside.push_back(entry.path());
+  }
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_EQ(fs::file_size(aside[0] / "checkpoint" / "model.safetensors"), bytes.size() / 2);
+  // The stages after it read the recomputed checkpoint, which is the same: they stay reused.
+  EXPECT_TRUE(Stages(out)["continue"]["reused"].get<bool>());
+
+  // A record that lists no files cannot vouch for its folder either.
+  record = ReadJson(stage / "stage.json");
+  record.erase("files");
+  testing::WriteText(stage / "stage.json", record.dump(2));
+  Run(out);
+  EXPECT_FALSE(Stages(out)["pretrain"]["reused"].get<bool>());
+  EXPECT_EQ(ReadFile(model), bytes);
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/data_pipeline.h"
 
 namespace modelgrow::testing {
@@ -24,6 +25,9 @@ class MovingBars : public DataPipeline {
     int64_t seed = 0;
     bool heldout = false;
     bool detailed = true;  // false: short captions only
+    // A file the pipeline "reads" (stands for a data set's files): its fingerprint is part of
+    // CacheKey(), so tests can change what a pipeline reads without changing its options.
+    std::string source_file;
   };
 
   explicit MovingBars(Settings s) : s_(s) {}
@@ -32,7 +36,8 @@ class MovingBars : public DataPipeline {
             Settings{c.options.Int("size", 16, {.min = 1}), c.options.Int("frames", 4, {.min = 1}),
                      c.options.Int("height", 8, {.min = 2}), c.options.Int("width", 8, {.min = 2}),
                      c.options.Int("seed", 0, {.min = 0}),
-                     c.options.Choice("split", "train", {"train", "heldout"}) == "heldout"}) {}
+                     c.options.Choice("split", "train", {"train", "heldout"}) == "heldout", true,
+                     c.options.String("source_file", "")}) {}
 
   static constexpr const char* kDirections[] = {"left", "right", "up", "down"};
 
@@ -79,8 +84,9 @@ class MovingBars : public DataPipeline {
   }
 
   std::string CacheKey() const override {
-    return fmt::format("moving-bars/{}/{}/{}x{}x{}/{}", s_.size, s_.seed, s_.frames, s_.height,
-                       s_.width, s_.heldout);
+    return fmt::format("moving-bars/{}/{}/{}x{}x{}/{}/{}", s_.size, s_.seed, s_.frames, s_.height,
+                       s_.width, s_.heldout,
+                       s_.source_file.empty() ? "" : FileFingerprint(s_.source_file));
   }
 
   int64_t opens = 0;

@@ -20,6 +20,7 @@ nlohmann::json BuildProvenance() {
   nlohmann::json j;
   j["toolkit_version"] = MODELGROW_VERSION;
   j["git_commit"] = std::string(kGitCommit);
+  j["code_version"] = std::string(kCodeVersion);
   j["libtorch_version"] = TORCH_VERSION;
   j["cuda_available"] = torch::cuda::is_available();
   j["threads"] = at::get_num_threads();

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "modelgrow/base/provenance.h"
 #include "modelgrow/eval/evaluator.h"
 #include "modelgrow/growth/grow_checkpoint.h"
 #include "modelgrow/sdk/atomic_file.h"
@@ -19,16 +20,16 @@ using json = nlohmann::json;
 AttributeClassifier RunContext::Classifier(const EvaluateSpec& spec) {
   if (spec.classifier.data.empty()) return AttributeClassifier(nullptr);
   std::vector<std::shared_ptr<DataPipeline>> data;
-  ContentHash key("classifier-folder/2");
+  ContentHash key("classifier-folder/3");
   key.Add("classifier", spec.classifier.steps)
       .Add("batch_size", spec.classifier.batch_size)
       .Add("lr", fmt::format("{}", spec.classifier.lr))
       .Add("width", spec.classifier.width)
-      .Add("seed", static_cast<int64_t>(spec.classifier.seed));
+      .Add("seed", static_cast<int64_t>(spec.classifier.seed))
+      .Add("code", kCodeVersion);
   for (const std::string& id : spec.classifier.data) {
     data.push_back(Data(id));
-    const PluginSpec& d = m_.data().at(id);
-    key.Add("data." + id, d.plugin + "\n" + d.options.ToToml());
+    key.Add("data." + id, DataKey(id));
   }
   const fs::path dir = out_ / "cache" / ("classifier-" + key.Short());
   // Trained once, by rank 0 under the folder's lock; the other ranks load what it saved.
@@ -78,7 +79,7 @@ json RunContext::Evaluate(const fs::path& checkpoint, const EvaluateSpec& spec,
   return result;
 }
 
-std::string RunContext::BaselineKey(const StageSpec& s) const {
+std::string RunContext::BaselineKey(const StageSpec& s) {
   ContentHash key("baseline/2");
   key.Add("stage", keys_.at(s.eval.baseline)).Add("table", s.table.ToToml());
   // The rewriting model's identity (the table names it only by id).

@@ -23,10 +23,19 @@ using json = nlohmann::json;
 
 namespace {
 
-// Part of every stage key: a change of what the toolkit computes for the same manifest changes
-// this, so old caches are not reused. 3: content keys over the tables a stage reads. 4: training
-// randomness keyed by each sample's global number (the same on any world size).
-constexpr const char* kStageKeyVersion = "stage/4";
+// The stage key's layout (what it is made of). What the toolkit computes is keyed by
+// kCodeVersion, a hash of the sources the build made automatically (cmake/WriteCodeVersion.cmake).
+constexpr const char* kStageKeyVersion = "stage/5";
+
+// The fingerprint of a file or model folder a table names, for keys: its files' sizes and the
+// hashes of their heads and tails (sdk/content_hash.h).
+// `key` names the manifest key that gave the path, for the error.
+std::string PathFingerprint(const fs::path& path, const std::string& key) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return FileFingerprint(path);
+  if (fs::is_directory(path, ec)) return FolderFingerprint(path);
+  throw InputError(fmt::format("{} = \"{}\": no such file or folder", key, path.string()));
+}
 
 std::string PluginKey(const PluginSpec& spec) {
   return fmt::format("{}\n{}", spec.plugin, spec.options.ToToml());
@@ -40,9 +49,73 @@ json ReadJsonIfExists(const fs::path& file) {
   return json::parse(ReadFile(file), nullptr, false);
 }
 
+json FolderRecord(const fs::path& dir) {
+  json files = json::object();
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    const std::string name = fs::relative(it->path(), dir).generic_string();
+    if (name == "stage.json" || name == "stage.lock") continue;
+    files[name] = FileFingerprint(it->path());
+  }
+  return files;
+}
+
+std::string StageMismatch(const fs::path& dir) {
+  json j = ReadJsonIfExists(dir / "stage.json");
+  if (!j.is_object() || j.value("status", "") != "done") return "";
+  const json recorded = j.value("files", json());
+  if (!recorded.is_object()) return "stage.json lists no files to check the folder against";
+  for (const auto& [name, fingerprint] : recorded.items()) {
+    const fs::path file = dir / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return fmt::format("{} is missing", name);
+    std::string now;
+    try {
+      now = FileFingerprint(file);
+    } catch (const InputError&) {
+      return fmt::format("{} cannot be read", name);
+    }
+    if (now != fingerprint.get<std::string>()) {
+      return fmt::format("{} changed (recorded {}, now {})", name, fingerprint.get<std::string>(),
+                         now);
+    }
+  }
+  return "";
+}
+
 bool StageDone(const fs::path& dir) {
   json j = ReadJsonIfExists(dir / "stage.json");
-  return j.is_object() && j.value("status", "") == "done";
+  return j.is_object() && j.value("status", "") == "done" && StageMismatch(dir).empty();
+}
+
+bool StageDoneOrSetAside(const fs::path& dir) {
+  if (StageDone(dir)) return true;
+  const std::string mismatch = StageMismatch(dir);
+  if (mismatch.empty()) return false;
+  // Never used, never deleted: moved aside for a person to look at, and computed again. The
+  // folder's lock file stays, so tasks waiting on it keep waiting on the same file.
+  fs::path aside = dir;
+  aside += ".mismatch-" + UtcTimestamp();
+  std::error_code ec;
+  fs::create_directories(aside, ec);
+  std::vector<fs::path> entries;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() != "stage.lock") entries.push_back(it->path());
+  }
+  for (const fs::path& entry : entries) {
+    if (!ec) fs::rename(entry, aside / entry.filename(), ec);
+  }
+  if (ec) {
+    throw RunError(fmt::format("{} does not match its record ({}) and cannot be moved aside: {}",
+                               dir.string(), mismatch, ec.message()));
+  }
+  std::cerr << fmt::format(
+      "warning: {} does not match its record ({}): moved to {} and computed again\n", dir.string(),
+      mismatch, aside.filename().string());
+  return false;
 }
 
 RunContext::RunContext(const PluginRegistry& registry, const Manifest& manifest, const RunSpec& run,
@@ -136,7 +209,8 @@ void RunContext::Execute() {
     comm_.ThrowIfStopAgreed(fmt::format("stopped before stage {} of run {}", name, run_.id));
     std::optional<FolderLock> lock;
     bool reused = !ClaimShared(
-        dir, fmt::format("stage {} of run {}", name, run_.id), [&] { return StageDone(dir); }, lock,
+        dir, fmt::format("stage {} of run {}", name, run_.id),
+        [&] { return StageDoneOrSetAside(dir); }, lock,
         [&] {
           if (resume_ || !fs::exists(dir / "checkpoint" / "trainer_state.json")) return;
           // Neither restart silently (hours lost) nor resume silently (the user may not know).
@@ -162,8 +236,11 @@ void RunContext::Execute() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       info["finished"] = UtcTimestamp();
       info["world_size"] = comm_.size();
+      info["code_version"] = kCodeVersion;
       // Every rank goes on only once the stage is recorded: later stages read its folder.
       comm_.OnRoot(fmt::format("run/{}/stage/{}/recorded", run_.id, name), [&] {
+        // What the folder holds, so a later run can tell a damaged or edited one.
+        info["files"] = FolderRecord(dir);
         WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
         return std::string();
       });
@@ -224,24 +301,31 @@ std::vector<std::string> RunContext::TextIdsOf(const StageSpec& s) const {
   return {unique.begin(), unique.end()};
 }
 
-std::string RunContext::TextKey(const std::string& id) const {
+std::string RunContext::TextKey(const std::string& id) {
   auto it = m_.text().find(id);
   if (it == m_.text().end()) return "(no table)";
+  if (auto known = text_keys_.find(id); known != text_keys_.end()) return known->second;
   const TextSpec& spec = it->second;
-  // 2: made models are Hugging Face folders with tokenizer.json (and, for decoders, a chat
-  // template), and makers see the corpus's (short, detailed) caption pairs.
-  ContentHash key("text/2");
+  // 3: keyed by the model folder's content (or, for a made model, by the code that makes it and
+  // its corpus's content), not only by the table.
+  ContentHash key("text/3");
   key.Add("encoder", PluginKey(spec));
   if (spec.make) {
-    key.Add("make", spec.make->ToToml());
-    for (const std::string& corpus : spec.corpus) {
-      key.Add("corpus." + corpus, PluginKey(m_.data().at(corpus)));
-    }
+    key.Add("make", spec.make->ToToml()).Add("code", kCodeVersion);
+    for (const std::string& corpus : spec.corpus) key.Add("corpus." + corpus, DataKey(corpus));
+  } else if (const std::string path = spec.options.Subset().String("path", ""); !path.empty()) {
+    key.Add("folder", PathFingerprint(path, fmt::format("text.{}.path", id)));
   }
-  return key.Hex();
+  return text_keys_[id] = key.Hex();
 }
 
-std::string RunContext::StageKey(const StageSpec& s) const {
+std::string RunContext::DataKey(const std::string& id) {
+  if (auto known = data_keys_.find(id); known != data_keys_.end()) return known->second;
+  // The table, and what the pipeline reads beyond it (its files' fingerprints).
+  return data_keys_[id] = PluginKey(m_.data().at(id)) + "\n" + Data(id)->CacheKey();
+}
+
+std::string RunContext::StageKey(const StageSpec& s) {
   Options table = s.table.Subset();
   if (s.kind == StageKind::kPretrain || s.kind == StageKind::kContinue) {
     for (const std::string& k : TrainSpec::KeysThatDoNotChangeResults()) table.Erase(k);
@@ -250,17 +334,25 @@ std::string RunContext::StageKey(const StageSpec& s) const {
   key.Add("name", s.name)
       .Add("kind", StageKindName(s.kind))
       .Add("seed", static_cast<int64_t>(run_.seed))
-      .Add("table", table.ToToml());
+      .Add("table", table.ToToml())
+      .Add("code", kCodeVersion);
   if (!s.from.empty()) key.Add("from", keys_.at(s.from));
   if (!s.eval.baseline.empty()) key.Add("baseline", keys_.at(s.eval.baseline));
   if (s.kind == StageKind::kPretrain) {
     key.Add("model", m_.model_table().ToToml()).Add("condition0", m_.condition0_text());
+    if (!s.train.init.empty()) {
+      key.Add("init", PathFingerprint(s.train.init, fmt::format("stages.{}.init", s.name)));
+    }
   }
-  for (const std::string& id : s.data_ids()) key.Add("data." + id, PluginKey(m_.data().at(id)));
+  for (const std::string& id : s.data_ids()) key.Add("data." + id, DataKey(id));
   for (const std::string& id : TextIdsOf(s)) key.Add("text." + id, TextKey(id));
   if (s.eval.rewrite) key.Add("rewrite." + s.eval.rewrite->text, TextKey(s.eval.rewrite->text));
   // Checkpoints record the VAE and evaluation decodes through it.
-  if (m_.vae()) key.Add("vae", PluginKey(*m_.vae()));
+  if (m_.vae()) {
+    key.Add("vae", PluginKey(*m_.vae()));
+    const std::string path = m_.vae()->options.Subset().String("path", "");
+    if (!path.empty()) key.Add("vae.folder", PathFingerprint(path, "vae.path"));
+  }
   return key.Short();
 }
 
@@ -311,7 +403,7 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
     std::optional<FolderLock> lock;
     if (StageDone(dir)) return std::string();
     lock.emplace(FolderLock::Acquire(dir / "stage.lock", fmt::format("text model '{}'", id)));
-    if (StageDone(dir)) return std::string();
+    if (StageDoneOrSetAside(dir)) return std::string();
     std::cerr << fmt::format("== making text model '{}' ({}) -> {}\n", id, spec.plugin,
                              fs::relative(dir, out_).string());
     fs::create_directories(dir);
@@ -344,6 +436,7 @@ fs::path RunContext::MadeTextModel(const std::string& id) {
                  {"captions", corpus.captions.size()},
                  {"caption_pairs", corpus.pairs.size()}};
     info["status"] = "done";
+    info["files"] = FolderRecord(dir);
     WriteFileAtomic(dir / "stage.json", info.dump(2) + "\n");
     return std::string();
   });

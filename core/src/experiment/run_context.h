@@ -48,11 +48,13 @@ class RunContext {
  private:
   // The content key of a stage: the canonical TOML of everything it reads, the keys of the
   // stages it starts from, and the run's seed.
-  std::string StageKey(const StageSpec& s) const;
+  std::string StageKey(const StageSpec& s);
   // The text encoder ids a stage's input model conditions on.
   std::vector<std::string> TextIdsOf(const StageSpec& s) const;
   // A text encoder's identity: plugin, options, and for a made one its make table and corpus.
-  std::string TextKey(const std::string& id) const;
+  std::string TextKey(const std::string& id);
+  // A data table's key: its options and the pipeline's own CacheKey (opens the pipeline).
+  std::string DataKey(const std::string& id);
 
   nlohmann::json RunStage(const StageSpec& s, const std::filesystem::path& dir);
   // Writes a finished stage's metrics.jsonl (and an evaluation's sample videos) to TensorBoard.
@@ -65,7 +67,7 @@ class RunContext {
                           const std::string& prefix);
   AttributeClassifier Classifier(const EvaluateSpec& spec);
   // The cache key of an evaluate stage's baseline row (shared by runs with the same settings).
-  std::string BaselineKey(const StageSpec& s) const;
+  std::string BaselineKey(const StageSpec& s);
 
   // Plugins of this run, made and opened on first use.
   std::shared_ptr<DataPipeline> Data(const std::string& id);
@@ -103,6 +105,7 @@ class RunContext {
   Communicator& comm_;
   int64_t decisions_ = 0;
   std::map<std::string, std::string> keys_;
+  std::map<std::string, std::string> data_keys_, text_keys_;
   std::map<std::string, std::filesystem::path> dirs_;
   std::map<std::string, std::shared_ptr<DataPipeline>> data_;
   std::map<std::string, std::shared_ptr<TextEncoderCache>> text_;
@@ -114,8 +117,18 @@ class RunContext {
 void AppendMetrics(const std::filesystem::path& dir, const std::string& stage,
                    nlohmann::json fields);
 
-// A stage or cache folder is usable when its stage.json says it finished.
+// The fingerprint (sdk/content_hash.h) of every file in a finished folder but its stage.json and
+// lock, by path relative to it: recorded in stage.json when the folder is committed.
+nlohmann::json FolderRecord(const std::filesystem::path& dir);
+// Why a folder whose stage.json says "done" does not match the files it records (a file missing,
+// truncated or changed; no record at all); "" when it matches or is not finished.
+std::string StageMismatch(const std::filesystem::path& dir);
+// A stage or cache folder is usable when its stage.json says it finished and its files match it.
 bool StageDone(const std::filesystem::path& dir);
+// StageDone; a finished folder that does not match is moved aside (`<dir>.mismatch-<time>`, the
+// lock file kept) with a warning, so it is computed again and never used. For the one process
+// that claims the folder.
+bool StageDoneOrSetAside(const std::filesystem::path& dir);
 nlohmann::json ReadJsonIfExists(const std::filesystem::path& file);
 
 }  // namespace modelgrow

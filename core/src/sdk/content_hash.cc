@@ -130,7 +130,10 @@ std::string ContentHash::Hex() const { return Sha256Hex(stream_); }
 std::string ContentHash::Short() const { return Hex().substr(0, 16); }
 
 std::string FileFingerprint(const std::filesystem::path& file) {
-  constexpr std::uintmax_t kChunk = 1 << 20;
+  return FileFingerprint(file, std::uintmax_t{1} << 20);
+}
+
+std::string FileFingerprint(const std::filesystem::path& file, std::uintmax_t kChunk) {
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(file, ec);
   std::ifstream in(file, std::ios::binary);

@@ -54,6 +54,9 @@ class ContentHash {
 // A file's size and the SHA-256 of its bytes (of its first and last MiB for files over 2 MiB, so
 // a 10 GB weight file costs two reads, not a pass over all of it).
 std::string FileFingerprint(const std::filesystem::path& file);
+// The same with heads and tails of `chunk` bytes (files up to 2 chunks hashed whole): for data
+// sets of many files, where reading a MiB of each would cost more than the work it keys.
+std::string FileFingerprint(const std::filesystem::path& file, std::uintmax_t chunk);
 // The fingerprints of a model folder's files that define the model (weights, JSON configs,
 // tokenizer models and vocabularies), by file name.
 std::string FolderFingerprint(const std::filesystem::path& folder);
