@@ -190,13 +190,42 @@ TEST_F(DistributedResume, ASecondProcessOnTheSameRunIsRefusedNamingTheFirst) {
       << testing::ReadIfExists(dir_ / "first.log");
   json holder = FolderLock::ReadHolder(lock);
   fs::remove(log_);
-  EXPECT_EQ(testing::RunModelgrow(Run(manifest, out, 1, true), log_), 2) << Log();
+  // The same run as an array task would start it (--only: the experiment's folder is shared).
+  EXPECT_EQ(testing::RunModelgrow(Run(manifest, out, 1, true, {"--only", "0"}), log_), 2) << Log();
   EXPECT_NE(
       Log().find("run 'seed=0' is already being run by host " + holder["host"].get<std::string>() +
                  ", pid " + std::to_string(holder["pid"].get<int64_t>())),
       std::string::npos)
       << Log();
   EXPECT_NE(Log().find(lock.string()), std::string::npos) << Log();
+  first.Kill();
+}
+
+// A whole experiment (no --only) claims its output folder: a second `modelgrow run` of it refuses,
+// naming the first, before it writes anything — the first's manifest.toml stays as it was.
+TEST_F(DistributedResume, ASecondRunOfAWholeExperimentIsRefusedBeforeWritingAnything) {
+  fs::path manifest = WriteText(
+      dir_ / "m.toml", testing::DistributedPretrain(200)
+                           .Table("experiment", "name = \"dist\"\nthreads = 1\nseeds = [0, 1]\n")
+                           .Text());
+  const fs::path out = dir_ / "out";
+  Child first(Run(manifest, out, 1, false), dir_ / "first.log");
+  const fs::path lock = out / "experiment.lock";
+  ASSERT_TRUE(first.WaitFor([&] {
+    return FolderLock::ReadHolder(lock).is_object() && fs::exists(out / "runs");
+  })) << testing::ReadIfExists(dir_ / "first.log");
+  const std::string written = testing::ReadIfExists(out / "manifest.toml");
+  json holder = FolderLock::ReadHolder(lock);
+  EXPECT_EQ(testing::RunModelgrow(
+                Run(manifest, out, 1, false, {"--set", "stages.pretrain.steps=7"}), log_),
+            2)
+      << Log();
+  EXPECT_NE(Log().find("is already being run by host " + holder["host"].get<std::string>() +
+                       ", pid " + std::to_string(holder["pid"].get<int64_t>())),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(testing::ReadIfExists(out / "manifest.toml"), written);
+  // Array tasks (--only) of the same sweep run side by side; they coordinate per run and stage.
   first.Kill();
 }
 

@@ -184,8 +184,8 @@ FolderLock FolderLock::Claim(const fs::path& file, const std::string& what,
   auto refuse_now = [&](const json& holder) {
     ::close(fd);
     throw InputError(fmt::format(
-        "{} is already being run by {} (lock file {}). Two processes must not run the same run "
-        "folder at once: wait for it to finish or stop it; a different --out starts an "
+        "{} is already being run by {} (lock file {}). Two processes must not run the same "
+        "work at once: wait for it to finish or stop it; a different --out starts an "
         "independent copy",
         what, Describe(holder), file.string()));
   };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <torch/cuda.h>
@@ -150,8 +151,18 @@ void ExperimentRunner::RunOne(const RunSpec& run) {
 fs::path ExperimentRunner::Run() {
   const bool root = comm_->is_root();
   if (manifest_.experiment().threads > 0) ConfigureThreads(manifest_.experiment().threads);
+  // A whole experiment claims its output folder before writing anything there, so a second
+  // `modelgrow run` of it refuses, naming the first, and leaves its manifest.toml alone. Array
+  // tasks (--only) of one sweep share the folder by design: they claim their run and stages.
+  std::optional<FolderLock> claim;
   comm_->OnRoot("manifest written", [&] {
     fs::create_directories(options_.out);
+    if (!options_.only) {
+      claim.emplace(FolderLock::AcquireOrRefuse(
+          options_.out / "experiment.lock",
+          fmt::format("experiment '{}' in {}", manifest_.experiment().name,
+                      options_.out.string())));
+    }
     WriteFileAtomic(options_.out / "manifest.toml", manifest_.doc().ToToml() + "\n");
     return std::string();
   });
