@@ -79,7 +79,27 @@ struct Communicator::Impl {
 };
 
 Communicator::Communicator() : impl_(std::make_unique<Impl>()) {}
-Communicator::~Communicator() = default;
+// Rank 0 serves the store: leaving first would cut off ranks still reading its last answer (an
+// OnRoot result, the process group's own rendezvous). So every rank says it is leaving, and rank
+// 0 waits — a bounded time, since a rank may have died — for the ranks that joined.
+Communicator::~Communicator() {
+  if (!impl_ || !impl_->store) return;
+  try {
+    c10d::Store& store = *impl_->store;
+    store.set(fmt::format("left/{}", world_.rank), Bytes("1"));
+    if (!world_.is_root() || world_.agent_store) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (int r = 1; r < world_.size; ++r) {
+      if (!store.check({fmt::format("join/{}", r)})) continue;
+      while (!store.check({fmt::format("left/{}", r)}) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  } catch (const std::exception&) {
+    // The store is gone already: nobody is left to wait for.
+  }
+}
 
 std::unique_ptr<Communicator> Communicator::Join(const WorldInfo& world,
                                                  const JoinOptions& options) {
