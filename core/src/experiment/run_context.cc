@@ -63,10 +63,17 @@ json FolderRecord(const fs::path& dir) {
   return files;
 }
 
-std::string StageMismatch(const fs::path& dir) {
-  json j = ReadJsonIfExists(dir / "stage.json");
-  if (!j.is_object() || j.value("status", "") != "done") return "";
-  const json recorded = j.value("files", json());
+namespace {
+
+// Whether stage.json says the folder's work finished (its files not yet checked).
+bool MarkedDone(const json& record) {
+  return record.is_object() && record.value("status", "") == "done";
+}
+
+// Why a finished folder does not match the files its record lists (one missing, truncated or
+// changed; no list at all); "" when it matches.
+std::string Mismatch(const fs::path& dir, const json& record) {
+  const json recorded = record.value("files", json());
   if (!recorded.is_object()) return "stage.json lists no files to check the folder against";
   for (const auto& [name, fingerprint] : recorded.items()) {
     const fs::path file = dir / name;
@@ -86,15 +93,18 @@ std::string StageMismatch(const fs::path& dir) {
   return "";
 }
 
+}  // namespace
+
 bool StageDone(const fs::path& dir) {
-  json j = ReadJsonIfExists(dir / "stage.json");
-  return j.is_object() && j.value("status", "") == "done" && StageMismatch(dir).empty();
+  json record = ReadJsonIfExists(dir / "stage.json");
+  return MarkedDone(record) && Mismatch(dir, record).empty();
 }
 
 bool StageDoneOrSetAside(const fs::path& dir) {
-  if (StageDone(dir)) return true;
-  const std::string mismatch = StageMismatch(dir);
-  if (mismatch.empty()) return false;
+  json record = ReadJsonIfExists(dir / "stage.json");
+  if (!MarkedDone(record)) return false;
+  const std::string mismatch = Mismatch(dir, record);  // each file read once
+  if (mismatch.empty()) return true;
   // Never used, never deleted: moved aside for a person to look at, and computed again. The
   // folder's lock file stays, so tasks waiting on it keep waiting on the same file.
   fs::path aside = dir;

@@ -120,9 +120,6 @@ void AppendMetrics(const std::filesystem::path& dir, const std::string& stage,
 // The fingerprint (sdk/content_hash.h) of every file in a finished folder but its stage.json and
 // lock, by path relative to it: recorded in stage.json when the folder is committed.
 nlohmann::json FolderRecord(const std::filesystem::path& dir);
-// Why a folder whose stage.json says "done" does not match the files it records (a file missing,
-// truncated or changed; no record at all); "" when it matches or is not finished.
-std::string StageMismatch(const std::filesystem::path& dir);
 // A stage or cache folder is usable when its stage.json says it finished and its files match it.
 bool StageDone(const std::filesystem::path& dir);
 // StageDone; a finished folder that does not match is moved aside (`<dir>.mismatch-<time>`, the
