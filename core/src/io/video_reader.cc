@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 #ifdef MODELGROW_WITH_FFMPEG
 #include "ffmpeg_handles.h"
@@ -54,6 +55,16 @@ VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       if (r < 0) throw InputError(fmt::format("{}: decoding failed: {}", name, AvError(r)));
       const int w = frame->width, h = frame->height;
+      // A stream's header says its size: bounded before a frame buffer is sized by it, and the
+      // whole clip before it grows past what one tensor may hold.
+      if (w <= 0 || h <= 0 || w > limits::kMaxFrameSide || h > limits::kMaxFrameSide)
+        throw InputError(fmt::format("{}: frame {} is {}x{}, outside 1..{} pixels a side", name,
+                                     frames.size(), w, h, limits::kMaxFrameSide));
+      if (static_cast<int64_t>(frames.size() + 1) * w * h * 3 > limits::kMaxElements)
+        throw InputError(
+            fmt::format("{}: more than {} frames of {}x{}, above the limit of {} "
+                        "values (read fewer frames)",
+                        name, frames.size(), w, h, limits::kMaxElements));
       sws.reset(sws_getCachedContext(sws.release(), w, h, static_cast<AVPixelFormat>(frame->format),
                                      w, h, AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr,
                                      nullptr));
