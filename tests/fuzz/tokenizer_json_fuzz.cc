@@ -8,9 +8,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace modelgrow;
   try {
-    hf::HfTokenizer tokenizer = hf::HfTokenizer::FromJson(fuzz::AsText(data, size), "tokenizer.json");
-    for (const char* text : {"a red circle moves left", "  Ünïcödé\tdigits 12345 <s></s>[CLS]",
-                             "", "\xe2\x96\x81x\xf0\x9f\x98\x80 don't"}) {
+    hf::HfTokenizer tokenizer =
+        hf::HfTokenizer::FromJson(fuzz::AsText(data, size), "tokenizer.json");
+    for (const char* text : {"a red circle moves left", "  Ünïcödé\tdigits 12345 <s></s>[CLS]", "",
+                             "\xe2\x96\x81x\xf0\x9f\x98\x80 don't"}) {
       std::vector<int32_t> ids = tokenizer.Encode(text);
       (void)tokenizer.Decode(ids);
       (void)tokenizer.Decode(ids, /*skip_special_tokens=*/true);

@@ -22,7 +22,8 @@ AtomicFolderWriter::AtomicFolderWriter(fs::path target) : target_(std::move(targ
   fs::remove_all(staging_, ec);
   fs::create_directories(staging_, ec);
   if (ec) {
-    throw RunError(fmt::format("cannot create {}: {}", staging_.string(), ec.message()));
+    // The staging folder is ours; the user chose the target: the message names that.
+    throw RunError(fmt::format("{}: cannot write ({})", target_.string(), ec.message()));
   }
 }
 
@@ -53,8 +54,8 @@ void AtomicFolderWriter::Commit() {
     // Swap the two folders in one step: at every instant `target` is a whole folder, the old one
     // or the new one. The old one then sits under the staging name and is removed.
     if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
-      throw RunError(fmt::format("{}: cannot replace with {} ({})", target_.string(),
-                                 staging_.string(), std::strerror(errno)));
+      throw RunError(
+          fmt::format("{}: cannot replace ({})", target_.string(), std::strerror(errno)));
     }
     committed_ = true;
     FsyncDirectory(parent);
@@ -62,8 +63,7 @@ void AtomicFolderWriter::Commit() {
   } else {
     fs::rename(staging_, target_, ec);
     if (ec) {
-      throw RunError(fmt::format("cannot rename {} to {}: {}", staging_.string(), target_.string(),
-                                 ec.message()));
+      throw RunError(fmt::format("{}: cannot write ({})", target_.string(), ec.message()));
     }
     committed_ = true;
     FsyncDirectory(parent);
