@@ -141,8 +141,7 @@ TEST(Limits, ACheckpointWhoseConfigClaimsMoreThanItsWeightsIsRefusedUnbuilt) {
   json config = json::parse(ReadFile(dir / "ckpt" / "config.json"));
   config["depth"] = 1000;  // the weights hold a few blocks; building 1000 first would be wasted
   WriteFileAtomic(dir / "ckpt" / "config.json", config.dump());
-  EXPECT_THROW_WITH(LoadModel(dir / "ckpt"), InputError, "weights do not match",
-                    "spatial_blocks.999");
+  EXPECT_THROW_WITH(LoadModel(dir / "ckpt"), InputError, "weights do not match", "missing");
 }
 
 TEST(Limits, ManifestNestingIsBounded) {
@@ -163,9 +162,11 @@ TEST(Limits, HdfShardSizesAreBoundedWhenOpened) {
     h5.SetAttribute("format", kVideoShardFormat);
     h5.SetAttribute("format_version", kVideoShardVersion);
     h5.WriteStrings("captions/short", {"a red circle"});
-    h5.CreateDataset("fps", hdf5::Type::kFloat64, {1}).Write(std::span<const double>({8.0}));
-    h5.CreateDataset("height", hdf5::Type::kInt64, {1}).Write(std::span<const int64_t>({4}));
-    h5.CreateDataset("width", hdf5::Type::kInt64, {1}).Write(std::span<const int64_t>({4}));
+    const double fps[] = {8.0};
+    const int64_t side[] = {4};
+    h5.CreateDataset("fps", hdf5::Type::kFloat64, {1}).Write(std::span<const double>(fps));
+    h5.CreateDataset("height", hdf5::Type::kInt64, {1}).Write(std::span<const int64_t>(side));
+    h5.CreateDataset("width", hdf5::Type::kInt64, {1}).Write(std::span<const int64_t>(side));
     // Claims 3 x 2^20 x 2^20 x 2^20 values and stores none (chunks are allocated when written).
     h5.CreateDataset("videos/0", hdf5::Type::kFloat32,
                      {3, int64_t{1} << 20, int64_t{1} << 20, int64_t{1} << 20},
