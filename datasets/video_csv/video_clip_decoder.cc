@@ -53,7 +53,12 @@ struct Input {
 Input OpenInput(const std::filesystem::path& file) {
   std::string name = file.string();
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr);
+  // Local files only: a playlist or concat script inside a downloaded "video" must not make
+  // FFmpeg open URLs or other protocols.
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  int rc = avformat_open_input(&raw, name.c_str(), nullptr, &open_options);
+  av_dict_free(&open_options);
   if (rc < 0) throw VideoDecodeError(fmt::format("{}: cannot open: {}", name, AvError(rc)));
   Input in;
   in.format.reset(raw);

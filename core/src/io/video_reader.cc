@@ -27,7 +27,12 @@ using ffmpeg::SwsCloser;
 VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
   const std::string name = file.string();
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr);
+  // Local files only: a playlist or concat script inside a downloaded "video" must not make
+  // FFmpeg open URLs or other protocols.
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  int rc = avformat_open_input(&raw, name.c_str(), nullptr, &open_options);
+  av_dict_free(&open_options);
   if (rc < 0) throw InputError(fmt::format("{}: cannot open: {}", name, AvError(rc)));
   std::unique_ptr<AVFormatContext, InputCloser> in(raw);
   if ((rc = avformat_find_stream_info(raw, nullptr)) < 0)
