@@ -81,9 +81,11 @@ void CheckpointWriter::AddModel(const STDiT3Impl& model, const CheckpointMeta& m
                             : *options.dtype == c10::ScalarType::Half   ? "float16"
                                                                         : "float32";
   }
-  WriteFileAtomic(staging_ / "config.json", config.dump(2) + "\n");
-  WriteTensorStore(staging_, model.StateDict(), "model", options.max_shard_bytes,
-                   {{"format", "pt"}}, options.dtype);
+  NameTarget([&] {
+    WriteFileAtomic(staging_ / "config.json", config.dump(2) + "\n");
+    WriteTensorStore(staging_, model.StateDict(), "model", options.max_shard_bytes,
+                     {{"format", "pt"}}, options.dtype);
+  });
 }
 
 void SaveModel(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,

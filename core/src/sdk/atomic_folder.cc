@@ -36,15 +36,24 @@ AtomicFolderWriter::~AtomicFolderWriter() {
 
 void AtomicFolderWriter::AddTensors(const std::string& file_name, const NamedTensors& tensors,
                                     const std::map<std::string, std::string>& metadata) {
-  WriteSafetensors(staging_ / file_name, tensors, metadata);
+  NameTarget([&] { WriteSafetensors(staging_ / file_name, tensors, metadata); });
 }
 
 void AtomicFolderWriter::AddJson(const std::string& file_name, const nlohmann::json& value) {
-  WriteFileAtomic(staging_ / file_name, value.dump(2) + "\n");
+  NameTarget([&] { WriteFileAtomic(staging_ / file_name, value.dump(2) + "\n"); });
 }
 
 void AtomicFolderWriter::AddFile(const std::string& file_name, const std::string& bytes) {
-  WriteFileAtomic(staging_ / file_name, bytes);
+  NameTarget([&] { WriteFileAtomic(staging_ / file_name, bytes); });
+}
+
+void AtomicFolderWriter::NameTarget(const std::function<void()>& write) const {
+  try {
+    write();
+  } catch (const RunError& e) {
+    // The user chose the target folder; the staging folder beside it is ours.
+    throw RunError(fmt::format("{}: cannot write ({})", target_.string(), e.what()));
+  }
 }
 
 void AtomicFolderWriter::Commit() {
