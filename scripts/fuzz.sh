@@ -48,11 +48,19 @@ while IFS='|' read -r name dict seeds; do
         -artifact_prefix="$findings/" -print_final_stats=1)
   [[ -n $dict ]] && args+=(-dict="$dict")
   ((workers > 1)) && args+=(-fork="$workers")
-  regressions=$root/tests/fuzz/regressions/$name
-  [[ -d $regressions ]] || regressions=
-  echo "== fuzz_$name: ${seconds}s"
+  # libFuzzer reads corpus folders only: seed files and folders are gathered into one.
+  seed_dir=$build/seeds/$name
+  rm -rf "$seed_dir" && mkdir -p "$seed_dir"
   # shellcheck disable=SC2086  # seeds is a space-separated list of paths without spaces
-  if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" $seeds $regressions 2>"$build/fuzz_$name.log"; then
+  for seed in $seeds $root/tests/fuzz/regressions/$name; do
+    if [[ -d $seed ]]; then
+      find "$seed" -type f -exec sh -c 'cp "$1" "$2/$(echo "$1" | md5sum | cut -c1-16)"' _ {} "$seed_dir" \;
+    elif [[ -f $seed ]]; then
+      cp "$seed" "$seed_dir/$(echo "$seed" | md5sum | cut -c1-16)"
+    fi
+  done
+  echo "== fuzz_$name: ${seconds}s"
+  if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
            grep -o '[0-9]*$' || echo '?')
     summary+=("fuzz_$name: clean, $runs executions in ${seconds}s, corpus $(ls "$corpus" | wc -l)")
