@@ -4,6 +4,7 @@
 
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 namespace modelgrow::video_csv {
 
@@ -32,7 +33,13 @@ CsvTable CsvTable::Parse(const std::string& text, const std::string& source_name
     record.clear();
     field_started = false;
   };
+  size_t record_start = i;
   for (; i < text.size(); ++i) {
+    // A record this long is a file without line breaks or an unclosed quote: said here, with the
+    // line it began on, rather than growing one field to the size of the file.
+    if (static_cast<int64_t>(i - record_start) > limits::kMaxCsvRecordBytes)
+      throw InputError(fmt::format("{}:{}: a row longer than {} bytes (an unclosed quote?)",
+                                   source_name, record_line, limits::kMaxCsvRecordBytes));
     char c = text[i];
     if (quoted) {
       if (c == '"') {
@@ -60,6 +67,7 @@ CsvTable CsvTable::Parse(const std::string& text, const std::string& source_name
       end_record();
       ++line;
       record_line = line;
+      record_start = i + 1;
     } else {
       field += c;
       field_started = true;

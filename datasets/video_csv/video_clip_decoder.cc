@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "modelgrow/sdk/limits.h"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -51,7 +53,12 @@ struct Input {
 Input OpenInput(const std::filesystem::path& file) {
   std::string name = file.string();
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr);
+  // Local files only: a playlist or concat script inside a downloaded "video" must not make
+  // FFmpeg open URLs or other protocols.
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  int rc = avformat_open_input(&raw, name.c_str(), nullptr, &open_options);
+  av_dict_free(&open_options);
   if (rc < 0) throw VideoDecodeError(fmt::format("{}: cannot open: {}", name, AvError(rc)));
   Input in;
   in.format.reset(raw);
@@ -133,12 +140,23 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
     if (current != wanted) return;
     if (frame->width <= 0 || frame->height <= 0)
       throw VideoDecodeError(fmt::format("{}: frame {} has no size", name, current));
+    if (frame->width > limits::kMaxFrameSide || frame->height > limits::kMaxFrameSide)
+      throw VideoDecodeError(
+          fmt::format("{}: frame {} is {}x{}, above the limit of {} pixels a "
+                      "side",
+                      name, current, frame->width, frame->height, limits::kMaxFrameSide));
     if (!sws || frame->width != sws_w || frame->height != sws_h || frame->format != sws_format) {
       // Scale so the shorter side fills the target, keeping the aspect ratio, then crop.
       double scale = std::max(static_cast<double>(out_w) / frame->width,
                               static_cast<double>(out_h) / frame->height);
       resized_w = std::max<int64_t>(out_w, std::llround(frame->width * scale));
       resized_h = std::max<int64_t>(out_h, std::llround(frame->height * scale));
+      // A frame of 1x8192 filling a 256x256 clip would be scaled to 256x2M before the crop.
+      if (resized_w > 4 * limits::kMaxFrameSide || resized_h > 4 * limits::kMaxFrameSide)
+        throw VideoDecodeError(fmt::format(
+            "{}: frame {} is {}x{}: filling {}x{} would scale it to {}x{} (aspect ratio too "
+            "extreme)",
+            name, current, frame->width, frame->height, out_w, out_h, resized_w, resized_h));
       int flags = scale < 1.0 ? SWS_AREA : SWS_BICUBIC;
       sws.reset(sws_getContext(frame->width, frame->height,
                                static_cast<AVPixelFormat>(frame->format),

@@ -99,6 +99,39 @@ TEST(PluginRegistry, TwoPluginsWithOneNameNameBothFiles) {
                     "dup_b/test_dup_b.so");
 }
 
+// Each misbehaving plugin is refused or its instance fails, naming the file and what is wrong;
+// the registry (the host) stays usable: a good plugin loads and works after every one of them.
+TEST(PluginRegistry, MisbehavingPluginsAreNamedAndTheHostSurvives) {
+  PluginRegistry registry;
+  const struct {
+    const char* folder;
+    const char* message;
+  } refused[] = {
+      {"misbehaving_null_name", "its plugin descriptor has no name"},
+      {"misbehaving_unknown_kind", "declares an unknown kind (9)"},
+      {"misbehaving_kind_without_factory", "has no factory for its kind 'text'"},
+      {"misbehaving_descriptor_throws", "modelgrow_plugin_descriptor() threw: the descriptor"},
+  };
+  for (const auto& r : refused) {
+    SCOPED_TRACE(r.folder);
+    EXPECT_THROW_WITH(registry.LoadFrom({TestPlugins(r.folder)}), InputError,
+                      std::string("test_") + r.folder + ".so", r.message);
+  }
+  registry.LoadFrom({TestPlugins("misbehaving_factory_throws"),
+                     TestPlugins("misbehaving_factory_throws_int"),
+                     TestPlugins("misbehaving_factory_returns_null"), TestPlugins("good")});
+  EXPECT_THROW_WITH(registry.MakeGrowthOperator("factory_throws", ContextWith("")), RunError,
+                    "growth operator 'factory_throws'", "test_misbehaving_factory_throws.so",
+                    "failed while being constructed: this factory fails on purpose");
+  EXPECT_THROW_WITH(registry.MakeGrowthOperator("factory_throws_int", ContextWith("")), RunError,
+                    "growth operator 'factory_throws_int'", "exception of unknown type");
+  EXPECT_THROW_WITH(registry.MakeGrowthOperator("factory_returns_null", ContextWith("")), RunError,
+                    "growth operator 'factory_returns_null'", "its factory returned nothing");
+  // Nothing of the refused ones was registered; the good one still works.
+  EXPECT_EQ(registry.List(PluginKind::kGrowth).size(), 4u);
+  EXPECT_NE(registry.MakeGrowthOperator("counting", ContextWith("factor = 2\n")), nullptr);
+}
+
 TEST(PluginRegistry, SearchPathPutsFlagsFirstThenTheEnvironment) {
   ::setenv("MODELGROW_PLUGIN_PATH", "/env/one:/env/two", 1);
   auto path = PluginRegistry::SearchPath({"/flag"});

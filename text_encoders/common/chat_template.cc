@@ -117,7 +117,8 @@ ChatTemplate ChatTemplate::FromTokenizerConfigFile(const std::string& path) {
   nlohmann::ordered_json config;
   try {
     config = nlohmann::ordered_json::parse(ReadFile(path));
-  } catch (const nlohmann::json::parse_error& e) {
+    // Not only parse_error: a number too large for a double ("1e999") is an out_of_range.
+  } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(path + ": not valid JSON: " + e.what());
   }
   if (config.is_object() &&

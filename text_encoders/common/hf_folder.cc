@@ -8,6 +8,7 @@
 
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 namespace modelgrow {
 
@@ -49,7 +50,21 @@ int64_t HfConfig::Int(const std::string& key) const {
   if (!v.is_number_integer()) Fail(key, fmt::format("expected an integer, got {}", v.dump()));
   int64_t value = v.get<int64_t>();
   if (value <= 0) Fail(key, fmt::format("expected a positive integer, got {}", value));
+  // Every size here becomes a tensor dimension or a loop count: bounded before anything is built
+  // from it (sdk/limits.h), so a config.json claiming 2^40 is an error, not an allocation.
+  const int64_t limit = key.find("layers") != std::string::npos ? limits::kMaxLayers
+                        : key == "vocab_size"                   ? limits::kMaxVocabulary
+                                                                : limits::kMaxWidth;
+  if (value > limit) Fail(key, fmt::format("{} is above the limit of {}", value, limit));
   return value;
+}
+
+void HfConfig::CheckParameters(double estimate) const {
+  if (estimate > static_cast<double>(limits::kMaxParameters)) {
+    throw InputError(fmt::format(
+        "{}: its sizes mean about {:.3g} parameters, above the limit of {} this reader builds",
+        file_.string(), estimate, limits::kMaxParameters));
+  }
 }
 
 int64_t HfConfig::Int(const std::string& key, int64_t fallback) const {

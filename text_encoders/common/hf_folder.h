@@ -26,13 +26,18 @@ class HfConfig {
   const std::filesystem::path& file() const { return file_; }
   std::string model_type() const;  // "" when absent
 
-  bool Has(const std::string& key) const;     // present and not null
-  int64_t Int(const std::string& key) const;  // required, > 0 unless allow_zero
+  bool Has(const std::string& key) const;  // present and not null
+  // Required, > 0, and at most limits::kMaxLayers (keys naming layers), kMaxVocabulary
+  // (vocab_size) or kMaxWidth (any other size).
+  int64_t Int(const std::string& key) const;
   int64_t Int(const std::string& key, int64_t fallback) const;
   double Double(const std::string& key) const;
   double Double(const std::string& key, double fallback) const;
   bool Bool(const std::string& key, bool fallback) const;
   std::string String(const std::string& key, const std::string& fallback) const;
+  // InputError naming the file when a model of about `estimate` parameters is too large to build
+  // (limits::kMaxParameters).
+  void CheckParameters(double estimate) const;
   // An InputError "<file>: <key>: <message>".
   [[noreturn]] void Fail(const std::string& key, const std::string& message) const;
 

@@ -48,7 +48,8 @@ std::string ReadFile(const std::filesystem::path& file) {
 nlohmann::json ParseJson(std::string_view text, std::string_view source) {
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+    // Not only parse_error: a number too large for a double ("1e999") is an out_of_range.
+  } catch (const nlohmann::json::exception& e) {
     throw TokenizerError(std::string(source) + ": invalid JSON: " + e.what());
   }
 }

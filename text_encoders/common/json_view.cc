@@ -1,5 +1,9 @@
 #include "common/json_view.h"
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
 #include "common/tokenizer_error.h"
 
 namespace modelgrow::hf {
@@ -91,12 +95,18 @@ bool JsonView::Bool() const {
 }
 
 int64_t JsonView::Int() const {
-  if (node_->is_number_integer()) return node_->get<int64_t>();
-  if (node_->is_number_float()) {
-    double value = node_->get<double>();
-    if (value == static_cast<double>(static_cast<int64_t>(value))) {
+  if (node_->is_number_unsigned()) {
+    // Above int64's range it would wrap to a negative number.
+    const uint64_t value = node_->get<uint64_t>();
+    if (value <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
       return static_cast<int64_t>(value);
-    }
+  } else if (node_->is_number_integer()) {
+    return node_->get<int64_t>();
+  } else if (node_->is_number_float()) {
+    // Range-checked before the cast, which is undefined behaviour outside int64 (1e20, NaN).
+    const double value = node_->get<double>();
+    if (value >= -0x1p63 && value < 0x1p63 && value == std::trunc(value))
+      return static_cast<int64_t>(value);
   }
   Expected("an integer");
 }

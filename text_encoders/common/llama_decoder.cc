@@ -140,6 +140,14 @@ LlamaConfig LlamaConfig::FromHf(const HfConfig& hf) {
   };
   c.bos_token_id = token("bos_token_id", -1);
   c.eos_token_id = token("eos_token_id", -1);
+  const double h = static_cast<double>(c.hidden_size);
+  const double attention = static_cast<double>(c.head_dim) *
+                           static_cast<double>(c.num_attention_heads + 2 * c.num_key_value_heads);
+  hf.CheckParameters(2 * static_cast<double>(c.vocab_size) * h +
+                     static_cast<double>(c.num_hidden_layers) *
+                         (h * attention +
+                          h * static_cast<double>(c.head_dim * c.num_attention_heads) +
+                          3 * h * static_cast<double>(c.intermediate_size)));
   return c;
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unicode_text.h"
 #include "modelgrow/sdk/errors.h"
 
 namespace modelgrow {
@@ -99,6 +100,16 @@ void Expect(WireReader& in, int wire_type, int expected, const char* field) {
   }
 }
 
+// A text field (proto `string`): UTF-8, as everything built from it (tokenizer.json, the
+// vocabulary) must be.
+std::string Text(WireReader& in, std::string_view bytes, const char* field) {
+  const size_t bad = hf::unicode::FindInvalidUtf8(bytes);
+  if (bad != std::string_view::npos) {
+    in.Fail(fmt::format("field {} is not valid UTF-8 (byte {} of {})", field, bad, bytes.size()));
+  }
+  return std::string(bytes);
+}
+
 SentencePieceModel::Piece ReadPiece(std::string_view data, std::string_view source) {
   WireReader in(data, source, "ModelProto.pieces");
   SentencePieceModel::Piece piece;
@@ -106,7 +117,7 @@ SentencePieceModel::Piece ReadPiece(std::string_view data, std::string_view sour
     auto [field, wire] = in.Key();
     if (field == 1) {
       Expect(in, wire, 2, "piece");
-      piece.piece = std::string(in.Bytes());
+      piece.piece = Text(in, in.Bytes(), "piece");
     } else if (field == 2) {
       Expect(in, wire, 5, "score");
       piece.score = in.Fixed32Float();
@@ -137,7 +148,7 @@ void ReadTrainerSpec(std::string_view data, std::string_view source, SentencePie
       m.unk_id = static_cast<int>(static_cast<int32_t>(in.Varint()));
     } else if (field == 45) {
       Expect(in, wire, 2, "unk_piece");
-      m.unk_piece = std::string(in.Bytes());
+      m.unk_piece = Text(in, in.Bytes(), "unk_piece");
     } else {
       in.Skip(wire);
     }

@@ -54,6 +54,11 @@ T5Config T5Config::FromHf(const HfConfig& hf) {
                         c.feed_forward_proj));
   }
   c.activation = act;
+  const double d = static_cast<double>(c.d_model),
+               inner = static_cast<double>(c.d_kv * c.num_heads);
+  hf.CheckParameters(static_cast<double>(c.vocab_size) * d +
+                     static_cast<double>(c.num_layers) *
+                         (4 * d * inner + 3 * d * static_cast<double>(c.d_ff)));
   return c;
 }
 

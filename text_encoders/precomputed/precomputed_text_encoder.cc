@@ -12,6 +12,7 @@
 
 #include "modelgrow/sdk/content_hash.h"
 #include "modelgrow/sdk/hdf5.h"
+#include "modelgrow/sdk/limits.h"
 #include "modelgrow/sdk/options.h"
 #include "modelgrow/sdk/plugin.h"
 #include "modelgrow/sdk/text_encoder.h"
@@ -66,6 +67,12 @@ test_prompts = ["", "a red circle moves left", "a blue square moves right",
     if (embeddings_.type_class() != hdf5::Class::kFloat) {
       Fail("dataset 'embeddings' must hold floats (float32 or float16)");
     }
+    // Encode() allocates [prompts, L, D]: one row's size is bounded here, as the file is opened.
+    if (!limits::CheckedProduct({e[1], e[2]}) || e[0] > limits::kMaxDimension)
+      Fail(
+          fmt::format("dataset 'embeddings' has shape [{}, {}, {}], above the limit of {} values "
+                      "per row",
+                      e[0], e[1], e[2], limits::kMaxElements));
     rows_ = e[0];
     length_ = e[1];
     dim_ = e[2];

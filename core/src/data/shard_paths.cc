@@ -30,6 +30,14 @@ std::vector<fs::path> ResolveShardPaths(const std::vector<std::string>& entries)
       std::sort(matches.begin(), matches.end());
       out.insert(out.end(), matches.begin(), matches.end());
     } else if (fs::is_directory(entry, ec)) {
+      // `dataset export` records its progress there until it writes export.json last: a folder
+      // with the record and without export.json is a killed export, a part of the data only.
+      if (fs::exists(fs::path(entry) / "export.progress.json", ec) &&
+          !fs::exists(fs::path(entry) / "export.json", ec))
+        throw InputError(fmt::format(
+            "folder '{}' holds an unfinished export (export.progress.json, no export.json): "
+            "finish it with `modelgrow dataset export ... --resume` before reading it",
+            entry));
       std::vector<fs::path> files;
       for (const auto& f : fs::directory_iterator(entry)) {
         if (f.is_regular_file() && f.path().extension() == ".h5") files.push_back(f.path());

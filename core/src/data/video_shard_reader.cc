@@ -9,6 +9,7 @@
 
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/hdf5.h"
+#include "modelgrow/sdk/limits.h"
 
 namespace modelgrow {
 
@@ -109,6 +110,8 @@ void VideoShardReader::Impl::ReadLabelSchema() {
                                   "in name order are {}",
                                   declared.get<std::string>(), json(categories).dump()));
   }
+  limits::CheckElements(std::vector<int64_t>{n, k},
+                        fmt::format("{}: dataset '/targets'", file.string()), "its shape");
   targets.resize(n * k);
   ds.Read(std::span<int64_t>(targets));
   for (int64_t i = 0; i < n; ++i) {
@@ -157,7 +160,11 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
     hdf5::Dataset ds = s.h5.OpenDataset("/captions/short");
     std::vector<int64_t> dims = ds.dims();
     if (dims.size() != 1) s.Bad("/captions/short", "expected a 1-D array of strings");
-    s.n = dims[0];
+    // Every per-sample list below is sized by this count: bounded before any is allocated (an
+    // HDF5 dataspace may claim 2^60 entries while storing nothing).
+    s.n = limits::CheckLimit(dims[0], limits::kMaxCount,
+                             fmt::format("{}: dataset '/captions/short'", file.string()),
+                             "the sample count");
   }
   for (const std::string& kind : s.h5.Children("/captions"))
     s.captions.emplace(kind, s.ReadStrings("/captions/" + kind));
@@ -177,6 +184,8 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
     std::vector<int64_t> dims = ds.dims();
     if (dims.size() != 4)
       s.Bad(path, fmt::format("expected [C, T, H, W], found shape [{}]", fmt::join(dims, ", ")));
+    // Read() allocates this shape whole: bounded here, when the shard is opened.
+    limits::CheckElements(dims, fmt::format("{}: dataset '{}'", file.string(), path), "its shape");
     std::copy(dims.begin(), dims.end(), s.shapes[i].begin());
   }
 
@@ -196,6 +205,9 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
       if (dims.size() != 3 || dims[0] != s.n)
         s.Bad(base + "/embedding",
               fmt::format("expected [N={}, L, D], found shape [{}]", s.n, fmt::join(dims, ", ")));
+      limits::CheckElements(std::vector<int64_t>{dims[1], dims[2]},
+                            fmt::format("{}: dataset '{}/embedding'", file.string(), base),
+                            "one sample's [L, D]");
       t.length = dims[1];
       t.dim = dims[2];
       if (s.h5.Exists(base + "/mask")) {

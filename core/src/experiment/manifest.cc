@@ -230,6 +230,15 @@ Manifest Manifest::FromOptions(Options doc, const PluginRegistry* registry) {
   m.ReadModel(doc);
   m.ReadStages(doc);
   m.sweep_ = ReadSweep(doc);
+  // Runs are expanded one document each: their number is bounded before any is made.
+  double runs = static_cast<double>(std::max<size_t>(m.experiment_.seeds.size(), 1));
+  for (const SweepAxis& axis : m.sweep_) runs *= static_cast<double>(axis.values.size());
+  if (runs > static_cast<double>(kMaxRuns)) {
+    doc.Fail("sweep",
+             fmt::format("the sweep's axes and seeds make {:.3g} runs, above the limit of {}", runs,
+                         kMaxRuns));
+    m.sweep_.clear();
+  }
   doc.RejectUnknownKeys();
   for (const SweepAxis& axis : m.sweep_) {
     for (const std::string& key : axis.KeysSetByEveryValue()) {

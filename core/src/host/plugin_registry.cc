@@ -111,17 +111,38 @@ void PluginRegistry::LoadFile(const fs::path& file_in) {
         "MODELGROW_DATA_PIPELINE or MODELGROW_VIDEO_AUTOENCODER)",
         file.string()));
   }
-  int api = library->get<int()>("modelgrow_plugin_api_version")();
+  // The plugin's own code runs from here on: whatever it throws is reported as its defect, naming
+  // the file, and the host carries on without it.
+  auto call = [&](const char* what, auto&& function) {
+    try {
+      return function();
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: {} threw: {}", file.string(), what, e.what()));
+    } catch (...) {
+      throw InputError(
+          fmt::format("{}: {} threw an exception of unknown type", file.string(), what));
+    }
+  };
+  int api = call("modelgrow_plugin_api_version()",
+                 [&] { return library->get<int()>("modelgrow_plugin_api_version")(); });
   if (api != kSdkApiVersion) {
     throw InputError(fmt::format(
         "{}: built for plugin SDK API version {}, but this ModelGrow speaks version {}; rebuild "
         "the plugin against this installation",
         file.string(), api, kSdkApiVersion));
   }
-  const PluginDescriptor* d =
-      library->get<const PluginDescriptor*()>("modelgrow_plugin_descriptor")();
-  if (d == nullptr || d->name == nullptr || std::string(d->name).empty()) {
+  const PluginDescriptor* d = call("modelgrow_plugin_descriptor()", [&] {
+    return library->get<const PluginDescriptor*()>("modelgrow_plugin_descriptor")();
+  });
+  if (d == nullptr)
+    throw InputError(fmt::format("{}: its plugin descriptor is null", file.string()));
+  if (d->name == nullptr || std::string(d->name).empty()) {
     throw InputError(fmt::format("{}: its plugin descriptor has no name", file.string()));
+  }
+  if (d->api_version != kSdkApiVersion) {
+    throw InputError(fmt::format(
+        "{}: plugin '{}' has a descriptor of SDK API version {}, but the library reports {}",
+        file.string(), d->name, d->api_version, api));
   }
   const int kind = static_cast<int>(d->kind);
   if (kind < static_cast<int>(PluginKind::kGrowth) || kind > static_cast<int>(PluginKind::kVae)) {
@@ -218,6 +239,11 @@ std::shared_ptr<T> Instantiate(const PluginInfo& info,
     // Not an option problem: a defect of the plugin. The host survives it and says whose it is.
     throw RunError(fmt::format("{} ({}) failed while being constructed: {}", who,
                                info.file.string(), e.what()));
+  } catch (...) {
+    throw RunError(
+        fmt::format("{} ({}) failed while being constructed: it threw an exception of "
+                    "unknown type",
+                    who, info.file.string()));
   }
   if (object == nullptr) {
     throw RunError(fmt::format("{} ({}): its factory returned nothing", who, info.file.string()));

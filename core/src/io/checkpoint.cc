@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "modelgrow/model/init_device.h"
 #include "modelgrow/model/linear.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
@@ -80,9 +81,11 @@ void CheckpointWriter::AddModel(const STDiT3Impl& model, const CheckpointMeta& m
                             : *options.dtype == c10::ScalarType::Half   ? "float16"
                                                                         : "float32";
   }
-  WriteFileAtomic(staging_ / "config.json", config.dump(2) + "\n");
-  WriteTensorStore(staging_, model.StateDict(), "model", options.max_shard_bytes,
-                   {{"format", "pt"}}, options.dtype);
+  NameTarget([&] {
+    WriteFileAtomic(staging_ / "config.json", config.dump(2) + "\n");
+    WriteTensorStore(staging_, model.StateDict(), "model", options.max_shard_bytes,
+                     {{"format", "pt"}}, options.dtype);
+  });
 }
 
 void SaveModel(const fs::path& folder, const STDiT3Impl& model, const CheckpointMeta& meta,
@@ -140,6 +143,41 @@ LoadedModel LoadModel(const fs::path& folder, c10::Device device) {
   loaded.meta = MetaFromJson(config_json.value("modelgrow", json::object()), config_path.string());
   TensorStore store = TensorStore::Open(folder);
 
+  // The config is checked against the weights before memory is spent on it: built on the meta
+  // device first, a model whose config.json claims more values than the folder stores (a
+  // hand-edited depth, a wrong hidden_size) is refused without allocating them.
+  {
+    ModelInitDeviceScope meta(c10::Device(c10::DeviceType::Meta));
+    STDiT3 shape_only(config);
+    std::vector<std::string> absent;
+    for (const auto& [key, tensor] : shape_only->StateDict()) {
+      if (!store.Has(key)) {
+        // Checkpoints from other writers may leave out the rotary frequencies: they are computed.
+        if (key != "rope.freqs") absent.push_back(key);
+        continue;
+      }
+      std::vector<int64_t> shape = store.Shape(key);
+      if (shape != tensor.sizes().vec()) {
+        throw InputError(fmt::format("{}: tensor '{}' has shape [{}] but the model expects [{}]",
+                                     store.FileOf(key).string(), key, fmt::join(shape, ", "),
+                                     fmt::join(tensor.sizes(), ", ")));
+      }
+    }
+    if (!absent.empty()) {
+      std::set<std::string> known;
+      for (const auto& item : shape_only->StateDict()) known.insert(item.first);
+      std::vector<std::string> unknown;
+      for (const std::string& key : store.Keys()) {
+        if (!known.count(key)) unknown.push_back(key);
+      }
+      std::string message =
+          fmt::format("{}: weights do not match the model of its config.json; missing {}: {}",
+                      folder.string(), absent.size(), ListSome(absent));
+      if (!unknown.empty())
+        message += fmt::format("; unknown {}: {}", unknown.size(), ListSome(unknown));
+      throw InputError(message);
+    }
+  }
   loaded.model = STDiT3(config);
   auto modules = loaded.model->named_modules();
   for (const LoraRecord& l : loaded.meta.lora) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 #ifdef MODELGROW_WITH_FFMPEG
 #include "ffmpeg_handles.h"
@@ -26,7 +27,12 @@ using ffmpeg::SwsCloser;
 VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
   const std::string name = file.string();
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr);
+  // Local files only: a playlist or concat script inside a downloaded "video" must not make
+  // FFmpeg open URLs or other protocols.
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  int rc = avformat_open_input(&raw, name.c_str(), nullptr, &open_options);
+  av_dict_free(&open_options);
   if (rc < 0) throw InputError(fmt::format("{}: cannot open: {}", name, AvError(rc)));
   std::unique_ptr<AVFormatContext, InputCloser> in(raw);
   if ((rc = avformat_find_stream_info(raw, nullptr)) < 0)
@@ -54,6 +60,16 @@ VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       if (r < 0) throw InputError(fmt::format("{}: decoding failed: {}", name, AvError(r)));
       const int w = frame->width, h = frame->height;
+      // A stream's header says its size: bounded before a frame buffer is sized by it, and the
+      // whole clip before it grows past what one tensor may hold.
+      if (w <= 0 || h <= 0 || w > limits::kMaxFrameSide || h > limits::kMaxFrameSide)
+        throw InputError(fmt::format("{}: frame {} is {}x{}, outside 1..{} pixels a side", name,
+                                     frames.size(), w, h, limits::kMaxFrameSide));
+      if (static_cast<int64_t>(frames.size() + 1) * w * h * 3 > limits::kMaxElements)
+        throw InputError(
+            fmt::format("{}: more than {} frames of {}x{}, above the limit of {} "
+                        "values (read fewer frames)",
+                        name, frames.size(), w, h, limits::kMaxElements));
       sws.reset(sws_getCachedContext(sws.release(), w, h, static_cast<AVPixelFormat>(frame->format),
                                      w, h, AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr,
                                      nullptr));

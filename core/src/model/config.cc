@@ -1,11 +1,13 @@
 #include "modelgrow/model/config.h"
 
 #include <map>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 #include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
@@ -52,20 +54,61 @@ void STDiT3Config::Validate() const {
         fmt::format("head dimension must be even (rotary embedding), got {}", resolved_head_dim()));
   }
   if (depth < 0) fail(fmt::format("depth must be >= 0, got {}", depth));
+  if (head_dim < 0) fail(fmt::format("head_dim must be >= 0, got {}", head_dim));
   for (int i = 0; i < 3; ++i) {
     if (patch_size[i] <= 0) fail(fmt::format("patch_size[{}] must be positive", i));
   }
   if (in_channels <= 0) fail("in_channels must be positive");
   if (caption_channels <= 0) fail("caption_channels must be positive");
   if (model_max_length <= 0) fail("model_max_length must be positive");
+  // Sizes from a file are bounded before anything is built from them (sdk/limits.h): a
+  // config.json with depth = 1e9 or hidden_size = 2^40 is an error here, not an allocation.
+  auto bound = [&](const char* field, int64_t value, int64_t limit) {
+    if (value > limit) fail(fmt::format("{} is {}, above the limit of {}", field, value, limit));
+  };
+  bound("hidden_size", hidden_size, limits::kMaxWidth);
+  bound("num_heads", num_heads, limits::kMaxWidth);
+  bound("head_dim", head_dim, limits::kMaxWidth);
+  bound("depth", depth, limits::kMaxLayers);
+  bound("modelgrow_num_spatial_blocks", num_spatial_blocks, limits::kMaxLayers);
+  bound("modelgrow_num_temporal_blocks", num_temporal_blocks, limits::kMaxLayers);
+  for (int i = 0; i < 3; ++i) bound("patch_size", patch_size[i], 1024);
+  bound("in_channels", in_channels, limits::kMaxWidth);
+  bound("caption_channels", caption_channels, limits::kMaxWidth);
+  bound("model_max_length", model_max_length, limits::kMaxWidth);
+  bound("input_sq_size", input_sq_size, limits::kMaxWidth);
+  bound("mlp_hidden_size", mlp_hidden_size, limits::kMaxWidth);
+  bound("text conditions", static_cast<int64_t>(extra_conditions.size()), 64);
+  // Checked as a double first: hidden_size * mlp_ratio may not fit an integer at all.
+  if (!(mlp_ratio > 0) || static_cast<double>(hidden_size) * mlp_ratio > limits::kMaxWidth)
+    fail(fmt::format("mlp_ratio {} gives an MLP hidden size outside (0, {}]", mlp_ratio,
+                     limits::kMaxWidth));
   if (resolved_mlp_hidden() <= 0) fail("MLP hidden size must be positive");
+  if (!block_order.empty() &&
+      static_cast<int64_t>(block_order.size()) > spatial_count() + temporal_count())
+    fail(fmt::format("block order names {} blocks but the model has {}", block_order.size(),
+                     spatial_count() + temporal_count()));
   for (size_t k = 0; k < extra_conditions.size(); ++k) {
     const auto& c = extra_conditions[k];
     if (c.caption_channels <= 0 || c.token_num <= 0) {
       fail(fmt::format("text condition {} ('{}') needs positive caption_channels and token_num",
                        k + 1, c.name));
     }
+    bound("text condition caption_channels", c.caption_channels, limits::kMaxWidth);
+    bound("text condition token_num", c.token_num, limits::kMaxWidth);
   }
+  // Each block holds about 4 h^2 (attention) + 2 h m (MLP) weights, and spatial blocks 4 h^2 per
+  // text condition more; the bound keeps a config within kMaxParameters before it is built.
+  const double h = static_cast<double>(std::max(hidden_size, attention_dim()));
+  const double m = static_cast<double>(resolved_mlp_hidden());
+  const double per_block =
+      4 * h * h + 2 * h * m + 4 * h * h * static_cast<double>(num_conditions());
+  const double estimate = per_block * static_cast<double>(spatial_count() + temporal_count());
+  if (estimate > static_cast<double>(limits::kMaxParameters))
+    fail(fmt::format(
+        "hidden_size {} with {} blocks means about {:.3g} parameters, above the limit "
+        "of {}",
+        hidden_size, spatial_count() + temporal_count(), estimate, limits::kMaxParameters));
   if (!block_order.empty()) {
     std::vector<int> seen_s(spatial_count(), 0), seen_t(temporal_count(), 0);
     for (const BlockRef& ref : block_order) {
@@ -143,6 +186,21 @@ template <typename T>
 T Field(const json& j, const char* key, T fallback, const std::string& source) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
+  // nlohmann converts 1e30 to an integer with an undefined cast: integers must be integers.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_integer())
+      throw InputError(
+          fmt::format("{}: field '{}' must be an integer, got {}", source, key, it->dump()));
+  }
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    if (it->is_array()) {
+      for (const json& v : *it) {
+        if (!v.is_number_integer())
+          throw InputError(
+              fmt::format("{}: field '{}' must hold integers, got {}", source, key, it->dump()));
+      }
+    }
+  }
   try {
     return it->get<T>();
   } catch (const json::exception&) {
@@ -195,6 +253,9 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
       throw InputError(fmt::format("{}: modelgrow_text_conditions must be an array", source));
     }
     for (const auto& item : *it) {
+      if (!item.is_object())
+        throw InputError(fmt::format("{}: modelgrow_text_conditions holds {}, expected objects",
+                                     source, item.type_name()));
       TextConditionSpec spec;
       spec.name = Field<std::string>(item, "name", "", source);
       spec.caption_channels = Field<int64_t>(item, "caption_channels", 0, source);
@@ -210,7 +271,12 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
       throw InputError(
           fmt::format("{}: block order entry '{}' is not s<i> or t<i>", source, entry));
     }
-    c.block_order.push_back({entry[0] == 't', std::stoll(entry.substr(1))});
+    const std::string digits = entry.substr(1);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      throw InputError(
+          fmt::format("{}: block order entry '{}' is not s<i> or t<i>", source, entry));
+    }
+    c.block_order.push_back({entry[0] == 't', std::stoll(digits)});
   }
   try {
     c.Validate();

@@ -21,13 +21,22 @@ namespace {
 std::atomic<int> temp_counter{0};
 }
 
+// Errors name the file the user asked for, not the temporary one beside it: "runs/x/report.md:
+// cannot write (No space left on device)".
 AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)) {
-  if (target_.has_parent_path()) fs::create_directories(target_.parent_path());
+  if (target_.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target_.parent_path(), ec);
+    if (ec) {
+      throw RunError(
+          fmt::format("{}: cannot create its folder ({})", target_.string(), ec.message()));
+    }
+  }
   temp_ = target_;
   temp_ += fmt::format(".tmp-{}-{}", ::getpid(), temp_counter++);
   file_ = std::fopen(temp_.c_str(), "wb");
   if (file_ == nullptr) {
-    throw RunError(fmt::format("{}: cannot create ({})", temp_.string(), std::strerror(errno)));
+    throw RunError(fmt::format("{}: cannot write ({})", target_.string(), std::strerror(errno)));
   }
 }
 
@@ -41,17 +50,23 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 void AtomicFileWriter::Write(const void* data, size_t size) {
   if (size > 0 && std::fwrite(data, 1, size, file_) != size) {
-    throw RunError(fmt::format("{}: write failed ({})", temp_.string(), std::strerror(errno)));
+    throw RunError(fmt::format("{}: write failed ({})", target_.string(), std::strerror(errno)));
   }
 }
 
 void AtomicFileWriter::Commit() {
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
-    throw RunError(fmt::format("{}: flush failed ({})", temp_.string(), std::strerror(errno)));
+    throw RunError(fmt::format("{}: write failed ({})", target_.string(), std::strerror(errno)));
   }
-  std::fclose(file_);
+  // fclose reports what the last write-back failed with (NFS, a full quota): checked too.
+  const int closed = std::fclose(file_);
   file_ = nullptr;
-  fs::rename(temp_, target_);
+  if (closed != 0) {
+    throw RunError(fmt::format("{}: write failed ({})", target_.string(), std::strerror(errno)));
+  }
+  std::error_code ec;
+  fs::rename(temp_, target_, ec);
+  if (ec) throw RunError(fmt::format("{}: cannot replace ({})", target_.string(), ec.message()));
   committed_ = true;
   FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
 }
@@ -70,8 +85,15 @@ void FsyncDirectory(const fs::path& dir) {
 }
 
 std::string ReadFile(const fs::path& path) {
+  std::error_code ec;
+  // An ifstream opens a folder and reads it as empty: said plainly instead.
+  if (fs::is_directory(path, ec))
+    throw InputError(fmt::format("{}: is a folder, expected a file", path.string()));
+  if (!fs::exists(path, ec)) throw InputError(fmt::format("{}: no such file", path.string()));
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot be read", path.string()));
+  if (!in) {
+    throw InputError(fmt::format("{}: cannot be read ({})", path.string(), std::strerror(errno)));
+  }
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();

@@ -22,7 +22,8 @@ AtomicFolderWriter::AtomicFolderWriter(fs::path target) : target_(std::move(targ
   fs::remove_all(staging_, ec);
   fs::create_directories(staging_, ec);
   if (ec) {
-    throw RunError(fmt::format("cannot create {}: {}", staging_.string(), ec.message()));
+    // The staging folder is ours; the user chose the target: the message names that.
+    throw RunError(fmt::format("{}: cannot write ({})", target_.string(), ec.message()));
   }
 }
 
@@ -35,15 +36,24 @@ AtomicFolderWriter::~AtomicFolderWriter() {
 
 void AtomicFolderWriter::AddTensors(const std::string& file_name, const NamedTensors& tensors,
                                     const std::map<std::string, std::string>& metadata) {
-  WriteSafetensors(staging_ / file_name, tensors, metadata);
+  NameTarget([&] { WriteSafetensors(staging_ / file_name, tensors, metadata); });
 }
 
 void AtomicFolderWriter::AddJson(const std::string& file_name, const nlohmann::json& value) {
-  WriteFileAtomic(staging_ / file_name, value.dump(2) + "\n");
+  NameTarget([&] { WriteFileAtomic(staging_ / file_name, value.dump(2) + "\n"); });
 }
 
 void AtomicFolderWriter::AddFile(const std::string& file_name, const std::string& bytes) {
-  WriteFileAtomic(staging_ / file_name, bytes);
+  NameTarget([&] { WriteFileAtomic(staging_ / file_name, bytes); });
+}
+
+void AtomicFolderWriter::NameTarget(const std::function<void()>& write) const {
+  try {
+    write();
+  } catch (const RunError& e) {
+    // The user chose the target folder; the staging folder beside it is ours.
+    throw RunError(fmt::format("{}: cannot write ({})", target_.string(), e.what()));
+  }
 }
 
 void AtomicFolderWriter::Commit() {
@@ -53,8 +63,8 @@ void AtomicFolderWriter::Commit() {
     // Swap the two folders in one step: at every instant `target` is a whole folder, the old one
     // or the new one. The old one then sits under the staging name and is removed.
     if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
-      throw RunError(fmt::format("{}: cannot replace with {} ({})", target_.string(),
-                                 staging_.string(), std::strerror(errno)));
+      throw RunError(
+          fmt::format("{}: cannot replace ({})", target_.string(), std::strerror(errno)));
     }
     committed_ = true;
     FsyncDirectory(parent);
@@ -62,8 +72,7 @@ void AtomicFolderWriter::Commit() {
   } else {
     fs::rename(staging_, target_, ec);
     if (ec) {
-      throw RunError(fmt::format("cannot rename {} to {}: {}", staging_.string(), target_.string(),
-                                 ec.message()));
+      throw RunError(fmt::format("{}: cannot write ({})", target_.string(), ec.message()));
     }
     committed_ = true;
     FsyncDirectory(parent);

@@ -9,6 +9,7 @@
 #include <hdf5.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 namespace modelgrow::hdf5 {
 
@@ -558,6 +559,10 @@ std::vector<std::string> Dataset::ReadStrings() const {
   std::vector<int64_t> shape = dims();
   if (shape.size() != 1)
     Fail(fmt::format("expected a 1-D array of strings, found shape [{}]", fmt::join(shape, ", ")));
+  // Bounded before the buffers below are sized by it: a dataspace may claim far more strings
+  // than the file holds.
+  if (shape[0] > limits::kMaxCount)
+    Fail(fmt::format("{} strings, above the limit of {}", shape[0], limits::kMaxCount));
   const size_t n = static_cast<size_t>(shape[0]);
   std::vector<std::string> out(n);
   if (n == 0) return out;
@@ -575,6 +580,9 @@ std::vector<std::string> Dataset::ReadStrings() const {
 #endif
   } else {
     const size_t width = H5Tget_size(file_type.get());
+    if (!limits::CheckedProduct({static_cast<int64_t>(width), shape[0]}))
+      Fail(fmt::format("{} strings of {} bytes, above the limit of {} bytes", n, width,
+                       limits::kMaxElements));
     Id memory(H5Tcopy(H5T_C_S1));
     H5Tset_size(memory.get(), width);
     H5Tset_strpad(memory.get(), H5Tget_strpad(file_type.get()));

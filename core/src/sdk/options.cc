@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "modelgrow/sdk/limits.h"
+
 namespace modelgrow {
 
 std::string SourcePosition::ToString() const {
@@ -148,6 +150,33 @@ toml::table* AsMutableTable(const void* p) {
 }
 }  // namespace
 
+namespace {
+
+// Refuses a document nested deeper than limits::kMaxNesting (tables in tables, arrays in arrays):
+// everything that reads a manifest (merging inherited tables, canonical TOML for cache keys)
+// walks it recursively. Walked with an explicit stack, so the check itself cannot overflow.
+void CheckNesting(const toml::table& root, const std::string& source_name) {
+  std::vector<std::pair<const toml::node*, int64_t>> todo{{&root, 1}};
+  while (!todo.empty()) {
+    auto [node, depth] = todo.back();
+    todo.pop_back();
+    if (depth > limits::kMaxNesting) {
+      Problem p;
+      const auto& begin = node->source().begin;
+      p.where = {source_name, static_cast<int>(begin.line), static_cast<int>(begin.column)};
+      p.message = fmt::format("tables and arrays nested more than {} deep", limits::kMaxNesting);
+      throw ValidationError({p});
+    }
+    if (const toml::table* t = node->as_table()) {
+      for (const auto& [key, value] : *t) todo.emplace_back(&value, depth + 1);
+    } else if (const toml::array* a = node->as_array()) {
+      for (const toml::node& value : *a) todo.emplace_back(&value, depth + 1);
+    }
+  }
+}
+
+}  // namespace
+
 Options Options::ParseString(std::string_view text, std::string source_name) {
   auto doc = std::make_shared<Document>();
   doc->source_name = source_name;
@@ -160,6 +189,7 @@ Options Options::ParseString(std::string_view text, std::string source_name) {
     p.message = fmt::format("TOML syntax error: {}", e.description());
     throw ValidationError({p});
   }
+  CheckNesting(doc->root, source_name);
   return Options(doc, "", &doc->root);
 }
 
@@ -182,6 +212,7 @@ Options Options::ParseFile(const std::filesystem::path& file) {
     p.message = fmt::format("TOML syntax error: {}", e.description());
     throw ValidationError({p});
   }
+  CheckNesting(doc->root, file.string());
   return Options(doc, "", &doc->root);
 }
 

@@ -10,10 +10,12 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/limits.h"
 
 namespace modelgrow {
 
@@ -69,11 +71,17 @@ SafetensorsFile SafetensorsFile::Open(const fs::path& file) {
   auto fail = [&](const std::string& what) {
     throw InputError(fmt::format("{}: not a valid safetensors file: {}", file.string(), what));
   };
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw InputError(fmt::format("{}: is a folder, expected a safetensors file", file.string()));
   int fd = ::open(file.c_str(), O_RDONLY);
   if (fd < 0)
     throw InputError(fmt::format("{}: cannot open ({})", file.string(), std::strerror(errno)));
   struct stat st {};
-  ::fstat(fd, &st);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw InputError(fmt::format("{}: not a regular file", file.string()));
+  }
   auto mapping = std::make_shared<Mapping>();
   mapping->size = static_cast<size_t>(st.st_size);
   if (mapping->size >= 8) {
@@ -99,6 +107,10 @@ SafetensorsFile SafetensorsFile::Open(const fs::path& file) {
     fail(fmt::format("header is not JSON ({})", e.what()));
   }
   if (!header.is_object()) fail("header is not a JSON object");
+  if (static_cast<int64_t>(header.size()) > limits::kMaxCount) {
+    fail(fmt::format("header lists {} entries, above the limit of {}", header.size(),
+                     limits::kMaxCount));
+  }
   const uint64_t data_size = mapping->size - 8 - header_len;
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
@@ -113,29 +125,54 @@ SafetensorsFile SafetensorsFile::Open(const fs::path& file) {
     try {
       e.dtype = value.at("dtype").get<std::string>();
       e.shape = value.at("shape").get<std::vector<int64_t>>();
-      auto offsets = value.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) fail(fmt::format("tensor '{}' has malformed data_offsets", key));
-      e.begin = offsets[0];
-      e.end = offsets[1];
+      const json& offsets = value.at("data_offsets");
+      if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+          !offsets[1].is_number_unsigned())
+        fail(fmt::format("tensor '{}' has malformed data_offsets (expected [begin, end])", key));
+      for (const json& s : value.at("shape")) {
+        if (!s.is_number_integer())
+          fail(fmt::format("tensor '{}' has a shape entry that is not an integer ({})", key,
+                           s.dump()));
+      }
+      e.begin = offsets[0].get<uint64_t>();
+      e.end = offsets[1].get<uint64_t>();
     } catch (const json::exception&) {
       fail(fmt::format("tensor '{}' lacks dtype, shape or data_offsets", key));
     }
     const DtypeInfo* d = FindDtype(e.dtype);
     if (d == nullptr) fail(fmt::format("tensor '{}' has unknown dtype '{}'", key, e.dtype));
-    uint64_t numel = 1;
-    for (int64_t s : e.shape) {
-      if (s < 0) fail(fmt::format("tensor '{}' has a negative dimension", key));
-      numel *= static_cast<uint64_t>(s);
+    // Checked before anything trusts it: a shape whose product wraps around would otherwise
+    // match a small byte span and allocate the wrapped-around size's true value in Get().
+    std::optional<int64_t> numel = limits::CheckedProduct(e.shape);
+    if (!numel) {
+      fail(fmt::format("tensor '{}' has shape [{}]: a negative dimension, or more than {} values",
+                       key, fmt::join(e.shape, ", "), limits::kMaxElements));
     }
-    if (e.end < e.begin || e.end - e.begin != numel * d->size) {
-      fail(fmt::format("tensor '{}' spans {} bytes but its shape needs {}", key, e.end - e.begin,
-                       numel * d->size));
+    const uint64_t bytes_needed = static_cast<uint64_t>(*numel) * d->size;
+    if (e.end < e.begin || e.end - e.begin != bytes_needed) {
+      fail(fmt::format("tensor '{}' spans {} bytes but its shape needs {}", key,
+                       e.end < e.begin ? 0 : e.end - e.begin, bytes_needed));
     }
     if (e.end > data_size) {
       fail(fmt::format("tensor '{}' ends at byte {} but the data holds {} (truncated?)", key, e.end,
                        data_size));
     }
     f.entries_[key] = e;
+  }
+  // Two tensors may not share bytes: a write through one would change the other, and a file that
+  // claims so was not written by a safetensors writer.
+  std::vector<std::pair<uint64_t, const std::string*>> spans;
+  for (const auto& [key, e] : f.entries_) {
+    if (e.end > e.begin) spans.emplace_back(e.begin, &key);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    const Entry& previous = f.entries_.at(*spans[i - 1].second);
+    if (spans[i].first < previous.end) {
+      fail(fmt::format("tensors '{}' and '{}' overlap (bytes {}..{} and {}..)",
+                       *spans[i - 1].second, *spans[i].second, previous.begin, previous.end,
+                       spans[i].first));
+    }
   }
   return f;
 }
@@ -229,7 +266,19 @@ TensorStore TensorStore::Open(const fs::path& folder, const std::string& base) {
     }
     std::map<std::string, size_t> file_index;
     for (const auto& [key, shard] : j["weight_map"].items()) {
+      if (!shard.is_string()) {
+        throw InputError(fmt::format("{}: weight_map['{}'] is {}, expected a file name",
+                                     index.string(), key, shard.dump()));
+      }
       std::string shard_name = shard.get<std::string>();
+      // A shard is a file of this folder: an index may not send the reader elsewhere.
+      const fs::path shard_relative(shard_name);
+      if (shard_name.empty() || shard_relative.is_absolute() ||
+          shard_relative.filename() != shard_relative || shard_name == "." || shard_name == "..") {
+        throw InputError(fmt::format(
+            "{}: weight_map['{}'] names '{}', which is not a file name inside the folder",
+            index.string(), key, shard_name));
+      }
       if (!file_index.count(shard_name)) {
         fs::path shard_path = folder / shard_name;
         if (!fs::exists(shard_path, ec)) {

@@ -35,6 +35,9 @@ namespace modelgrow {
 
 class PluginRegistry;
 
+// Runs one manifest may expand to (sweep values x seeds).
+inline constexpr int64_t kMaxRuns = 10000;
+
 struct ExperimentSpec {
   std::string name;
   std::string description;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -32,6 +33,8 @@ class AtomicFolderWriter {
   void Commit();
 
  protected:
+  // Runs a write into the staging folder; a RunError from it is reported as one about `target`.
+  void NameTarget(const std::function<void()>& write) const;
   std::filesystem::path target_, staging_;
 
  private:

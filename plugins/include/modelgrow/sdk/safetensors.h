@@ -2,7 +2,9 @@
 //
 // Layout: an 8-byte little-endian header length N, N bytes of JSON
 // {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}, then the
-// data. A truncated or corrupt file is an InputError naming the file and what is wrong.
+// data. A truncated or corrupt file is an InputError naming the file and what is wrong: shapes are
+// bounded and overflow-checked (sdk/limits.h), every tensor lies inside the data and no two
+// overlap, and an index's shard names stay inside its folder.
 // Sharded sets (`model.safetensors.index.json` + `model-0000k-of-0000n.safetensors`) are read
 // and written by TensorStore / WriteTensorStore.
 #pragma once
