@@ -24,9 +24,12 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::string FailWrites(const std::string& glob, const char* error = "ENOSPC") {
-  return fmt::format("LD_PRELOAD={} MODELGROW_TEST_FAIL_WRITES='{}' MODELGROW_TEST_FAIL_ERRNO={}",
-                     WRITE_FAULT_SHIM, glob, error);
+// Writes to files matching `glob` fail with `error` once `after` bytes have gone through.
+std::string FailWrites(const std::string& glob, const char* error = "ENOSPC", int after = 0) {
+  return fmt::format(
+      "LD_PRELOAD={} MODELGROW_TEST_FAIL_WRITES='{}' MODELGROW_TEST_FAIL_ERRNO={} "
+      "MODELGROW_TEST_FAIL_AFTER={}",
+      WRITE_FAULT_SHIM, glob, error, after);
 }
 
 std::vector<std::string> TemporaryFiles(const fs::path& dir) {
@@ -41,20 +44,33 @@ const std::string kExport =
     "dataset export --plugin synthetic --set domain=continual --set size=7 --set seed=2 "
     "--samples-per-shard 3 --out ";
 
-// Disabled until the HDF5 exit crash is fixed (issue 18, part 4): a failed flush leaves the
-// shard's file identifier half-closed, and HDF5's atexit handler frees it again (exit 139). The
-// proposed fix builds each shard in memory (the core driver, no backing store) and writes its
-// image with AtomicFileWriter, so HDF5 never meets a failing write. Not yet run: written while
-// the machine's CPUs were reserved.
-TEST(WriteFaults, DISABLED_ExportOnAFullDiskFailsCleanlyAndResumes) {
-  for (const char* error : {"ENOSPC", "EIO"}) {
-    SCOPED_TRACE(error);
+// A shard that cannot be written: the export stops with the error (before the fix, HDF5's exit
+// handler then crashed on the failed file: exit 139), keeps the shards it finished, and resumes.
+// The disk fills while HDF5 creates the file, writes a video, or flushes at the end (a shard is
+// about 300 kB here).
+TEST(WriteFaults, ExportOnAFullDiskFailsCleanlyAndResumes) {
+  struct Fault {
+    const char* error;
+    int after;
+    const char* says;
+  };
+  for (const Fault& fault :
+       {Fault{"ENOSPC", 0, "cannot create an HDF5 file"}, Fault{"EIO", 0, "Input/output error"},
+        Fault{"ENOSPC", 100, "dataset 'videos/0': cannot write"},
+        Fault{"EIO", 150000, "can't write data"},
+        Fault{"ENOSPC", 300000, "cannot flush"}}) {
+    SCOPED_TRACE(fmt::format("{} after {} bytes", fault.error, fault.after));
     TempDir dir;
     const fs::path out = dir / "out";
-    auto failed = RunCli(kExport + out.string(), FailWrites("*/shard-00001.h5.tmp-*", error));
-    // A RunError, reported: not a crash in HDF5's exit handler (exit 139 before the fix).
+    auto failed = RunCli(kExport + out.string(),
+                         FailWrites("*/shard-00001.h5.tmp-*", fault.error, fault.after));
+    // A RunError, reported: not a crash in HDF5's exit handler (exit 139 before the fix), naming
+    // the shard (not its temporary file) and the system's reason in one line.
     EXPECT_EQ(failed.exit_code, 1) << failed.output;
-    EXPECT_TRUE(Has(failed.output, "shard-00001.h5")) << failed.output;
+    EXPECT_TRUE(Has(failed.output, "failed: " + (out / "shard-00001.h5").string() + ": "))
+        << failed.output;
+    EXPECT_TRUE(Has(failed.output, fault.says)) << failed.output;
+    EXPECT_FALSE(Has(failed.output, "errno =")) << failed.output;
     EXPECT_TRUE(TemporaryFiles(out).empty())
         << fmt::format("{}", fmt::join(TemporaryFiles(out), " "));
     EXPECT_FALSE(fs::exists(out / "shard-00001.h5"));

@@ -42,6 +42,30 @@ struct VideoShardWriter::Impl {
   };
   std::map<std::string, Text> text;
 
+  // Runs a write into the temporary file; a RunError from it (a full disk) names the shard the
+  // user will look for, not the temporary file beside it, which goes.
+  template <typename F>
+  void Writing(F&& write) {
+    try {
+      write();
+    } catch (const RunError& e) {
+      std::string message = e.what();
+      const std::string temp_name = temp.string();
+      for (size_t at = message.find(temp_name); at != std::string::npos;
+           at = message.find(temp_name, at))
+        message.replace(at, temp_name.size(), path.string());
+      Discard();
+      throw RunError(message);
+    }
+  }
+  // Closes and removes the temporary file.
+  void Discard() {
+    text.clear();
+    file = hdf5::File();
+    std::error_code ec;
+    fs::remove(temp, ec);
+  }
+
   std::map<std::string, std::pair<at::Tensor, at::Tensor>> CheckText(const Sample& sample) const;
   std::vector<int64_t> CheckTargets(const Sample& sample) const;
   void WriteText(const std::map<std::string, std::pair<at::Tensor, at::Tensor>>& checked);
@@ -157,15 +181,11 @@ VideoShardWriter::VideoShardWriter(fs::path path, VideoShardWriterOptions option
     for (const auto& [category, names] : impl_->options.label_schema->classes)
       impl_->categories.push_back(category);
   }
-  impl_->file = hdf5::File::Create(impl_->temp);
+  impl_->Writing([&] { impl_->file = hdf5::File::Create(impl_->temp); });
 }
 
 VideoShardWriter::~VideoShardWriter() {
-  if (impl_->committed) return;
-  impl_->text.clear();
-  impl_->file = hdf5::File();  // closes it (quietly) before the file goes
-  std::error_code ec;
-  fs::remove(impl_->temp, ec);
+  if (!impl_->committed) impl_->Discard();
 }
 
 int64_t VideoShardWriter::size() const { return impl_->n; }
@@ -189,10 +209,12 @@ void VideoShardWriter::Add(const Sample& sample) {
     layout.chunk = {dims[0], 1, dims[2], dims[3]};
     layout.gzip = s.options.compression;
   }
-  hdf5::Dataset ds =
-      s.file.CreateDataset(fmt::format("videos/{}", s.n), hdf5::Type::kFloat32, dims, layout);
-  ds.Write(std::span<const float>(video.data_ptr<float>(), video.numel()));
-  s.WriteText(text);
+  s.Writing([&] {
+    hdf5::Dataset ds =
+        s.file.CreateDataset(fmt::format("videos/{}", s.n), hdf5::Type::kFloat32, dims, layout);
+    ds.Write(std::span<const float>(video.data_ptr<float>(), video.numel()));
+    s.WriteText(text);
+  });
 
   for (const auto& [kind, caption] : sample.captions) {
     auto [it, added] = s.captions.try_emplace(kind, std::vector<std::string>(s.n));
@@ -215,46 +237,53 @@ void VideoShardWriter::Commit() {
   if (s.committed) return;
   if (s.n == 0)
     throw RunError(fmt::format("{}: a shard needs at least one sample", s.path.string()));
-  for (const auto& [kind, values] : s.captions) s.file.WriteStrings("captions/" + kind, values);
-  s.file.CreateDataset("fps", hdf5::Type::kFloat64, {s.n}).Write(std::span<const double>(s.fps));
-  s.file.CreateDataset("height", hdf5::Type::kInt64, {s.n})
-      .Write(std::span<const int64_t>(s.height));
-  s.file.CreateDataset("width", hdf5::Type::kInt64, {s.n}).Write(std::span<const int64_t>(s.width));
-  s.file.CreateDataset("index", hdf5::Type::kInt64, {s.n}).Write(std::span<const int64_t>(s.index));
-  if (s.any_labels) s.file.WriteStrings("labels", s.labels);
-  if (s.options.label_schema) {
-    const int64_t k = static_cast<int64_t>(s.categories.size());
-    hdf5::Dataset targets = s.file.CreateDataset("targets", hdf5::Type::kInt64, {s.n, k});
-    targets.Write(std::span<const int64_t>(s.targets));
-    targets.SetAttribute("categories", json(s.categories).dump());
-  }
-  for (const auto& [name, attributes] : s.options.text_attributes) {
-    if (!s.text.count(name)) continue;
-    hdf5::Group group = s.file.OpenGroup("text/" + name);
-    for (const auto& [key, value] : attributes) group.SetAttribute(key, value);
-  }
-  s.file.SetAttribute("format", kVideoShardFormat);
-  s.file.SetAttribute("format_version", kVideoShardVersion);
-  s.file.SetAttribute("latent", int64_t{s.options.latent ? 1 : 0});
-  s.file.SetAttribute("source", s.options.source);
-  s.file.SetAttribute("created", UtcTimestamp());
-  if (s.options.label_schema)
-    s.file.SetAttribute("label_schema", s.options.label_schema->ToJson().dump());
-  s.text.clear();
-  s.file.Flush();
-  s.file.Close();
+  s.Writing([&] {
+    for (const auto& [kind, values] : s.captions) s.file.WriteStrings("captions/" + kind, values);
+    s.file.CreateDataset("fps", hdf5::Type::kFloat64, {s.n}).Write(std::span<const double>(s.fps));
+    s.file.CreateDataset("height", hdf5::Type::kInt64, {s.n})
+        .Write(std::span<const int64_t>(s.height));
+    s.file.CreateDataset("width", hdf5::Type::kInt64, {s.n})
+        .Write(std::span<const int64_t>(s.width));
+    s.file.CreateDataset("index", hdf5::Type::kInt64, {s.n})
+        .Write(std::span<const int64_t>(s.index));
+    if (s.any_labels) s.file.WriteStrings("labels", s.labels);
+    if (s.options.label_schema) {
+      const int64_t k = static_cast<int64_t>(s.categories.size());
+      hdf5::Dataset targets = s.file.CreateDataset("targets", hdf5::Type::kInt64, {s.n, k});
+      targets.Write(std::span<const int64_t>(s.targets));
+      targets.SetAttribute("categories", json(s.categories).dump());
+    }
+    for (const auto& [name, attributes] : s.options.text_attributes) {
+      if (!s.text.count(name)) continue;
+      hdf5::Group group = s.file.OpenGroup("text/" + name);
+      for (const auto& [key, value] : attributes) group.SetAttribute(key, value);
+    }
+    s.file.SetAttribute("format", kVideoShardFormat);
+    s.file.SetAttribute("format_version", kVideoShardVersion);
+    s.file.SetAttribute("latent", int64_t{s.options.latent ? 1 : 0});
+    s.file.SetAttribute("source", s.options.source);
+    s.file.SetAttribute("created", UtcTimestamp());
+    if (s.options.label_schema)
+      s.file.SetAttribute("label_schema", s.options.label_schema->ToJson().dump());
+    s.text.clear();
+    s.file.Flush();
+    s.file.Close();
+  });
 
   int fd = ::open(s.temp.c_str(), O_RDONLY);
   if (fd < 0 || ::fsync(fd) != 0) {
+    const int error = errno;
     if (fd >= 0) ::close(fd);
-    throw RunError(fmt::format("cannot sync {}: {}", s.temp.string(), std::strerror(errno)));
+    s.Discard();
+    throw RunError(fmt::format("{}: cannot write ({})", s.path.string(), std::strerror(error)));
   }
   ::close(fd);
   std::error_code ec;
   fs::rename(s.temp, s.path, ec);
-  if (ec)
-    throw RunError(
-        fmt::format("cannot rename {} to {}: {}", s.temp.string(), s.path.string(), ec.message()));
+  if (ec) {
+    s.Discard();
+    throw RunError(fmt::format("{}: cannot write ({})", s.path.string(), ec.message()));
+  }
   FsyncDirectory(s.path.parent_path().empty() ? fs::path(".") : s.path.parent_path());
   s.committed = true;
 }

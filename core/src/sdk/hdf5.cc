@@ -25,6 +25,13 @@ namespace {
 class Locked {
  public:
   Locked() : lock_(Mutex()) {
+    // HDF5's exit handler closes every identifier still open. After a write failed (a full
+    // disk), a file's identifier can be left half-closed, and that handler then crashes the
+    // process (SIGSEGV) after the error was reported. Every file we write is flushed and closed
+    // explicitly, and a file left open at exit is a temporary one being thrown away, so the
+    // handler has nothing to do for us. It must be declined before the library starts.
+    static const bool no_exit_handler = [] { return H5dont_atexit() >= 0; }();
+    (void)no_exit_handler;
     // Off once per thread: the setting is global in a build without thread safety (Debian's) and
     // per thread in one with it.
     thread_local bool quiet = false;
@@ -42,6 +49,19 @@ class Locked {
   std::unique_lock<std::recursive_mutex> lock_;
 };
 
+// HDF5 describes a failed system call as "file write failed: time = ..., filename = ..., file
+// descriptor = 3, errno = 28, error message = 'No space left on device', buf = ..."; only its
+// first words and the system's message mean anything to a user.
+std::string SystemErrorText(const std::string& desc) {
+  const std::string key = "error message = '";
+  const size_t at = desc.find(key),
+               end = at == std::string::npos ? at : desc.find('\'', at + key.size());
+  if (end == std::string::npos) return desc;
+  const std::string system = desc.substr(at + key.size(), end - at - key.size());
+  const size_t head = desc.find(": time =");
+  return head == std::string::npos ? system : desc.substr(0, head) + " (" + system + ")";
+}
+
 // The most specific messages on HDF5's error stack ("truncated file: eof = ..."), read while the
 // lock that covered the failed call is still held.
 std::string ErrorText() {
@@ -50,7 +70,7 @@ std::string ErrorText() {
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
       [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
         auto* out = static_cast<std::vector<std::string>*>(data);
-        if (e->desc && *e->desc) out->push_back(e->desc);
+        if (e->desc && *e->desc) out->push_back(SystemErrorText(e->desc));
         return 0;
       },
       &messages);
