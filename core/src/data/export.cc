@@ -33,10 +33,12 @@ bool IsExportFile(const fs::path& p) {
          (name.rfind("shard-", 0) == 0 && p.extension() == ".h5");
 }
 
-// A shard's temporary file left by a killed writer ("shard-00003.h5.tmp-<pid>").
-bool IsShardTemp(const fs::path& p) {
-  std::string name = p.filename().string();
-  return name.rfind("shard-", 0) == 0 && name.find(".h5.tmp-") != std::string::npos;
+// A temporary file of a killed export: a half shard ("shard-00003.h5.tmp-<pid>") or a record
+// that was never renamed into place ("export.progress.json.tmp-<pid>-<n>").
+bool IsExportTemp(const fs::path& p) {
+  const std::string name = p.filename().string();
+  const size_t at = name.find(".tmp-");
+  return at != std::string::npos && IsExportFile(p.parent_path() / name.substr(0, at));
 }
 
 // Everything that decides the shards' content: a resumed export must be the same export.
@@ -166,8 +168,8 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
   std::vector<fs::path> old;
   for (const auto& f : fs::directory_iterator(out_dir)) {
     if (IsExportFile(f.path())) old.push_back(f.path());
-    // A killed writer's half shard never counts.
-    if (IsShardTemp(f.path())) fs::remove(f.path(), ec);
+    // A killed writer's half shard or record never counts.
+    if (IsExportTemp(f.path())) fs::remove(f.path(), ec);
   }
   // What a killed export finished: its shards (kept) and where it stopped.
   json resumed;
@@ -240,15 +242,9 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
     progress.skipped = result.skipped;
     progress.shards = static_cast<int64_t>(result.shards.size());
   }
-  auto commit = [&](int64_t next_index) {
-    if (!writer || writer->size() == 0) return;
-    writer->Commit();
-    shard_list.push_back({{"file", shard_path(result.shards.size()).filename().string()},
-                          {"samples", writer->size()}});
-    result.shards.push_back(shard_path(result.shards.size()));
-    writer.reset();
-    // Where a killed export continues: written after the shard, so a shard it does not list is
-    // one to make again.
+  // Where a killed export continues. It exists from before the first shard until export.json
+  // replaces it, so a folder of shards without export.json is never taken for a whole dataset.
+  auto record_progress = [&](int64_t next_index) {
     WriteFileAtomic(out_dir / kProgressFile, json{{"key", export_key},
                                                   {"next_index", next_index},
                                                   {"shards", shard_list},
@@ -258,6 +254,17 @@ ExportResult ExportDataset(DataPipeline& pipeline, const fs::path& out_dir,
                                                   {"shapes", shapes}}
                                                      .dump(1) +
                                                  "\n");
+  };
+  if (!resumed.is_object()) record_progress(options.begin);
+  auto commit = [&](int64_t next_index) {
+    if (!writer || writer->size() == 0) return;
+    writer->Commit();
+    shard_list.push_back({{"file", shard_path(result.shards.size()).filename().string()},
+                          {"samples", writer->size()}});
+    result.shards.push_back(shard_path(result.shards.size()));
+    writer.reset();
+    // Written after the shard, so a shard the record does not list is one to make again.
+    record_progress(next_index);
     progress.shards = static_cast<int64_t>(result.shards.size());
     progress.seconds = elapsed();
     last_report = progress.seconds;
