@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "modelgrow/base/provenance.h"
-#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/atomic_folder.h"
 #include "report_data.h"
 #include "report_html.h"
 
@@ -75,8 +75,10 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   }
   std::vector<Column> main = MainColumns(metric_names), categories = CategoryColumns(metric_names);
   const std::string& name = manifest.name;
-  fs::path dir = out / "report";
-  fs::create_directories(dir);
+  const fs::path dir = out / "report";
+  // The three files describe one state of the runs: they are replaced together, so a kill or a
+  // full disk never leaves a new table beside an old one.
+  AtomicFolderWriter folder(dir);
 
   std::string md =
       fmt::format("# {}\n\n{}{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n",
@@ -102,7 +104,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
     md += "\n## Warnings\n\n";
     for (const std::string& w : warnings) md += "- " + w + "\n";
   }
-  WriteFileAtomic(dir / "report.md", md);
+  folder.AddFile("report.md", md);
 
   // CSV: one row per variant, every metric's mean and std.
   std::string csv = "variant,runs";
@@ -117,9 +119,10 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
     }
     csv += "\n";
   }
-  WriteFileAtomic(dir / "report.csv", csv);
+  folder.AddFile("report.csv", csv);
 
-  WriteFileAtomic(dir / "report.html", RenderHtml(name, runs, rows, main, categories));
+  folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories));
+  folder.Commit();
 
   std::cout << "\n"
             << MarkdownTable(rows, main) << "\nReport: " << (dir / "report.html").string() << "\n";
