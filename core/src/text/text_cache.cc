@@ -52,6 +52,7 @@ struct TextEncoderCache::Impl {
   std::filesystem::path folder;
   int64_t encoder_calls = 0, prompts_encoded = 0, hits = 0, disk_hits = 0;
   bool warned_unreadable = false;
+  bool disk_writes_failed = false;
 
   std::filesystem::path FileFor(const std::string& prompt) const {
     return folder / (Sha256Hex(prompt) + ".safetensors");
@@ -109,9 +110,19 @@ struct TextEncoderCache::Impl {
   }
 
   void WriteDisk(const std::string& prompt, const at::Tensor& embedding, const at::Tensor& mask) {
-    if (folder.empty()) return;
-    WriteSafetensors(FileFor(prompt), {{"embedding", embedding}, {"mask", mask}},
-                     {{"prompt", prompt}});
+    if (folder.empty() || disk_writes_failed) return;
+    try {
+      WriteSafetensors(FileFor(prompt), {{"embedding", embedding}, {"mask", mask}},
+                       {{"prompt", prompt}});
+    } catch (const RunError& e) {
+      // The cache only saves time: a full or failing disk must not stop the run that uses it.
+      // Each entry is written atomically, so none is left half-written; later ones stay in memory.
+      std::cerr << fmt::format(
+          "modelgrow: warning: cannot write to the text cache {} ({}); keeping its entries in "
+          "memory only\n",
+          folder.string(), e.what());
+      disk_writes_failed = true;
+    }
   }
 };
 
