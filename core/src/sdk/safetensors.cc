@@ -16,6 +16,7 @@
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/limits.h"
+#include "safetensors_header.h"
 
 namespace modelgrow {
 
@@ -44,9 +45,6 @@ const DtypeInfo* FindDtype(const std::string& name) {
   }
   return nullptr;
 }
-
-// 100 MB of JSON header is far beyond any real file; above it the length field is garbage.
-constexpr uint64_t kMaxHeader = 100ull << 20;
 
 }  // namespace
 
@@ -92,88 +90,13 @@ SafetensorsFile SafetensorsFile::Open(const fs::path& file) {
   if (mapping->data == MAP_FAILED) fail("cannot be mapped");
   f.mapping_ = mapping;
 
-  const auto* bytes = static_cast<const unsigned char*>(mapping->data);
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
-  if (header_len > kMaxHeader || header_len > mapping->size - 8) {
-    fail(fmt::format("header length {} does not fit in the file's {} bytes (truncated?)",
-                     header_len, mapping->size));
-  }
-  json header;
-  try {
-    header = json::parse(reinterpret_cast<const char*>(bytes + 8),
-                         reinterpret_cast<const char*>(bytes + 8 + header_len));
-  } catch (const json::exception& e) {
-    fail(fmt::format("header is not JSON ({})", e.what()));
-  }
-  if (!header.is_object()) fail("header is not a JSON object");
-  if (static_cast<int64_t>(header.size()) > limits::kMaxCount) {
-    fail(fmt::format("header lists {} entries, above the limit of {}", header.size(),
-                     limits::kMaxCount));
-  }
-  const uint64_t data_size = mapping->size - 8 - header_len;
-  for (const auto& [key, value] : header.items()) {
-    if (key == "__metadata__") {
-      if (value.is_object()) {
-        for (const auto& [mk, mv] : value.items()) {
-          f.metadata_[mk] = mv.is_string() ? mv.get<std::string>() : mv.dump();
-        }
-      }
-      continue;
-    }
-    Entry e;
-    try {
-      e.dtype = value.at("dtype").get<std::string>();
-      e.shape = value.at("shape").get<std::vector<int64_t>>();
-      const json& offsets = value.at("data_offsets");
-      if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-          !offsets[1].is_number_unsigned())
-        fail(fmt::format("tensor '{}' has malformed data_offsets (expected [begin, end])", key));
-      for (const json& s : value.at("shape")) {
-        if (!s.is_number_integer())
-          fail(fmt::format("tensor '{}' has a shape entry that is not an integer ({})", key,
-                           s.dump()));
-      }
-      e.begin = offsets[0].get<uint64_t>();
-      e.end = offsets[1].get<uint64_t>();
-    } catch (const json::exception&) {
-      fail(fmt::format("tensor '{}' lacks dtype, shape or data_offsets", key));
-    }
-    const DtypeInfo* d = FindDtype(e.dtype);
-    if (d == nullptr) fail(fmt::format("tensor '{}' has unknown dtype '{}'", key, e.dtype));
-    // Checked before anything trusts it: a shape whose product wraps around would otherwise
-    // match a small byte span and allocate the wrapped-around size's true value in Get().
-    std::optional<int64_t> numel = limits::CheckedProduct(e.shape);
-    if (!numel) {
-      fail(fmt::format("tensor '{}' has shape [{}]: a negative dimension, or more than {} values",
-                       key, fmt::join(e.shape, ", "), limits::kMaxElements));
-    }
-    const uint64_t bytes_needed = static_cast<uint64_t>(*numel) * d->size;
-    if (e.end < e.begin || e.end - e.begin != bytes_needed) {
-      fail(fmt::format("tensor '{}' spans {} bytes but its shape needs {}", key,
-                       e.end < e.begin ? 0 : e.end - e.begin, bytes_needed));
-    }
-    if (e.end > data_size) {
-      fail(fmt::format("tensor '{}' ends at byte {} but the data holds {} (truncated?)", key, e.end,
-                       data_size));
-    }
-    f.entries_[key] = e;
-  }
-  // Two tensors may not share bytes: a write through one would change the other, and a file that
-  // claims so was not written by a safetensors writer.
-  std::vector<std::pair<uint64_t, const std::string*>> spans;
-  for (const auto& [key, e] : f.entries_) {
-    if (e.end > e.begin) spans.emplace_back(e.begin, &key);
-  }
-  std::sort(spans.begin(), spans.end());
-  for (size_t i = 1; i < spans.size(); ++i) {
-    const Entry& previous = f.entries_.at(*spans[i - 1].second);
-    if (spans[i].first < previous.end) {
-      fail(fmt::format("tensors '{}' and '{}' overlap (bytes {}..{} and {}..)",
-                       *spans[i - 1].second, *spans[i].second, previous.begin, previous.end,
-                       spans[i].first));
-    }
-  }
+  safetensors::Header header =
+      safetensors::ParseHeader(std::span<const unsigned char>(
+                                   static_cast<const unsigned char*>(mapping->data), mapping->size),
+                               file.string());
+  f.metadata_ = std::move(header.metadata);
+  for (auto& [key, e] : header.entries)
+    f.entries_[key] = Entry{std::move(e.dtype), std::move(e.shape), e.begin, e.end};
   return f;
 }
 
