@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds ModelGrow into BUILD_DIR (default: build), with ccache when present.
-#   scripts/build.sh [extra cmake -D options...]
+#   [BUILD_TARGETS="a b"] scripts/build.sh [extra cmake -D options...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -19,4 +19,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
 elif (($# > 0)); then
   cmake -S "$root" -B "$build" "$@"
 fi
-cmake --build "$build" -j "$jobs"
+# Only the targets in BUILD_TARGETS when it is set (the sanitizer builds of the parsers use it).
+targets=()
+[[ -n ${BUILD_TARGETS:-} ]] && read -r -a names <<<"$BUILD_TARGETS" && targets=(--target "${names[@]}")
+cmake --build "$build" -j "$jobs" "${targets[@]}"

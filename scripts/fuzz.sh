@@ -3,7 +3,9 @@
 # folder and runs each for SECONDS seconds (default 60), one after another.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]       e.g. scripts/fuzz.sh 3600 safetensors
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), JOBS (default nproc), FUZZ_WORKERS (parallel
-# fuzzing processes per target, default 1).
+# fuzzing processes per target, default 1), FUZZ_RUNS (instead of SECONDS: exactly this many
+# inputs per target from a fixed random seed and the seeds alone, so that two runs try the same
+# inputs -- what CI does; the corpus of earlier runs is not used then).
 # New inputs that reach new code go to FUZZ_BUILD_DIR/corpus/<target>/ (kept between runs); a
 # crash is saved as FUZZ_BUILD_DIR/findings/<target>/crash-*, the run stops with exit 1 and names
 # it. Copy it into tests/fuzz/regressions/<target>/ with the fix: the normal test suite replays it.
@@ -44,8 +46,15 @@ while IFS='|' read -r name dict seeds; do
   corpus=$build/corpus/$name
   findings=$build/findings/$name
   mkdir -p "$corpus" "$findings"
-  args=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -malloc_limit_mb=4096
-        -artifact_prefix="$findings/" -print_final_stats=1)
+  args=(-timeout=25 -rss_limit_mb=4096 -malloc_limit_mb=4096 -artifact_prefix="$findings/"
+        -print_final_stats=1)
+  if [[ -n ${FUZZ_RUNS:-} ]]; then
+    args+=(-runs="$FUZZ_RUNS" -seed=1)
+    corpus=$build/corpus-fixed/$name
+    rm -rf "$corpus" && mkdir -p "$corpus"
+  else
+    args+=(-max_total_time="$seconds")
+  fi
   [[ -n $dict ]] && args+=(-dict="$dict")
   ((workers > 1)) && args+=(-fork="$workers")
   # libFuzzer reads corpus folders only: seed files and folders are gathered into one.
@@ -59,11 +68,13 @@ while IFS='|' read -r name dict seeds; do
       cp "$seed" "$seed_dir/$(echo "$seed" | md5sum | cut -c1-16)"
     fi
   done
-  echo "== fuzz_$name: ${seconds}s"
+  budget=${FUZZ_RUNS:+$FUZZ_RUNS inputs}
+  echo "== fuzz_$name: ${budget:-${seconds}s}"
+  started=$(date +%s)
   if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
            grep -o '[0-9]*$' || echo '?')
-    summary+=("fuzz_$name: clean, $runs executions in ${seconds}s, corpus $(ls "$corpus" | wc -l)")
+    summary+=("fuzz_$name: clean, $runs executions in $(($(date +%s) - started)) s, corpus $(ls "$corpus" | wc -l)")
   else
     failed+=("$name")
     summary+=("fuzz_$name: FAILED, see $build/fuzz_$name.log and $findings/")

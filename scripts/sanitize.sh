@@ -3,7 +3,9 @@
 #   scripts/sanitize.sh address [ctest args...]   ASan + UBSan (build-asan/), default: -L unit
 #   scripts/sanitize.sh thread  [ctest args...]   TSan (build-tsan/), default: the data loader's
 #                                                 worker threads, export and the text cache
-# Environment: JOBS (default nproc), SANITIZE_BUILD_DIR, CC/CXX (default: the system compiler).
+# Environment: JOBS (default nproc), SANITIZE_BUILD_DIR, CC/CXX (default: the system compiler),
+# SANITIZE_TARGETS (build only these targets, e.g. the parsers' tests on a small machine; then
+# name their tests in the ctest arguments too, e.g. -R 'Fuzz|Limits|Tokenizer').
 # LibTorch, HDF5, FFmpeg and OpenBLAS are Debian's uninstrumented libraries: what the sanitizers
 # report inside them is suppressed by scripts/sanitizers/*.supp (each entry says why); what they
 # report in our code fails the test that ran it.
@@ -18,7 +20,8 @@ esac
 shift
 build=${SANITIZE_BUILD_DIR:-$root/build-$suffix}
 jobs=${JOBS:-$(nproc)}
-BUILD_DIR=$build JOBS=$jobs "$root/scripts/build.sh" -DMODELGROW_SANITIZE="$kind"
+BUILD_DIR=$build JOBS=$jobs BUILD_TARGETS=${SANITIZE_TARGETS:-} "$root/scripts/build.sh" \
+  -DMODELGROW_SANITIZE="$kind"
 
 supp=$root/scripts/sanitizers
 # Plugins and the CLI are started by tests as child processes and inherit these.

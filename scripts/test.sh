@@ -10,4 +10,13 @@ echo "build: $((built - start)) s"
 cd "$build"
 # Each test uses one intra-op thread; ctest runs as many tests at once as there are cores.
 OMP_NUM_THREADS=1 ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@"
-echo "tests: $(($(date +%s) - built)) s"
+tested=$(date +%s)
+echo "tests: $((tested - built)) s"
+# The fuzz targets that need no LibTorch, built with clang, libFuzzer, ASan and UBSan, each on
+# the same fixed 50000 inputs (scripts/fuzz.sh; longer runs: docs/reliability.md). Skipped when
+# tests are selected by arguments.
+if (($# == 0)); then
+  FUZZ_RUNS=${FUZZ_RUNS:-50000} FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$root/build-fuzz} \
+    "$root/scripts/fuzz.sh"
+  echo "fuzzing: $(($(date +%s) - tested)) s"
+fi
