@@ -169,6 +169,23 @@ TEST(Options, CanonicalTomlWritesNumbersAsPeopleDo) {
   EXPECT_DOUBLE_EQ(back.Table("t").Table("inline").Double("x", 0), 1.5);
 }
 
+// Found by fuzz_options: a string that starts with a newline was written as a multi-line string,
+// and TOML drops that newline when reading one.
+TEST(Options, CanonicalTomlKeepsEveryCharacterOfStringsAndKeys) {
+  Options o = Options::ParseString(
+      "a = \"\\nstarts with a newline\"\nc = \"tab\\there \\\"q\\\" \\\\ \\u0001 "
+      "caf\u00e9\"\n\"key\\nwith newline\" = 1\n[\"t\\n\"]\nx = '\\n'\n",
+      "s.toml");
+  const std::string toml = o.ToToml();
+  Options back = Options::ParseString(toml, "back.toml");
+  EXPECT_EQ(back.ToJson(), o.ToJson()) << toml;
+  EXPECT_EQ(back.String("a", ""), "\nstarts with a newline") << toml;
+  EXPECT_EQ(back.String("c", ""), "tab\there \"q\" \\ \x01 caf\u00e9") << toml;
+  EXPECT_EQ(back.Int("key\nwith newline", 0), 1) << toml;
+  EXPECT_EQ(back.Table("t\n").String("x", ""), "\\n") << toml;
+  EXPECT_EQ(back.ToToml(), toml);
+}
+
 TEST(Options, AFolderIsNotAManifest) {
   TempDir dir;
   EXPECT_THROW_WITH(Options::ParseFile(dir.path()), InputError, "is a folder, not a TOML file");

@@ -722,8 +722,11 @@ Options Options::MergedOver(const Options& base) const {
   Options merged = base.Subset();
   merged.path_ = path_;
   if (table_ != nullptr) {
-    for (const auto& [k, v] : *AsTable(table_)) {
-      v.visit([&](auto&& value) { AsMutableTable(merged.table_)->insert_or_assign(k, value); });
+    // Not a structured binding: clang before 16 cannot capture one in a lambda (the fuzz build).
+    for (const auto& entry : *AsTable(table_)) {
+      const auto& key = entry.first;
+      entry.second.visit(
+          [&](auto&& value) { AsMutableTable(merged.table_)->insert_or_assign(key, value); });
     }
   }
   return merged;
@@ -736,14 +739,50 @@ namespace {
 // 0.00050000000000000001), which is also unique, as stage keys need.
 void EmitValue(std::ostream& out, const toml::node& node);
 
+// A basic string ("..."), every character that needs it escaped. toml++'s own writer picks a
+// literal or multi-line form by content, and a multi-line string loses a newline it starts with
+// when read back (the TOML rule for the one after the opening quotes): found by fuzz_options.
+std::string QuoteString(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
+        } else {
+          out += c;  // UTF-8 passes through: toml++ read it, so it is valid
+        }
+    }
+  }
+  return out + "\"";
+}
+
 std::string QuoteKey(const std::string& key) {
   bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
-  if (bare) return key;
-  std::ostringstream out;
-  out << toml::value<std::string>(key);
-  return out.str();
+  return bare ? key : QuoteString(key);
 }
 
 std::string FloatText(double v) {
@@ -791,6 +830,8 @@ void EmitValue(std::ostream& out, const toml::node& node) {
     out << "]";
   } else if (const auto* t = node.as_table()) {
     EmitInlineTable(out, *t);
+  } else if (const auto* text = node.as_string()) {
+    out << QuoteString(text->get());
   } else {
     node.visit([&](const auto& v) { out << v; });
   }
