@@ -12,9 +12,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-}
+# Tests that load SentencePiece's own library (T5 and Llama tokenizers from a .model file) cannot
+# run under a sanitizer: libmodelgrow_text opens it with RTLD_DEEPBIND to keep its bundled
+# protobuf (3.14) apart from LibTorch's (3.21), the sanitizer runtimes refuse DEEPBIND
+# (google/sanitizers#611), and without it the two protobufs clash. Our reader of .model files is
+# fuzzed under ASan + UBSan instead (fuzz_sentencepiece).
+sentencepiece_tests='^(Tokenizer|TinyModels|TinyModelOptions|LlmPlugin|T5Plugin|TextCli|Generation|ModelTokenizer|PromptFormat)\.'
 case $kind in
-  address) suffix=asan default_tests=(-L unit) ;;
-  thread) suffix=tsan default_tests=(-R "Loader|Export|TextCache|TextEncoderCache|DataLoader") ;;
+  address) suffix=asan default_tests=(-L unit -E "$sentencepiece_tests") ;;
+  thread) suffix=tsan default_tests=(-R "Loader|Export|TextCache|TextEncoderCache|DataLoader"
+                                      -E "$sentencepiece_tests") ;;
   *) echo "usage: scripts/sanitize.sh address|thread [ctest args...]" >&2; exit 2 ;;
 esac
 shift
