@@ -57,8 +57,7 @@ TEST(WriteFaults, ExportOnAFullDiskFailsCleanlyAndResumes) {
   for (const Fault& fault :
        {Fault{"ENOSPC", 0, "cannot create an HDF5 file"}, Fault{"EIO", 0, "Input/output error"},
         Fault{"ENOSPC", 100, "dataset 'videos/0': cannot write"},
-        Fault{"EIO", 150000, "can't write data"},
-        Fault{"ENOSPC", 300000, "cannot flush"}}) {
+        Fault{"EIO", 150000, "can't write data"}, Fault{"ENOSPC", 300000, "cannot flush"}}) {
     SCOPED_TRACE(fmt::format("{} after {} bytes", fault.error, fault.after));
     TempDir dir;
     const fs::path out = dir / "out";
