@@ -70,6 +70,16 @@ std::string ListSome(const std::vector<std::string>& names) {
   return text;
 }
 
+// The tensor `key` of `store` has the shape the model gives it: an InputError naming the file.
+void CheckShape(const TensorStore& store, const std::string& key, const at::Tensor& tensor) {
+  std::vector<int64_t> shape = store.Shape(key);
+  if (shape != tensor.sizes().vec()) {
+    throw InputError(fmt::format("{}: tensor '{}' has shape [{}] but the model expects [{}]",
+                                 store.FileOf(key).string(), key, fmt::join(shape, ", "),
+                                 fmt::join(tensor.sizes(), ", ")));
+  }
+}
+
 }  // namespace
 
 void CheckpointWriter::AddModel(const STDiT3Impl& model, const CheckpointMeta& meta,
@@ -104,12 +114,7 @@ std::vector<std::string> LoadWeights(STDiT3Impl& model, const TensorStore& store
       if (missing) missing->push_back(key);
       continue;
     }
-    std::vector<int64_t> shape = store.Shape(key);
-    if (shape != tensor.sizes().vec()) {
-      throw InputError(fmt::format("{}: tensor '{}' has shape [{}] but the model expects [{}]",
-                                   store.FileOf(key).string(), key, fmt::join(shape, ", "),
-                                   fmt::join(tensor.sizes(), ", ")));
-    }
+    CheckShape(store, key, tensor);
     tensor.copy_(store.Get(key, tensor.scalar_type()));
     used.insert(key);
   }
@@ -156,12 +161,7 @@ LoadedModel LoadModel(const fs::path& folder, c10::Device device) {
         if (key != "rope.freqs") absent.push_back(key);
         continue;
       }
-      std::vector<int64_t> shape = store.Shape(key);
-      if (shape != tensor.sizes().vec()) {
-        throw InputError(fmt::format("{}: tensor '{}' has shape [{}] but the model expects [{}]",
-                                     store.FileOf(key).string(), key, fmt::join(shape, ", "),
-                                     fmt::join(tensor.sizes(), ", ")));
-      }
+      CheckShape(store, key, tensor);
     }
     if (!absent.empty()) {
       std::set<std::string> known;
