@@ -117,31 +117,8 @@ test_options_error = "init"
   std::vector<PlannedBlock> Plan(const STDiT3Impl& model) const {
     const int64_t n = static_cast<int64_t>(DepthUnits(model, lists_).size());
     const int64_t p = NewBlocks(n);
-    std::vector<UnitInsertion> insertions;
-    if (placement_ == "prefix") {
-      insertions.push_back({-1, 0, p});
-    } else if (placement_ == "suffix") {
-      insertions.push_back({n, n - 1, p});
-    } else {
-      if (n % group_ != 0) {
-        throw InputError(fmt::format(
-            "group = {} does not divide the model's N = {} {}: insert stacking needs N/M whole "
-            "groups",
-            group_, n, UnitNoun()));
-      }
-      if ((p * group_) % n != 0) {
-        throw InputError(fmt::format(
-            "new_blocks = {} does not fit N = {} {} and group = {}: each of the N/M = {} groups "
-            "gets P·M/N = {}·{}/{} new blocks, which must be a whole number (P a multiple of {})",
-            p, n, UnitNoun(), group_, n / group_, p, group_, n, n / group_));
-      }
-      const int64_t per_group = p * group_ / n;
-      for (int64_t g = 0; g < n / group_; ++g) {
-        int64_t last = (g + 1) * group_ - 1;
-        insertions.push_back({last, last, per_group});
-      }
-    }
-    return PlanWithInsertions(model, lists_, insertions);
+    return PlanWithInsertions(model, lists_,
+                              StackingInsertions(n, placement_, p, group_, UnitNoun()));
   }
 
   std::string UnitNoun() const {

@@ -14,36 +14,14 @@
 //
 // Hidden-size growth is not offered: it changes the LayerNorm statistics (the norms have no
 // affine parameters to compensate) and the fixed sin/cos position embedding, so it cannot be exact.
-#include <functional>
-
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include "modelgrow/sdk/block_plan.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/width_growth.h"
 
 namespace modelgrow {
 namespace {
-
-using Fill = std::function<torch::Tensor(const std::vector<int64_t>& shape)>;
-
-// `t` viewed along `dim` as [segments, size / segments] grown to [segments, new_per_segment];
-// the added entries come from `fill`.
-torch::Tensor GrowSegments(const torch::Tensor& t, int64_t dim, int64_t segments,
-                           int64_t new_per_segment, const Fill& fill) {
-  std::vector<int64_t> sizes = t.sizes().vec();
-  const int64_t old_per_segment = sizes[dim] / segments;
-  std::vector<int64_t> view = sizes;
-  view[dim] = old_per_segment;
-  view.insert(view.begin() + dim, segments);
-  std::vector<int64_t> added = view;
-  added[dim + 1] = new_per_segment - old_per_segment;
-  torch::Tensor grown =
-      torch::cat({t.reshape(view), fill(added).to(t.device(), t.scalar_type())}, dim + 1);
-  sizes[dim] = segments * new_per_segment;
-  return grown.reshape(sizes);
-}
 
 class WidthOperator : public GrowthOperator {
  public:
@@ -98,126 +76,39 @@ test_options_error = "hidden-size growth is not offered"
     }
   }
 
-  void Check(const STDiT3Impl& model) const override {
-    const STDiT3Config& c = model.config();
-    if (mlp_hidden_ > 0 && mlp_hidden_ <= c.resolved_mlp_hidden()) {
-      throw InputError(fmt::format("mlp_hidden = {} must be larger than the current MLP width {}",
-                                   mlp_hidden_, c.resolved_mlp_hidden()));
-    }
-    if (heads_ > 0 && heads_ <= c.num_heads) {
-      throw InputError(
-          fmt::format("heads = {} must be larger than the current {} heads", heads_, c.num_heads));
-    }
-    for (const auto* list : {&model.spatial_blocks(), &model.temporal_blocks()}) {
-      for (size_t i = 0; i < list->size(); ++i) {
-        for (const auto& item : (*list)[i]->named_modules()) {
-          auto* linear = dynamic_cast<const LinearImpl*>(item.value().get());
-          if (linear != nullptr && linear->has_lora()) {
-            throw InputError(fmt::format(
-                "{}.{} has LoRA adapters, which width growth cannot resize; merge them first "
-                "(op lora with merge = true)",
-                BlockKeyPrefix({(*list)[i]->temporal(), static_cast<int64_t>(i)}), item.key()));
-          }
-        }
-      }
-    }
-  }
+  void Check(const STDiT3Impl& model) const override { CheckWidthGrowth(model, Spec()); }
 
   void Grow(GrowthContext& context, GrowthReport& report) override {
-    STDiT3Impl& model = context.model;
-    const STDiT3Config& c = model.config();
+    const STDiT3Config& c = context.model.config();
     const int64_t head_dim = c.resolved_head_dim();
     const int64_t old_heads = c.num_heads, old_mlp = c.resolved_mlp_hidden();
-    const int64_t heads = heads_ > 0 ? heads_ : old_heads;
-    const int64_t mlp = mlp_hidden_ > 0 ? mlp_hidden_ : old_mlp;
-    generator_ = at::detail::createCPUGenerator(context.seed);
-    state_ = context.optimizer_state;
-    resized_ = 0;
-
-    for (const auto* list : {&model.spatial_blocks(), &model.temporal_blocks()}) {
-      for (size_t i = 0; i < list->size(); ++i) {
-        STDiT3Block block = (*list)[i];
-        std::string prefix = BlockKeyPrefix({block->temporal(), static_cast<int64_t>(i)}) + ".";
-        if (heads != old_heads) {
-          const int64_t inner = heads * head_dim;
-          GrowOutputs(prefix + "attn.qkv", block->attn->qkv, 3, inner);
-          GrowInputs(prefix + "attn.proj", block->attn->proj, inner);
-          for (size_t k = 0; k < block->cross_attns.size(); ++k) {
-            CrossAttention cross = block->cross_attns[k];
-            std::string name = prefix + CrossAttentionName(static_cast<int64_t>(k));
-            GrowOutputs(name + ".q_linear", cross->q_linear, 1, inner);
-            GrowOutputs(name + ".kv_linear", cross->kv_linear, 2, inner);
-            GrowInputs(name + ".proj", cross->proj, inner);
-          }
-          block->set_heads(heads);
-        }
-        if (mlp != old_mlp) {
-          GrowOutputs(prefix + "mlp.fc1", block->mlp->fc1, 1, mlp);
-          GrowInputs(prefix + "mlp.fc2", block->mlp->fc2, mlp);
-          block->set_mlp_hidden(mlp);
-        }
-      }
-    }
-    model.SetWidth(heads, head_dim, mlp);
+    const int64_t resized = GrowWidth(context.model, Spec(), context.seed, context.optimizer_state);
+    const int64_t heads = c.num_heads, mlp = c.resolved_mlp_hidden();
 
     report.claims_preserving = true;
     report.optimizer_state = OptimizerStatePolicy::kTransformed;
     report.optimizer_note = fmt::format(
         "moments of the {} resized tensors padded with zeros in the new rows/columns; every other "
         "entry carried",
-        resized_);
+        resized);
     report.details = {{"heads", {{"before", old_heads}, {"after", heads}}},
                       {"head_dim", head_dim},
                       {"mlp_hidden", {{"before", old_mlp}, {"after", mlp}}},
                       {"new_inputs", new_inputs_},
                       {"zeroed", "new columns of attn.proj, every cross-attention proj, mlp.fc2"}};
-    state_ = nullptr;
   }
 
  private:
-  // The new rows (outputs) of a layer whose output is `segments` equal parts, each growing to
-  // `per_segment`: random input weights, zero bias.
-  void GrowOutputs(const std::string& name, Linear layer, int64_t segments, int64_t per_segment) {
-    const double bound =
-        std::sqrt(6.0 / static_cast<double>(layer->in_features() + segments * per_segment));
-    Fill weights = [&](const std::vector<int64_t>& shape) {
-      torch::Tensor t = torch::zeros(shape);
-      if (new_inputs_ == "random") t.uniform_(-bound, bound, generator_);
-      return t;
-    };
-    Fill zeros = [](const std::vector<int64_t>& shape) { return torch::zeros(shape); };
-    torch::NoGradGuard no_grad;
-    torch::Tensor bias;
-    if (layer->bias.defined()) bias = GrowSegments(layer->bias, 0, segments, per_segment, zeros);
-    layer->Reset(GrowSegments(layer->weight, 0, segments, per_segment, weights), bias);
-    PadState(name + ".weight", 0, segments, per_segment);
-    if (layer->bias.defined()) PadState(name + ".bias", 0, segments, per_segment);
-  }
-
-  // The new input columns of an output projection: zero, so the new units contribute nothing.
-  void GrowInputs(const std::string& name, Linear layer, int64_t new_in) {
-    Fill zeros = [](const std::vector<int64_t>& shape) { return torch::zeros(shape); };
-    torch::NoGradGuard no_grad;
-    layer->Reset(GrowSegments(layer->weight, 1, 1, new_in, zeros), torch::Tensor());
-    PadState(name + ".weight", 1, 1, new_in);
-  }
-
-  void PadState(const std::string& key, int64_t dim, int64_t segments, int64_t per_segment) {
-    ++resized_;
-    if (state_ == nullptr) return;
-    auto it = state_->find(key);
-    if (it == state_->end()) return;
-    Fill zeros = [](const std::vector<int64_t>& shape) { return torch::zeros(shape); };
-    it->second.exp_avg = GrowSegments(it->second.exp_avg, dim, segments, per_segment, zeros);
-    it->second.exp_avg_sq = GrowSegments(it->second.exp_avg_sq, dim, segments, per_segment, zeros);
+  WidthGrowthSpec Spec() const {
+    return {.heads = heads_,
+            .mlp_hidden = mlp_hidden_,
+            .new_inputs = new_inputs_ == "zero" ? NewWeights::kZero : NewWeights::kRandom,
+            .new_outputs = NewWeights::kZero};
   }
 
   int64_t mlp_hidden_ = 0;  // 0: unchanged
   int64_t heads_ = 0;       // 0: unchanged
   std::string new_inputs_;
-  at::Generator generator_;
-  OptimizerState* state_ = nullptr;
-  int64_t resized_ = 0;
 };
 
 }  // namespace

@@ -232,4 +232,34 @@ BlockPlanResult ApplyBlockPlan(STDiT3Impl& model, const std::vector<PlannedBlock
   return result;
 }
 
+std::vector<UnitInsertion> StackingInsertions(int64_t n, const std::string& placement, int64_t p,
+                                              int64_t group, const std::string& unit_noun) {
+  if (n <= 0) throw InputError(fmt::format("there are no {} to stack", unit_noun));
+  std::vector<UnitInsertion> insertions;
+  if (placement == "prefix") {
+    insertions.push_back({-1, 0, p});
+  } else if (placement == "suffix") {
+    insertions.push_back({n, n - 1, p});
+  } else {
+    if (n % group != 0) {
+      throw InputError(fmt::format(
+          "group = {} does not divide the model's N = {} {}: insert stacking needs N/M whole "
+          "groups",
+          group, n, unit_noun));
+    }
+    if ((p * group) % n != 0) {
+      throw InputError(fmt::format(
+          "new_blocks = {} does not fit N = {} {} and group = {}: each of the N/M = {} groups "
+          "gets P·M/N = {}·{}/{} new blocks, which must be a whole number (P a multiple of {})",
+          p, n, unit_noun, group, n / group, p, group, n, n / group));
+    }
+    const int64_t per_group = p * group / n;
+    for (int64_t g = 0; g < n / group; ++g) {
+      const int64_t last = (g + 1) * group - 1;
+      insertions.push_back({last, last, per_group});
+    }
+  }
+  return insertions;
+}
+
 }  // namespace modelgrow

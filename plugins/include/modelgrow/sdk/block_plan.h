@@ -55,6 +55,16 @@ struct UnitInsertion {
 std::vector<PlannedBlock> PlanWithInsertions(const STDiT3Impl& model, BlockLists lists,
                                              const std::vector<UnitInsertion>& insertions);
 
+// ModelGrow's stacking layouts over N units (stack and msg share them), as insertions:
+//   insert: N/M groups, each its M originals followed by P·M/N copies of the group's last one
+//   prefix: P copies of the first unit, then the N originals
+//   suffix: the N originals, then P copies of the last unit
+// InputError (naming units by `unit_noun`, e.g. "(spatial, temporal) block pairs") when M does
+// not divide N or P·M/N is not whole.
+std::vector<UnitInsertion> StackingInsertions(int64_t n, const std::string& placement,
+                                              int64_t new_units, int64_t group,
+                                              const std::string& unit_noun);
+
 // How the kCopy entries of a plan are initialised.
 enum class NewBlockInit {
   kZero,    // copy, then zero the residual outputs: the block is the identity (exact)

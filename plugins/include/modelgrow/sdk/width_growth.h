@@ -1,0 +1,41 @@
+// Width growth of every block: more attention heads of the same size and a wider MLP, for the
+// operators that do it (width: zero-init expansions; msg: masked units of any init).
+//
+// New heads get new q/k/v rows in each of the three segments of attn.qkv (its output is laid out
+// [3, heads, head_dim]) and of the cross-attentions' q_linear ([heads, head_dim]) and kv_linear
+// ([2, heads, head_dim]), and new input columns in every output projection; new MLP units get new
+// fc1 rows and fc2 columns. New units always come last, so a layer's new inputs are
+// [old width, new width). Optimizer moments of the resized tensors are padded with zeros in the
+// same layout.
+#pragma once
+
+#include <cstdint>
+
+#include "modelgrow/sdk/model.h"
+#include "modelgrow/sdk/optimizer_state.h"
+
+namespace modelgrow {
+
+enum class NewWeights {
+  kZero,
+  kRandom,  // Xavier-uniform bound of the grown matrix, biases zero
+};
+
+struct WidthGrowthSpec {
+  int64_t heads = 0;       // 0: unchanged
+  int64_t mlp_hidden = 0;  // 0: unchanged
+  // The rows that compute the new units (qkv, q_linear, kv_linear, fc1) and the columns that
+  // read them (attn.proj, cross-attention proj, fc2).
+  NewWeights new_inputs = NewWeights::kRandom;
+  NewWeights new_outputs = NewWeights::kZero;
+};
+
+// InputError when `spec` does not grow the model (a smaller or equal width) or a block layer has
+// LoRA adapters (they cannot be resized; merge them first). Changes nothing.
+void CheckWidthGrowth(const STDiT3Impl& model, const WidthGrowthSpec& spec);
+
+// Grows every block and the config; draws from `seed`. Returns how many tensors were resized.
+int64_t GrowWidth(STDiT3Impl& model, const WidthGrowthSpec& spec, uint64_t seed,
+                  OptimizerState* optimizer_state);
+
+}  // namespace modelgrow
