@@ -255,6 +255,38 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   }
 }
 
+// Compute: every training stage records its FLOPs (model/flops.h) and its metrics count them;
+// with [experiment.compute] the report says what each variant took to reach the reference's
+// final loss.
+TEST(EngineCli, TheReportSaysWhatComputeEachVariantTookToReachTheReference) {
+  TempDir dir;
+  fs::path manifest = WriteText(
+      dir / "m.toml", testing::TinyManifest("compute")
+                          .LrSweep("high", "low")
+                          .Table("experiment.compute", "reference = \"low\"\nsmooth = 1\n")
+                          .Text());
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const fs::path& stage : StageDirs(dir / "out", "continue")) {
+    json info = ReadJson(stage / "stage.json");
+    const double per_step = info["flops"]["per_step"].get<double>();
+    EXPECT_GT(per_step, 0);
+    EXPECT_DOUBLE_EQ(info["flops"]["total"].get<double>(), per_step * info["steps"].get<double>());
+    std::istringstream lines(ReadFile(stage / "metrics.jsonl"));
+    std::string line, last;
+    while (std::getline(lines, line)) last = line;
+    EXPECT_DOUBLE_EQ(json::parse(last)["flops"].get<double>(),
+                     info["flops"]["total"].get<double>());
+  }
+  std::string md = ReadFile(dir / "out" / "report" / "report.md");
+  EXPECT_NE(md.find("## Compute to reach the reference's final loss"), std::string::npos) << md;
+  EXPECT_NE(md.find("| lr=high |"), std::string::npos) << md;
+  // The reference reaches its own final loss by definition, and saves nothing against itself.
+  size_t low = md.find("| lr=low |");
+  ASSERT_NE(low, std::string::npos) << md;
+  EXPECT_NE(md.substr(low, md.find('\n', low) - low).find("+0.0%"), std::string::npos) << md;
+}
+
 // Another sweep written into the same folder: the report holds this manifest's runs only, names
 // the others, and --prune removes them. A no-op rerun keeps when the run first started.
 TEST(EngineCli, AReportHoldsOnlyTheRunsOfTheFoldersManifest) {

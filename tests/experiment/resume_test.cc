@@ -207,5 +207,53 @@ TEST_F(ResumeTest, RerunWithoutResumeRefusesAPartlyTrainedStage) {
                  StageDir(reference, "pretrain") / "checkpoint" / "model.safetensors");
 }
 
+// Masked structural growth acts during the continue stage (its training hook ramps the new
+// blocks in over 6 steps): killed mid-ramp and resumed, the stage ends as if never interrupted,
+// and once the ramp is over the checkpoint is a plain model again.
+TEST_F(ResumeTest, AMaskRampKilledMidWayResumesBitIdentical) {
+  manifest_ = testing::WriteText(
+      dir_ / "msg.toml",
+      testing::TinyManifest("msg")
+          .SyntheticData(32)
+          .Table("stages.grow",
+                 "kind = \"grow\"\nfrom = \"pretrain\"\n"
+                 "ops = [{plugin = \"msg\", new_blocks = 1, mlp_hidden = 160, ramp_steps = 6}]\n")
+          .Table("stages.continue",
+                 "kind = \"continue\"\nfrom = \"grow\"\ndata = \"train\"\nsteps = 10\n"
+                 "batch_size = 4\ncheckpoint_every = 2\nlog_every = 1\nworkers = 1\n"
+                 "optimizer_state = \"carry\"\n")
+          .Text());
+  const fs::path reference = dir_ / "reference", out = dir_ / "killed";
+  ASSERT_EQ(testing::RunModelgrow(Args(reference, false), log_), 0) << Log();
+  const fs::path grown = StageDir(reference, "grow") / "checkpoint";
+  json hook = ReadJson(grown / "training_hook.json");
+  EXPECT_EQ(hook["op"], "msg");
+  EXPECT_EQ(hook["state"], (json{{"ramp_steps", 6}, {"steps_done", 0}}));
+  EXPECT_EQ(ReadJson(grown / "config.json")["modelgrow_growth_masks"].size(), 2u + 4u);
+  const fs::path done = StageDir(reference, "continue") / "checkpoint";
+  EXPECT_FALSE(fs::exists(done / "training_hook.json"));
+  EXPECT_FALSE(ReadJson(done / "config.json").contains("modelgrow_growth_masks"));
+
+  // Killed as the step-4 checkpoint goes into place: resumed from step 2, mid-ramp.
+  KillOnRename(out, "*/continue-*/checkpoint", 2);
+  const fs::path cont = StageDir(out, "continue") / "checkpoint";
+  EXPECT_EQ(ReadJson(cont / "training_hook.json")["state"]["steps_done"], 2);
+  EXPECT_DOUBLE_EQ(
+      ReadJson(cont / "config.json")["modelgrow_growth_masks"][0]["value"].get<double>(), 1.0 / 6);
+  ASSERT_EQ(testing::RunModelgrow(Args(out, true), log_), 0) << Log();
+  EXPECT_EQ(ReadJson(StageDir(out, "continue") / "stage.json")["resumed_from"], 2);
+  for (const char* file :
+       {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "trainer_state.json"}) {
+    SCOPED_TRACE(file);
+    ExpectSameFile(cont / file, done / file);
+  }
+  // The config the same too, but for the record of when and how it was written.
+  json killed_config = ReadJson(cont / "config.json"),
+       reference_config = ReadJson(done / "config.json");
+  killed_config.erase("modelgrow");
+  reference_config.erase("modelgrow");
+  EXPECT_EQ(killed_config, reference_config);
+}
+
 }  // namespace
 }  // namespace modelgrow

@@ -382,6 +382,128 @@ TEST(Train, ResumesExactlyFromItsLastCheckpoint) {
             ReadFile(dir / "whole" / "checkpoint" / "model.safetensors"));
 }
 
+// ---------------------------------------------------------------- training hooks
+
+// What a growth operator's hook does (msg's, say): before step k every mask of the model is
+// k / ramp; at 1 it is done. Counts its calls, so a test sees when the trainer called it.
+class RampHook : public TrainingHook {
+ public:
+  explicit RampHook(const json& state, int* calls)
+      : ramp_(state.at("ramp")), done_(state.at("done")), calls_(calls) {}
+  void BeforeStep(STDiT3Impl& model) override {
+    const double c = std::min(1.0, static_cast<double>(done_) / static_cast<double>(ramp_));
+    std::vector<GrowthMask> masks = model.config().growth_masks;
+    for (GrowthMask& m : masks) m.value = c;
+    model.SetGrowthMasks(masks);
+    finished_ = c >= 1;
+    ++done_;
+    ++*calls_;
+  }
+  bool Finished() const override { return finished_; }
+  void Remove(STDiT3Impl& model) override { model.SetGrowthMasks({}); }
+  json State() const override { return {{"ramp", ramp_}, {"done", done_}}; }
+
+ private:
+  int64_t ramp_, done_;
+  int* calls_;
+  bool finished_ = false;
+};
+
+// A model as msg leaves it (a gated block, masked MLP units), its hook record, and a factory.
+void WithRamp(TinyTraining& t, int64_t ramp, int* calls) {
+  t.model->SetGrowthMasks({{"spatial_blocks.0", -1, 0}, {"temporal_blocks.0.mlp.fc2", 64, 0}});
+  t.context.training_hook = {{"op", "test_ramp"},
+                             {"options", json::object()},
+                             {"options_toml", ""},
+                             {"state", {{"ramp", ramp}, {"done", 0}}}};
+  t.context.make_training_hook = [calls](const json& record) {
+    EXPECT_EQ(record["op"], "test_ramp");
+    return std::make_unique<RampHook>(record["state"], calls);
+  };
+}
+
+json MasksOf(const fs::path& checkpoint) {
+  return json::parse(ReadFile(checkpoint / "config.json")).value("modelgrow_growth_masks", json());
+}
+
+TEST(Train, AHookRunsBeforeEveryStepAndIsSavedWithEachCheckpointUntilItEnds) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 6;
+  spec.checkpoint_every = 2;
+  TinyTraining t(dir.path(), spec);
+  int calls = 0;
+  WithRamp(t, 4, &calls);
+  std::vector<json> hooks, masks;
+  t.context.after_step = [&](int64_t step) {
+    const fs::path ckpt = dir / "checkpoint";
+    if (step % 2 != 0) return;
+    hooks.push_back(fs::exists(ckpt / kTrainingHookFile)
+                        ? json::parse(ReadFile(ckpt / kTrainingHookFile))["state"]
+                        : json());
+    masks.push_back(MasksOf(ckpt));
+  };
+  t.Run();
+  // Steps 1..5 ran with c = 0, 1/4, 2/4, 3/4, 1; at 1 the hook went, so step 6 did not call it.
+  EXPECT_EQ(calls, 5);
+  EXPECT_EQ(hooks[0], (json{{"ramp", 4}, {"done", 2}}));
+  EXPECT_EQ(hooks[1], (json{{"ramp", 4}, {"done", 4}}));
+  EXPECT_TRUE(hooks[2].is_null());
+  EXPECT_EQ(masks[0][0]["value"], 0.25);
+  EXPECT_EQ(masks[1][1]["value"], 0.75);
+  EXPECT_EQ(masks[1][1]["first_input"], 64);
+  EXPECT_TRUE(masks[2].is_null());
+  EXPECT_TRUE(t.model->config().growth_masks.empty());
+}
+
+TEST(Train, AHookResumesExactlyWhereItWas) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 8;
+  spec.checkpoint_every = 2;
+  int calls = 0;
+  TinyTraining whole(dir / "whole", spec);
+  WithRamp(whole, 5, &calls);
+  whole.Run();
+  {
+    TinyTraining first(dir / "cut", spec);
+    WithRamp(first, 5, &calls);
+    first.context.after_step = [](int64_t step) {
+      if (step == 3) throw std::runtime_error("interrupted");
+    };
+    EXPECT_THROW(first.Run(), std::runtime_error);
+  }
+  // Resumed from step 2 (c was 1/5 there) by a model that starts without masks, as a process
+  // that rebuilt the stage's model would not have them at the right values.
+  TinyTraining second(dir / "cut", spec);
+  WithRamp(second, 5, &calls);
+  second.model->SetGrowthMasks({{"spatial_blocks.0", -1, 1}, {"temporal_blocks.0.mlp.fc2", 64, 1}});
+  second.context.resume = true;
+  EXPECT_EQ(second.Run().resumed_from, 2);
+  for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
+                           "config.json", "trainer_state.json"}) {
+    EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / file),
+              ReadFile(dir / "whole" / "checkpoint" / file))
+        << file;
+  }
+  EXPECT_FALSE(fs::exists(dir / "cut" / "checkpoint" / kTrainingHookFile));
+}
+
+TEST(Train, AHookThisHostCannotBuildIsNamed) {
+  TempDir dir;
+  TinyTraining t(dir.path(), TinySpec());
+  int calls = 0;
+  WithRamp(t, 2, &calls);
+  t.context.make_training_hook = nullptr;
+  try {
+    t.Run();
+    ADD_FAILURE() << "trained without the hook";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("training hook 'test_ramp'"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Train, ZeroStepsStillLeavesACheckpoint) {
   TempDir dir;
   TrainSpec spec = TinySpec();

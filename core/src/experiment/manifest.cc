@@ -16,6 +16,15 @@ SourcePosition PositionOf(const Options& doc, const std::string& dotted_key) {
 
 }  // namespace
 
+ComputeSpec ComputeSpec::FromOptions(const Options& t) {
+  ComputeSpec c;
+  c.reference = t.String("reference", "");
+  c.target_loss = t.Double("target_loss", 0, {.min = 0});
+  c.smooth = t.Int("smooth", c.smooth, {.min = 1, .max = 1000});
+  t.RejectUnknownKeys();
+  return c;
+}
+
 ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
   ExperimentSpec e;
   e.name = t.RequireString("name");
@@ -27,6 +36,7 @@ ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
   e.threads = static_cast<int>(t.Int("threads", 0, {.min = 0, .max = 1024}));
   e.out = t.String("out", "");
   e.slurm = SlurmSpec::FromOptions(t.Table("slurm"));
+  e.compute = ComputeSpec::FromOptions(t.Table("compute"));
   t.RejectUnknownKeys();
   return e;
 }

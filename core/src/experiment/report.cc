@@ -91,6 +91,12 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   for (const TextTable& t : PromptKindTables(rows)) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }
+  for (const TextTable& t : ComputeTables(runs, manifest.compute)) {
+    md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
+  }
+  for (const TextTable& t : SymmetryTables(runs)) {
+    md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
+  }
   md +=
       "\nLoss: held-out rectified-flow loss (lower is better); Forgetting: its rise over the base "
       "model; "
@@ -121,7 +127,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   }
   folder.AddFile("report.csv", csv);
 
-  folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories));
+  folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, manifest.compute));
   folder.Commit();
 
   std::cout << "\n"

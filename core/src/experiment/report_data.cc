@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -39,6 +40,7 @@ ReportManifest ReadReportManifest(const fs::path& out) {
   ReportManifest m;
   m.name = doc.Table("experiment").String("name", out.filename().string());
   m.description = doc.Table("experiment").String("description", "");
+  m.compute = ComputeSpec::FromOptions(doc.Table("experiment").Table("compute"));
   std::vector<int64_t> seeds = doc.Table("experiment").IntList("seeds", {0});
   std::vector<uint64_t> unsigned_seeds(seeds.begin(), seeds.end());
   for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), unsigned_seeds)) {
@@ -270,6 +272,181 @@ std::vector<TextTable> PromptKindTables(const json& rows) {
     if (t.rows.size() >= 2) tables.push_back(std::move(t));
   }
   return tables;
+}
+
+std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs) {
+  struct Counts {
+    std::map<std::string, std::vector<double>> values;
+    std::map<std::string, int64_t> totals;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Counts> by_row;
+  for (const RunResults& r : runs) {
+    for (const auto& [stage, where] : r.stages.items()) {
+      if (!where.is_object() || !where.contains("dir")) continue;
+      const std::filesystem::path file = r.dir / where["dir"].get<std::string>() / "stage.json";
+      std::error_code ec;
+      if (!std::filesystem::exists(file, ec)) continue;
+      const json info = json::parse(ReadFile(file), nullptr, false);
+      if (!info.is_object() || !info.contains("symmetry")) continue;
+      const json& sym = info["symmetry"];
+      const std::string row = r.variant + " [" + stage + "]";
+      if (!by_row.count(row)) order.push_back(row);
+      Counts& c = by_row[row];
+      for (const std::string unit : {"mlp", "heads", "blocks"}) {
+        const std::string near = unit + "_near_identical";
+        const std::string total = unit == "mlp" ? "mlp_units" : unit;
+        for (const char* when : {"start", "end"}) {
+          c.values[unit + "/" + when].push_back(Field(sym, when).value(near, 0.0));
+        }
+        c.totals[unit] = Field(sym, "end").value(total, int64_t{0});
+      }
+    }
+  }
+  TextTable t;
+  t.title = "Symmetry breaking: units that are near-copies of another (cosine >= 0.999)";
+  t.header = {"Variant [training stage]", "MLP units: start → end", "Heads: start → end",
+              "Blocks: start → end"};
+  for (const std::string& row : order) {
+    Counts& c = by_row[row];
+    double began = 0;
+    for (const char* unit : {"mlp", "heads", "blocks"})
+      began += Aggregate(c.values[std::string(unit) + "/start"]).mean;
+    if (began == 0) continue;
+    std::vector<std::string> cells = {row};
+    for (const char* unit : {"mlp", "heads", "blocks"}) {
+      cells.push_back(fmt::format(
+          "{:.0f} → {:.0f} of {}", Aggregate(c.values[std::string(unit) + "/start"]).mean,
+          Aggregate(c.values[std::string(unit) + "/end"]).mean, c.totals[unit]));
+    }
+    t.rows.push_back(std::move(cells));
+  }
+  if (t.rows.empty()) return {};
+  return {t};
+}
+
+namespace {
+
+// One run's training stages in manifest order: each stage's logged (flops, loss) points.
+struct TrainingCurve {
+  double flops_before = 0;                        // compute of the run's earlier training stages
+  double total = 0;                               // all training stages
+  std::vector<std::pair<double, double>> points;  // the last training stage's
+};
+
+TrainingCurve CurveOf(const RunResults& r) {
+  TrainingCurve curve;
+  double done = 0;
+  for (const auto& [stage, where] : r.stages.items()) {
+    if (!where.is_object() || !where.contains("dir")) continue;
+    const fs::path dir = r.dir / where["dir"].get<std::string>();
+    std::error_code ec;
+    if (!fs::exists(dir / "stage.json", ec) || !fs::exists(dir / "metrics.jsonl", ec)) continue;
+    const json info = json::parse(ReadFile(dir / "stage.json"), nullptr, false);
+    if (!info.is_object() || !info.contains("flops")) continue;
+    curve.flops_before = done;
+    curve.points.clear();
+    std::istringstream lines(ReadFile(dir / "metrics.jsonl"));
+    std::string line;
+    while (std::getline(lines, line)) {
+      const json j = json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("flops") && j.contains("loss"))
+        curve.points.emplace_back(j["flops"].get<double>(), j["loss"].get<double>());
+    }
+    done += info["flops"].value("total", 0.0);
+  }
+  curve.total = done;
+  return curve;
+}
+
+// The mean of the `smooth` points ending at each point.
+std::vector<double> Smoothed(const std::vector<std::pair<double, double>>& points, int64_t smooth) {
+  std::vector<double> out;
+  double sum = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    sum += points[i].second;
+    if (i >= static_cast<size_t>(smooth)) sum -= points[i - smooth].second;
+    out.push_back(sum / static_cast<double>(std::min<size_t>(i + 1, smooth)));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec) {
+  if (spec.reference.empty() && spec.target_loss <= 0) return {};
+  auto is_reference = [&](const RunResults& r) {
+    if (r.variant == spec.reference) return true;
+    for (const auto& [axis, label] : Field(r.results, "labels").items()) {
+      if (axis != "seed" && label == spec.reference) return true;
+    }
+    return false;
+  };
+  std::map<std::string, TrainingCurve> curves;
+  std::vector<double> reference_final;
+  for (const RunResults& r : runs) {
+    curves[r.id] = CurveOf(r);
+    const std::vector<double> smooth = Smoothed(curves[r.id].points, spec.smooth);
+    if (is_reference(r) && !smooth.empty()) reference_final.push_back(smooth.back());
+  }
+  double target = spec.target_loss;
+  if (target <= 0) {
+    if (reference_final.empty()) return {};
+    target = Aggregate(reference_final).mean;
+  }
+  // variant -> per run: total, final loss, flops to target (NaN: not reached)
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::tuple<double, double, double>>> rows;
+  std::vector<double> reference_to_target;
+  for (const RunResults& r : runs) {
+    const TrainingCurve& c = curves[r.id];
+    if (c.points.empty()) continue;
+    const std::vector<double> smooth = Smoothed(c.points, spec.smooth);
+    double reached = std::numeric_limits<double>::quiet_NaN();
+    for (size_t i = 0; i < smooth.size(); ++i) {
+      if (smooth[i] <= target) {
+        reached = c.flops_before + c.points[i].first;
+        break;
+      }
+    }
+    if (!rows.count(r.variant)) order.push_back(r.variant);
+    rows[r.variant].emplace_back(c.total, smooth.back(), reached);
+    if (is_reference(r) && !std::isnan(reached)) reference_to_target.push_back(reached);
+  }
+  const double reference_flops =
+      reference_to_target.empty() ? 0 : Aggregate(reference_to_target).mean;
+  TextTable t;
+  t.title = fmt::format("Compute to reach {} (training loss {:.4f}, mean of the last {} logged)",
+                        spec.target_loss > 0 ? "the target loss" : "the reference's final loss",
+                        target, spec.smooth);
+  t.header = {"Variant", "Training FLOPs", "Final loss", "FLOPs to target", "Saving"};
+  for (const std::string& variant : order) {
+    std::vector<double> totals, finals, reached;
+    int missed = 0;
+    for (const auto& [total, final_loss, to_target] : rows[variant]) {
+      totals.push_back(total);
+      finals.push_back(final_loss);
+      if (std::isnan(to_target)) {
+        ++missed;
+      } else {
+        reached.push_back(to_target);
+      }
+    }
+    std::string to_target = "not reached";
+    std::string saving = "—";
+    if (!reached.empty()) {
+      const double mean = Aggregate(reached).mean;
+      to_target = fmt::format("{:.3g}", mean);
+      if (missed > 0)
+        to_target += fmt::format(" ({} of {} runs)", reached.size(), rows[variant].size());
+      if (reference_flops > 0) saving = fmt::format("{:+.1f}%", 100 * (1 - mean / reference_flops));
+    }
+    const Stat loss = Aggregate(finals);
+    t.rows.push_back({variant, fmt::format("{:.3g}", Aggregate(totals).mean),
+                      fmt::format("{:.4f} ± {:.4f}", loss.mean, loss.std), to_target, saving});
+  }
+  if (t.rows.empty()) return {};
+  return {t};
 }
 
 }  // namespace report

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/experiment/manifest.h"
+
 namespace modelgrow::report {
 
 using json = nlohmann::json;
@@ -36,6 +38,7 @@ struct ReportManifest {
   std::string name;
   std::string description;
   std::vector<std::string> run_folders;  // in the manifest's run order
+  ComputeSpec compute;                   // [experiment.compute]
 };
 ReportManifest ReadReportManifest(const std::filesystem::path& out);
 
@@ -84,5 +87,17 @@ struct TextTable {
 // row per kind ("short prompts", "short prompts, rewritten", "detailed prompts"), a column per
 // variant. Shows what rewriting a short prompt buys against writing a detailed one.
 std::vector<TextTable> PromptKindTables(const json& rows);
+
+// Symmetry breaking per training stage (growth/symmetry.h): MLP units, heads and blocks that are
+// near-copies of another at the stage's start and at its end, mean over seeds. Rows only for
+// stages that began with some; no table when none did.
+std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs);
+
+// Compute to reach a target loss (the growth zoo's number, as the papers quote it): per variant,
+// its training FLOPs over all training stages (model/flops.h), its final training loss, the FLOPs
+// at which its last training stage's smoothed loss first reaches the target (earlier stages'
+// compute included), and the saving against the reference variant's own FLOPs to the target.
+// No table without [experiment.compute].
+std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec);
 
 }  // namespace modelgrow::report

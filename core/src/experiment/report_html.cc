@@ -149,7 +149,7 @@ std::vector<std::pair<double, double>> ReadCurve(const fs::path& file) {
 
 std::string RenderHtml(const std::string& name, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
-                       const std::vector<Column>& categories) {
+                       const std::vector<Column>& categories, const ComputeSpec& compute) {
   // HTML: tables, loss curves, and video grids.
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
@@ -167,6 +167,12 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
   if (!categories.empty())
     html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
   for (const TextTable& t : PromptKindTables(rows)) {
+    html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
+  }
+  for (const TextTable& t : ComputeTables(runs, compute)) {
+    html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
+  }
+  for (const TextTable& t : SymmetryTables(runs)) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
   }
 

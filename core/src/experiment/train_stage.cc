@@ -4,9 +4,13 @@
 #include <torch/torch.h>
 
 #include "modelgrow/data/loader.h"
+#include "modelgrow/growth/symmetry.h"
+#include "modelgrow/host/training_hook_factory.h"
 #include "modelgrow/host/vae_loading.h"
 #include "modelgrow/io/optimizer_file.h"
+#include "modelgrow/model/flops.h"
 #include "modelgrow/train/trainer.h"
+#include "modelgrow/train/training_hook_record.h"
 #include "run_context.h"
 
 namespace modelgrow {
@@ -19,6 +23,7 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   const OptimizerState* initial = nullptr;
   OptimizerState carried;
   bool resuming = resume_ && fs::exists(dir / "checkpoint" / "trainer_state.json");
+  fs::path from;  // the checkpoint the stage starts from, if any
   if (s.kind == StageKind::kPretrain && s.train.init.empty()) {
     STDiT3Config config = m_.model_config();
     config.condition0_name = m_.condition0_text();
@@ -30,7 +35,7 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
     model->to(device_);
     ApplyNullPolicies(*model, 0);
   } else {
-    fs::path from =
+    from =
         s.kind == StageKind::kPretrain ? fs::path(s.train.init) : dirs_.at(s.from) / "checkpoint";
     model = LoadModel(from, device_).model;
     std::error_code ec;
@@ -67,12 +72,23 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
                                          {"frames", first.video.size(1)},
                                          {"fps", first.fps},
                                          {"flow", s.train.flow.ToJson()}};
+  context.flops_per_sample = TrainingFlopsPerSample(model->config(), first.video.size(1),
+                                                    first.video.size(2), first.video.size(3));
+  if (s.train.flops > 0) {
+    const double per_step =
+        context.flops_per_sample * static_cast<double>(s.train.batch_size * s.train.grad_accum);
+    context.spec.steps = std::max<int64_t>(1, static_cast<int64_t>(s.train.flops / per_step));
+  }
   context.initial_optimizer_state = initial;
+  if (!from.empty()) context.training_hook = ReadTrainingHookRecord(from);
+  context.make_training_hook = TrainingHookFactory(registry_, device_);
   context.resume = resuming;
   context.label = fmt::format("{} {}", run_.id, s.name);
   context.device = device_;
   context.comm = &comm_;
+  const SymmetryStats symmetry_start = MeasureSymmetry(*model);
   TrainResult r = Train(context);
+  const SymmetryStats symmetry_end = MeasureSymmetry(*model);
   return {
       {"steps", r.steps},
       {"resumed_from", r.resumed_from},
@@ -81,12 +97,18 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
       {"train_seconds", r.seconds},
       {"steps_per_second", r.steps_per_second},
       {"samples_per_second", r.samples_per_second},
+      {"flops",
+       {{"per_sample", context.flops_per_sample},
+        {"per_step",
+         context.flops_per_sample * static_cast<double>(s.train.batch_size * s.train.grad_accum)},
+        {"total", r.flops}}},
       {"params", model->NumParameters()},
       {"trainable", model->NumTrainableParameters()},
       {"world_size", r.world_size},
       {"optimizer",
        {{"sharded", r.sharded_optimizer}, {"moment_bytes_per_rank", r.optimizer_bytes_per_rank}}},
-      {"loader", loader->Stats()}};
+      {"loader", loader->Stats()},
+      {"symmetry", {{"start", symmetry_start.ToJson()}, {"end", symmetry_end.ToJson()}}}};
 }
 
 }  // namespace modelgrow

@@ -6,6 +6,7 @@
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/train/training_hook_record.h"
 
 namespace modelgrow {
 
@@ -37,6 +38,12 @@ GrowCheckpointResult GrowCheckpoint(const GrowCheckpointRequest& request) {
     throw InputError(
         fmt::format("{}: already exists (choose another output, or --overwrite to replace it)",
                     request.output.string()));
+  }
+  if (fs::exists(request.input / kTrainingHookFile, ec) && !request.steps.empty()) {
+    throw InputError(fmt::format(
+        "{}: this checkpoint is part-way through a training hook ({}: e.g. new units still fading "
+        "in); train until it finishes before growing it again",
+        request.input.string(), kTrainingHookFile));
   }
   LoadedModel loaded = LoadModel(request.input, request.device);
   OptimizerState state;
@@ -78,8 +85,29 @@ GrowCheckpointResult GrowCheckpoint(const GrowCheckpointRequest& request) {
   result.report["optimizer_state"] = has_state ? json(kOptimizerStateFile) : json(nullptr);
   result.report["provenance"] = meta.provenance;
 
+  // The hook one step asked the training after growth to run (sdk/training_hook.h), with what
+  // the training stage needs to build the same operator again.
+  json hook;
+  for (size_t i = 0; i < result.reports.size(); ++i) {
+    const GrowthReport& r = result.reports[i];
+    if (r.training_hook.is_null()) continue;
+    if (!hook.is_null()) {
+      throw InputError(fmt::format(
+          "growth steps '{}' and '{}' both need a training hook; only one per growth is supported",
+          hook["op"].get<std::string>(), r.op));
+    }
+    hook = {{"op", r.op},
+            {"options", r.options},
+            {"options_toml", request.steps[i].options.ToToml()},
+            {"state", r.training_hook}};
+  }
+  if (request.steps.empty() && fs::exists(request.input / kTrainingHookFile, ec)) {
+    hook = ReadTrainingHookRecord(request.input);
+  }
+
   CheckpointWriter writer(request.output);
   writer.AddModel(*loaded.model, meta);
+  if (!hook.is_null()) writer.AddJson(kTrainingHookFile, hook);
   if (has_state) {
     WriteOptimizerStateTo(writer, state);
     result.wrote_optimizer_state = true;

@@ -68,7 +68,9 @@ torch::Tensor STDiT3BlockImpl::forward(const torch::Tensor& x_in, const BlockInp
   h = mlp(h);
   gated = part(mod, 5) * h;
   if (masked) gated = SelectFrames(in.x_mask, gated, part(mod0, 5) * h, frames, spatial);
-  return x + gated;
+  x = x + gated;
+  if (growth_gate_ != 1) x = x_in + growth_gate_ * (x - x_in);
+  return x;
 }
 
 namespace {
@@ -159,10 +161,13 @@ std::shared_ptr<STDiT3BlockImpl> STDiT3BlockImpl::Copy() const {
   auto copy_modules = copy->named_modules();
   for (const auto& item : named_modules()) {
     auto* linear = dynamic_cast<const LinearImpl*>(item.value().get());
-    if (linear == nullptr || !linear->has_lora()) continue;
+    if (linear == nullptr) continue;
     auto* target = dynamic_cast<LinearImpl*>(copy_modules[item.key()].get());
+    target->SetInputMask(linear->input_mask_first(), linear->input_mask_value());
+    if (!linear->has_lora()) continue;
     target->AddLora(linear->lora_rank(), linear->lora_alpha(), linear->lora_dropout());
   }
+  copy->set_growth_gate(growth_gate_);
   torch::NoGradGuard no_grad;
   auto target_params = copy->named_parameters();
   for (const auto& item : named_parameters()) {

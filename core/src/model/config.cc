@@ -55,6 +55,11 @@ void STDiT3Config::Validate() const {
   }
   if (depth < 0) fail(fmt::format("depth must be >= 0, got {}", depth));
   if (head_dim < 0) fail(fmt::format("head_dim must be >= 0, got {}", head_dim));
+  if (pos_embed_dim < 0 ||
+      (pos_embed_dim > 0 && (pos_embed_dim % 4 != 0 || hidden_size % pos_embed_dim != 0))) {
+    fail(fmt::format("pos_embed_dim {} must be a multiple of 4 that divides hidden_size {}",
+                     pos_embed_dim, hidden_size));
+  }
   for (int i = 0; i < 3; ++i) {
     if (patch_size[i] <= 0) fail(fmt::format("patch_size[{}] must be positive", i));
   }
@@ -79,6 +84,19 @@ void STDiT3Config::Validate() const {
   bound("input_sq_size", input_sq_size, limits::kMaxWidth);
   bound("mlp_hidden_size", mlp_hidden_size, limits::kMaxWidth);
   bound("text conditions", static_cast<int64_t>(extra_conditions.size()), 64);
+  bound("growth masks", static_cast<int64_t>(growth_masks.size()), 4 * limits::kMaxLayers);
+  for (const GrowthMask& m : growth_masks) {
+    if (m.module.empty()) fail("a growth mask names no module");
+    if (!std::isfinite(m.value) || m.value < 0 || m.value > 1) {
+      fail(fmt::format("growth mask of '{}' is {}, expected a value in [0, 1]", m.module, m.value));
+    }
+    if (m.first_input < -1) {
+      fail(
+          fmt::format("growth mask of '{}' has first_input {}, expected -1 (a whole block) or an "
+                      "input index",
+                      m.module, m.first_input));
+    }
+  }
   // Checked as a double first: hidden_size * mlp_ratio may not fit an integer at all.
   if (!(mlp_ratio > 0) || static_cast<double>(hidden_size) * mlp_ratio > limits::kMaxWidth)
     fail(fmt::format("mlp_ratio {} gives an MLP hidden size outside (0, {}]", mlp_ratio,
@@ -155,6 +173,8 @@ json STDiT3Config::ToJson() const {
   j["torch_dtype"] = "float32";
   // What Open-Sora's config lacks, only when it differs from what Open-Sora would assume.
   if (head_dim > 0 && head_dim * num_heads != hidden_size) j["modelgrow_head_dim"] = head_dim;
+  if (pos_embed_dim > 0 && pos_embed_dim != hidden_size)
+    j["modelgrow_pos_embed_dim"] = pos_embed_dim;
   if (mlp_hidden_size > 0 &&
       mlp_hidden_size != static_cast<int64_t>(static_cast<double>(hidden_size) * mlp_ratio)) {
     j["modelgrow_mlp_hidden_size"] = mlp_hidden_size;
@@ -176,6 +196,13 @@ json STDiT3Config::ToJson() const {
       order.push_back(fmt::format("{}{}", ref.temporal ? 't' : 's', ref.index));
     }
     j["modelgrow_block_order"] = order;
+  }
+  if (!growth_masks.empty()) {
+    json list = json::array();
+    for (const GrowthMask& m : growth_masks) {
+      list.push_back({{"module", m.module}, {"first_input", m.first_input}, {"value", m.value}});
+    }
+    j["modelgrow_growth_masks"] = list;
   }
   return j;
 }
@@ -217,11 +244,16 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   if (type != "STDiT3") {
     throw InputError(fmt::format("{}: model_type is '{}', expected 'STDiT3'", source, type));
   }
-  static const char* kKnownExtras[] = {
-      "modelgrow_head_dim",           "modelgrow_mlp_hidden_size",
-      "modelgrow_condition0_name",    "modelgrow_text_conditions",
-      "modelgrow_num_spatial_blocks", "modelgrow_num_temporal_blocks",
-      "modelgrow_block_order",        "modelgrow"};
+  static const char* kKnownExtras[] = {"modelgrow_head_dim",
+                                       "modelgrow_pos_embed_dim",
+                                       "modelgrow_mlp_hidden_size",
+                                       "modelgrow_condition0_name",
+                                       "modelgrow_text_conditions",
+                                       "modelgrow_num_spatial_blocks",
+                                       "modelgrow_num_temporal_blocks",
+                                       "modelgrow_block_order",
+                                       "modelgrow_growth_masks",
+                                       "modelgrow"};
   for (const auto& [key, value] : j.items()) {
     if (key.rfind("modelgrow", 0) != 0) continue;
     if (std::find(std::begin(kKnownExtras), std::end(kKnownExtras), key) ==
@@ -246,6 +278,7 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   c.class_dropout_prob = Field<double>(j, "class_dropout_prob", c.class_dropout_prob, source);
   c.input_sq_size = Field<int64_t>(j, "input_sq_size", c.input_sq_size, source);
   c.head_dim = Field<int64_t>(j, "modelgrow_head_dim", 0, source);
+  c.pos_embed_dim = Field<int64_t>(j, "modelgrow_pos_embed_dim", 0, source);
   c.mlp_hidden_size = Field<int64_t>(j, "modelgrow_mlp_hidden_size", 0, source);
   c.condition0_name = Field<std::string>(j, "modelgrow_condition0_name", "t5", source);
   if (auto it = j.find("modelgrow_text_conditions"); it != j.end()) {
@@ -277,6 +310,21 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
           fmt::format("{}: block order entry '{}' is not s<i> or t<i>", source, entry));
     }
     c.block_order.push_back({entry[0] == 't', std::stoll(digits)});
+  }
+  if (auto it = j.find("modelgrow_growth_masks"); it != j.end()) {
+    if (!it->is_array()) {
+      throw InputError(fmt::format("{}: modelgrow_growth_masks must be an array", source));
+    }
+    for (const auto& item : *it) {
+      if (!item.is_object())
+        throw InputError(fmt::format("{}: modelgrow_growth_masks holds {}, expected objects",
+                                     source, item.type_name()));
+      GrowthMask mask;
+      mask.module = Field<std::string>(item, "module", "", source);
+      mask.first_input = Field<int64_t>(item, "first_input", -1, source);
+      mask.value = Field<double>(item, "value", 1.0, source);
+      c.growth_masks.push_back(mask);
+    }
   }
   try {
     c.Validate();

@@ -39,7 +39,13 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
     bias = register_parameter("bias", torch::zeros({out_features}, ModelInitOptions()));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+torch::Tensor LinearImpl::forward(const torch::Tensor& x_in) {
+  torch::Tensor x = x_in;
+  if (mask_first_ >= 0) {
+    torch::Tensor mask = torch::ones({x.size(-1)}, x.options());
+    mask.slice(0, mask_first_).fill_(mask_value_);
+    x = x * mask;
+  }
   torch::Tensor y = LinearForward(x, weight, bias);
   if (lora_rank_ > 0) {
     torch::Tensor h = x;
@@ -60,6 +66,15 @@ void LinearImpl::Reset(torch::Tensor new_weight, torch::Tensor new_bias) {
   torch::NoGradGuard no_grad;
   weight.set_data(new_weight);
   if (bias.defined() && new_bias.defined()) bias.set_data(new_bias);
+}
+
+void LinearImpl::SetInputMask(int64_t first, double value) {
+  if (first >= in_features()) {
+    throw InputError(
+        fmt::format("an input mask from input {} of a layer with {} inputs", first, in_features()));
+  }
+  mask_first_ = first < 0 ? -1 : first;
+  mask_value_ = first < 0 ? 1.0 : value;
 }
 
 void LinearImpl::AddLora(int64_t rank, double alpha, double dropout) {

@@ -2,6 +2,7 @@
 #include "modelgrow/model/init_device.h"
 
 #include <cmath>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -78,6 +79,7 @@ STDiT3Impl::STDiT3Impl(const STDiT3Config& config) : config_(config) {
     for (auto& cross : block->cross_attns) cross->proj->weight.zero_();
     block->mlp->fc2->weight.zero_();
   }
+  if (!config_.growth_masks.empty()) SetGrowthMasks(std::vector<GrowthMask>(config_.growth_masks));
 }
 
 BlockSpec STDiT3Impl::MakeBlockSpec(bool temporal) const {
@@ -124,6 +126,78 @@ void STDiT3Impl::SetBlocks(std::vector<STDiT3Block> spatial, std::vector<STDiT3B
   spatial_ = std::move(spatial);
   temporal_ = std::move(temporal);
   RegisterBlockLists();
+  // Masks travel with their blocks, whose keys may have changed.
+  config_.growth_masks = CollectGrowthMasks();
+}
+
+std::vector<GrowthMask> STDiT3Impl::CollectGrowthMasks() const {
+  std::vector<GrowthMask> masks;
+  for (const auto* list : {&spatial_, &temporal_}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const STDiT3Block& block = (*list)[i];
+      const std::string prefix =
+          fmt::format("{}.{}", block->temporal() ? "temporal_blocks" : "spatial_blocks", i);
+      if (block->growth_gate() != 1) masks.push_back({prefix, -1, block->growth_gate()});
+      for (const auto& item : block->named_modules("", /*include_self=*/false)) {
+        auto* linear = dynamic_cast<const LinearImpl*>(item.value().get());
+        if (linear != nullptr && linear->input_mask_first() >= 0) {
+          masks.push_back(
+              {prefix + "." + item.key(), linear->input_mask_first(), linear->input_mask_value()});
+        }
+      }
+    }
+  }
+  return masks;
+}
+
+void STDiT3Impl::SetGrowthMasks(const std::vector<GrowthMask>& masks) {
+  // Resolve every entry first, so a bad one changes nothing.
+  std::vector<std::pair<STDiT3BlockImpl*, double>> gates;
+  std::vector<std::tuple<LinearImpl*, int64_t, double>> inputs;
+  // Not include_self: the constructor calls this before the model is held by a shared_ptr.
+  auto modules = named_modules("", /*include_self=*/false);
+  for (const GrowthMask& m : masks) {
+    if (!std::isfinite(m.value) || m.value < 0 || m.value > 1) {
+      throw InputError(
+          fmt::format("growth mask of '{}' is {}, expected a value in [0, 1]", m.module, m.value));
+    }
+    if (!modules.contains(m.module) ||
+        (m.module.rfind("spatial_blocks.", 0) != 0 && m.module.rfind("temporal_blocks.", 0) != 0)) {
+      throw InputError(
+          fmt::format("growth mask: the model has no block or block layer '{}'", m.module));
+    }
+    torch::nn::Module* module = modules[m.module].get();
+    if (m.first_input < 0) {
+      auto* block = dynamic_cast<STDiT3BlockImpl*>(module);
+      if (block == nullptr) {
+        throw InputError(fmt::format(
+            "growth mask: '{}' is not a block (a mask without first_input gates a whole block)",
+            m.module));
+      }
+      gates.emplace_back(block, m.value);
+    } else {
+      auto* linear = dynamic_cast<LinearImpl*>(module);
+      if (linear == nullptr || m.first_input >= linear->in_features()) {
+        throw InputError(
+            fmt::format("growth mask: '{}' is not a linear layer with more than {} inputs",
+                        m.module, m.first_input));
+      }
+      inputs.emplace_back(linear, m.first_input, m.value);
+    }
+  }
+  for (const auto* list : {&spatial_, &temporal_}) {
+    for (STDiT3Block block : *list) {
+      block->set_growth_gate(1);
+      for (const auto& item : block->named_modules("", /*include_self=*/false)) {
+        if (auto* linear = dynamic_cast<LinearImpl*>(item.value().get())) {
+          linear->SetInputMask(-1, 1);
+        }
+      }
+    }
+  }
+  for (auto& [block, gate] : gates) block->set_growth_gate(gate);
+  for (auto& [linear, first, value] : inputs) linear->SetInputMask(first, value);
+  config_.growth_masks = CollectGrowthMasks();
 }
 
 int64_t STDiT3Impl::AddTextCondition(const TextConditionSpec& spec) {
@@ -140,6 +214,17 @@ int64_t STDiT3Impl::AddTextCondition(const TextConditionSpec& spec) {
   for (auto& block : temporal_) block->AddCrossAttention();
   config_.extra_conditions.push_back(spec);
   return k;
+}
+
+void STDiT3Impl::SetHiddenSize(int64_t hidden_size, int64_t pos_embed_dim) {
+  STDiT3Config next = config_;
+  next.hidden_size = hidden_size;
+  next.pos_embed_dim = pos_embed_dim == hidden_size ? 0 : pos_embed_dim;
+  next.Validate();
+  config_ = next;
+  for (const auto* list : {&spatial_, &temporal_}) {
+    for (STDiT3Block block : *list) block->set_hidden(hidden_size);
+  }
 }
 
 void STDiT3Impl::SetWidth(int64_t num_heads, int64_t head_dim, int64_t mlp_hidden) {
@@ -171,8 +256,10 @@ torch::Tensor STDiT3Impl::forward(const ModelInput& in) {
   double width = in.width > 0 ? in.width : static_cast<double>(wx);
   int64_t base_size = std::lround(std::sqrt(static_cast<double>(spatial)));
   double scale = std::sqrt(height * width) / static_cast<double>(config_.input_sq_size);
-  torch::Tensor pos_emb =
-      PositionEmbedding2D(c, nh, nw, scale, base_size, x_pixels.options().dtype(torch::kFloat));
+  const int64_t pos_dim = config_.resolved_pos_embed_dim();
+  torch::Tensor pos_emb = PositionEmbedding2D(pos_dim, nh, nw, scale, base_size,
+                                              x_pixels.options().dtype(torch::kFloat));
+  if (pos_dim != c) pos_emb = pos_emb.repeat({1, 1, c / pos_dim});
 
   // Timestep and fps: t feeds the final layer, t_mlp every block.
   torch::Tensor fps = in.fps.defined()

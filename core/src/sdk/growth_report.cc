@@ -46,22 +46,24 @@ json PreservationError::ToJson() const {
 }
 
 json GrowthReport::ToJson() const {
-  return {{"op", op},
-          {"options", options},
-          {"claims_preserving", claims_preserving},
-          {"params_before", params_before},
-          {"params_after", params_after},
-          {"trainable_after", trainable_after},
-          {"new_parameters", new_parameters},
-          {"frozen_parameters", frozen_parameters},
-          {"preservation", preservation.ToJson()},
-          {"optimizer_state",
-           {{"policy", OptimizerStatePolicyName(optimizer_state)},
-            {"note", optimizer_note},
-            {"entries_carried", optimizer_entries_carried},
-            {"entries_dropped", optimizer_entries_dropped}}},
-          {"seconds", seconds},
-          {"details", details}};
+  json j = {{"op", op},
+            {"options", options},
+            {"claims_preserving", claims_preserving},
+            {"params_before", params_before},
+            {"params_after", params_after},
+            {"trainable_after", trainable_after},
+            {"new_parameters", new_parameters},
+            {"frozen_parameters", frozen_parameters},
+            {"preservation", preservation.ToJson()},
+            {"optimizer_state",
+             {{"policy", OptimizerStatePolicyName(optimizer_state)},
+              {"note", optimizer_note},
+              {"entries_carried", optimizer_entries_carried},
+              {"entries_dropped", optimizer_entries_dropped}}},
+            {"seconds", seconds},
+            {"details", details}};
+  if (!training_hook.is_null()) j["training_hook"] = training_hook;
+  return j;
 }
 
 }  // namespace modelgrow

@@ -28,6 +28,7 @@ TrainSpec TrainSpec::FromOptions(const Options& t, bool pretrain) {
   s.data = t.RequireString("data");
   s.caption = t.Choice("caption", s.caption, {"short", "detailed", "mixed"});
   s.steps = t.Int("steps", s.steps, {.min = 0});
+  s.flops = t.Double("flops", 0, {.min = 0});
   s.batch_size = t.Int("batch_size", s.batch_size, {.min = 1});
   s.grad_accum = t.Int("grad_accum", s.grad_accum, {.min = 1});
   s.optim = OptimSpec::FromOptions(t.Table("optim"));

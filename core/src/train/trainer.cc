@@ -23,6 +23,7 @@
 #include "modelgrow/train/distributed_adamw.h"
 #include "modelgrow/train/gradient_reducer.h"
 #include "modelgrow/train/smoothed_loss.h"
+#include "modelgrow/train/training_hook_record.h"
 
 namespace modelgrow {
 
@@ -185,7 +186,8 @@ NamedTensors GatherRngStates(Communicator& comm) {
 // writes the whole checkpoint in one atomic commit.
 void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
                          const CheckpointMeta& meta, DistributedAdamW& opt, const NamedTensors& ema,
-                         int64_t step, const DataLoader& loader, Communicator& comm) {
+                         int64_t step, const DataLoader& loader, const json& hook,
+                         Communicator& comm) {
   OptimizerState optimizer = opt.GatherState();
   NamedTensors rng = GatherRngStates(comm);
   if (!comm.is_root()) return;
@@ -198,6 +200,7 @@ void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
                                         {"loader", loader.position().ToJson()},
                                         {"world_size", comm.size()},
                                         {"sharded_optimizer", opt.sharded()}});
+  if (!hook.is_null()) writer.AddJson(kTrainingHookFile, hook);
   writer.Commit();
 }
 
@@ -270,6 +273,25 @@ TrainResult Train(TrainContext& c) {
   result.optimizer_bytes_per_rank = opt.moment_bytes_per_rank();
   int64_t step = 0;
   std::error_code ec;
+  // The growth operator acting during training, if any, and the record it is saved under.
+  std::unique_ptr<TrainingHook> hook;
+  json hook_record = c.training_hook;
+  auto start_hook = [&] {
+    if (hook_record.is_null()) return;
+    if (!c.make_training_hook) {
+      throw InputError(
+          fmt::format("{}: the model needs training hook '{}', which this host cannot "
+                      "build",
+                      c.label, hook_record.value("op", "?")));
+    }
+    hook = c.make_training_hook(hook_record);
+  };
+  auto current_hook = [&]() -> json {
+    if (!hook) return nullptr;
+    json record = hook_record;
+    record["state"] = hook->State();
+    return record;
+  };
   if (c.resume && fs::exists(ckpt / "trainer_state.json", ec)) {
     json state = json::parse(ReadFile(ckpt / "trainer_state.json"));
     step = state.at("step").get<int64_t>();
@@ -280,6 +302,12 @@ TrainResult Train(TrainContext& c) {
       throw InputError(
           fmt::format("{}: the checkpoint does not match this stage's model", ckpt.string()));
     }
+    // The masks of a hook part-way through, as they were at the checkpoint.
+    model.SetGrowthMasks(STDiT3Config::FromJson(json::parse(ReadFile(ckpt / "config.json")),
+                                                (ckpt / "config.json").string())
+                             .growth_masks);
+    hook_record = ReadTrainingHookRecord(ckpt);
+    start_hook();
     opt.AdoptState(ReadOptimizerState(ckpt / kOptimizerStateFile));
     if (root) {
       SafetensorsFile ema_file = SafetensorsFile::Open(ckpt / "ema.safetensors");
@@ -298,6 +326,7 @@ TrainResult Train(TrainContext& c) {
   } else {
     if (c.initial_optimizer_state != nullptr) opt.AdoptState(*c.initial_optimizer_state);
     if (root) fs::remove(metrics_path, ec);
+    start_hook();
   }
 
   model.train();
@@ -313,7 +342,16 @@ TrainResult Train(TrainContext& c) {
   const c10::ScalarType compute = spec.precision == "bf16" ? at::kBFloat16 : at::kFloat;
   auto window_start = std::chrono::steady_clock::now();
 
+  const double flops_per_step =
+      c.flops_per_sample * static_cast<double>(spec.batch_size * spec.grad_accum);
   while (step < spec.steps) {
+    if (hook) {
+      hook->BeforeStep(model);
+      if (hook->Finished()) {
+        hook->Remove(model);
+        hook.reset();
+      }
+    }
     double step_loss = 0;
     for (int64_t a = 0; a < spec.grad_accum; ++a) {
       Batch batch = c.loader->Next();
@@ -366,6 +404,7 @@ TrainResult Train(TrainContext& c) {
           {"steps_per_s", seconds > 0 ? window_steps / seconds : 0.0},
           {"samples_per_s",
            seconds > 0 ? window_steps * spec.batch_size * spec.grad_accum / seconds : 0.0}};
+      if (c.flops_per_sample > 0) line["flops"] = flops_per_step * static_cast<double>(step);
       if (root) metrics << line.dump() << "\n" << std::flush;
       if (first_window) result.first_loss = mean_loss;
       first_window = false;
@@ -377,13 +416,14 @@ TrainResult Train(TrainContext& c) {
     if (root) progress.Update(step, fmt::format("loss {:.4f}", shown_loss.Add(step_loss)));
     bool saved = false;
     if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
-      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
       saved = true;
     }
     if (c.after_step) c.after_step(step);
     if (int signal = comm.AgreedStopSignal(); signal != 0 && step < spec.steps) {
       // Asked to stop: this step is done; keep it, and say where to continue from.
-      if (!saved) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
+      if (!saved)
+        SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
       if (root) {
         metrics.flush();
         progress.Finish(fmt::format("stopped at step {}", step));
@@ -398,10 +438,12 @@ TrainResult Train(TrainContext& c) {
     bool missing = comm.OnRoot(ckpt.string() + "/exists", [&] {
       return fs::exists(ckpt / "trainer_state.json", ec) ? "" : "missing";
     }) == "missing";
-    if (missing) SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, comm);
+    if (missing)
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
   }
   if (root) progress.Finish(fmt::format("final loss {:.4f}", result.final_loss));
   result.steps = step;
+  result.flops = flops_per_step * static_cast<double>(step);
   result.seconds = progress.elapsed_seconds();
   result.steps_per_second = progress.steps_per_second();
   result.samples_per_second =

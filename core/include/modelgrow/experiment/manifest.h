@@ -38,6 +38,17 @@ class PluginRegistry;
 // Runs one manifest may expand to (sweep values x seeds).
 inline constexpr int64_t kMaxRuns = 10000;
 
+// [experiment.compute]: the report's "compute to target" table (growth zoo). The target is the
+// final training loss of the runs labelled `reference` (a sweep label, e.g. the larger model
+// trained from scratch), or `target_loss`; a loss is the mean of the last `smooth` logged points.
+struct ComputeSpec {
+  std::string reference;  // "" with target_loss = 0: no table
+  double target_loss = 0;
+  int64_t smooth = 5;
+
+  static ComputeSpec FromOptions(const Options& table);
+};
+
 struct ExperimentSpec {
   std::string name;
   std::string description;
@@ -46,6 +57,7 @@ struct ExperimentSpec {
   int threads = 0;             // 0: all cores
   std::string out;             // default output folder ("" = runs/<name>)
   SlurmSpec slurm;             // [experiment.slurm]
+  ComputeSpec compute;         // [experiment.compute]
 
   static ExperimentSpec FromOptions(const Options& table);
 };

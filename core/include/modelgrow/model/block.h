@@ -49,7 +49,7 @@ class STDiT3BlockImpl : public torch::nn::Module {
   const BlockSpec& spec() const { return spec_; }
   bool temporal() const { return spec_.temporal; }
 
-  // A deep copy: same spec, same values (LoRA adapters included), new tensors.
+  // A deep copy: same spec, same values (LoRA adapters and growth masks included), new tensors.
   std::shared_ptr<STDiT3BlockImpl> Copy() const;
 
   // Adds the cross-attention of a new text condition after the existing ones. Its output
@@ -60,9 +60,14 @@ class STDiT3BlockImpl : public torch::nn::Module {
   // proj, mlp.fc2. Zeroing their weights and biases makes the block the identity.
   std::vector<Linear> ResidualOutputs() const;
 
+  // Masked structural growth: the block computes x + gate * (block(x) - x); 1 is the plain block.
+  void set_growth_gate(double gate) { growth_gate_ = gate; }
+  double growth_gate() const { return growth_gate_; }
+
   // Width growth bookkeeping: the caller resized the tensors.
   void set_heads(int64_t heads);
   void set_mlp_hidden(int64_t mlp_hidden) { spec_.mlp_hidden = mlp_hidden; }
+  void set_hidden(int64_t hidden) { spec_.hidden = hidden; }
 
   SelfAttention attn{nullptr};
   std::vector<CrossAttention> cross_attns;  // index = text condition
@@ -71,6 +76,7 @@ class STDiT3BlockImpl : public torch::nn::Module {
 
  private:
   BlockSpec spec_;
+  double growth_gate_ = 1;
 };
 TORCH_MODULE(STDiT3Block);
 

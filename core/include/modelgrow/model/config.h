@@ -34,6 +34,18 @@ struct BlockRef {
   bool operator==(const BlockRef&) const = default;
 };
 
+// A unit of masked structural growth (MSG) still fading in. `module` is either a block
+// ("spatial_blocks.4", first_input = -1), computed as x + value * (block(x) - x), or a linear
+// layer ("spatial_blocks.0.mlp.fc2") whose inputs from `first_input` on are multiplied by `value`
+// (new MLP units, new heads). Part of the model's function, so config.json records it
+// ("modelgrow_growth_masks") until the training hook that ramps it is done (sdk/training_hook.h).
+struct GrowthMask {
+  std::string module;
+  int64_t first_input = -1;
+  double value = 0;
+  bool operator==(const GrowthMask&) const = default;
+};
+
 struct STDiT3Config {
   int64_t hidden_size = 1152;
   int64_t depth = 28;  // blocks per list in the default alternating order
@@ -41,6 +53,9 @@ struct STDiT3Config {
   int64_t head_dim = 0;  // 0: hidden_size / num_heads (width growth can add heads of this size)
   double mlp_ratio = 4.0;
   int64_t mlp_hidden_size = 0;  // 0: int(hidden_size * mlp_ratio)
+  // Width of the 2-D sin/cos position embedding, tiled up to hidden_size (0: hidden_size). A model
+  // whose hidden size was grown by cloning (hypercloning) keeps its base's embedding this way.
+  int64_t pos_embed_dim = 0;
   std::array<int64_t, 3> patch_size{1, 2, 2};
   int64_t in_channels = 4;
   bool pred_sigma = true;
@@ -55,10 +70,12 @@ struct STDiT3Config {
   int64_t num_spatial_blocks = -1;   // -1: depth
   int64_t num_temporal_blocks = -1;  // -1: depth
   std::vector<BlockRef> block_order;
+  std::vector<GrowthMask> growth_masks;  // empty for a plain model
 
   int64_t out_channels() const { return pred_sigma ? in_channels * 2 : in_channels; }
   int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_heads; }
   int64_t attention_dim() const { return num_heads * resolved_head_dim(); }
+  int64_t resolved_pos_embed_dim() const { return pos_embed_dim > 0 ? pos_embed_dim : hidden_size; }
   int64_t resolved_mlp_hidden() const {
     return mlp_hidden_size > 0 ? mlp_hidden_size
                                : static_cast<int64_t>(static_cast<double>(hidden_size) * mlp_ratio);

@@ -30,6 +30,12 @@ class LinearImpl : public torch::nn::Module {
   // Folds B A * scale into W and removes the adapters.
   void MergeLora();
 
+  // Masked structural growth: inputs from `first` on are multiplied by `value` (new units fading
+  // in). first = -1 removes the mask.
+  void SetInputMask(int64_t first, double value);
+  int64_t input_mask_first() const { return mask_first_; }
+  double input_mask_value() const { return mask_value_; }
+
   torch::Tensor weight;
   torch::Tensor bias;
 
@@ -37,6 +43,8 @@ class LinearImpl : public torch::nn::Module {
   int64_t lora_rank_ = 0;
   double lora_alpha_ = 0;
   double lora_dropout_ = 0;
+  int64_t mask_first_ = -1;
+  double mask_value_ = 1;
   std::shared_ptr<torch::nn::Module> lora_a_, lora_b_;
 };
 TORCH_MODULE(Linear);

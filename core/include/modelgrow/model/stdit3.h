@@ -63,8 +63,15 @@ class STDiT3Impl : public torch::nn::Module {
   // The null caption of condition k, [token_num, caption_channels].
   torch::Tensor NullCaption(int64_t k) const { return y_embedders_.at(k)->y_embedding; }
 
-  // Width growth updates the config after resizing tensors.
+  // Masked structural growth (config.h's GrowthMask): replaces every mask of the model with
+  // `masks`; an empty list leaves the plain model. InputError names a module that does not
+  // exist or an input index out of range, before anything changes.
+  void SetGrowthMasks(const std::vector<GrowthMask>& masks);
+
+  // Width growth updates the config after resizing tensors: heads, their size and the MLP width;
+  // or the hidden size, with the width of the position embedding that is tiled up to it.
   void SetWidth(int64_t num_heads, int64_t head_dim, int64_t mlp_hidden);
+  void SetHiddenSize(int64_t hidden_size, int64_t pos_embed_dim);
 
   // Called after every block with its input and output (for tests and activation statistics).
   using BlockObserver =
@@ -89,6 +96,8 @@ class STDiT3Impl : public torch::nn::Module {
 
  private:
   void RegisterBlockLists();
+  // The masks the blocks and their layers hold, under their current keys.
+  std::vector<GrowthMask> CollectGrowthMasks() const;
 
   STDiT3Config config_;
   std::vector<CaptionEmbedder> y_embedders_;

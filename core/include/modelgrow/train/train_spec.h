@@ -30,6 +30,10 @@ struct TrainSpec {
   std::string data;               // data id
   std::string caption = "short";  // "short" | "detailed" | "mixed"
   int64_t steps = 100;
+  // A compute budget in training FLOPs (model/flops.h); when set, the stage trains as many steps
+  // as fit (at least one) and `steps` is not used. Growth operators that make models of other
+  // sizes thus continue for the same compute.
+  double flops = 0;
   int64_t batch_size = 8;
   int64_t grad_accum = 1;
   OptimSpec optim;

@@ -17,8 +17,8 @@
 //
 // Folder layout (`dir`):
 //   checkpoint/   config.json, model.safetensors, optimizer.safetensors, ema.safetensors,
-//                 rng.safetensors, trainer_state.json
-//   metrics.jsonl one JSON object per logged step
+//                 rng.safetensors, trainer_state.json, training_hook.json (while a hook acts)
+//   metrics.jsonl one JSON object per logged step ("flops": the stage's compute so far)
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,7 @@
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/optimizer_state.h"
+#include "modelgrow/sdk/training_hook.h"
 #include "modelgrow/text/text_cache.h"
 #include "modelgrow/train/train_spec.h"
 
@@ -59,6 +60,13 @@ struct TrainContext {
   // The ranks training together (nullptr: this process alone). The loader must be sharded to
   // match (LoaderOptions::shard / shards).
   Communicator* comm = nullptr;
+  // A growth operator still acting during training (sdk/training_hook.h): the record of the
+  // checkpoint this stage starts from (null: none), and how to build the hook a record describes
+  // (the host asks the operator's plugin). A resumed stage takes the record of its own checkpoint.
+  nlohmann::json training_hook;
+  std::function<std::unique_ptr<TrainingHook>(const nlohmann::json& record)> make_training_hook;
+  // Training FLOPs of one sample (model/flops.h); metrics lines then count the stage's compute.
+  double flops_per_sample = 0;
   // Called after each optimizer step on every rank (tests use it to stop a run part-way).
   std::function<void(int64_t step)> after_step;
 };
@@ -71,6 +79,7 @@ struct TrainResult {
   double seconds = 0;
   double steps_per_second = 0;
   double samples_per_second = 0;
+  double flops = 0;  // training FLOPs of the stage's steps (resumed ones included)
   int world_size = 1;
   bool sharded_optimizer = false;
   std::vector<int64_t> optimizer_bytes_per_rank;  // AdamW moments each rank holds

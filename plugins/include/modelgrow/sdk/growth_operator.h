@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "modelgrow/sdk/model.h"
 #include "modelgrow/sdk/optimizer_state.h"
 #include "modelgrow/sdk/plugin.h"
+#include "modelgrow/sdk/training_hook.h"
 
 namespace modelgrow {
 
@@ -45,6 +47,9 @@ struct GrowthReport {
   OptimizerStatePolicy optimizer_state = OptimizerStatePolicy::kCarried;
   std::string optimizer_note;                         // what exactly happened to it, in a sentence
   nlohmann::json details = nlohmann::json::object();  // layout, sources of copies, ...
+  // The first state of the hook the training after growth must run (training_hook.h); null when
+  // the operator needs none.
+  nlohmann::json training_hook;
 
   // Filled by the host.
   std::string op;
@@ -83,6 +88,12 @@ class GrowthOperator {
   // Grows the model. To freeze parameters, set requires_grad(false) on them: the trainer gives
   // frozen parameters no optimizer state.
   virtual void Grow(GrowthContext& context, GrowthReport& report) = 0;
+  // The training hook for `state` (what a report's training_hook or a hook's State() held), for
+  // operators that act during training; others return null.
+  virtual std::unique_ptr<TrainingHook> ResumeTrainingHook(const nlohmann::json& state) const {
+    (void)state;
+    return nullptr;
+  }
 };
 
 }  // namespace modelgrow
