@@ -281,10 +281,21 @@ TEST(EngineCli, TheReportSaysWhatComputeEachVariantTookToReachTheReference) {
   std::string md = ReadFile(dir / "out" / "report" / "report.md");
   EXPECT_NE(md.find("## Compute to reach the reference's final loss"), std::string::npos) << md;
   EXPECT_NE(md.find("| lr=high |"), std::string::npos) << md;
-  // The reference reaches its own final loss by definition, and saves nothing against itself.
+  // The reference's training FLOPs are its pre-training's and its continuation's; it reaches its
+  // own final loss at its last logged point (smooth = 1), and saves nothing against itself.
+  double total = 0;
+  const fs::path low_run = dir / "out" / "runs" / "lr=low,seed=0";
+  json low_stages = ReadJson(low_run / "stages.json");
+  for (const char* stage : {"pretrain", "continue"}) {
+    total += ReadJson(low_run / low_stages[stage]["dir"].get<std::string>() /
+                      "stage.json")["flops"]["total"]
+                 .get<double>();
+  }
   size_t low = md.find("| lr=low |");
   ASSERT_NE(low, std::string::npos) << md;
-  EXPECT_NE(md.substr(low, md.find('\n', low) - low).find("+0.0%"), std::string::npos) << md;
+  const std::string row = md.substr(low, md.find('\n', low) - low);
+  EXPECT_EQ(row.rfind(fmt::format("| lr=low | {:.3g} |", total), 0), 0u) << row;
+  EXPECT_NE(row.find(fmt::format("| {:.3g} | +0.0% |", total)), std::string::npos) << row;
 }
 
 // Another sweep written into the same folder: the report holds this manifest's runs only, names

@@ -335,8 +335,8 @@ struct TrainingCurve {
 };
 
 TrainingCurve CurveOf(const RunResults& r) {
-  TrainingCurve curve;
-  double done = 0;
+  // Training stages in the run's order (stages.json records it: its keys come back sorted).
+  std::vector<std::pair<int64_t, fs::path>> stages;
   for (const auto& [stage, where] : r.stages.items()) {
     if (!where.is_object() || !where.contains("dir")) continue;
     const fs::path dir = r.dir / where["dir"].get<std::string>();
@@ -344,7 +344,15 @@ TrainingCurve CurveOf(const RunResults& r) {
     if (!fs::exists(dir / "stage.json", ec) || !fs::exists(dir / "metrics.jsonl", ec)) continue;
     const json info = json::parse(ReadFile(dir / "stage.json"), nullptr, false);
     if (!info.is_object() || !info.contains("flops")) continue;
-    curve.flops_before = done;
+    // Folders written before "order" existed: pre-training first.
+    const int64_t fallback = info.value("kind", "") == "pretrain" ? -2 : -1;
+    stages.emplace_back(where.value("order", fallback), dir);
+  }
+  std::sort(stages.begin(), stages.end());
+  TrainingCurve curve;
+  for (const auto& [order, dir] : stages) {
+    const json info = json::parse(ReadFile(dir / "stage.json"), nullptr, false);
+    curve.flops_before = curve.total;
     curve.points.clear();
     std::istringstream lines(ReadFile(dir / "metrics.jsonl"));
     std::string line;
@@ -353,9 +361,8 @@ TrainingCurve CurveOf(const RunResults& r) {
       if (j.is_object() && j.contains("flops") && j.contains("loss"))
         curve.points.emplace_back(j["flops"].get<double>(), j["loss"].get<double>());
     }
-    done += info["flops"].value("total", 0.0);
+    curve.total += info["flops"].value("total", 0.0);
   }
-  curve.total = done;
   return curve;
 }
 

@@ -262,8 +262,11 @@ void RunContext::Execute() {
     }
     lock.reset();
     RecordStage(s, dir);
-    stages[name] = {
-        {"dir", fs::relative(dir, run_dir_).string()}, {"hash", key}, {"reused", reused}};
+    // "order": JSON objects are read back sorted by key, and a reader needs the run's order.
+    stages[name] = {{"dir", fs::relative(dir, run_dir_).string()},
+                    {"hash", key},
+                    {"reused", reused},
+                    {"order", stages.size()}};
   }
   if (!comm_.is_root()) return;
   WriteFileAtomic(run_dir_ / "stages.json", stages.dump(2) + "\n");

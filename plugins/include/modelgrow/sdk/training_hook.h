@@ -1,5 +1,5 @@
-// An operator that keeps acting during the training after growth: MSG's mask ramp, and the
-// schedules built like it (gradual unfreezing, LEMON's alpha/beta split).
+// An operator that keeps acting during the training after growth: MSG's mask ramp, and schedules
+// built like it (LEMON's alpha/beta split would ramp masks the same way).
 //
 // A growth operator that needs one says so in its GrowthReport (`training_hook`: the hook's first
 // state). The host writes {"op", "options", "state"} into the grown checkpoint as
@@ -19,8 +19,10 @@ namespace modelgrow {
 class TrainingHook {
  public:
   virtual ~TrainingHook() = default;
-  // Before an optimizer step: may change masks (STDiT3Impl::SetGrowthMasks) and requires_grad
-  // flags, never tensor shapes. Each call is one step of the hook's own schedule.
+  // Before an optimizer step: may change growth masks (STDiT3Impl::SetGrowthMasks), never tensor
+  // shapes. Each call is one step of the hook's own schedule. (Freezing and unfreezing
+  // parameters on a schedule, as gradual unfreezing does, would also need the optimizer to follow
+  // requires_grad after the stage starts, which it does not yet.)
   virtual void BeforeStep(STDiT3Impl& model) = 0;
   // After a BeforeStep: whether the model as it now is equals the model without the hook.
   virtual bool Finished() const = 0;
