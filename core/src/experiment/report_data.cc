@@ -410,7 +410,8 @@ std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const 
     if (c.points.empty()) continue;
     const std::vector<double> smooth = Smoothed(c.points, spec.smooth);
     double reached = std::numeric_limits<double>::quiet_NaN();
-    for (size_t i = 0; i < smooth.size(); ++i) {
+    // Only full windows: a mean of the first point or two is one lucky batch, not a loss.
+    for (size_t i = static_cast<size_t>(spec.smooth) - 1; i < smooth.size(); ++i) {
       if (smooth[i] <= target) {
         reached = c.flops_before + c.points[i].first;
         break;

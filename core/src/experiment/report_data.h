@@ -95,9 +95,9 @@ std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs);
 
 // Compute to reach a target loss (the growth zoo's number, as the papers quote it): per variant,
 // its training FLOPs over all training stages (model/flops.h), its final training loss, the FLOPs
-// at which its last training stage's smoothed loss first reaches the target (earlier stages'
-// compute included), and the saving against the reference variant's own FLOPs to the target.
-// No table without [experiment.compute].
+// at which its last training stage's smoothed loss (a mean over a full window of `smooth` logged
+// points) first reaches the target (earlier stages' compute included), and the saving against the
+// reference variant's own FLOPs to the target. No table without [experiment.compute].
 std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec);
 
 }  // namespace modelgrow::report
