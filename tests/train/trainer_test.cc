@@ -504,6 +504,44 @@ TEST(Train, AHookThisHostCannotBuildIsNamed) {
   }
 }
 
+// A checkpoint's training_hook.json from elsewhere: anything that is not a record is refused,
+// naming the file, before a resumed stage trains a step.
+TEST(Train, ADamagedHookRecordIsNamed) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 4;
+  spec.checkpoint_every = 2;
+  int calls = 0;
+  {
+    TinyTraining first(dir.path(), spec);
+    WithRamp(first, 8, &calls);
+    first.context.after_step = [](int64_t step) {
+      if (step == 2) throw std::runtime_error("interrupted");
+    };
+    EXPECT_THROW(first.Run(), std::runtime_error);
+  }
+  const fs::path record = dir / "checkpoint" / kTrainingHookFile;
+  ASSERT_TRUE(fs::exists(record));
+  for (const std::string& bytes :
+       {std::string("{\"op\": \"test_ramp\""), std::string("[1, 2]"),
+        std::string("{\"op\": 3, \"options_toml\": \"\", \"state\": {}}"),
+        std::string("{\"op\": \"test_ramp\", \"state\": {}}")}) {
+    SCOPED_TRACE(bytes);
+    WriteFileAtomic(record, bytes);
+    TinyTraining again(dir.path(), spec);
+    WithRamp(again, 8, &calls);
+    again.context.resume = true;
+    try {
+      again.Run();
+      ADD_FAILURE() << "resumed from a damaged hook record";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(record.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a training-hook record"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Train, ZeroStepsStillLeavesACheckpoint) {
   TempDir dir;
   TrainSpec spec = TinySpec();
