@@ -26,53 +26,35 @@
 
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "modelgrow/sdk/width_growth.h"
 
 namespace modelgrow {
 namespace {
 
 using json = nlohmann::json;
 
-// How one parameter is cloned: a matrix [segments x rows, cols] (or a vector [segments x rows],
-// or a [k, C] table) whose output is copied `out` times per segment and input `in` times.
+// How one parameter is cloned: its layout (sdk/width_growth.h) with each grown axis copied n
+// times (`out` copies of its outputs per segment, `in` copies of its inputs).
 struct CloneRule {
-  enum class Shape { kUnchanged, kMatrix, kVector, kTable, kConv } shape = Shape::kUnchanged;
+  using Shape = ParameterLayout::Shape;
+  Shape shape = Shape::kVector;
+  bool unchanged = true;
   int64_t segments = 1;
   int64_t out = 1;
   int64_t in = 1;
 };
 
-bool EndsWith(const std::string& s, const std::string& suffix) { return s.ends_with(suffix); }
-
 CloneRule RuleFor(const std::string& key, int64_t n) {
-  using S = CloneRule::Shape;
-  if (EndsWith(key, "y_embedding") || EndsWith(key, "q_norm.weight") ||
-      EndsWith(key, "k_norm.weight")) {
-    return {};
-  }
-  if (EndsWith(key, "scale_shift_table")) return {S::kTable, 1, n, 1};
-  if (key == "x_embedder.proj.weight") return {S::kConv, 1, n, 1};
-  const bool bias = EndsWith(key, ".bias");
-  const S kind = bias ? S::kVector : S::kMatrix;
-  // Layers that read something that is not copied: timestep frequencies, captions.
-  if (key == "x_embedder.proj.bias" || key.starts_with("t_embedder.mlp.0.") ||
-      key.starts_with("fps_embedder.mlp.0.") || key.find("y_proj.fc1.") != std::string::npos) {
-    return {kind, 1, n, 1};
-  }
-  // The one layer whose output is not copied.
-  if (key.starts_with("final_layer.linear.")) return bias ? CloneRule{} : CloneRule{kind, 1, 1, n};
-  int64_t segments = 1;
-  if (key.starts_with("t_block.1.")) segments = 6;  // [6, C] modulation chunks
-  if (key.find("attn.qkv.") != std::string::npos) segments = 3;
-  if (key.find("kv_linear.") != std::string::npos) segments = 2;
-  return {kind, segments, n, n};
+  const ParameterLayout layout = HiddenGrowthLayout(key);
+  return {layout.shape, !layout.grows(), layout.segments, layout.out == WidthAxis::kNone ? 1 : n,
+          layout.in == WidthAxis::kNone ? 1 : n};
 }
 
 // The cloned tensor; `divide` is false for optimizer moments, which are scaled apart.
 torch::Tensor Clone(const torch::Tensor& t, const CloneRule& r, bool divide) {
   using S = CloneRule::Shape;
+  if (r.unchanged) return t;
   switch (r.shape) {
-    case S::kUnchanged:
-      return t;
     case S::kTable:
       return t.repeat({1, r.out});
     case S::kConv: {
@@ -144,7 +126,7 @@ test_options_error = "noise"
       torch::NoGradGuard no_grad;
       for (auto& item : model.named_parameters()) {
         const CloneRule rule = RuleFor(item.key(), n);
-        if (rule.shape == CloneRule::Shape::kUnchanged) continue;
+        if (rule.unchanged) continue;
         torch::Tensor& param = item.value();
         torch::Tensor grown = Clone(param, rule, /*divide=*/true);
         if (noise_ > 0 && rule.shape == CloneRule::Shape::kMatrix && rule.in > 1) {

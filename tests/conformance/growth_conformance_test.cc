@@ -73,8 +73,11 @@ GrowthStep StepOf(const Example& example, c10::Device device = c10::Device(c10::
   return {example.plugin.name, options, Construct(example, options, device)};
 }
 
+// Operators that fit on data (GrowthContext::data) get the suite's: the base's outputs.
 GrowthReport Grow(const Example& example, STDiT3Impl& model, OptimizerState* state = nullptr) {
-  return GrowModel(model, {StepOf(example, model.device())}, state, kSeed, TinyProbe()).at(0);
+  growth_testing::DistillationData data(model);
+  return GrowModel(model, {StepOf(example, model.device())}, state, kSeed, TinyProbe(), &data)
+      .at(0);
 }
 
 // AdamW state as after training: seeded moments for every parameter.

@@ -21,6 +21,7 @@
 
 #include "modelgrow/growth/grow.h"
 #include "modelgrow/host/plugin_registry.h"
+#include "modelgrow/model/clone.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/errors.h"
 
@@ -108,12 +109,46 @@ inline GrowthStep Step(const std::string& op, const std::string& toml = "",
   return MakeGrowthSteps(RegistryWith(op), ops, device).at(0);
 }
 
+// Fit data for operators that learn how to grow, at test size: the loss is the squared distance of
+// the model's output from the base model's on a cycle of `batches` fixed probe inputs, so fitting
+// pulls a grown model back toward the function it was grown from. Deterministic: two instances
+// made from equal models give equal losses call by call.
+class DistillationData : public GrowthData {
+ public:
+  explicit DistillationData(const STDiT3Impl& base, int64_t batches = 3)
+      : base_(CloneModel(base)), batches_(batches) {
+    base_->eval();
+  }
+  torch::Tensor NextLoss(STDiT3Impl& model) override {
+    ProbeOptions probe = TinyProbe();
+    probe.seed = 40 + static_cast<uint64_t>(calls_++ % batches_);
+    probe.timesteps = {500};
+    ModelInput in = ProbeInputs(base_->config(), probe, model.device()).back();
+    torch::Tensor target;
+    {
+      torch::NoGradGuard no_grad;
+      target = base_->forward(in);
+    }
+    return (model.forward(in) - target).pow(2).mean();
+  }
+  nlohmann::json Describe() const override {
+    return {{"data", "distillation"}, {"batches", batches_}, {"calls", calls_}};
+  }
+  int64_t calls() const { return calls_; }
+
+ private:
+  STDiT3 base_;
+  int64_t batches_;
+  int64_t calls_ = 0;
+};
+
 // Runs steps through the host (check, grow, measure).
 inline std::vector<GrowthReport> GrowWithSteps(STDiT3Impl& model,
                                                const std::vector<GrowthStep>& steps,
                                                OptimizerState* state = nullptr,
-                                               const ProbeOptions& probe = TinyProbe()) {
-  return GrowModel(model, steps, state, /*seed=*/5, probe);
+                                               const ProbeOptions& probe = TinyProbe(),
+                                               GrowthData* data = nullptr) {
+  return GrowModel(model, steps, state, /*seed=*/5, probe, data);
 }
 
 // Runs operator `op` once through the host.

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "modelgrow/data/loader.h"
 #include "modelgrow/growth/grow_checkpoint.h"
+#include "modelgrow/train/training_loss_source.h"
 #include "run_context.h"
 
 namespace modelgrow {
@@ -27,6 +29,25 @@ json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
     request.device = device_;
     request.probe = s.grow.probe;
     request.overwrite = true;  // a folder left by an interrupted attempt of this same stage
+    // Fit data for operators that learn how to grow: the whole batch on this one rank.
+    std::unique_ptr<DataLoader> loader;
+    std::unique_ptr<TrainingLossSource> fit;
+    if (!s.grow.fit.data.empty()) {
+      LoaderOptions lo;
+      lo.batch_size = s.grow.fit.batch_size;
+      lo.seed = run_.seed;
+      lo.workers = s.grow.fit.workers;
+      loader = std::make_unique<DataLoader>(Data(s.grow.fit.data), lo);
+      TrainingLossSetup setup;
+      setup.loader = loader.get();
+      setup.spec = s.grow.fit;
+      setup.seed = run_.seed;
+      setup.device = device_;
+      setup.stored_text = Data(s.grow.fit.data)->stored_text();
+      setup.encoders = [this](const STDiT3Impl& model) { return Encoders(model); };
+      fit = std::make_unique<TrainingLossSource>(std::move(setup));
+      request.data = fit.get();
+    }
     request.finish = [&](STDiT3Impl& model, int64_t conditions_before) {
       ApplyNullPolicies(model, conditions_before);
       return Meta(model, s).provenance;

@@ -94,6 +94,15 @@ void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) c
   };
   // The model a stage ends with, rebuilt for each grow stage (growth edits it in place). nullptr
   // when it cannot be known without running (e.g. an operator that cannot be simulated).
+  // Checks compute no losses: an operator that fits on data stops the simulation where it asks for
+  // one (the run fits it for real). Without fit data it is given none, and says what it needs.
+  class NoLossesInChecks : public GrowthData {
+   public:
+    torch::Tensor NextLoss(STDiT3Impl&) override {
+      throw std::runtime_error("manifest checks compute no losses");
+    }
+    nlohmann::json Describe() const override { return nlohmann::json::object(); }
+  } no_losses;
   std::function<STDiT3(const std::string&)> model_after = [&](const std::string& name) -> STDiT3 {
     const StageSpec& s = stages_.at(name);
     if (s.kind == StageKind::kPretrain) {
@@ -127,7 +136,7 @@ void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) c
         return STDiT3(nullptr);
       }
       try {
-        GrowthContext context{*model, nullptr, 0};
+        GrowthContext context{*model, nullptr, 0, s.grow.fit.data.empty() ? nullptr : &no_losses};
         GrowthReport report;
         instance->Grow(context, report);
       } catch (const InputError& e) {

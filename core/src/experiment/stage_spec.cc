@@ -24,6 +24,7 @@ const char* StageKindName(StageKind kind) {
 std::vector<std::string> StageSpec::data_ids() const {
   std::set<std::string> ids;
   if (kind == StageKind::kPretrain || kind == StageKind::kContinue) ids.insert(train.data);
+  if (kind == StageKind::kGrow) ids.insert(grow.fit.data);
   if (kind == StageKind::kEvaluate) {
     for (const auto& [domain, id] : eval.domains) ids.insert(id);
     for (const std::string& id : eval.classifier.data) ids.insert(id);
@@ -31,6 +32,27 @@ std::vector<std::string> StageSpec::data_ids() const {
   ids.erase("");
   return {ids.begin(), ids.end()};
 }
+
+namespace {
+
+// The keys of a training stage that say what a loss is computed on; the steps and the optimizer
+// belong to the operator that fits.
+TrainSpec FitSpecFromOptions(const Options& t) {
+  TrainSpec s;
+  s.data = t.RequireString("data");
+  s.caption = t.Choice("caption", s.caption, {"short", "detailed", "mixed"});
+  s.batch_size = t.Int("batch_size", s.batch_size, {.min = 1});
+  s.caption_dropout = t.Double("caption_dropout", s.caption_dropout, {.min = 0, .max = 1});
+  s.frame_mask_prob = t.Double("frame_mask_prob", s.frame_mask_prob, {.min = 0, .max = 1});
+  s.precision = t.Choice("precision", s.precision, {"fp32", "bf16"});
+  Options flow = t.Table("flow");
+  s.flow = RectifiedFlowConfig::FromOptions(flow);
+  flow.RejectUnknownKeys();
+  t.RejectUnknownKeys();
+  return s;
+}
+
+}  // namespace
 
 StageSpec StageSpec::FromOptions(const std::string& name, const Options& t) {
   StageSpec s;
@@ -66,6 +88,7 @@ StageSpec StageSpec::FromOptions(const std::string& name, const Options& t) {
       if (!t.Has("ops"))
         t.Fail("ops", "missing: a list of {plugin = ..., options...} (may be empty)");
       s.grow.probe = ProbeOptions::FromOptions(t.Table("probe"));
+      if (t.Has("fit")) s.grow.fit = FitSpecFromOptions(t.Table("fit"));
       break;
     case StageKind::kEvaluate:
       s.eval = EvaluateSpec::FromOptions(t);

@@ -69,7 +69,7 @@ std::string StepName(size_t index, const GrowthStep& step) {
 
 std::vector<GrowthReport> GrowModel(STDiT3Impl& model, const std::vector<GrowthStep>& steps,
                                     OptimizerState* optimizer_state, uint64_t seed,
-                                    const ProbeOptions& probe) {
+                                    const ProbeOptions& probe, GrowthData* data) {
   for (const GrowthStep& step : steps) {
     if (step.instance == nullptr) {
       throw RunError(fmt::format("growth step '{}' has no operator instance", step.op));
@@ -93,7 +93,7 @@ std::vector<GrowthReport> GrowModel(STDiT3Impl& model, const std::vector<GrowthS
     IdentityMap before = ParameterIdentities(model);
     ProbeOutputs base_out = RunProbe(model, probe);
 
-    GrowthContext context{model, optimizer_state, seed + i};
+    GrowthContext context{model, optimizer_state, seed + i, data};
     auto start = std::chrono::steady_clock::now();
     try {
       op.Grow(context, report);

@@ -54,7 +54,7 @@ GrowCheckpointResult GrowCheckpoint(const GrowCheckpointRequest& request) {
   GrowCheckpointResult result;
   const int64_t conditions_before = loaded.model->config().num_conditions();
   result.reports = GrowModel(*loaded.model, request.steps, has_state ? &state : nullptr,
-                             request.seed, request.probe);
+                             request.seed, request.probe, request.data);
   json added = request.finish ? request.finish(*loaded.model, conditions_before) : json::object();
 
   CheckpointMeta meta = DescribeModel(*loaded.model);

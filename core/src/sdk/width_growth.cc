@@ -151,4 +151,42 @@ int64_t GrowWidth(STDiT3Impl& model, const WidthGrowthSpec& spec, uint64_t seed,
   return grower.resized();
 }
 
+ParameterLayout HiddenGrowthLayout(const std::string& key) {
+  using S = ParameterLayout::Shape;
+  using A = WidthAxis;
+  if (key.ends_with("y_embedding") || key.ends_with("q_norm.weight") ||
+      key.ends_with("k_norm.weight")) {
+    return {};
+  }
+  if (key.ends_with("scale_shift_table")) return {S::kTable, 1, A::kHidden, A::kNone};
+  if (key == "x_embedder.proj.weight") return {S::kConv, 1, A::kHidden, A::kNone};
+  const bool bias = key.ends_with(".bias");
+  const S shape = bias ? S::kVector : S::kMatrix;
+  if (key == "x_embedder.proj.bias" || key.starts_with("t_embedder.mlp.0.") ||
+      key.starts_with("fps_embedder.mlp.0.") || key.find("y_proj.fc1.") != std::string::npos) {
+    return {shape, 1, A::kHidden, A::kNone};
+  }
+  // The one layer whose output is not on the hidden axis.
+  if (key.starts_with("final_layer.linear.")) {
+    return bias ? ParameterLayout{} : ParameterLayout{shape, 1, A::kNone, A::kHidden};
+  }
+  int64_t segments = 1;
+  if (key.starts_with("t_block.1.")) segments = 6;  // [6, C] modulation chunks
+  if (key.find("attn.qkv.") != std::string::npos) segments = 3;
+  if (key.find("kv_linear.") != std::string::npos) segments = 2;
+  A out = A::kHidden, in = A::kHidden;
+  if (key.find("attn.qkv.") != std::string::npos || key.find("q_linear.") != std::string::npos ||
+      key.find("kv_linear.") != std::string::npos) {
+    out = A::kHeads;
+  }
+  if (key.find("mlp.fc1.") != std::string::npos) out = A::kMlp;
+  // attn.proj, and each cross-attention's proj (cross_attn.proj, cross_attn_1.proj, ...).
+  if (key.find("attn.proj.") != std::string::npos ||
+      (key.find("cross_attn") != std::string::npos && key.find(".proj.") != std::string::npos)) {
+    in = A::kHeads;
+  }
+  if (key.find("mlp.fc2.") != std::string::npos) in = A::kMlp;
+  return {shape, segments, out, bias ? A::kNone : in};
+}
+
 }  // namespace modelgrow

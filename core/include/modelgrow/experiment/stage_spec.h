@@ -22,6 +22,9 @@ struct PluginSpec {
 struct GrowSpec {
   std::vector<PluginSpec> ops;  // in order; empty = no growth (plain fine-tuning follows)
   ProbeOptions probe;
+  // [stages.<name>.fit]: the data operators that learn how to grow fit on (GrowthData), drawn as
+  // a training stage with these keys draws them. fit.data is empty when the table is absent.
+  TrainSpec fit;
 };
 
 enum class StageKind { kPretrain, kGrow, kContinue, kEvaluate };

@@ -47,9 +47,10 @@ struct ProbeOptions {
 // Grows `model` by each step in order; step i's operator draws from seed + i. Each operator's
 // Check() runs before it changes anything. The optimizer state (may be null) is carried,
 // transformed or reset as the operators say, and re-keyed to the grown model's parameter names.
+// `data` (may be null) is what operators that fit on data train on (GrowthContext::data).
 std::vector<GrowthReport> GrowModel(STDiT3Impl& model, const std::vector<GrowthStep>& steps,
                                     OptimizerState* optimizer_state, uint64_t seed,
-                                    const ProbeOptions& probe = {});
+                                    const ProbeOptions& probe = {}, GrowthData* data = nullptr);
 
 // Grown vs base outputs on the probe batch (both models must take the same conditions; a model
 // with extra conditions is probed with random embeddings for them).

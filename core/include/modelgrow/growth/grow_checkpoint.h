@@ -23,7 +23,8 @@ struct GrowCheckpointRequest {
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   ProbeOptions probe;
-  bool overwrite = false;  // replace an existing output folder
+  bool overwrite = false;      // replace an existing output folder
+  GrowthData* data = nullptr;  // for operators that fit on data (GrowthContext::data)
   // Runs on the grown model before it is written: a run fills the null captions of conditions
   // the steps added (it has their text encoders); `conditions_before` is the input's count. It
   // returns provenance entries for the grown checkpoint's record (stage, run, text encoders);

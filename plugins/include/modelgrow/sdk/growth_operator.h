@@ -69,6 +69,19 @@ struct GrowthReport {
   nlohmann::json ToJson() const;
 };
 
+// Training data for operators that learn how to grow (LiGO): the training loss of a model on the
+// next batch of the grow stage's `fit` data, with the samples, captions, timesteps and noise drawn
+// as a training stage draws them. Given only where the stage names fit data (GrowthContext::data).
+class GrowthData {
+ public:
+  virtual ~GrowthData() = default;
+  // The batch-mean rectified-flow loss of `model` (a scalar with its autograd graph); the next
+  // call takes the next batch. `model` must have the text conditions of the model being grown.
+  virtual torch::Tensor NextLoss(STDiT3Impl& model) = 0;
+  // What the data are, for reports: {"data": id, "batch_size": ..., ...}.
+  virtual nlohmann::json Describe() const = 0;
+};
+
 struct GrowthContext {
   STDiT3Impl& model;
   // AdamW state keyed by the names parameters had before growth; empty when there is none.
@@ -76,6 +89,9 @@ struct GrowthContext {
   // (and says kTransformed); the host then carries every entry whose shape still matches.
   OptimizerState* optimizer_state = nullptr;
   uint64_t seed = 0;  // for any random initialisation the operator does
+  // Training data to fit on; nullptr when the grow has none (`modelgrow grow`, a stage without
+  // `fit`). An operator that needs it throws InputError saying how to give it.
+  GrowthData* data = nullptr;
 };
 
 class GrowthOperator {

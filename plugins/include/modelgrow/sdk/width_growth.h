@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "modelgrow/sdk/model.h"
 #include "modelgrow/sdk/optimizer_state.h"
@@ -37,5 +38,30 @@ void CheckWidthGrowth(const STDiT3Impl& model, const WidthGrowthSpec& spec);
 // Grows every block and the config; draws from `seed`. Returns how many tensors were resized.
 int64_t GrowWidth(STDiT3Impl& model, const WidthGrowthSpec& spec, uint64_t seed,
                   OptimizerState* optimizer_state);
+
+// Hidden-size growth (hypercloning, ligo) changes three widths at once: the hidden size C, the
+// attention width (heads x head_dim, grown by adding heads) and the MLP width. A parameter's
+// layout says which of its axes run along which width, so every such operator grows STDiT3 from
+// one table of its tensors.
+enum class WidthAxis { kNone, kHidden, kHeads, kMlp };
+
+struct ParameterLayout {
+  enum class Shape {
+    kMatrix,  // [segments x rows, cols]: `out` along rows (per segment), `in` along cols
+    kVector,  // [segments x rows]: `out` along rows (per segment)
+    kTable,   // [k, C] (scale_shift_table): `out` along its second axis
+    kConv,    // [C, in_channels, kt, kh, kw] (x_embedder.proj): `out` along its first axis
+  } shape = Shape::kVector;
+  int64_t segments = 1;  // qkv is [3, heads x head_dim], kv_linear [2, ...], t_block.1 [6, C]
+  WidthAxis out = WidthAxis::kNone;
+  WidthAxis in = WidthAxis::kNone;
+  bool grows() const { return out != WidthAxis::kNone || in != WidthAxis::kNone; }
+};
+
+// The layout of STDiT3 parameter `key`. Unchanged by hidden-size growth (both axes kNone): the
+// caption table y_embedding (it holds captions, not hidden states), q/k RMSNorm weights (per
+// head_dim), and the final layer's bias (its output is the patch, not hidden). Layers that read
+// something not on the hidden axis (timestep frequencies, captions, pixels) have `in` kNone.
+ParameterLayout HiddenGrowthLayout(const std::string& key);
 
 }  // namespace modelgrow
