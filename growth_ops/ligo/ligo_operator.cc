@@ -110,7 +110,8 @@ test_options_error = "depth_init"
     width_factor_ = o.Int("width_factor", 1, {.min = 1, .max = 8});
     depth_init_ = o.Choice("depth_init", "stack", {"stack", "interleave"});
     steps_ = o.Int("steps", 100, {.min = 0});
-    lr_ = o.Double("lr", 1e-3, {.min = 0, .min_exclusive = true});
+    lr_ = o.Double("lr", 1e-2, {.min = 0, .min_exclusive = true});
+    width_lr_ = o.Double("width_lr", 1e-3, {.min = 0, .min_exclusive = true});
     if (depth_factor_ == 1 && width_factor_ == 1) {
       o.Fail("depth_factor", "with width_factor = 1 too, ligo grows nothing: set either above 1");
     }
@@ -345,8 +346,24 @@ test_options_error = "depth_init"
   // Adam on E and D, the base's tensors fixed: each step writes the expansion into the model,
   // takes the model's gradient on the next batch, and carries it back through the expansion.
   json Fit(STDiT3Impl& model, GrowthData& data) {
-    std::vector<torch::Tensor> params = OperatorTensors();
-    torch::optim::Adam adam(params, torch::optim::AdamOptions(lr_));
+    // Two groups: Adam moves every entry by about its learning rate from the first step on,
+    // however small its gradient, and an expansion entry moved by lr shifts whole tensors; the
+    // depth weights, which mix whole blocks, take larger steps well.
+    std::vector<torch::Tensor> depth, width;
+    for (const auto& [k, d] : depth_) {
+      if (d.requires_grad()) depth.push_back(d);
+    }
+    for (const auto* m : {&expand_out_, &expand_in_}) {
+      for (const auto& [axis, e] : *m) width.push_back(e);
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    if (!depth.empty()) {
+      groups.emplace_back(depth, std::make_unique<torch::optim::AdamOptions>(lr_));
+    }
+    if (!width.empty()) {
+      groups.emplace_back(width, std::make_unique<torch::optim::AdamOptions>(width_lr_));
+    }
+    torch::optim::Adam adam(std::move(groups), torch::optim::AdamOptions(lr_));
     std::vector<double> losses;
     Progress progress("ligo fit", steps_);
     model.train();
@@ -379,11 +396,8 @@ test_options_error = "depth_init"
     }
     for (auto& p : model.parameters()) p.mutable_grad() = torch::Tensor();
     progress.Finish(fmt::format("loss {:.4f} -> {:.4f}", losses.front(), losses.back()));
-    return {{"steps", steps_},
-            {"lr", lr_},
-            {"data", data.Describe()},
-            {"losses", losses},
-            {"seconds", progress.elapsed_seconds()}};
+    return {{"steps", steps_},         {"lr", lr_},        {"width_lr", width_lr_},
+            {"data", data.Describe()}, {"losses", losses}, {"seconds", progress.elapsed_seconds()}};
   }
 
   // The fitted depth weights, averaged over a list's block tensors: row l says which base blocks
@@ -422,7 +436,8 @@ test_options_error = "depth_init"
   int64_t width_factor_ = 1;
   std::string depth_init_ = "stack";
   int64_t steps_ = 100;
-  double lr_ = 1e-3;
+  double lr_ = 1e-2;
+  double width_lr_ = 1e-3;
   // While growing: the base's tensors, and the operator's own (D per "list.tensor", E per width).
   std::map<std::string, torch::Tensor> base_;
   std::map<std::string, torch::Tensor> depth_;

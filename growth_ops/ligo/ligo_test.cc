@@ -132,8 +132,9 @@ TEST(Ligo, FittingLowersItsLossAndThePreservationError) {
   STDiT3 unfitted = CloneModel(*base), fitted = CloneModel(*base);
   GrowthReport before = GrowWith(*unfitted, "depth_factor = 2\nwidth_factor = 2\nsteps = 0\n");
   DistillationData data(*base);
-  GrowthReport after =
-      GrowFitted(*fitted, "depth_factor = 2\nwidth_factor = 2\nsteps = 40\nlr = 0.01\n", data);
+  GrowthReport after = GrowFitted(
+      *fitted, "depth_factor = 2\nwidth_factor = 2\nsteps = 40\nlr = 0.03\nwidth_lr = 3e-4\n",
+      data);
   const auto losses = after.details.at("fit").at("losses").get<std::vector<double>>();
   ASSERT_EQ(losses.size(), 40u);
   EXPECT_LT(losses.back(), 0.5 * losses.front());

@@ -298,6 +298,54 @@ TEST(EngineCli, TheReportSaysWhatComputeEachVariantTookToReachTheReference) {
   EXPECT_NE(row.find(fmt::format("| {:.3g} | +0.0% |", total)), std::string::npos) << row;
 }
 
+// A learned growth operator fits in its grow stage on the stage's `fit` data, drawn as training
+// draws it: the report records the fit, the stage's key covers the fit data (other data: the grow
+// stage and what follows are computed again, pre-training reused), and a ligo stage without fit
+// data is refused before any work, saying what to add.
+TEST(EngineCli, ALigoGrowStageFitsOnItsFitDataAndIsKeyedByIt) {
+  TempDir dir;
+  const std::string text =
+      testing::TinyManifest("ligo")
+          .SyntheticData(32)
+          .Table("stages.grow",
+                 "kind = \"grow\"\nfrom = \"pretrain\"\n"
+                 "ops = [{plugin = \"ligo\", depth_factor = 2, steps = 3, lr = 0.01}]\n")
+          .Table("stages.grow.fit", "data = \"train\"\nbatch_size = 4\ncaption_dropout = 0\n")
+          .Text();
+  fs::path manifest = WriteText(dir / "m.toml", text);
+  auto r = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const fs::path grow = StageDir(dir / "out", "grow");
+  json step = ReadJson(grow / "checkpoint" / "growth_report.json")["steps"][0];
+  EXPECT_EQ(step["op"], "ligo");
+  const json fit = step["details"]["fit"];
+  EXPECT_EQ(fit["losses"].size(), 3u) << fit.dump();
+  EXPECT_EQ(fit["data"]["data"], "train");
+  EXPECT_EQ(fit["data"]["batch_size"], 4);
+  EXPECT_EQ(fit["data"]["batches"], 3);
+  EXPECT_EQ(ReadJson(grow / "checkpoint" / "config.json")["depth"], 2);
+
+  auto again = RunCli(kPlugins + "run " + manifest.string() + " --out " + (dir / "out").string() +
+                      " --set stages.grow.fit.data=heldout");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  json stages = ReadJson(dir / "out" / "runs" / "seed=0" / "stages.json");
+  EXPECT_TRUE(stages["pretrain"]["reused"].get<bool>()) << stages.dump();
+  EXPECT_FALSE(stages["grow"]["reused"].get<bool>()) << stages.dump();
+  EXPECT_FALSE(stages["continue"]["reused"].get<bool>()) << stages.dump();
+
+  fs::path unfit = WriteText(dir / "unfit.toml", testing::TinyManifest("ligo")
+                                                     .SyntheticData(32)
+                                                     .Table("stages.grow",
+                                                            "kind = \"grow\"\nfrom = "
+                                                            "\"pretrain\"\nops = [{plugin = "
+                                                            "\"ligo\", steps = 3}]\n")
+                                                     .Text());
+  auto refused = RunCli(kPlugins + "run " + unfit.string() + " --out " + (dir / "unfit").string());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("[stages.<name>.fit]"), std::string::npos) << refused.output;
+  EXPECT_FALSE(fs::exists(dir / "unfit" / "runs"));
+}
+
 // Another sweep written into the same folder: the report holds this manifest's runs only, names
 // the others, and --prune removes them. A no-op rerun keeps when the run first started.
 TEST(EngineCli, AReportHoldsOnlyTheRunsOfTheFoldersManifest) {

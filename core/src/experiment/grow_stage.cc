@@ -65,9 +65,11 @@ json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
                     {{"params", result.params},
                      {"trainable", result.trainable},
                      {"preservation_max_rel", worst}}}});
-    return json{
-        {"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}}
-        .dump();
+    json info = {
+        {"params", result.params}, {"trainable", result.trainable}, {"growth", result.report}};
+    // Fitting is training compute: the report's compute tables count it with the run's.
+    if (fit) info["flops"] = {{"total", fit->flops()}, {"fit_batches", fit->batches()}};
+    return info.dump();
   });
   return json::parse(info);
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "modelgrow/model/flops.h"
 #include "modelgrow/model/precision.h"
 #include "modelgrow/sdk/errors.h"
 #include "step_input.h"
@@ -33,6 +34,9 @@ torch::Tensor TrainingLossSource::NextLoss(STDiT3Impl& model) {
   StepInput s =
       MakeStepInput(batch, setup_.spec, setup_.seed, setup_.device, conditions_, model, flow_);
   ++batches_;
+  flops_ += TrainingFlopsPerSample(model.config(), batch.video.size(2), batch.video.size(3),
+                                   batch.video.size(4)) *
+            static_cast<double>(batch.size());
   PrecisionScope precision(setup_.spec.precision == "bf16" ? at::kBFloat16 : at::kFloat);
   return flow_.TrainingLoss(model, s.input, s.noise, s.timesteps, s.frame_mask).mean();
 }
@@ -42,7 +46,8 @@ nlohmann::json TrainingLossSource::Describe() const {
           {"batch_size", setup_.spec.batch_size},
           {"caption", setup_.spec.caption},
           {"caption_dropout", setup_.spec.caption_dropout},
-          {"batches", batches_}};
+          {"batches", batches_},
+          {"flops", flops_}};
 }
 
 }  // namespace modelgrow

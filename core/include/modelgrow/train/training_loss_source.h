@@ -36,6 +36,9 @@ class TrainingLossSource : public GrowthData {
   torch::Tensor NextLoss(STDiT3Impl& model) override;
   nlohmann::json Describe() const override;
   int64_t batches() const { return batches_; }
+  // Training FLOPs of the losses taken so far (model/flops.h, each at its model's size): what a
+  // fitting operator spent, for compute tables.
+  double flops() const { return flops_; }
 
  private:
   TrainingLossSetup setup_;
@@ -43,6 +46,7 @@ class TrainingLossSource : public GrowthData {
   std::vector<std::string> condition_names_;  // of the model conditions_ were made for
   std::vector<ConditionText> conditions_;
   int64_t batches_ = 0;
+  double flops_ = 0;
 };
 
 }  // namespace modelgrow
