@@ -489,6 +489,102 @@ TEST(Train, AHookResumesExactlyWhereItWas) {
   EXPECT_FALSE(fs::exists(dir / "cut" / "checkpoint" / kTrainingHookFile));
 }
 
+// Gradual unfreezing as a hook: the spatial blocks are frozen for the first `frozen_steps` steps,
+// then train. What the optimizer covers is fixed when the stage starts, so a hook may pause
+// parameters that were trainable then; a paused parameter gets no gradient, and AdamW leaves it
+// (and its moments) untouched.
+class UnfreezeHook : public TrainingHook {
+ public:
+  explicit UnfreezeHook(const json& state)
+      : frozen_steps_(state.at("frozen_steps")), done_(state.at("done")) {}
+  void BeforeStep(STDiT3Impl& model) override {
+    SetSpatial(model, done_ >= frozen_steps_);
+    ++done_;
+  }
+  bool Finished() const override { return done_ > frozen_steps_; }
+  void Remove(STDiT3Impl& model) override { SetSpatial(model, true); }
+  json State() const override { return {{"frozen_steps", frozen_steps_}, {"done", done_}}; }
+
+ private:
+  static void SetSpatial(STDiT3Impl& model, bool trainable) {
+    for (auto& item : model.named_parameters()) {
+      if (item.key().starts_with("spatial_blocks.")) item.value().set_requires_grad(trainable);
+    }
+  }
+  int64_t frozen_steps_, done_;
+};
+
+void WithUnfreezing(TinyTraining& t, int64_t frozen_steps) {
+  t.context.training_hook = {{"op", "test_unfreeze"},
+                             {"options", json::object()},
+                             {"options_toml", ""},
+                             {"state", {{"frozen_steps", frozen_steps}, {"done", 0}}}};
+  t.context.make_training_hook = [](const json& record) {
+    return std::make_unique<UnfreezeHook>(record["state"]);
+  };
+}
+
+std::map<std::string, torch::Tensor> Weights(const STDiT3Impl& model) {
+  std::map<std::string, torch::Tensor> w;
+  for (const auto& item : model.named_parameters()) w[item.key()] = item.value().detach().clone();
+  return w;
+}
+
+TEST(Train, AHookCanFreezeAndUnfreezeParametersAndResumesExactly) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 6;
+  spec.checkpoint_every = 2;
+  TinyTraining whole(dir / "whole", spec);
+  WithUnfreezing(whole, 3);
+  std::vector<std::map<std::string, torch::Tensor>> after;  // weights after each step
+  after.push_back(Weights(*whole.model));
+  whole.context.after_step = [&](int64_t) { after.push_back(Weights(*whole.model)); };
+  whole.Run();
+  // Frozen for steps 1-3: not moved, by the update or by weight decay, while the others train;
+  // from step 4 on they train too.
+  int spatial = 0, others = 0, others_moved = 0, spatial_moved_later = 0;
+  for (const auto& [name, w] : after[0]) {
+    const bool moved = !torch::equal(after[3].at(name), w);
+    if (name.starts_with("spatial_blocks.")) {
+      ++spatial;
+      EXPECT_FALSE(moved) << name;
+      if (!torch::equal(after[6].at(name), after[3].at(name))) ++spatial_moved_later;
+    } else {
+      ++others;
+      if (moved) ++others_moved;
+    }
+  }
+  EXPECT_GT(2 * others_moved, others);
+  EXPECT_GT(2 * spatial_moved_later, spatial);
+  // Checkpoints say what the optimizer covers (everything): a paused parameter is not "frozen".
+  EXPECT_FALSE(json::parse(ReadFile(dir / "whole" / "checkpoint" / "config.json"))["modelgrow"]
+                   .contains("frozen"));
+
+  {
+    TinyTraining first(dir / "cut", spec);
+    WithUnfreezing(first, 3);
+    first.context.after_step = [&](int64_t step) {
+      if (step == 2) {
+        EXPECT_FALSE(json::parse(ReadFile(dir / "cut" / "checkpoint" / "config.json"))["modelgrow"]
+                         .contains("frozen"));
+        throw std::runtime_error("interrupted");
+      }
+    };
+    EXPECT_THROW(first.Run(), std::runtime_error);
+  }
+  TinyTraining second(dir / "cut", spec);
+  WithUnfreezing(second, 3);
+  second.context.resume = true;
+  EXPECT_EQ(second.Run().resumed_from, 2);
+  for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
+                           "trainer_state.json"}) {
+    EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / file),
+              ReadFile(dir / "whole" / "checkpoint" / file))
+        << file;
+  }
+}
+
 TEST(Train, AHookThisHostCannotBuildIsNamed) {
   TempDir dir;
   TinyTraining t(dir.path(), TinySpec());

@@ -1,5 +1,6 @@
 // An operator that keeps acting during the training after growth: MSG's mask ramp, and schedules
-// built like it (LEMON's alpha/beta split would ramp masks the same way).
+// built like it (LEMON's alpha/beta split would ramp masks the same way; gradual unfreezing
+// pauses and resumes parameters).
 //
 // A growth operator that needs one says so in its GrowthReport (`training_hook`: the hook's first
 // state). The host writes {"op", "options", "state"} into the grown checkpoint as
@@ -19,10 +20,12 @@ namespace modelgrow {
 class TrainingHook {
  public:
   virtual ~TrainingHook() = default;
-  // Before an optimizer step: may change growth masks (STDiT3Impl::SetGrowthMasks), never tensor
-  // shapes. Each call is one step of the hook's own schedule. (Freezing and unfreezing
-  // parameters on a schedule, as gradual unfreezing does, would also need the optimizer to follow
-  // requires_grad after the stage starts, which it does not yet.)
+  // Before an optimizer step: may change growth masks (STDiT3Impl::SetGrowthMasks) and pause or
+  // resume training of parameters (set_requires_grad), never tensor shapes. Each call is one step
+  // of the hook's own schedule. The optimizer covers the parameters trainable when the stage
+  // started: a hook may pause and resume those (gradual unfreezing: a paused parameter gets no
+  // gradient and AdamW leaves it and its moments as they are), not start one frozen before.
+  // Checkpoints record the stage's starting flags; the hook's state says what it paused.
   virtual void BeforeStep(STDiT3Impl& model) = 0;
   // After a BeforeStep: whether the model as it now is equals the model without the hook.
   virtual bool Finished() const = 0;
