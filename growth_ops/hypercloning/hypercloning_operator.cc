@@ -99,22 +99,7 @@ test_options_error = "noise"
     noise_ = o.Double("noise", 0.0, {.min = 0.0});
   }
 
-  void Check(const STDiT3Impl& model) const override {
-    for (const auto& item : model.named_parameters()) {
-      if (item.key().find("lora_") != std::string::npos) {
-        throw InputError(fmt::format(
-            "{} is a LoRA adapter, which hidden-size growth cannot clone; merge the adapters first "
-            "(op lora with merge = true)",
-            item.key()));
-      }
-    }
-    if (!model.config().growth_masks.empty()) {
-      throw InputError("the model still has growth masks (an MSG ramp that has not finished)");
-    }
-    STDiT3Config grown = model.config();
-    grown.hidden_size *= factor_;
-    grown.Validate();
-  }
+  void Check(const STDiT3Impl& model) const override { CheckHiddenSizeGrowth(model, factor_); }
 
   void Grow(GrowthContext& context, GrowthReport& report) override {
     STDiT3Impl& model = context.model;

@@ -118,22 +118,9 @@ test_options_error = "depth_init"
   }
 
   void Check(const STDiT3Impl& model) const override {
-    for (const auto& item : model.named_parameters()) {
-      if (item.key().find("lora_") != std::string::npos) {
-        throw InputError(fmt::format(
-            "{} is a LoRA adapter, which ligo cannot expand; merge the adapters first (op lora "
-            "with merge = true)",
-            item.key()));
-      }
-    }
-    if (!model.config().growth_masks.empty()) {
-      throw InputError("the model still has growth masks (an MSG ramp that has not finished)");
-    }
+    CheckHiddenSizeGrowth(model, width_factor_);
     // Depth growth works on (spatial, temporal) block pairs: DepthUnits says why a model has none.
     if (depth_factor_ > 1) DepthUnits(model, BlockLists::kBoth);
-    STDiT3Config grown = model.config();
-    grown.hidden_size *= width_factor_;
-    grown.Validate();
   }
 
   void Grow(GrowthContext& context, GrowthReport& report) override {

@@ -189,4 +189,21 @@ ParameterLayout HiddenGrowthLayout(const std::string& key) {
   return {shape, segments, out, bias ? A::kNone : in};
 }
 
+void CheckHiddenSizeGrowth(const STDiT3Impl& model, int64_t factor) {
+  for (const auto& item : model.named_parameters()) {
+    if (item.key().find("lora_") != std::string::npos) {
+      throw InputError(fmt::format(
+          "{} is a LoRA adapter, which hidden-size growth cannot expand; merge the adapters first "
+          "(op lora with merge = true)",
+          item.key()));
+    }
+  }
+  if (!model.config().growth_masks.empty()) {
+    throw InputError("the model still has growth masks (an MSG ramp that has not finished)");
+  }
+  STDiT3Config grown = model.config();
+  grown.hidden_size *= factor;
+  grown.Validate();
+}
+
 }  // namespace modelgrow

@@ -64,4 +64,10 @@ struct ParameterLayout {
 // something not on the hidden axis (timestep frequencies, captions, pixels) have `in` kNone.
 ParameterLayout HiddenGrowthLayout(const std::string& key);
 
+// InputError when growing `model`'s hidden size `factor` times (1: a growth that rewrites every
+// tensor from the model's own, as ligo's depth does) cannot apply: LoRA adapters (they cannot be
+// expanded; merge them first), growth masks of an MSG ramp still running, or a grown config that
+// is not valid. Changes nothing.
+void CheckHiddenSizeGrowth(const STDiT3Impl& model, int64_t factor);
+
 }  // namespace modelgrow
