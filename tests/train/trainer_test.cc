@@ -558,16 +558,18 @@ TEST(Train, AHookCanFreezeAndUnfreezeParametersAndResumesExactly) {
   EXPECT_GT(2 * others_moved, others);
   EXPECT_GT(2 * spatial_moved_later, spatial);
   // Checkpoints say what the optimizer covers (everything): a paused parameter is not "frozen".
-  EXPECT_FALSE(json::parse(ReadFile(dir / "whole" / "checkpoint" / "config.json"))["modelgrow"]
-                   .contains("frozen"));
+  EXPECT_FALSE(
+      json::parse(ReadFile(dir / "whole" / "checkpoint" / "config.json"))["modelgrow"].contains(
+          "frozen"));
 
   {
     TinyTraining first(dir / "cut", spec);
     WithUnfreezing(first, 3);
     first.context.after_step = [&](int64_t step) {
       if (step == 2) {
-        EXPECT_FALSE(json::parse(ReadFile(dir / "cut" / "checkpoint" / "config.json"))["modelgrow"]
-                         .contains("frozen"));
+        EXPECT_FALSE(
+            json::parse(ReadFile(dir / "cut" / "checkpoint" / "config.json"))["modelgrow"].contains(
+                "frozen"));
         throw std::runtime_error("interrupted");
       }
     };
@@ -577,8 +579,8 @@ TEST(Train, AHookCanFreezeAndUnfreezeParametersAndResumesExactly) {
   WithUnfreezing(second, 3);
   second.context.resume = true;
   EXPECT_EQ(second.Run().resumed_from, 2);
-  for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
-                           "trainer_state.json"}) {
+  for (const char* file :
+       {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "trainer_state.json"}) {
     EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / file),
               ReadFile(dir / "whole" / "checkpoint" / file))
         << file;
