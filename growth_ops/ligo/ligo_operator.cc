@@ -133,10 +133,7 @@ test_options_error = "depth_init"
     }
     STDiT3Impl& model = context.model;
     const STDiT3Config before = model.config();
-    base_.clear();
-    for (const auto& item : model.named_parameters()) {
-      base_.emplace(item.key(), item.value().detach().clone());
-    }
+    Snapshot(model);
     InitialiseWidth(before);
     GrowStructure(model);
     InitialiseDepth(model);
@@ -161,13 +158,32 @@ test_options_error = "depth_init"
         {"depth_weights", DepthWeightsJson()},
         {"width_change", WidthChangeJson()},
         {"fit", fit}};
-    base_.clear();
+    base_other_.clear();
+    base_blocks_.clear();
     depth_.clear();
     expand_out_.clear();
     expand_in_.clear();
   }
 
  private:
+  // The base's tensors, block tensors grouped by list and name (parsed once: Expand runs every
+  // fitting step).
+  void Snapshot(const STDiT3Impl& model) {
+    base_other_.clear();
+    base_blocks_.clear();
+    for (const auto& item : model.named_parameters()) {
+      torch::Tensor t = item.value().detach().clone();
+      BlockKey b;
+      if (!ParseBlockKey(item.key(), &b)) {
+        base_other_.emplace(item.key(), t);
+        continue;
+      }
+      std::vector<torch::Tensor>& per_block = base_blocks_[b.list + "." + b.tensor];
+      if (static_cast<int64_t>(per_block.size()) <= b.index) per_block.resize(b.index + 1);
+      per_block[b.index] = t;
+    }
+  }
+
   // The grown model's block lists and widths; its tensors get their values from Expand().
   void GrowStructure(STDiT3Impl& model) {
     if (depth_factor_ > 1) {
@@ -223,9 +239,9 @@ test_options_error = "depth_init"
   void InitialiseDepth(const STDiT3Impl& model) {
     // Which base block each grown block starts as, per list.
     std::map<std::string, int64_t> base_count, grown_count;
-    for (const auto& [key, t] : base_) {
-      BlockKey b;
-      if (ParseBlockKey(key, &b)) base_count[b.list] = std::max(base_count[b.list], b.index + 1);
+    for (const auto& [list_tensor, per_block] : base_blocks_) {
+      const std::string list = list_tensor.substr(0, list_tensor.find('.'));
+      base_count[list] = static_cast<int64_t>(per_block.size());
     }
     std::map<std::string, std::set<std::string>> tensors;  // list -> block tensor names
     for (const auto& item : model.named_parameters()) {
@@ -277,25 +293,17 @@ test_options_error = "depth_init"
   // Every grown tensor by name, as a function of E and D (with their autograd graph).
   std::map<std::string, torch::Tensor> Expand() const {
     std::map<std::string, torch::Tensor> grown;
-    std::map<std::string, std::vector<torch::Tensor>> block_tensors;  // "list.name" -> per block
-    for (const auto& [key, t] : base_) {
-      BlockKey b;
-      if (!ParseBlockKey(key, &b)) {
-        grown[key] = Expand(key, t);
-        continue;
-      }
-      std::vector<torch::Tensor>& per_block = block_tensors[b.list + "." + b.tensor];
-      if (static_cast<int64_t>(per_block.size()) <= b.index) per_block.resize(b.index + 1);
-      per_block[b.index] = Expand(b.tensor, t);
-    }
-    for (const auto& [list_tensor, per_block] : block_tensors) {
+    for (const auto& [key, t] : base_other_) grown[key] = Expand(key, t);
+    for (const auto& [list_tensor, per_block] : base_blocks_) {
+      const size_t dot = list_tensor.find('.');
+      const std::string list = list_tensor.substr(0, dot), name = list_tensor.substr(dot + 1);
+      std::vector<torch::Tensor> widened;
+      for (const torch::Tensor& t : per_block) widened.push_back(Expand(name, t));
       const torch::Tensor& d = depth_.at(list_tensor);
-      torch::Tensor stacked = torch::stack(per_block);
+      torch::Tensor stacked = torch::stack(widened);
       std::vector<int64_t> sizes = stacked.sizes().vec();
       sizes[0] = d.size(0);
       torch::Tensor mixed = d.matmul(stacked.reshape({stacked.size(0), -1})).reshape(sizes);
-      const size_t dot = list_tensor.find('.');
-      const std::string list = list_tensor.substr(0, dot), name = list_tensor.substr(dot + 1);
       for (int64_t l = 0; l < d.size(0); ++l)
         grown[fmt::format("{}.{}.{}", list, l, name)] = mixed[l];
     }
@@ -313,11 +321,16 @@ test_options_error = "depth_init"
     }
   }
 
-  std::vector<torch::Tensor> OperatorTensors() const {
+  // What fitting trains: the depth weights (when depth grows) and the expansions.
+  std::vector<torch::Tensor> DepthWeights() const {
     std::vector<torch::Tensor> all;
     for (const auto& [k, d] : depth_) {
       if (d.requires_grad()) all.push_back(d);
     }
+    return all;
+  }
+  std::vector<torch::Tensor> Expansions() const {
+    std::vector<torch::Tensor> all;
     for (const auto* m : {&expand_out_, &expand_in_}) {
       for (const auto& [axis, e] : *m) all.push_back(e);
     }
@@ -326,7 +339,9 @@ test_options_error = "depth_init"
 
   int64_t OperatorParameterCount() const {
     int64_t count = 0;
-    for (const torch::Tensor& t : OperatorTensors()) count += t.numel();
+    for (const auto& group : {DepthWeights(), Expansions()}) {
+      for (const torch::Tensor& t : group) count += t.numel();
+    }
     return count;
   }
 
@@ -336,13 +351,7 @@ test_options_error = "depth_init"
     // Two groups: Adam moves every entry by about its learning rate from the first step on,
     // however small its gradient, and an expansion entry moved by lr shifts whole tensors; the
     // depth weights, which mix whole blocks, take larger steps well.
-    std::vector<torch::Tensor> depth, width;
-    for (const auto& [k, d] : depth_) {
-      if (d.requires_grad()) depth.push_back(d);
-    }
-    for (const auto* m : {&expand_out_, &expand_in_}) {
-      for (const auto& [axis, e] : *m) width.push_back(e);
-    }
+    const std::vector<torch::Tensor> depth = DepthWeights(), width = Expansions();
     std::vector<torch::optim::OptimizerParamGroup> groups;
     if (!depth.empty()) {
       groups.emplace_back(depth, std::make_unique<torch::optim::AdamOptions>(lr_));
@@ -425,8 +434,10 @@ test_options_error = "depth_init"
   int64_t steps_ = 100;
   double lr_ = 1e-2;
   double width_lr_ = 1e-3;
-  // While growing: the base's tensors, and the operator's own (D per "list.tensor", E per width).
-  std::map<std::string, torch::Tensor> base_;
+  // While growing: the base's tensors (outside blocks by name; block tensors by "list.tensor",
+  // one per base block), and the operator's own (D per "list.tensor", E per width).
+  std::map<std::string, torch::Tensor> base_other_;
+  std::map<std::string, std::vector<torch::Tensor>> base_blocks_;
   std::map<std::string, torch::Tensor> depth_;
   std::map<WidthAxis, torch::Tensor> expand_out_, expand_in_;
 };

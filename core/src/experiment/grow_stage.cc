@@ -37,13 +37,14 @@ json RunContext::GrowStage(const StageSpec& s, const fs::path& dir) {
       lo.batch_size = s.grow.fit.batch_size;
       lo.seed = run_.seed;
       lo.workers = s.grow.fit.workers;
-      loader = std::make_unique<DataLoader>(Data(s.grow.fit.data), lo);
+      std::shared_ptr<DataPipeline> data = Data(s.grow.fit.data);
+      loader = std::make_unique<DataLoader>(data, lo);
       TrainingLossSetup setup;
       setup.loader = loader.get();
       setup.spec = s.grow.fit;
       setup.seed = run_.seed;
       setup.device = device_;
-      setup.stored_text = Data(s.grow.fit.data)->stored_text();
+      setup.stored_text = data->stored_text();
       setup.encoders = [this](const STDiT3Impl& model) { return Encoders(model); };
       fit = std::make_unique<TrainingLossSource>(std::move(setup));
       request.data = fit.get();

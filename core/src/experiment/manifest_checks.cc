@@ -92,8 +92,6 @@ void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) c
       stages.Table(stage).Fail(key, message);
     }
   };
-  // The model a stage ends with, rebuilt for each grow stage (growth edits it in place). nullptr
-  // when it cannot be known without running (e.g. an operator that cannot be simulated).
   // Checks compute no losses: an operator that fits on data stops the simulation where it asks for
   // one (the run fits it for real). Without fit data it is given none, and says what it needs.
   class NoLossesInChecks : public GrowthData {
@@ -103,6 +101,8 @@ void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) c
     }
     nlohmann::json Describe() const override { return nlohmann::json::object(); }
   } no_losses;
+  // The model a stage ends with, rebuilt for each grow stage (growth edits it in place). nullptr
+  // when it cannot be known without running (e.g. an operator that cannot be simulated).
   std::function<STDiT3(const std::string&)> model_after = [&](const std::string& name) -> STDiT3 {
     const StageSpec& s = stages_.at(name);
     if (s.kind == StageKind::kPretrain) {
