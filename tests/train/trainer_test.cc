@@ -524,12 +524,6 @@ void WithUnfreezing(TinyTraining& t, int64_t frozen_steps) {
   };
 }
 
-std::map<std::string, torch::Tensor> Weights(const STDiT3Impl& model) {
-  std::map<std::string, torch::Tensor> w;
-  for (const auto& item : model.named_parameters()) w[item.key()] = item.value().detach().clone();
-  return w;
-}
-
 TEST(Train, AHookCanFreezeAndUnfreezeParametersAndResumesExactly) {
   TempDir dir;
   TrainSpec spec = TinySpec();
@@ -537,9 +531,9 @@ TEST(Train, AHookCanFreezeAndUnfreezeParametersAndResumesExactly) {
   spec.checkpoint_every = 2;
   TinyTraining whole(dir / "whole", spec);
   WithUnfreezing(whole, 3);
-  std::vector<std::map<std::string, torch::Tensor>> after;  // weights after each step
-  after.push_back(Weights(*whole.model));
-  whole.context.after_step = [&](int64_t) { after.push_back(Weights(*whole.model)); };
+  std::vector<std::map<std::string, at::Tensor>> after;  // weights after each step
+  after.push_back(Params(*whole.model));
+  whole.context.after_step = [&](int64_t) { after.push_back(Params(*whole.model)); };
   whole.Run();
   // Frozen for steps 1-3: not moved, by the update or by weight decay, while the others train;
   // from step 4 on they train too.
