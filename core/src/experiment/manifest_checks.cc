@@ -45,7 +45,10 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
   Options data = doc.Table("data");
   for (const auto& [id, spec] : data_) {
     if (spec.plugin.empty()) continue;
-    Collect(data, id, [&] { registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options)); });
+    // Structured bindings are captured through init-captures: clang before 16 cannot capture them.
+    Collect(data, id, [&, &spec = spec] {
+      registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options));
+    });
   }
   if (vae_ && !vae_->plugin.empty()) {
     Collect(doc, "vae",
@@ -57,9 +60,10 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
     Options options = spec.options.Subset();
     // A made encoder's folder exists only once the run has made it; construction reads no files.
     if (spec.make) options.Set("path", "\"(made by the run)\"", "text." + id + ".make");
-    Collect(text, id, [&] { registry.MakeTextEncoder(spec.plugin, ContextFor(options)); });
+    Collect(text, id,
+            [&, &spec = spec] { registry.MakeTextEncoder(spec.plugin, ContextFor(options)); });
     if (spec.make) {
-      Collect(text, id, [&] {
+      Collect(text, id, [&, &spec = spec] {
         registry.MakeTextModelMaker(spec.plugin, ContextFor(*spec.make), spec.options);
       });
     }
@@ -75,7 +79,7 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
       // checked here.
       Options options = s.eval.rewrite->options.Subset();
       options.Set("path", "\"(the text table's model)\"");
-      Collect(stages.Table(name), "rewrite", [&] {
+      Collect(stages.Table(name), "rewrite", [&, &s = s] {
         registry.MakePromptRewriter(text_.at(s.eval.rewrite->text).plugin, ContextFor(options));
       });
     }
@@ -83,7 +87,7 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
 }
 
 void Manifest::CheckGrowth(const Options& doc, const PluginRegistry& registry) const {
-  ModelInitDeviceScope meta(c10::Device(c10::DeviceType::Meta));
+  ModelInitDeviceScope meta{c10::Device(c10::DeviceType::Meta)};
   Options stages = doc.Table("stages");
   // A stage is rebuilt for every later grow stage that starts from it; say its problems once.
   std::set<std::string> reported;

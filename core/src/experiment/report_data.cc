@@ -140,7 +140,7 @@ std::map<std::string, double> Flatten(const json& evaluation) {
   // Per-domain loss and forgetting, averaged over prompt kinds.
   std::map<std::string, std::vector<double>> loss, forgetting;
   for (const auto& [k, v] : m) {
-    auto parts = [&](const std::string& prefix) {
+    auto parts = [&k = k](const std::string& prefix) {
       return k.substr(prefix.size(), k.find('/', prefix.size()) - prefix.size());
     };
     if (k.rfind("loss/", 0) == 0) loss[parts("loss/")].push_back(v);

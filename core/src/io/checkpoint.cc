@@ -152,7 +152,7 @@ LoadedModel LoadModel(const fs::path& folder, c10::Device device) {
   // device first, a model whose config.json claims more values than the folder stores (a
   // hand-edited depth, a wrong hidden_size) is refused without allocating them.
   {
-    ModelInitDeviceScope meta(c10::Device(c10::DeviceType::Meta));
+    ModelInitDeviceScope meta{c10::Device(c10::DeviceType::Meta)};
     STDiT3 shape_only(config);
     std::vector<std::string> absent;
     for (const auto& [key, tensor] : shape_only->StateDict()) {
