@@ -16,7 +16,9 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
-  clang libclang-rt-14-dev
+  # The fuzz build (scripts/fuzz.sh): clang with libFuzzer, and GCC 11's C++ library headers,
+  # which clang can compile LibTorch 1.13's headers against (CMakeLists.txt says why).
+  clang libclang-rt-14-dev libstdc++-11-dev
 )
 
 missing=()

@@ -28,12 +28,18 @@ inline const std::filesystem::path& WorkDir() {
     std::filesystem::path base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
     std::filesystem::path d = base / ("modelgrow-fuzz-" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(WorkDir(), ec);
-    });
     return d;
   }();
+  // Registered once `dir` is whole, so that at exit it runs before `dir` is destroyed (exit runs
+  // handlers and static destructors in reverse order of registration); registered inside the
+  // initializer it would read a destroyed path (valgrind saw it).
+  static const bool removed_at_exit = [] {
+    return std::atexit([] {
+             std::error_code ec;
+             std::filesystem::remove_all(WorkDir(), ec);
+           }) == 0;
+  }();
+  (void)removed_at_exit;
   return dir;
 }
 
