@@ -101,7 +101,7 @@ void VideoShardReader::Impl::ReadLabelSchema() {
         fmt::format("expected [N={}, K={}] (one column per label category), found shape [{}]", n, k,
                     fmt::join(dims, ", ")));
   // The optional `categories` attribute names the columns; when present it must agree.
-  json declared = ds.Attributes().value("categories", json());
+  json declared = ds.Attributes({"categories"}).value("categories", json());
   if (!declared.is_null()) {
     if (!declared.is_string()) Bad("/targets", "attribute 'categories' must be a JSON string");
     json list = json::parse(declared.get<std::string>(), nullptr, false);
@@ -137,7 +137,10 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
   if (!fs::is_regular_file(file, ec))
     throw InputError(fmt::format("{}: shard file does not exist", file.string()));
   s.h5 = hdf5::File::Open(file);
-  s.attributes = s.h5.Attributes();
+  // Attributes are read by the names the format gives them (docs/formats.md), never listed: HDF5
+  // crashes listing a corrupt attribute table (hdf5::Object::Attributes says why).
+  s.attributes =
+      s.h5.Attributes({"format", "format_version", "latent", "source", "created", "label_schema"});
   const json& attr = s.attributes;
   if (!attr.contains("format") || attr["format"] != kVideoShardFormat)
     throw InputError(fmt::format(
@@ -194,7 +197,7 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
       Impl::Text t;
       std::string base = "/text/" + name;
       try {
-        t.attributes = s.h5.OpenGroup(base).Attributes();
+        t.attributes = s.h5.OpenGroup(base).Attributes({"caption", "encoder"});
       } catch (const InputError&) {
         s.Bad(base, "expected a group holding 'embedding' and 'mask'");
       }

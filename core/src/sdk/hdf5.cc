@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <hdf5.h>
 
+#include "hdf5_heap_check.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/limits.h"
 
@@ -244,6 +245,42 @@ void Object::Fail(const std::string& message) const {
   throw InputError(fmt::format("{}: {}", Where(file_, kind_, path_), message));
 }
 
+namespace {
+
+// Reads one scalar attribute that holds a string, an integer or a float; null for any other kind.
+json ReadScalarAttribute(hid_t attribute) {
+  Id type(H5Aget_type(attribute));
+  Id space(H5Aget_space(attribute));
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) return nullptr;  // arrays are not ours
+  H5T_class_t c = H5Tget_class(type.get());
+  if (c == H5T_STRING) {
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Id memory = VariableStringType(H5Tget_cset(type.get()));
+      char* p = nullptr;
+      if (H5Aread(attribute, memory.get(), &p) < 0 || p == nullptr) return nullptr;
+      std::string text(p);
+      H5free_memory(p);
+      return text;
+    }
+    size_t length = H5Tget_size(type.get());
+    std::vector<char> buffer(length + 1, '\0');
+    Id memory(H5Tcopy(H5T_C_S1));
+    H5Tset_size(memory.get(), length);
+    if (H5Aread(attribute, memory.get(), buffer.data()) < 0) return nullptr;
+    return std::string(buffer.data(), strnlen(buffer.data(), length));
+  }
+  if (c == H5T_INTEGER) {
+    int64_t v = 0;
+    if (H5Aread(attribute, H5T_NATIVE_INT64, &v) >= 0) return v;
+  } else if (c == H5T_FLOAT) {
+    double v = 0;
+    if (H5Aread(attribute, H5T_NATIVE_DOUBLE, &v) >= 0) return v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 json Object::Attributes() const {
   Locked lock;
   Id object(H5Oopen(id_.get(), ".", H5P_DEFAULT));
@@ -262,33 +299,29 @@ json Object::Attributes() const {
   for (const std::string& name : names) {
     Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
     if (!attribute.valid()) continue;
-    Id type(H5Aget_type(attribute.get()));
-    Id space(H5Aget_space(attribute.get()));
-    if (H5Sget_simple_extent_npoints(space.get()) != 1) continue;  // arrays are not ours
-    H5T_class_t c = H5Tget_class(type.get());
-    if (c == H5T_STRING) {
-      if (H5Tis_variable_str(type.get()) > 0) {
-        Id memory = VariableStringType(H5Tget_cset(type.get()));
-        char* p = nullptr;
-        if (H5Aread(attribute.get(), memory.get(), &p) >= 0 && p) {
-          out[name] = std::string(p);
-          H5free_memory(p);
-        }
-      } else {
-        size_t length = H5Tget_size(type.get());
-        std::vector<char> buffer(length + 1, '\0');
-        Id memory(H5Tcopy(H5T_C_S1));
-        H5Tset_size(memory.get(), length);
-        if (H5Aread(attribute.get(), memory.get(), buffer.data()) >= 0)
-          out[name] = std::string(buffer.data(), strnlen(buffer.data(), length));
-      }
-    } else if (c == H5T_INTEGER) {
-      int64_t v = 0;
-      if (H5Aread(attribute.get(), H5T_NATIVE_INT64, &v) >= 0) out[name] = v;
-    } else if (c == H5T_FLOAT) {
-      double v = 0;
-      if (H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &v) >= 0) out[name] = v;
-    }
+    json value = ReadScalarAttribute(attribute.get());
+    if (!value.is_null()) out[name] = std::move(value);
+  }
+  return out;
+}
+
+json Object::Attributes(std::initializer_list<std::string_view> names) const {
+  Locked lock;
+  Id object(H5Oopen(id_.get(), ".", H5P_DEFAULT));
+  if (!object.valid()) ThrowHdf5(false, file_, kind_, path_, "cannot open");
+  json out = json::object();
+  for (std::string_view view : names) {
+    const std::string name(view);
+    // Looked up by name, which walks the object's messages without the table enumeration builds.
+    htri_t exists = H5Aexists(object.get(), name.c_str());
+    if (exists < 0)
+      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+    if (exists == 0) continue;
+    Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
+    if (!attribute.valid())
+      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+    json value = ReadScalarAttribute(attribute.get());
+    if (!value.is_null()) out[name] = std::move(value);
   }
   return out;
 }
@@ -462,7 +495,7 @@ File File::Open(const fs::path& file) {
   if (!fs::is_regular_file(file, ec))
     throw InputError(fmt::format("{}: file does not exist", file.string()));
   Locked lock;
-  Id id(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  Id id(H5Fopen(file.c_str(), H5F_ACC_RDONLY, HeapCheckingFileAccess()));
   if (!id.valid())
     ThrowHdf5(false, file, "file", "/",
               "cannot open as HDF5 (truncated, damaged or not an HDF5 file)");
