@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -247,17 +248,20 @@ void Object::Fail(const std::string& message) const {
 
 namespace {
 
-// Reads one scalar attribute that holds a string, an integer or a float; null for any other kind.
-json ReadScalarAttribute(hid_t attribute) {
+// Reads one scalar attribute that holds a string, an integer or a float: null for any other kind.
+// When HDF5 fails to read it, calls `failed`, which throws: at once, because closing this
+// function's identifiers clears HDF5's error stack, and with it HDF5's reason.
+json ReadScalarAttribute(hid_t attribute, const std::function<void()>& failed) {
   Id type(H5Aget_type(attribute));
   Id space(H5Aget_space(attribute));
-  if (H5Sget_simple_extent_npoints(space.get()) != 1) return nullptr;  // arrays are not ours
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) return json();  // arrays are not ours
   H5T_class_t c = H5Tget_class(type.get());
   if (c == H5T_STRING) {
     if (H5Tis_variable_str(type.get()) > 0) {
       Id memory = VariableStringType(H5Tget_cset(type.get()));
       char* p = nullptr;
-      if (H5Aread(attribute, memory.get(), &p) < 0 || p == nullptr) return nullptr;
+      if (H5Aread(attribute, memory.get(), &p) < 0) failed();
+      if (p == nullptr) return json();
       std::string text(p);
       H5free_memory(p);
       return text;
@@ -266,17 +270,19 @@ json ReadScalarAttribute(hid_t attribute) {
     std::vector<char> buffer(length + 1, '\0');
     Id memory(H5Tcopy(H5T_C_S1));
     H5Tset_size(memory.get(), length);
-    if (H5Aread(attribute, memory.get(), buffer.data()) < 0) return nullptr;
+    if (H5Aread(attribute, memory.get(), buffer.data()) < 0) failed();
     return std::string(buffer.data(), strnlen(buffer.data(), length));
   }
   if (c == H5T_INTEGER) {
     int64_t v = 0;
-    if (H5Aread(attribute, H5T_NATIVE_INT64, &v) >= 0) return v;
+    if (H5Aread(attribute, H5T_NATIVE_INT64, &v) < 0) failed();
+    return v;
   } else if (c == H5T_FLOAT) {
     double v = 0;
-    if (H5Aread(attribute, H5T_NATIVE_DOUBLE, &v) >= 0) return v;
+    if (H5Aread(attribute, H5T_NATIVE_DOUBLE, &v) < 0) failed();
+    return v;
   }
-  return nullptr;
+  return json();
 }
 
 }  // namespace
@@ -299,7 +305,9 @@ json Object::Attributes() const {
   for (const std::string& name : names) {
     Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
     if (!attribute.valid()) continue;
-    json value = ReadScalarAttribute(attribute.get());
+    json value = ReadScalarAttribute(attribute.get(), [&] {
+      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+    });
     if (!value.is_null()) out[name] = std::move(value);
   }
   return out;
@@ -320,7 +328,9 @@ json Object::Attributes(std::initializer_list<std::string_view> names) const {
     Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
     if (!attribute.valid())
       ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-    json value = ReadScalarAttribute(attribute.get());
+    json value = ReadScalarAttribute(attribute.get(), [&] {
+      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+    });
     if (!value.is_null()) out[name] = std::move(value);
   }
   return out;
