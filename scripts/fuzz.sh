@@ -5,7 +5,8 @@
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), JOBS (default nproc), FUZZ_WORKERS (parallel
 # fuzzing processes per target, default 1), FUZZ_RUNS (instead of SECONDS: exactly this many
 # inputs per target from a fixed random seed and the seeds alone, so that two runs try the same
-# inputs -- what CI does; the corpus of earlier runs is not used then).
+# inputs; the corpus of earlier runs is not used then. FUZZ_RUNS=ci: each target's own CI count,
+# about 20 seconds of it -- what CI does).
 # New inputs that reach new code go to FUZZ_BUILD_DIR/corpus/<target>/ (kept between runs); a
 # crash is saved as FUZZ_BUILD_DIR/findings/<target>/crash-*, the run stops with exit 1 and names
 # it. Copy it into tests/fuzz/regressions/<target>/ with the fix: the normal test suite replays it.
@@ -40,7 +41,7 @@ export OMP_NUM_THREADS=1
 
 failed=()
 summary=()
-while IFS='|' read -r name dict seeds; do
+while IFS='|' read -r name dict seeds ci_runs; do
   [[ -z $name ]] && continue
   if (($# > 0)) && [[ " $* " != *" $name "* ]]; then continue; fi
   corpus=$build/corpus/$name
@@ -48,8 +49,10 @@ while IFS='|' read -r name dict seeds; do
   mkdir -p "$corpus" "$findings"
   args=(-timeout=25 -rss_limit_mb=4096 -malloc_limit_mb=4096 -artifact_prefix="$findings/"
         -print_final_stats=1)
-  if [[ -n ${FUZZ_RUNS:-} ]]; then
-    args+=(-runs="$FUZZ_RUNS" -seed=1)
+  runs=${FUZZ_RUNS:-}
+  [[ $runs == ci ]] && runs=$ci_runs
+  if [[ -n $runs ]]; then
+    args+=(-runs="$runs" -seed=1)
     corpus=$build/corpus-fixed/$name
     rm -rf "$corpus" && mkdir -p "$corpus"
   else
@@ -68,13 +71,13 @@ while IFS='|' read -r name dict seeds; do
       cp "$seed" "$seed_dir/$(echo "$seed" | md5sum | cut -c1-16)"
     fi
   done
-  budget=${FUZZ_RUNS:+$FUZZ_RUNS inputs}
+  budget=${runs:+$runs inputs}
   echo "== fuzz_$name: ${budget:-${seconds}s}"
   started=$(date +%s)
   if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
-           grep -o '[0-9]*$' || echo '?')
-    summary+=("fuzz_$name: clean, $runs executions in $(($(date +%s) - started)) s, corpus $(ls "$corpus" | wc -l)")
+    executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
+               grep -o '[0-9]*$' || echo '?')
+    summary+=("fuzz_$name: clean, $executed executions in $(($(date +%s) - started)) s, corpus $(ls "$corpus" | wc -l)")
   else
     failed+=("$name")
     summary+=("fuzz_$name: FAILED, see $build/fuzz_$name.log and $findings/")

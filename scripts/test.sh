@@ -12,11 +12,11 @@ cd "$build"
 OMP_NUM_THREADS=1 ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 tested=$(date +%s)
 echo "tests: $((tested - built)) s"
-# The fuzz targets that need no LibTorch, built with clang, libFuzzer, ASan and UBSan, each on
-# the same fixed 50000 inputs (scripts/fuzz.sh; longer runs: docs/reliability.md). Skipped when
-# tests are selected by arguments.
+# Every fuzz target, built with clang, libFuzzer, ASan and UBSan, each on its own fixed number of
+# inputs from a fixed seed, about 20 seconds each (scripts/fuzz.sh; longer runs:
+# docs/reliability.md). Skipped when tests are selected by arguments.
 if (($# == 0)); then
-  FUZZ_RUNS=${FUZZ_RUNS:-50000} FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$root/build-fuzz} \
+  FUZZ_RUNS=${FUZZ_RUNS:-ci} FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$root/build-fuzz} \
     "$root/scripts/fuzz.sh"
   echo "fuzzing: $(($(date +%s) - tested)) s"
 fi

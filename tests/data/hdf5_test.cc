@@ -599,8 +599,9 @@ TEST(VideoShards, DamagedAndForeignFilesAreClearErrorsNamingFileAndDataset) {
 }
 
 // Where variable-length strings live (global heap collections): HDF5 1.10 parses a collection
-// whose free space has size 0 forever, and lists attributes through a table that crashes on a
-// corrupt attribute message. Both were found by fuzz_hdf5_shard; both are clear errors now.
+// whose free space has size 0 forever, allocates whatever length a string's descriptor states,
+// and lists attributes through a table that crashes on a corrupt attribute message. All were
+// found by fuzz_hdf5_shard; all are clear errors now.
 TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   TempDir dir;
   fs::path good = GoodShard(dir, "good.h5");
@@ -635,6 +636,20 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
       },
       InputError, "looping_heap.h5", "corrupt global heap collection at byte", "the free space at",
       "has size 0");
+
+  // A string whose stored length is 4 GB: HDF5 would allocate that before reading it.
+  hid_t h5 = H5Fopen(good.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t captions = H5Dopen2(h5, "/captions/short", H5P_DEFAULT);
+  const haddr_t descriptors = H5Dget_offset(captions);
+  H5Dclose(captions);
+  H5Fclose(h5);
+  ASSERT_NE(descriptors, HADDR_UNDEF);
+  std::string long_string = ReadFile(good);
+  for (int i = 0; i < 4; ++i) long_string[descriptors + 16 + i] = '\xf0';  // string 1
+  WriteFileAtomic(dir / "long_string.h5", long_string);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "long_string.h5"), InputError,
+                    "long_string.h5: dataset '/captions/short'", "string 1 claims 4042322160 bytes",
+                    "more than the whole file");
 
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");

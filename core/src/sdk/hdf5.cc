@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <mutex>
 
@@ -615,6 +616,72 @@ void Dataset::ReadRows(int64_t first, int64_t count, Type type, void* out, size_
               fmt::format("cannot read rows [{}, {})", first, first + count));
 }
 
+namespace {
+
+// Where HDF5 stores a variable-length string in a dataset: its length (4 bytes), then where its
+// bytes are, a global heap collection's address (8) and an object index (4).
+constexpr size_t kStringDescriptorSize = 16;
+
+// Why the stored lengths of a dataset's variable-length strings cannot be right, or "": HDF5
+// 1.10 allocates a buffer of each string's stored length before it reads the string, so one
+// corrupt length of 4 GB is a 4 GB allocation (found by fuzz_hdf5_shard). A string's bytes are in
+// the file, so none can be longer than the file. Checked where the descriptors can be read as
+// stored: contiguous datasets (what this toolkit and h5py write by default) and chunked ones
+// without filters; compressed chunks are left to HDF5.
+std::string StringLengthProblem(hid_t dataset, const fs::path& file, hsize_t count) {
+  std::error_code ec;
+  const uintmax_t file_size = fs::file_size(file, ec);
+  if (ec) return "";
+  std::vector<std::pair<haddr_t, hsize_t>> extents;  // where descriptors are, and how many bytes
+  Id dcpl(H5Dget_create_plist(dataset));
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_CONTIGUOUS) {
+    const haddr_t offset = H5Dget_offset(dataset);
+    // Nothing written yet, or descriptors of another size (files with 4-byte addresses).
+    if (offset == HADDR_UNDEF || H5Dget_storage_size(dataset) != count * kStringDescriptorSize)
+      return "";
+    extents.emplace_back(offset, count * kStringDescriptorSize);
+  } else if (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.get()) == 0) {
+    Id space(H5Dget_space(dataset));
+    hsize_t chunks = 0;
+    if (H5Dget_num_chunks(dataset, space.get(), &chunks) < 0) return "";
+    for (hsize_t i = 0; i < chunks; ++i) {
+      hsize_t coordinates[H5S_MAX_RANK] = {};
+      unsigned filter_mask = 0;
+      haddr_t address = HADDR_UNDEF;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info(dataset, space.get(), i, coordinates, &filter_mask, &address, &size) <
+              0 ||
+          address == HADDR_UNDEF)
+        return "";
+      extents.emplace_back(address, size);
+    }
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::vector<unsigned char> bytes;
+  for (const auto& [address, size] : extents) {
+    if (address > file_size || size > file_size - address) {
+      return fmt::format("its strings' descriptors ({} bytes at byte {}) lie beyond the file's end",
+                         size, address);
+    }
+    bytes.resize(static_cast<size_t>(size));
+    in.seekg(static_cast<std::streamoff>(address));
+    if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+      return "";
+    for (size_t at = 0; at + kStringDescriptorSize <= bytes.size(); at += kStringDescriptorSize) {
+      const uint64_t length = static_cast<uint64_t>(bytes[at]) | uint64_t{bytes[at + 1]} << 8 |
+                              uint64_t{bytes[at + 2]} << 16 | uint64_t{bytes[at + 3]} << 24;
+      if (length > file_size) {
+        return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)",
+                           at / kStringDescriptorSize, length, file_size);
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 std::vector<std::string> Dataset::ReadStrings() const {
   Locked lock;
   Id file_type(H5Dget_type(id_.get()));
@@ -630,6 +697,8 @@ std::vector<std::string> Dataset::ReadStrings() const {
   std::vector<std::string> out(n);
   if (n == 0) return out;
   if (H5Tis_variable_str(file_type.get()) > 0) {
+    const std::string problem = StringLengthProblem(id_.get(), file_, n);
+    if (!problem.empty()) Fail(problem);
     Id memory = VariableStringType(H5Tget_cset(file_type.get()));
     std::vector<char*> buffer(n, nullptr);
     if (H5Dread(id_.get(), memory.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
