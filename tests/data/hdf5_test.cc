@@ -651,6 +651,14 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "long_string.h5: dataset '/captions/short'", "string 1 claims 4042322160 bytes",
                     "more than the whole file");
 
+  // A string naming a heap object its collection lacks: HDF5 would index past its table.
+  std::string missing_object = ReadFile(good);
+  missing_object[descriptors + 16 + 12] = '\x77';
+  WriteFileAtomic(dir / "missing_object.h5", missing_object);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "missing_object.h5"), InputError,
+                    "dataset '/captions/short'", "string 1 names object 119",
+                    "which has no such object");
+
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");
   hid_t file = H5Fopen(extra.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);

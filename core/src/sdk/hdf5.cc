@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -622,13 +623,21 @@ namespace {
 // bytes are, a global heap collection's address (8) and an object index (4).
 constexpr size_t kStringDescriptorSize = 16;
 
-// Why the stored lengths of a dataset's variable-length strings cannot be right, or "": HDF5
-// 1.10 allocates a buffer of each string's stored length before it reads the string, so one
-// corrupt length of 4 GB is a 4 GB allocation (found by fuzz_hdf5_shard). A string's bytes are in
-// the file, so none can be longer than the file. Checked where the descriptors can be read as
-// stored: contiguous datasets (what this toolkit and h5py write by default) and chunked ones
-// without filters; compressed chunks are left to HDF5.
-std::string StringLengthProblem(hid_t dataset, const fs::path& file, hsize_t count) {
+uint64_t LittleEndian(const unsigned char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Why the stored descriptors of a dataset's variable-length strings cannot be right, or "". HDF5
+// 1.10 trusts them: it allocates a buffer of each string's stated length before reading it (a
+// corrupt length of 4 GB is a 4 GB allocation), then copies the heap object the descriptor names
+// into it, indexing the collection's object table unchecked (an index it lacks is a crash). Both
+// found by fuzz_hdf5_shard. So each descriptor must name an object that exists, in a well-formed
+// collection, of exactly the stated length. Checked where descriptors can be read as stored:
+// contiguous datasets (what this toolkit and h5py write by default) and chunked ones without
+// filters; compressed chunks are left to HDF5.
+std::string StringStorageProblem(hid_t dataset, const fs::path& file, hsize_t count) {
   std::error_code ec;
   const uintmax_t file_size = fs::file_size(file, ec);
   if (ec) return "";
@@ -658,22 +667,59 @@ std::string StringLengthProblem(hid_t dataset, const fs::path& file, hsize_t cou
     }
   }
   std::ifstream in(file, std::ios::binary);
+  auto read = [&](uint64_t address, uint64_t size, std::vector<unsigned char>& out) {
+    if (address > file_size || size > file_size - address) return false;
+    out.resize(static_cast<size_t>(size));
+    in.seekg(static_cast<std::streamoff>(address));
+    return static_cast<bool>(
+        in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size)));
+  };
+  // Each collection named, parsed once: its objects (index to size), or what is wrong with it.
+  std::map<uint64_t, std::pair<std::map<uint64_t, uint64_t>, std::string>> collections;
+  auto collection = [&](uint64_t address) -> const auto& {
+    auto [at, added] = collections.try_emplace(address);
+    if (!added) return at->second;
+    std::vector<unsigned char> bytes;
+    if (!read(address, 16, bytes)) {
+      at->second.second = "lies beyond the file's end";
+    } else {
+      const uint64_t size = hdf5::GlobalHeapCollectionSize(bytes.data());
+      if (size < 16 || !read(address, size, bytes))
+        at->second.second = fmt::format("states a size of {} bytes, beyond the file's end", size);
+      else
+        at->second.second = GlobalHeapCollectionProblem(bytes.data(), size, &at->second.first);
+    }
+    return at->second;
+  };
   std::vector<unsigned char> bytes;
   for (const auto& [address, size] : extents) {
-    if (address > file_size || size > file_size - address) {
+    if (!read(address, size, bytes)) {
       return fmt::format("its strings' descriptors ({} bytes at byte {}) lie beyond the file's end",
                          size, address);
     }
-    bytes.resize(static_cast<size_t>(size));
-    in.seekg(static_cast<std::streamoff>(address));
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-      return "";
     for (size_t at = 0; at + kStringDescriptorSize <= bytes.size(); at += kStringDescriptorSize) {
-      const uint64_t length = static_cast<uint64_t>(bytes[at]) | uint64_t{bytes[at + 1]} << 8 |
-                              uint64_t{bytes[at + 2]} << 16 | uint64_t{bytes[at + 3]} << 24;
+      const unsigned char* d = bytes.data() + at;
+      const uint64_t length = LittleEndian(d, 4), heap = LittleEndian(d + 4, 8),
+                     index = LittleEndian(d + 12, 4);
+      const size_t i = at / kStringDescriptorSize;
       if (length > file_size) {
-        return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)",
-                           at / kStringDescriptorSize, length, file_size);
+        return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)", i,
+                           length, file_size);
+      }
+      if (length == 0 || heap == 0) continue;  // an empty string names no object
+      const auto& [objects, problem] = collection(heap);
+      if (!problem.empty())
+        return fmt::format("string {}: the global heap collection at byte {} {}", i, heap, problem);
+      auto object = objects.find(index);
+      if (object == objects.end()) {
+        return fmt::format(
+            "string {} names object {} of the global heap collection at byte {}, "
+            "which has no such object",
+            i, index, heap);
+      }
+      if (object->second != length) {
+        return fmt::format("string {} claims {} bytes but its heap object holds {}", i, length,
+                           object->second);
       }
     }
   }
@@ -697,7 +743,7 @@ std::vector<std::string> Dataset::ReadStrings() const {
   std::vector<std::string> out(n);
   if (n == 0) return out;
   if (H5Tis_variable_str(file_type.get()) > 0) {
-    const std::string problem = StringLengthProblem(id_.get(), file_, n);
+    const std::string problem = StringStorageProblem(id_.get(), file_, n);
     if (!problem.empty()) Fail(problem);
     Id memory = VariableStringType(H5Tget_cset(file_type.get()));
     std::vector<char*> buffer(n, nullptr);

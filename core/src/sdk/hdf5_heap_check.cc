@@ -11,8 +11,6 @@
 
 namespace modelgrow::hdf5 {
 
-#if H5_VERSION_LE(1, 12, 99)
-
 namespace {
 
 // The global heap collection as the HDF5 file format specification lays it out, for files whose
@@ -35,7 +33,8 @@ uint64_t CollectionSize(const unsigned char* p) { return Little(p + 8, 8); }
 // Walks the objects exactly as HDF5's parser does, and refuses where that parser would loop
 // forever (a free-space object of size 0) or read past the collection (an object larger than
 // what is left of it).
-std::string CollectionProblem(const unsigned char* data, uint64_t size) {
+std::string CollectionProblem(const unsigned char* data, uint64_t size,
+                              std::map<uint64_t, uint64_t>* objects) {
   uint64_t p = kHeaderSize;
   while (p < size) {
     if (p + kObjectHeaderSize > size) break;  // too small for an object: free space
@@ -49,10 +48,27 @@ std::string CollectionProblem(const unsigned char* data, uint64_t size) {
     if (need > size - p) {
       return fmt::format("object {} at +{} needs {} bytes, {} are left", index, p, need, size - p);
     }
+    if (index > 0 && objects != nullptr) (*objects)[index] = object_size;
     p += need;
   }
   return "";
 }
+
+}  // namespace
+
+std::string GlobalHeapCollectionProblem(const unsigned char* data, uint64_t size,
+                                        std::map<uint64_t, uint64_t>* objects) {
+  if (size < kHeaderSize || std::memcmp(data, kSignature, 4) != 0 || data[4] != 1)
+    return "not a global heap collection (no \"GCOL\" signature of version 1)";
+  if (CollectionSize(data) != size) return "the collection's size is not the size given";
+  return CollectionProblem(data, size, objects);
+}
+
+uint64_t GlobalHeapCollectionSize(const unsigned char* header) { return CollectionSize(header); }
+
+#if H5_VERSION_LE(1, 12, 99)
+
+namespace {
 
 // The driver's file: HDF5's sec2 file it reads through, and the collections already checked (by
 // address and size), so that HDF5 reading the rest of a large one is not mistaken for another.
@@ -137,7 +153,7 @@ herr_t CheckCollection(CheckedFile& file, hid_t dxpl, haddr_t address, size_t si
     if (H5FDread(file.inner, H5FD_MEM_GHEAP, dxpl, address, total, whole.data()) < 0) return -1;
     data = whole.data();
   }
-  const std::string problem = CollectionProblem(data, total);
+  const std::string problem = CollectionProblem(data, total, nullptr);
   if (!problem.empty()) {
     return Fail(
         fmt::format("corrupt global heap collection at byte {} (where variable-length "
