@@ -659,6 +659,25 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "dataset '/captions/short'", "string 1 names object 119",
                     "which has no such object");
 
+  // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
+  fs::path latin1 = GoodShard(dir, "latin1.h5");
+  {
+    hid_t f = H5Fopen(latin1.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, "source");
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "source", type, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    const char* value = "caf\xe9";
+    H5Awrite(a, type, &value);
+    H5Aclose(a);
+    H5Sclose(scalar);
+    H5Tclose(type);
+    H5Fclose(f);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(latin1), InputError, "latin1.h5",
+                    "attribute 'source' is not valid UTF-8");
+
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");
   hid_t file = H5Fopen(extra.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
