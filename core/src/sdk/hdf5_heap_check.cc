@@ -146,9 +146,15 @@ herr_t CheckCollection(CheckedFile& file, hid_t dxpl, haddr_t address, size_t si
   const unsigned char* data = buffer;
   if (total > size) {
     // HDF5 read as much as a collection usually takes and reads the rest next; the check needs it
-    // all now. A size beyond the end of the file is HDF5's own to refuse.
+    // all now. HDF5 would allocate a size beyond the file's end before finding it there.
     const haddr_t eof = H5FDget_eof(file.inner, H5FD_MEM_GHEAP);
-    if (eof == HADDR_UNDEF || address > eof || total > eof - address) return 0;
+    if (eof == HADDR_UNDEF) return 0;
+    if (address > eof || total > eof - address) {
+      return Fail(
+          fmt::format("corrupt global heap collection at byte {}: it states a size of {} "
+                      "bytes, beyond the file's end (byte {})",
+                      address, total, eof));
+    }
     whole.resize(total);
     if (H5FDread(file.inner, H5FD_MEM_GHEAP, dxpl, address, total, whole.data()) < 0) return -1;
     data = whole.data();
