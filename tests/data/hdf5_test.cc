@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "data_test_util.h"
+#include "hdf5_heap_check.h"
 #include "modelgrow/data/export.h"
 #include "modelgrow/data/shard_paths.h"
 #include "modelgrow/data/video_shard_reader.h"
@@ -634,8 +635,33 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
         auto reader = VideoShardReader::Open(dir / "looping_heap.h5");
         for (int64_t i = 0; i < reader->size(); ++i) reader->Read(i);
       },
-      InputError, "looping_heap.h5", "corrupt global heap collection at byte", "the free space at",
-      "has size 0");
+      InputError, "looping_heap.h5", "global heap collection at byte", "is corrupt",
+      "the free space at", "has size 0");
+  // The reader checks strings' descriptors before HDF5 reads them; the file driver under it
+  // checks each collection as HDF5 reads it, whoever asks (here HDF5's own API).
+  {
+    hid_t h5 =
+        H5Fopen((dir / "looping_heap.h5").c_str(), H5F_ACC_RDONLY, hdf5::HeapCheckingFileAccess());
+    ASSERT_GE(h5, 0);
+    hid_t format = H5Aopen(h5, "format", H5P_DEFAULT);
+    hid_t type = H5Aget_type(format);
+    char* value = nullptr;
+    std::string messages;
+    H5E_BEGIN_TRY { EXPECT_LT(H5Aread(format, type, &value), 0); }
+    H5E_END_TRY;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_DOWNWARD,
+        [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+          *static_cast<std::string*>(out) += std::string(e->desc ? e->desc : "") + "\n";
+          return 0;
+        },
+        &messages);
+    EXPECT_NE(messages.find("corrupt global heap collection at byte"), std::string::npos)
+        << messages;
+    H5Tclose(type);
+    H5Aclose(format);
+    H5Fclose(h5);
+  }
 
   // A string whose stored length is 4 GB: HDF5 would allocate that before reading it.
   hid_t h5 = H5Fopen(good.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -12,6 +12,7 @@
 #include <hdf5.h>
 
 #include "hdf5_heap_check.h"
+#include "hdf5_object_header.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/limits.h"
 
@@ -356,6 +357,15 @@ json Object::Attributes(std::initializer_list<std::string_view> names) const {
   Locked lock;
   Id object(H5Oopen(id_.get(), ".", H5P_DEFAULT));
   if (!object.valid()) ThrowHdf5(false, file_, kind_, path_, "cannot open");
+#if H5_VERSION_LE(1, 11, 99)
+  // HDF5 1.10 reads a string attribute's descriptor unchecked: checked here first.
+  H5O_info_t info;
+  if (H5Oget_info2(object.get(), &info, H5O_INFO_BASIC) >= 0) {
+    StringDescriptorCheck check(file_);
+    const std::string problem = AttributeStringsProblem(check, info.addr);
+    if (!problem.empty()) Fail(problem);
+  }
+#endif
   json out = json::object();
   for (std::string_view view : names) {
     const std::string name(view);
@@ -611,6 +621,31 @@ bool Dataset::variable_length_strings() const {
   return H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0;
 }
 
+namespace {
+
+// Why a dataset of numbers cannot be read safely, or "": HDF5 1.10 allocates buffers by the
+// sizes the file states (of one number, of the contiguous data) before finding them wrong (a
+// 20 KB shard whose numbers were 4 GB each took 4.3 GB; found by fuzz_hdf5_shard).
+std::string StorageProblem(hid_t dataset, const fs::path& file) {
+  // A number HDF5 converts is one element of the file's type: a type of 4 GB is a 4 GB buffer.
+  Id file_type(H5Dget_type(dataset));
+  const size_t element = H5Tget_size(file_type.get());
+  if (element == 0 || element > 16)
+    return fmt::format("its numbers are {} bytes each (at most 16 are read)", element);
+  Id dcpl(H5Dget_create_plist(dataset));
+  if (H5Pget_layout(dcpl.get()) != H5D_CONTIGUOUS) return "";
+  const haddr_t offset = H5Dget_offset(dataset);
+  if (offset == HADDR_UNDEF) return "";  // never written: HDF5 gives the fill value
+  std::error_code ec;
+  const uintmax_t file_size = fs::file_size(file, ec);
+  const hsize_t size = H5Dget_storage_size(dataset);
+  if (ec || (offset <= file_size && size <= file_size - offset)) return "";
+  return fmt::format("its data ({} bytes at byte {}) lie beyond the file's end ({} bytes)", size,
+                     offset, file_size);
+}
+
+}  // namespace
+
 void Dataset::Read(Type type, void* out, size_t size) const {
   Locked lock;
   std::vector<int64_t> shape = dims();
@@ -620,6 +655,7 @@ void Dataset::Read(Type type, void* out, size_t size) const {
   if (size == 0) return;
   Class c = type_class();
   if (c == Class::kString || c == Class::kOther) Fail("expected numbers");
+  if (std::string problem = StorageProblem(id_.get(), file_); !problem.empty()) Fail(problem);
   bool ok = c == Class::kEnum
                 ? ReadEnum(id_.get(), H5S_ALL, H5S_ALL, size, type, out)
                 : H5Dread(id_.get(), MemoryType(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
@@ -640,6 +676,7 @@ void Dataset::ReadRows(int64_t first, int64_t count, Type type, void* out, size_
   if (size == 0) return;
   Class c = type_class();
   if (c == Class::kString || c == Class::kOther) Fail("expected numbers");
+  if (std::string problem = StorageProblem(id_.get(), file_); !problem.empty()) Fail(problem);
   Id file_space(H5Dget_space(id_.get()));
   std::vector<hsize_t> start(shape.size(), 0), extent(shape.begin(), shape.end());
   start[0] = static_cast<hsize_t>(first);
@@ -658,28 +695,13 @@ void Dataset::ReadRows(int64_t first, int64_t count, Type type, void* out, size_
 
 namespace {
 
-// Where HDF5 stores a variable-length string in a dataset: its length (4 bytes), then where its
-// bytes are, a global heap collection's address (8) and an object index (4).
-constexpr size_t kStringDescriptorSize = 16;
-
-uint64_t LittleEndian(const unsigned char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-// Why the stored descriptors of a dataset's variable-length strings cannot be right, or "". HDF5
-// 1.10 trusts them: it allocates a buffer of each string's stated length before reading it (a
-// corrupt length of 4 GB is a 4 GB allocation), then copies the heap object the descriptor names
-// into it, indexing the collection's object table unchecked (an index it lacks is a crash). Both
-// found by fuzz_hdf5_shard. So each descriptor must name an object that exists, in a well-formed
-// collection, of exactly the stated length. Checked where descriptors can be read as stored:
-// contiguous datasets (what this toolkit and h5py write by default) and chunked ones without
-// filters; compressed chunks are left to HDF5.
+// Why the stored descriptors of a dataset's variable-length strings cannot be right, or ""
+// (StringDescriptorCheck says what is checked, and why; found by fuzz_hdf5_shard). Checked where
+// descriptors can be read as stored: contiguous datasets (what this toolkit and h5py write by
+// default) and chunked ones without filters; compressed chunks are left to HDF5.
 std::string StringStorageProblem(hid_t dataset, const fs::path& file, hsize_t count) {
-  std::error_code ec;
-  const uintmax_t file_size = fs::file_size(file, ec);
-  if (ec) return "";
+  StringDescriptorCheck check(file);
+  if (!check.valid()) return "";
   std::vector<std::pair<haddr_t, hsize_t>> extents;  // where descriptors are, and how many bytes
   Id dcpl(H5Dget_create_plist(dataset));
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
@@ -705,61 +727,15 @@ std::string StringStorageProblem(hid_t dataset, const fs::path& file, hsize_t co
       extents.emplace_back(address, size);
     }
   }
-  std::ifstream in(file, std::ios::binary);
-  auto read = [&](uint64_t address, uint64_t size, std::vector<unsigned char>& out) {
-    if (address > file_size || size > file_size - address) return false;
-    out.resize(static_cast<size_t>(size));
-    in.seekg(static_cast<std::streamoff>(address));
-    return static_cast<bool>(
-        in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size)));
-  };
-  // Each collection named, parsed once: its objects (index to size), or what is wrong with it.
-  std::map<uint64_t, std::pair<std::map<uint64_t, uint64_t>, std::string>> collections;
-  auto collection = [&](uint64_t address) -> const auto& {
-    auto [at, added] = collections.try_emplace(address);
-    if (!added) return at->second;
-    std::vector<unsigned char> bytes;
-    if (!read(address, 16, bytes)) {
-      at->second.second = "lies beyond the file's end";
-    } else {
-      const uint64_t size = hdf5::GlobalHeapCollectionSize(bytes.data());
-      if (size < 16 || !read(address, size, bytes))
-        at->second.second = fmt::format("states a size of {} bytes, beyond the file's end", size);
-      else
-        at->second.second = GlobalHeapCollectionProblem(bytes.data(), size, &at->second.first);
-    }
-    return at->second;
-  };
   std::vector<unsigned char> bytes;
   for (const auto& [address, size] : extents) {
-    if (!read(address, size, bytes)) {
+    if (!check.Read(address, size, bytes)) {
       return fmt::format("its strings' descriptors ({} bytes at byte {}) lie beyond the file's end",
                          size, address);
     }
     for (size_t at = 0; at + kStringDescriptorSize <= bytes.size(); at += kStringDescriptorSize) {
-      const unsigned char* d = bytes.data() + at;
-      const uint64_t length = LittleEndian(d, 4), heap = LittleEndian(d + 4, 8),
-                     index = LittleEndian(d + 12, 4);
-      const size_t i = at / kStringDescriptorSize;
-      if (length > file_size) {
-        return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)", i,
-                           length, file_size);
-      }
-      if (length == 0 || heap == 0) continue;  // an empty string names no object
-      const auto& [objects, problem] = collection(heap);
-      if (!problem.empty())
-        return fmt::format("string {}: the global heap collection at byte {} {}", i, heap, problem);
-      auto object = objects.find(index);
-      if (object == objects.end()) {
-        return fmt::format(
-            "string {} names object {} of the global heap collection at byte {}, "
-            "which has no such object",
-            i, index, heap);
-      }
-      if (object->second != length) {
-        return fmt::format("string {} claims {} bytes but its heap object holds {}", i, length,
-                           object->second);
-      }
+      std::string problem = check.Problem(bytes.data() + at, at / kStringDescriptorSize);
+      if (!problem.empty()) return problem;
     }
   }
   return "";

@@ -66,6 +66,64 @@ std::string GlobalHeapCollectionProblem(const unsigned char* data, uint64_t size
 
 uint64_t GlobalHeapCollectionSize(const unsigned char* header) { return CollectionSize(header); }
 
+StringDescriptorCheck::StringDescriptorCheck(const std::filesystem::path& file)
+    : in_(file, std::ios::binary) {
+  std::error_code ec;
+  file_size_ = std::filesystem::file_size(file, ec);
+  valid_ = !ec && in_.good();
+}
+
+bool StringDescriptorCheck::Read(uint64_t address, uint64_t size, std::vector<unsigned char>& out) {
+  if (!valid_ || address > file_size_ || size > file_size_ - address) return false;
+  out.resize(static_cast<size_t>(size));
+  in_.clear();
+  in_.seekg(static_cast<std::streamoff>(address));
+  return static_cast<bool>(
+      in_.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size)));
+}
+
+const StringDescriptorCheck::Collection& StringDescriptorCheck::At(uint64_t address) {
+  auto [at, added] = collections_.try_emplace(address);
+  if (!added) return at->second;
+  Collection& c = at->second;
+  std::vector<unsigned char> bytes;
+  if (!Read(address, kHeaderSize, bytes)) {
+    c.problem = "it lies beyond the file's end";
+  } else {
+    const uint64_t size = CollectionSize(bytes.data());
+    if (size < kHeaderSize || !Read(address, size, bytes))
+      c.problem = fmt::format("it states a size of {} bytes, beyond the file's end", size);
+    else
+      c.problem = GlobalHeapCollectionProblem(bytes.data(), size, &c.objects);
+  }
+  return c;
+}
+
+std::string StringDescriptorCheck::Problem(const unsigned char* d, size_t i) {
+  const uint64_t length = Little(d, 4), heap = Little(d + 4, 8), index = Little(d + 12, 4);
+  if (length > file_size_) {
+    return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)", i, length,
+                       file_size_);
+  }
+  if (length == 0 || heap == 0) return "";  // an empty string names no object
+  const Collection& c = At(heap);
+  if (!c.problem.empty())
+    return fmt::format("string {}: the global heap collection at byte {} is corrupt ({})", i, heap,
+                       c.problem);
+  auto object = c.objects.find(index);
+  if (object == c.objects.end()) {
+    return fmt::format(
+        "string {} names object {} of the global heap collection at byte {}, which has no such "
+        "object",
+        i, index, heap);
+  }
+  if (object->second != length) {
+    return fmt::format("string {} claims {} bytes but its heap object holds {}", i, length,
+                       object->second);
+  }
+  return "";
+}
+
 #if H5_VERSION_LE(1, 12, 99)
 
 namespace {

@@ -12,8 +12,12 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace modelgrow::hdf5 {
 
@@ -28,5 +32,37 @@ std::string GlobalHeapCollectionProblem(const unsigned char* data, uint64_t size
                                         std::map<uint64_t, uint64_t>* objects);
 // The size a collection's 16-byte header states.
 uint64_t GlobalHeapCollectionSize(const unsigned char* header);
+
+// Where HDF5 stores a variable-length string: its length (4 bytes), then where its bytes are, a
+// global heap collection's address (8) and an object index (4).
+inline constexpr size_t kStringDescriptorSize = 16;
+
+// Checks stored string descriptors against the collections they name, reading the file itself
+// (HDF5 1.10 trusts them: it allocates a buffer of the stated length, then indexes the named
+// collection's object table unchecked). Each collection is read and parsed once.
+class StringDescriptorCheck {
+ public:
+  explicit StringDescriptorCheck(const std::filesystem::path& file);
+
+  // Why descriptor `d` (of string `i`) cannot be right, or "": its length must fit in the file,
+  // and a non-empty string must name an object that exists, in a well-formed collection, holding
+  // exactly that many bytes.
+  std::string Problem(const unsigned char* d, size_t i);
+  // Reads `size` bytes at `address` into `out`; false where they are not all in the file.
+  bool Read(uint64_t address, uint64_t size, std::vector<unsigned char>& out);
+  bool valid() const { return valid_; }
+
+ private:
+  struct Collection {
+    std::map<uint64_t, uint64_t> objects;  // index to size
+    std::string problem;
+  };
+  const Collection& At(uint64_t address);
+
+  std::ifstream in_;
+  uint64_t file_size_ = 0;
+  bool valid_ = false;
+  std::map<uint64_t, Collection> collections_;
+};
 
 }  // namespace modelgrow::hdf5

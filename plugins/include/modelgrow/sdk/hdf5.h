@@ -100,7 +100,8 @@ class Object {
   // The same, for the named attributes only; names the object lacks are left out. Readers of
   // files from elsewhere use this form: Debian's HDF5 (1.10) lists attributes through a table
   // whose cleanup reads uninitialised memory when an attribute message is corrupt, and crashes
-  // (found by fuzz_hdf5_shard), while a lookup by name walks the messages and fails cleanly.
+  // (found by fuzz_hdf5_shard); this form looks each up by name, after checking the object's
+  // attribute messages and string descriptors itself (docs/reliability.md).
   nlohmann::json Attributes(std::initializer_list<std::string_view> names) const;
   // Writes a scalar attribute, replacing one of that name: a variable-length UTF-8 string, or a
   // 64-bit integer. RunError when it cannot.

@@ -1,0 +1,146 @@
+#include "hdf5_object_header.h"
+
+#include <cstring>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace modelgrow::hdf5 {
+namespace {
+
+// Message types and datatype classes of the HDF5 file format specification (section IV.A).
+constexpr unsigned kContinuationMessage = 0x10;
+constexpr unsigned kAttributeMessage = 0x0C;
+constexpr unsigned kVariableLengthClass = 9;
+constexpr unsigned kStringVariant = 1;  // of a variable-length type: a string, not a sequence
+// Bounds on the walk, so that a header whose continuations form a cycle ends.
+constexpr int kMaxBlocks = 256;
+
+uint64_t Little(const unsigned char* p, size_t bytes) {
+  uint64_t v = 0;
+  for (size_t i = bytes; i-- > 0;) v = (v << 8) | p[i];
+  return v;
+}
+
+uint64_t Pad8(uint64_t n) { return (n + 7) / 8 * 8; }
+
+// One attribute message's problem, or "".
+std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* m, uint64_t size) {
+  if (size < 8) return fmt::format("an attribute message of {} bytes", size);
+  const unsigned version = m[0], flags = m[1];
+  uint64_t name = Little(m + 2, 2), type = Little(m + 4, 2), space = Little(m + 6, 2);
+  const uint64_t type_size = type, space_size = space;
+  uint64_t at = 8;
+  if (version == 1) {
+    name = Pad8(name), type = Pad8(type), space = Pad8(space);
+  } else if (version == 3) {
+    at = 9;  // the name's character set
+  } else if (version != 2) {
+    return fmt::format("an attribute message of version {}", version);
+  }
+  if (name > size || type > size || space > size || at + name + type + space > size) {
+    return fmt::format(
+        "an attribute message of {} bytes whose name, datatype and dataspace take {}", size,
+        at + name + type + space);
+  }
+  const std::string attribute(reinterpret_cast<const char*>(m + at),
+                              strnlen(reinterpret_cast<const char*>(m + at), name));
+  const unsigned char* t = m + at + name;
+  const unsigned char* s = t + type;
+  const unsigned char* data = s + space;
+  const uint64_t data_size = size - (at + name + type + space);
+  // A shared datatype or dataspace is a reference to another message: left to HDF5.
+  if ((flags & 0x3) != 0 || type_size < 8 || space_size < 4) return "";
+  if ((t[0] & 0x0F) != kVariableLengthClass || (t[1] & 0x0F) != kStringVariant) return "";
+  uint64_t dims_at = 0, elements = 1;
+  const unsigned space_version = s[0], rank = s[1];
+  if (space_version == 1) {
+    dims_at = 8;
+  } else if (space_version == 2) {
+    dims_at = 4;
+    if (s[3] == 2) elements = 0;  // a null dataspace holds nothing
+  } else {
+    return "";
+  }
+  if (dims_at + uint64_t{rank} * 8 > space_size) return "";
+  for (unsigned r = 0; r < rank && elements > 0; ++r) {
+    const uint64_t dim = Little(s + dims_at + 8 * r, 8);
+    if (dim > data_size / kStringDescriptorSize ||
+        elements > data_size / kStringDescriptorSize / dim) {
+      return fmt::format("attribute '{}' has more strings than its {} bytes of data hold",
+                         attribute, data_size);
+    }
+    elements *= dim;
+  }
+  if (elements * kStringDescriptorSize > data_size) {
+    return fmt::format("attribute '{}' has more strings than its {} bytes of data hold", attribute,
+                       data_size);
+  }
+  for (uint64_t i = 0; i < elements; ++i) {
+    std::string problem = check.Problem(data + i * kStringDescriptorSize, i);
+    if (!problem.empty()) return fmt::format("attribute '{}': {}", attribute, problem);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string AttributeStringsProblem(StringDescriptorCheck& check, uint64_t address) {
+  std::vector<unsigned char> prefix;
+  if (!check.Read(address, 16, prefix)) return "";
+  // Blocks of messages: where they start, how many bytes, and whether they use version 2's
+  // message headers.
+  struct Block {
+    uint64_t address, size;
+  };
+  std::deque<Block> blocks;
+  bool v2 = false, creation_order = false;
+  if (std::memcmp(prefix.data(), "OHDR", 4) == 0) {
+    v2 = true;
+    const unsigned flags = prefix[5];
+    creation_order = (flags & 0x04) != 0;
+    uint64_t at = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+    const size_t width = size_t{1} << (flags & 0x3);
+    if (!check.Read(address, at + width, prefix)) return "";
+    blocks.push_back({address + at + width, Little(prefix.data() + at, width)});
+  } else if (prefix[0] == 1) {
+    blocks.push_back({address + 16, Little(prefix.data() + 8, 4)});
+  } else {
+    return "";  // not an object header this reads: HDF5 says what it is
+  }
+  std::vector<unsigned char> bytes;
+  for (int visited = 0; !blocks.empty() && visited < kMaxBlocks; ++visited) {
+    const Block block = blocks.front();
+    blocks.pop_front();
+    if (!check.Read(block.address, block.size, bytes)) return "";
+    uint64_t at = 0, end = block.size;
+    if (v2 && visited > 0) {
+      // A continuation block of version 2: "OCHK", messages, a checksum (chunk 0's size leaves out
+      // its prefix and checksum).
+      if (bytes.size() < 8 || std::memcmp(bytes.data(), "OCHK", 4) != 0) return "";
+      at = 4;
+      end -= 4;
+    }
+    const uint64_t header = v2 ? (creation_order ? 6 : 4) : 8;
+    while (at + header <= end) {
+      const unsigned char* h = bytes.data() + at;
+      const unsigned type = v2 ? h[0] : static_cast<unsigned>(Little(h, 2));
+      const uint64_t size = v2 ? Little(h + 1, 2) : Little(h + 2, 2);
+      at += header;
+      if (size > end - at) break;  // a damaged block: HDF5 refuses it
+      const unsigned char* m = bytes.data() + at;
+      if (type == kAttributeMessage) {
+        std::string problem = AttributeProblem(check, m, size);
+        if (!problem.empty()) return problem;
+      } else if (type == kContinuationMessage && size >= 16) {
+        blocks.push_back({Little(m, 8), Little(m + 8, 8)});
+      }
+      at += size;
+    }
+  }
+  return "";
+}
+
+}  // namespace modelgrow::hdf5
