@@ -340,17 +340,20 @@ json Object::Attributes() const {
           &names) < 0)
     ThrowHdf5(false, file_, kind_, path_, "cannot list attributes");
   json out = json::object();
-  for (const std::string& name : names) {
-    Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
-    if (!attribute.valid()) continue;
-    json value = ReadScalarAttribute(attribute.get(), [&] {
-      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-    });
-    if (value.is_string() && !IsUtf8(value.get_ref<const std::string&>()))
-      Fail(fmt::format("attribute '{}' is not valid UTF-8", name));
-    if (!value.is_null()) out[name] = std::move(value);
-  }
+  for (const std::string& name : names) ReadAttribute(object.get(), name, out);
   return out;
+}
+
+void Object::ReadAttribute(int64_t object, const std::string& name, json& out) const {
+  Id attribute(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+  if (!attribute.valid())
+    ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+  json value = ReadScalarAttribute(attribute.get(), [&] {
+    ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
+  });
+  if (value.is_string() && !IsUtf8(value.get_ref<const std::string&>()))
+    Fail(fmt::format("attribute '{}' is not valid UTF-8", name));
+  if (!value.is_null()) out[name] = std::move(value);
 }
 
 json Object::Attributes(std::initializer_list<std::string_view> names) const {
@@ -373,16 +376,7 @@ json Object::Attributes(std::initializer_list<std::string_view> names) const {
     htri_t exists = H5Aexists(object.get(), name.c_str());
     if (exists < 0)
       ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-    if (exists == 0) continue;
-    Id attribute(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT));
-    if (!attribute.valid())
-      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-    json value = ReadScalarAttribute(attribute.get(), [&] {
-      ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-    });
-    if (value.is_string() && !IsUtf8(value.get_ref<const std::string&>()))
-      Fail(fmt::format("attribute '{}' is not valid UTF-8", name));
-    if (!value.is_null()) out[name] = std::move(value);
+    if (exists > 0) ReadAttribute(object.get(), name, out);
   }
   return out;
 }

@@ -120,6 +120,11 @@ class Object {
   std::filesystem::path file_;
   std::string path_;
   const char* kind_ = "object";  // "file", "group", "dataset"
+
+ private:
+  // Adds attribute `name` of `object` (this object, opened) to `out`, unless it is not a scalar
+  // string or number.
+  void ReadAttribute(int64_t object, const std::string& name, nlohmann::json& out) const;
 };
 
 class Group : public Object {
