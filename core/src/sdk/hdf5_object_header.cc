@@ -45,8 +45,12 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
         "an attribute message of {} bytes whose name, datatype and dataspace take {}", size,
         at + name + type + space);
   }
-  const std::string attribute(reinterpret_cast<const char*>(m + at),
-                              strnlen(reinterpret_cast<const char*>(m + at), name));
+  // The stated name size counts the terminating NUL; HDF5 copies the name with strdup.
+  const uint64_t stated_name = Little(m + 2, 2);
+  if (stated_name == 0 ||
+      strnlen(reinterpret_cast<const char*>(m + at), stated_name) != stated_name - 1)
+    return "an attribute message whose name does not end where its size says";
+  const std::string attribute(reinterpret_cast<const char*>(m + at), stated_name - 1);
   const unsigned char* t = m + at + name;
   const unsigned char* s = t + type;
   const unsigned char* data = s + space;
