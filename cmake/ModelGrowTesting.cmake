@@ -88,3 +88,21 @@ function(modelgrow_plugin_targets out)
   endforeach()
   set(${out} ${targets} PARENT_SCOPE)
 endfunction()
+
+# Sets `var` to what a test puts in LD_PRELOAD to load `target` (a fault-injection shim) into the
+# CLI it starts. Under a sanitizer the sanitizer's runtime must come first in the process's
+# library list or it aborts at start, so the list starts with it.
+function(modelgrow_preload_list var target)
+  set(list "$<TARGET_FILE:${target}>")
+  if(MODELGROW_SANITIZE STREQUAL "address")
+    set(runtime libasan.so)
+  elseif(MODELGROW_SANITIZE STREQUAL "thread")
+    set(runtime libtsan.so)
+  endif()
+  if(runtime)
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${runtime}
+                    OUTPUT_VARIABLE runtime_path OUTPUT_STRIP_TRAILING_WHITESPACE)
+    set(list "${runtime_path}:${list}")
+  endif()
+  set(${var} "${list}" PARENT_SCOPE)
+endfunction()
