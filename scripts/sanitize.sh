@@ -23,9 +23,11 @@ kind=${1:-}
 # protobuf (3.14) apart from LibTorch's (3.21), the sanitizer runtimes refuse DEEPBIND
 # (google/sanitizers#611), and without it the two protobufs clash. Our reader of .model files is
 # fuzzed under ASan + UBSan instead (fuzz_sentencepiece).
-sentencepiece_tests='^(Tokenizer|TinyModels|TinyModelOptions|LlmPlugin|T5Plugin|TextCli|Generation|ModelTokenizer|PromptFormat)\.'
+sentencepiece_tests='^(Tokenizer|TinyModels|TinyModelOptions|LlmPlugin|T5Plugin|TextCli|Generation|ModelTokenizer|PromptFormat|SentencePieceConversion)\.|^Text/TextExample\..*/(llm|t5)_|^EngineCli\.MadeTextModels'
 sentencepiece_suites='-Tokenizer.*:TinyModels.*:TinyModelOptions.*:LlmPlugin.*:T5Plugin.*:TextCli.*'
-sentencepiece_suites+=':Generation.*:ModelTokenizer.*:PromptFormat.*'
+sentencepiece_suites+=':Generation.*:ModelTokenizer.*:PromptFormat.*:SentencePieceConversion.*'
+sentencepiece_suites+=':Text/TextExample.*/llm_*:Text/TextExample.*/t5_*'
+sentencepiece_suites+=':EngineCli.MadeTextModelsAreFoundRelativeToTheCheckpoint'
 case $kind in
   address) suffix=asan default_tests=() ;;
   thread) suffix=tsan default_tests=(-R "Loader|Export|TextCache|TextEncoderCache|DataLoader|Communicator|DistributedTrain|GradientReducer|DistributedAdamW|FolderLock|Progress"
