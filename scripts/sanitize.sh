@@ -10,6 +10,7 @@
 # the shipped manifests' checks follow through ctest. Each program's log is kept in
 # <build>/sanitize-logs/.
 # Environment: JOBS (default nproc), SANITIZE_BUILD_DIR, CC/CXX (default: the system compiler),
+# SANITIZE_PROGRAMS (a regex: run only the GoogleTest programs whose paths match it),
 # SANITIZE_TARGETS (build only these targets, e.g. the parsers' tests on a small machine; then
 # name their tests in the ctest arguments too, e.g. -R 'Fuzz|Limits|Tokenizer').
 # LibTorch, HDF5, FFmpeg and OpenBLAS are Debian's uninstrumented libraries: what the sanitizers
@@ -63,7 +64,8 @@ else
   rm -rf "$logs" && mkdir -p "$logs"
   find "$build" -name '*\[1\]_include.cmake' -print0 | xargs -0 sed -n \
       -e 's/.*TEST_EXECUTABLE \[==\[\(.*\)\]==\]/\1/p' \
-      -e 's/.*TEST_WORKING_DIR \[==\[\(.*\)\]==\]/\1/p' | paste - - | sort >"$logs/programs"
+      -e 's/.*TEST_WORKING_DIR \[==\[\(.*\)\]==\]/\1/p' | paste - - | sort |
+    grep -E "${SANITIZE_PROGRAMS:-.}" >"$logs/programs"
   run_program() {  # program working-dir
     local name=$(basename "$1") log rc=0 begin=$(date +%s)
     log=$LOGS/$name.log
