@@ -23,18 +23,34 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using testing::TempDir;
 
-// Output a waiting thread writes while another reads it.
-class SharedLog {
+// Output a waiting thread writes while another reads it. The stream has no buffer of its own, so
+// every write reaches overflow/xsputn and takes the lock the reader takes (TSan found the writes
+// unlocked when the lock guarded only the reads).
+class SharedLog : public std::streambuf {
  public:
   std::ostream& stream() { return stream_; }
   std::string text() {
     std::lock_guard lock(mutex_);
-    return stream_.str();
+    return text_;
+  }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    std::lock_guard lock(mutex_);
+    text_.push_back(traits_type::to_char_type(c));
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard lock(mutex_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
   }
 
  private:
   std::mutex mutex_;
-  std::ostringstream stream_;
+  std::string text_;
+  std::ostream stream_{this};
 };
 
 FolderLockOptions Fast(std::ostream* log) {
