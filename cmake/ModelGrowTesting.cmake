@@ -91,7 +91,8 @@ endfunction()
 
 # Sets `var` to what a test puts in LD_PRELOAD to load `target` (a fault-injection shim) into the
 # CLI it starts. Under a sanitizer the sanitizer's runtime must come first in the process's
-# library list or it aborts at start, so the list starts with it.
+# library list or it aborts at start, so the list starts with it. (Only GCC links that runtime as
+# a shared library; clang links it into each program, where the order does not arise.)
 function(modelgrow_preload_list var target)
   set(list "$<TARGET_FILE:${target}>")
   if(MODELGROW_SANITIZE STREQUAL "address")
@@ -102,7 +103,10 @@ function(modelgrow_preload_list var target)
   if(runtime)
     execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${runtime}
                     OUTPUT_VARIABLE runtime_path OUTPUT_STRIP_TRAILING_WHITESPACE)
-    set(list "${runtime_path}:${list}")
+    # A compiler without that file prints the bare name back.
+    if(IS_ABSOLUTE "${runtime_path}" AND EXISTS "${runtime_path}")
+      set(list "${runtime_path}:${list}")
+    endif()
   endif()
   set(${var} "${list}" PARENT_SCOPE)
 endfunction()

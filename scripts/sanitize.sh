@@ -24,15 +24,21 @@ kind=${1:-}
 # protobuf (3.14) apart from LibTorch's (3.21), the sanitizer runtimes refuse DEEPBIND
 # (google/sanitizers#611), and without it the two protobufs clash. Our reader of .model files is
 # fuzzed under ASan + UBSan instead (fuzz_sentencepiece).
-sentencepiece_tests='^(Tokenizer|TinyModels|TinyModelOptions|LlmPlugin|T5Plugin|TextCli|Generation|ModelTokenizer|PromptFormat|SentencePieceConversion)\.|^Text/TextExample\..*/(llm|t5)_|^EngineCli\.MadeTextModels'
-sentencepiece_suites='-Tokenizer.*:TinyModels.*:TinyModelOptions.*:LlmPlugin.*:T5Plugin.*:TextCli.*'
-sentencepiece_suites+=':Generation.*:ModelTokenizer.*:PromptFormat.*:SentencePieceConversion.*'
-sentencepiece_suites+=':Text/TextExample.*/llm_*:Text/TextExample.*/t5_*'
-sentencepiece_suites+=':EngineCli.MadeTextModelsAreFoundRelativeToTheCheckpoint'
+sentencepiece_tests=('Tokenizer.*' 'TinyModels.*' 'TinyModelOptions.*' 'LlmPlugin.*' 'T5Plugin.*'
+  'TextCli.*' 'Generation.*' 'ModelTokenizer.*' 'PromptFormat.*' 'SentencePieceConversion.*'
+  'Text/TextExample.*/llm_*' 'Text/TextExample.*/t5_*'
+  'EngineCli.MadeTextModelsAreFoundRelativeToTheCheckpoint')
+# The same patterns as a GoogleTest filter and as one ctest regex (. literal, * any text).
+sentencepiece_filter=-$(IFS=:; echo "${sentencepiece_tests[*]}")
+sentencepiece_regex=$(printf '%s\n' "${sentencepiece_tests[@]}" |
+  sed -e 's/\./\\./g' -e 's/\*/.*/g' -e 's/.*/^&$/' | paste -sd '|')
 case $kind in
   address) suffix=asan default_tests=() ;;
-  thread) suffix=tsan default_tests=(-R "Loader|Export|TextCache|TextEncoderCache|DataLoader|Communicator|DistributedTrain|GradientReducer|DistributedAdamW|FolderLock|Progress"
-                                      -E "$sentencepiece_tests") ;;
+  thread)
+    suffix=tsan
+    threaded="Loader|Export|TextCache|TextEncoderCache|DataLoader|Communicator|DistributedTrain"
+    threaded+="|GradientReducer|DistributedAdamW|FolderLock|Progress"
+    default_tests=(-R "$threaded" -E "$sentencepiece_regex") ;;
   *) echo "usage: scripts/sanitize.sh address|thread [ctest args...]" >&2; exit 2 ;;
 esac
 shift
@@ -74,7 +80,7 @@ else
       "$(($(date +%s) - begin))" "$(grep -E '^\[  (PASSED|FAILED)  \]' "$log" | tr '\n' ' ')"
   }
   export -f run_program
-  LOGS=$logs FILTER="*$sentencepiece_suites" xargs -P "$jobs" -L 1 \
+  LOGS=$logs FILTER="*$sentencepiece_filter" xargs -P "$jobs" -L 1 \
     bash -c 'run_program "$0" "$1"' <"$logs/programs" | tee "$logs/summary"
   echo "$(wc -l <"$logs/programs") programs, $(grep -c '^FAIL' "$logs/summary") failed"
   grep -q '^FAIL' "$logs/summary" && status=1

@@ -31,7 +31,7 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
   if (size < 8) return fmt::format("an attribute message of {} bytes", size);
   const unsigned version = m[0], flags = m[1];
   uint64_t name = Little(m + 2, 2), type = Little(m + 4, 2), space = Little(m + 6, 2);
-  const uint64_t type_size = type, space_size = space;
+  const uint64_t name_size = name, type_size = type, space_size = space;
   uint64_t at = 8;
   if (version == 1) {
     name = Pad8(name), type = Pad8(type), space = Pad8(space);
@@ -46,11 +46,9 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
         at + name + type + space);
   }
   // The stated name size counts the terminating NUL; HDF5 copies the name with strdup.
-  const uint64_t stated_name = Little(m + 2, 2);
-  if (stated_name == 0 ||
-      strnlen(reinterpret_cast<const char*>(m + at), stated_name) != stated_name - 1)
+  if (name_size == 0 || strnlen(reinterpret_cast<const char*>(m + at), name_size) != name_size - 1)
     return "an attribute message whose name does not end where its size says";
-  const std::string attribute(reinterpret_cast<const char*>(m + at), stated_name - 1);
+  const std::string attribute(reinterpret_cast<const char*>(m + at), name_size - 1);
   const unsigned char* t = m + at + name;
   const unsigned char* s = t + type;
   const unsigned char* data = s + space;
