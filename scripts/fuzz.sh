@@ -6,7 +6,9 @@
 # fuzzing processes per target, default 1), FUZZ_RUNS (instead of SECONDS: exactly this many
 # inputs per target from a fixed random seed and the seeds alone, so that two runs try the same
 # inputs; the corpus of earlier runs is not used then. FUZZ_RUNS=ci: each target's own CI count,
-# about 20 seconds of it -- what CI does).
+# about 20 seconds of it -- what CI does; FUZZ_RUNS_CAP, default 120, bounds such a run in
+# seconds: a target whose inputs drift slow stops there with a warning, not a failure, since how
+# far it gets depends on the machine).
 # New inputs that reach new code go to FUZZ_BUILD_DIR/corpus/<target>/ (kept between runs); a
 # crash is saved as FUZZ_BUILD_DIR/findings/<target>/crash-*, the run stops with exit 1 and names
 # it. Copy it into tests/fuzz/regressions/<target>/ with the fix: the normal test suite replays it.
@@ -59,7 +61,7 @@ while IFS='|' read -r name dict seeds ci_runs; do
     continue
   fi
   if [[ -n $runs ]]; then
-    args+=(-runs="$runs" -seed=1)
+    args+=(-runs="$runs" -seed=1 -max_total_time="${FUZZ_RUNS_CAP:-120}")
     corpus=$build/corpus-fixed/$name
     rm -rf "$corpus" && mkdir -p "$corpus"
   else
@@ -84,7 +86,14 @@ while IFS='|' read -r name dict seeds ci_runs; do
   if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
     executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
                grep -o '[0-9]*$' || echo '?')
-    summary+=("fuzz_$name: clean, $executed executions in $(($(date +%s) - started)) s, corpus $(ls "$corpus" | wc -l)")
+    slowest=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
+              grep -o '[0-9]*$' || echo '?')
+    summary+=("fuzz_$name: clean, $executed executions in $(($(date +%s) - started)) s, slowest input $slowest s, corpus $(ls "$corpus" | wc -l)")
+    if [[ -n $runs && $executed != "$runs" ]]; then
+      # libFuzzer saves an input as slow-unit-* when it takes 10 s or more (-report_slow_units).
+      slow_units=$(find "$findings" -name 'slow-unit-*' -newermt "@$started" -printf '%p ')
+      summary+=("  WARNING: stopped at the ${FUZZ_RUNS_CAP:-120} s cap after $executed of $runs inputs${slow_units:+; slow inputs: $slow_units}")
+    fi
   else
     failed+=("$name")
     summary+=("fuzz_$name: FAILED, see $build/fuzz_$name.log and $findings/")
