@@ -19,6 +19,7 @@ shift || true
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${JOBS:-$(nproc)}
 workers=${FUZZ_WORKERS:-1}
+runs_cap=${FUZZ_RUNS_CAP:-120}
 
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
@@ -44,6 +45,11 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp}
 export OMP_NUM_THREADS=1
 
+# One of libFuzzer's -print_final_stats numbers ("stat::NAME: N") from LOG, or '?'.
+final_stat() {
+  grep -o "stat::$1: *[0-9]*" "$2" | tail -1 | grep -o '[0-9]*$' || echo '?'
+}
+
 failed=()
 summary=()
 while IFS='|' read -r name dict seeds ci_runs; do
@@ -61,7 +67,7 @@ while IFS='|' read -r name dict seeds ci_runs; do
     continue
   fi
   if [[ -n $runs ]]; then
-    args+=(-runs="$runs" -seed=1 -max_total_time="${FUZZ_RUNS_CAP:-120}")
+    args+=(-runs="$runs" -seed=1 -max_total_time="$runs_cap")
     corpus=$build/corpus-fixed/$name
     rm -rf "$corpus" && mkdir -p "$corpus"
   else
@@ -84,15 +90,13 @@ while IFS='|' read -r name dict seeds ci_runs; do
   echo "== fuzz_$name: ${budget:-${seconds}s}"
   started=$(date +%s)
   if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
-    executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
-               grep -o '[0-9]*$' || echo '?')
-    slowest=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$build/fuzz_$name.log" | tail -1 |
-              grep -o '[0-9]*$' || echo '?')
+    executed=$(final_stat number_of_executed_units "$build/fuzz_$name.log")
+    slowest=$(final_stat slowest_unit_time_sec "$build/fuzz_$name.log")
     summary+=("fuzz_$name: clean, $executed executions in $(($(date +%s) - started)) s, slowest input $slowest s, corpus $(ls "$corpus" | wc -l)")
     if [[ -n $runs && $executed != "$runs" ]]; then
       # libFuzzer saves an input as slow-unit-* when it takes 10 s or more (-report_slow_units).
       slow_units=$(find "$findings" -name 'slow-unit-*' -newermt "@$started" -printf '%p ')
-      summary+=("  WARNING: stopped at the ${FUZZ_RUNS_CAP:-120} s cap after $executed of $runs inputs${slow_units:+; slow inputs: $slow_units}")
+      summary+=("  WARNING: stopped at the $runs_cap s cap after $executed of $runs inputs${slow_units:+; slow inputs: $slow_units}")
     fi
   else
     failed+=("$name")
