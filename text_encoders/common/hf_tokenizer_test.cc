@@ -286,6 +286,21 @@ TEST(HfTokenizerErrors, UnsupportedComponentsNameTheirJsonPath) {
               HasSubstr("pre_tokenizer.add_prefix_space: add_prefix_space does not match"));
 }
 
+// HF allows any u32 id; the reverse vocabulary must cost memory per token, not per id (a fuzzer
+// found a one-token file that asked for 64 GB).
+TEST(HfTokenizer, SparseIdsRoundTrip) {
+  const HfTokenizer tokenizer =
+      HfTokenizer::FromJson(MinimalJson("model", R"({"type": "WordLevel", "unk_token": "<unk>",
+                "vocab": {"<unk>": 0, "a": 2147483647, "b": 1000000000}})"),
+                            "tokenizer.json");
+  EXPECT_EQ(tokenizer.Encode("a"), std::vector<int32_t>({2147483647}));
+  EXPECT_EQ(tokenizer.Encode("b"), std::vector<int32_t>({1000000000}));
+  EXPECT_EQ(tokenizer.Decode({1000000000, 2147483647, 0}), "b a <unk>");
+  EXPECT_EQ(tokenizer.IdToToken(2147483647), "a");
+  EXPECT_EQ(tokenizer.IdToToken(5), std::nullopt);
+  EXPECT_EQ(tokenizer.vocab_size(false), 3u);
+}
+
 TEST(HfTokenizerErrors, MalformedFilesSayWhatIsWrong) {
   EXPECT_THAT(LoadError("{\"model\": "), HasSubstr("tokenizer.json: invalid JSON"));
   EXPECT_THAT(LoadError("[1, 2]"), HasSubstr("tokenizer.json: expected a JSON object"));

@@ -30,14 +30,14 @@ std::string ByteToken(unsigned char byte) {
 // Forward and reverse vocabulary of the models whose JSON vocab is an object token -> id.
 struct Vocabulary {
   StringIdMap ids;
-  std::vector<std::string> tokens;  // by id; empty strings fill holes
-  std::vector<bool> present;
+  // Hashed, not a vector indexed by id: HF allows any u32 id, and a file with one token of id
+  // 2,000,000,000 must not cost 64 GB (a fuzzer found exactly that).
+  std::unordered_map<int32_t, std::string> tokens;
 
   void Load(const JsonView& vocab) {
     if (!vocab.IsObject()) vocab.Fail("expected an object mapping tokens to ids");
     const nlohmann::json& node = vocab.node();
     ids.Reserve(node.size());
-    int32_t max_id = -1;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const nlohmann::json& value = it.value();
       if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
@@ -45,23 +45,17 @@ struct Vocabulary {
         vocab.Member(value, it.key()).Int();  // the typed error, with the token in the path
         vocab.Member(value, it.key()).Fail("id out of range");
       }
-      const auto id = static_cast<int32_t>(value.get<int64_t>());
-      ids.Set(it.key(), id);
-      max_id = std::max(max_id, id);
+      ids.Set(it.key(), static_cast<int32_t>(value.get<int64_t>()));
     }
-    tokens.resize(static_cast<size_t>(max_id + 1));
-    present.assign(static_cast<size_t>(max_id + 1), false);
-    ids.ForEach([&](std::string_view token, int32_t id) {
-      tokens[id] = std::string(token);
-      present[id] = true;
-    });
+    tokens.reserve(ids.size());
+    ids.ForEach([&](std::string_view token, int32_t id) { tokens[id] = std::string(token); });
   }
 
   std::optional<int32_t> Find(std::string_view token) const { return ids.Find(token); }
 
   const std::string* Token(int32_t id) const {
-    if (id < 0 || static_cast<size_t>(id) >= tokens.size() || !present[id]) return nullptr;
-    return &tokens[id];
+    auto it = tokens.find(id);
+    return it == tokens.end() ? nullptr : &it->second;
   }
 };
 
