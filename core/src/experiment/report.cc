@@ -7,6 +7,7 @@
 
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/sdk/atomic_folder.h"
+#include "paired_comparisons.h"
 #include "report_data.h"
 #include "report_html.h"
 
@@ -85,6 +86,12 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
                   name, manifest.description.empty() ? "" : manifest.description + "\n\n",
                   runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
+  const std::vector<PairedComparison> comparisons = PairedComparisons(runs);
+  const std::vector<TextTable> findings = PairedComparisonTables(comparisons);
+  if (!findings.empty()) md += "\n" + std::string(kFindingsNote) + "\n";
+  for (const TextTable& t : findings) {
+    md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
+  }
   if (!categories.empty())
     md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
           MarkdownTable(rows, categories);
@@ -126,6 +133,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
     csv += "\n";
   }
   folder.AddFile("report.csv", csv);
+  if (!comparisons.empty()) folder.AddFile("comparisons.csv", PairedComparisonsCsv(comparisons));
 
   folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, manifest.compute));
   folder.Commit();

@@ -97,6 +97,7 @@ std::vector<RunResults> LoadRuns(const fs::path& out) {
         r.seed = label;
         continue;
       }
+      r.axes.emplace_back(axis, label);
       variant += (variant.empty() ? "" : ", ") + axis + "=" + label;
     }
     r.variant = variant.empty() ? "grown model" : variant;

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@ struct RunResults {
   std::string variant;  // labels without the seed
   size_t index = 0;     // position in the manifest's run order
   std::string seed;
+  std::vector<std::pair<std::string, std::string>> axes;  // axis -> label, in axis order; no seed
   std::filesystem::path dir;
   json results;  // runs/<id>/results.json
   json stages;   // runs/<id>/stages.json

@@ -8,6 +8,7 @@
 
 #include "modelgrow/base/provenance.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "paired_comparisons.h"
 
 namespace modelgrow::report {
 
@@ -161,6 +162,11 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
       "</style></head><body><h1>{0}</h1><p>{1} run(s); mean ± std over seeds. {2}</p>",
       Escape(name), runs.size(), UtcTimestamp());
   html += "<h2>Results</h2>" + HtmlTable(rows, main);
+  const std::vector<TextTable> findings = PairedComparisonTables(PairedComparisons(runs));
+  if (!findings.empty()) html += "<p>" + Escape(kFindingsNote) + "</p>";
+  for (const TextTable& t : findings) {
+    html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
+  }
   for (const std::string& w : Warnings(runs)) {
     html += "<p style=\"color:#a04000\">Warning: " + Escape(w) + "</p>";
   }

@@ -1,0 +1,209 @@
+#include "paired_comparisons.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace modelgrow::report {
+
+namespace {
+
+// Lower is better for losses, forgetting and Fréchet distance, higher for attribute accuracy.
+// Other numbers (sizes, time, the classifier's ceiling) describe a run; they are not findings.
+std::optional<bool> LowerIsBetter(const std::string& metric) {
+  for (const char* prefix : {"loss/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
+    if (metric.rfind(prefix, 0) == 0) return true;
+  }
+  if (metric.rfind("acc/", 0) == 0) return false;
+  return std::nullopt;
+}
+
+// What the main table shows: loss and forgetting per domain, mean accuracy, Fréchet distance.
+bool IsHeadline(const std::string& metric) {
+  if (metric.rfind("table/", 0) == 0 || metric.rfind("fd/", 0) == 0) return true;
+  return metric.rfind("acc/", 0) == 0 && metric.size() > 5 &&
+         metric.compare(metric.size() - 5, 5, "/mean") == 0;
+}
+
+std::string LabelOf(const RunResults& run, const std::string& axis) {
+  for (const auto& [a, label] : run.axes) {
+    if (a == axis) return label;
+  }
+  return "";
+}
+
+std::string ContextOf(const RunResults& run, const std::string& axis) {
+  std::string context;
+  for (const auto& [a, label] : run.axes) {
+    if (a != axis) context += (context.empty() ? "" : ", ") + a + "=" + label;
+  }
+  return context;
+}
+
+std::string Finding(const Stat& s, double half_width, bool lower_is_better) {
+  if (s.n < 2) return "one seed";
+  const double low = s.mean - half_width, high = s.mean + half_width;
+  const bool better = lower_is_better ? high < 0 : low > 0;
+  const bool worse = lower_is_better ? low > 0 : high < 0;
+  return better ? "holds" : worse ? "reversed" : "not resolved";
+}
+
+std::string Sentence(const PairedComparison& c) {
+  if (c.finding == "holds") return "holds: " + c.value + " is better";
+  if (c.finding == "reversed") return "reversed: " + c.reference + " is better";
+  if (c.finding == "one seed") return "one seed: no test (run 3 or more)";
+  return "not resolved at this budget";
+}
+
+std::string CsvField(const std::string& text) {
+  std::string quoted = "\"";
+  for (char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+double StudentT975(int df) {
+  static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                      2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                                      2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                                      2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 1) throw std::invalid_argument(fmt::format("StudentT975: df {} < 1", df));
+  if (df <= 30) return kTable[df - 1];
+  // Cornish-Fisher expansion around the normal quantile: within 1e-3 of the exact value past 30.
+  const double z = 1.959964, n = df;
+  return z + (z * z * z + z) / (4 * n) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * n * n);
+}
+
+std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& runs) {
+  // Axes and their values in the manifest's order (runs come in run order).
+  std::vector<std::string> axes;
+  std::map<std::string, std::vector<std::string>> values;
+  for (const RunResults& r : runs) {
+    for (const auto& [axis, label] : r.axes) {
+      if (!values.count(axis)) axes.push_back(axis);
+      std::vector<std::string>& v = values[axis];
+      if (std::find(v.begin(), v.end(), label) == v.end()) v.push_back(label);
+    }
+  }
+  std::vector<PairedComparison> out;
+  for (const std::string& axis : axes) {
+    const std::vector<std::string>& labels = values[axis];
+    if (labels.size() < 2) continue;
+    // (context, seed) -> label -> run
+    std::map<std::pair<std::string, std::string>, std::map<std::string, const RunResults*>> cells;
+    std::vector<std::string> contexts;
+    for (const RunResults& r : runs) {
+      const std::string context = ContextOf(r, axis);
+      if (std::find(contexts.begin(), contexts.end(), context) == contexts.end())
+        contexts.push_back(context);
+      cells[{context, r.seed}][LabelOf(r, axis)] = &r;
+    }
+    for (size_t v = 1; v < labels.size(); ++v) {
+      for (const std::string& context : contexts) {
+        // stage -> metric -> one difference per seed
+        std::map<std::string, std::map<std::string, std::vector<double>>> differences;
+        for (const auto& [key, by_label] : cells) {
+          if (key.first != context) continue;
+          auto reference = by_label.find(labels[0]), other = by_label.find(labels[v]);
+          if (reference == by_label.end() || other == by_label.end()) continue;
+          const json& reference_evaluations = Field(reference->second->results, "evaluations");
+          for (const auto& [stage, evaluation] :
+               Field(other->second->results, "evaluations").items()) {
+            const json& paired = Field(reference_evaluations, stage);
+            if (!evaluation.is_object() || paired.empty()) continue;
+            const std::map<std::string, double> a = Flatten(paired), b = Flatten(evaluation);
+            for (const auto& [metric, value] : b) {
+              auto it = a.find(metric);
+              if (it != a.end() && LowerIsBetter(metric))
+                differences[stage][metric].push_back(value - it->second);
+            }
+          }
+        }
+        for (const auto& [stage, by_metric] : differences) {
+          // Headline metrics in the main table's column order, then the rest by name.
+          std::set<std::string> names;
+          for (const auto& [metric, d] : by_metric) names.insert(metric);
+          std::vector<std::string> ordered;
+          for (const Column& column : MainColumns(names)) {
+            if (IsHeadline(column.metric)) ordered.push_back(column.metric);
+          }
+          for (const std::string& metric : names) {
+            if (!IsHeadline(metric)) ordered.push_back(metric);
+          }
+          for (const std::string& metric : ordered) {
+            const std::vector<double>& d = by_metric.at(metric);
+            PairedComparison c{axis, labels[v], labels[0], context, stage, metric};
+            c.headline = IsHeadline(metric);
+            const Stat s = Aggregate(d);
+            c.seeds = s.n;
+            c.mean = s.mean;
+            c.std = s.std;
+            c.half_width = s.n > 1 ? StudentT975(s.n - 1) * s.std / std::sqrt(s.n) : 0;
+            c.finding = Finding(s, c.half_width, *LowerIsBetter(metric));
+            out.push_back(std::move(c));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons) {
+  std::vector<std::string> order;  // axis, in first-seen order
+  std::map<std::string, std::set<std::string>> stages_of;
+  for (const PairedComparison& c : comparisons) {
+    if (!stages_of.count(c.axis)) order.push_back(c.axis);
+    stages_of[c.axis].insert(c.stage);
+  }
+  std::vector<TextTable> tables;
+  for (const std::string& axis : order) {
+    for (const std::string& stage : stages_of[axis]) {
+      TextTable t;
+      t.header = {"Comparison", "Metric", "Seeds", "Difference [95% CI]", "Finding"};
+      for (const PairedComparison& c : comparisons) {
+        if (c.axis != axis || c.stage != stage || !c.headline) continue;
+        if (t.title.empty()) {
+          t.title = fmt::format("Findings: {} against {}, paired by seed", axis, c.reference);
+          if (stages_of[axis].size() > 1) t.title += " [" + stage + "]";
+        }
+        const std::vector<Column> columns = MainColumns({c.metric});
+        const std::string title = columns.empty() ? c.metric : columns[0].title;
+        const int digits = columns.empty() || columns[0].digits < 0 ? 4 : columns[0].digits;
+        std::string difference = fmt::format("{:+.{}f}", c.mean, digits);
+        if (c.seeds > 1) {
+          difference += fmt::format(" [{:+.{}f}, {:+.{}f}]", c.mean - c.half_width, digits,
+                                    c.mean + c.half_width, digits);
+        }
+        t.rows.push_back(
+            {c.value + " − " + c.reference + (c.context.empty() ? "" : " (" + c.context + ")"),
+             title, std::to_string(c.seeds), difference, Sentence(c)});
+      }
+      if (!t.rows.empty()) tables.push_back(std::move(t));
+    }
+  }
+  return tables;
+}
+
+std::string PairedComparisonsCsv(const std::vector<PairedComparison>& comparisons) {
+  std::string csv =
+      "axis,value,reference,context,stage,metric,seeds,mean_difference,std_difference,"
+      "ci95_low,ci95_high,lower_is_better,finding\n";
+  for (const PairedComparison& c : comparisons) {
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", CsvField(c.axis),
+                       CsvField(c.value), CsvField(c.reference), CsvField(c.context),
+                       CsvField(c.stage), CsvField(c.metric), c.seeds, c.mean, c.std,
+                       c.mean - c.half_width, c.mean + c.half_width,
+                       *LowerIsBetter(c.metric) ? "true" : "false", CsvField(c.finding));
+  }
+  return csv;
+}
+
+}  // namespace modelgrow::report

@@ -1,0 +1,47 @@
+// The report's findings: for each sweep axis, every value against the axis's first value (its
+// reference), paired by seed and by the other axes' values, with a 95% confidence interval from
+// Student's t over the paired differences and a one-word verdict. Seeds share data order and
+// initialisation across a pair, so the paired difference is far less noisy than comparing the
+// two rows' means and standard deviations.
+// Private to core/src/experiment (report.cc and report_html.cc render it).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "report_data.h"
+
+namespace modelgrow::report {
+
+// What the findings tables mean, printed above them.
+inline constexpr const char* kFindingsNote =
+    "Findings pair runs that share a seed and every other axis's value. A difference is the "
+    "value's number minus the reference's (negative is better for loss, forgetting and FD, "
+    "positive for accuracy), with a 95% confidence interval from Student's t over the seeds; a "
+    "finding holds when the interval excludes zero in the value's favour. comparisons.csv has "
+    "every metric of every comparison.";
+
+struct PairedComparison {
+  std::string axis, value, reference;
+  std::string context;    // the other axes' labels the pair shares ("captions=detailed"), or ""
+  std::string stage;      // the evaluation stage
+  std::string metric;     // a Flatten() key
+  bool headline = false;  // shown in report.md / report.html (all go to comparisons.csv)
+  int seeds = 0;
+  double mean = 0, std = 0, half_width = 0;  // of value - reference; 95% CI = mean ± half_width
+  std::string finding;                       // "holds", "reversed", "not resolved", "one seed"
+};
+
+// Every comparison the runs allow, in the manifest's axis and value order.
+std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& runs);
+
+// The headline comparisons as tables, one per axis and evaluation stage.
+std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons);
+
+// Every comparison, one CSV row each.
+std::string PairedComparisonsCsv(const std::vector<PairedComparison>& comparisons);
+
+// The two-sided 95% quantile of Student's t with `df` degrees of freedom (df >= 1).
+double StudentT975(int df);
+
+}  // namespace modelgrow::report

@@ -1,0 +1,139 @@
+// The report's findings: sweep values against their axis's reference, paired by seed and by the
+// other axes, with Student's t intervals. Results are written as `modelgrow run` writes them, with
+// numbers chosen so that every verdict is known.
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/experiment/report.h"
+#include "modelgrow/experiment/runner.h"
+#include "modelgrow/experiment/sweep.h"
+#include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/options.h"
+#include "test_util.h"
+
+namespace modelgrow {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::TempDir;
+
+std::string Manifest(const std::string& seeds) {
+  return "[experiment]\nname = \"findings\"\nseeds = " + seeds + R"(
+[[sweep.axis]]
+name = "growth"
+[[sweep.axis.value]]
+label = "finetune"
+set = {"stages.grow.ops" = []}
+[[sweep.axis.value]]
+label = "insert"
+set = {"stages.grow.ops" = [{plugin = "stack"}]}
+[[sweep.axis]]
+name = "captions"
+[[sweep.axis.value]]
+label = "short"
+set = {"stages.continue.caption" = "short"}
+[[sweep.axis.value]]
+label = "detailed"
+set = {"stages.continue.caption" = "detailed"}
+)";
+}
+
+// Per seed (seed % 3 past 2), insert minus finetune: loss -0.019/-0.021/-0.020 (holds), accuracy
+// +0.1/-0.1/+0.05 (not resolved), FD +5/+6/+7 (reversed: lower is better). Detailed minus short
+// captions: loss +0.05 in every seed (reversed), everything else equal.
+json Metrics(const std::string& growth, const std::string& captions, int seed) {
+  const bool insert = growth == "insert";
+  const double loss_noise[] = {0.001, -0.001, 0.0};
+  const double acc_step[] = {0.1, -0.1, 0.05};
+  const double loss = 0.30 + 0.01 * seed + (captions == "detailed" ? 0.05 : 0.0) +
+                      (insert ? -0.02 + loss_noise[seed % 3] : 0.0);
+  return {{"loss/continual/detailed", loss},
+          {"acc/continual/detailed/mean", 0.5 + (insert ? acc_step[seed % 3] : 0.0)},
+          {"acc/continual/detailed/count", 0.25},
+          {"fd/continual/detailed", 100.0 + seed + (insert ? 5.0 + seed : 0.0)},
+          {"ceiling/continual/mean", 0.9 + 0.01 * seed}};
+}
+
+std::filesystem::path WriteRuns(const TempDir& dir, const std::string& seeds) {
+  const std::filesystem::path out = dir / "out";
+  std::filesystem::create_directories(out / "runs");
+  WriteFileAtomic(out / "manifest.toml", Manifest(seeds));
+  const Options doc = Options::ParseFile(out / "manifest.toml");
+  std::vector<int64_t> seed_list = doc.Table("experiment").IntList("seeds", {0});
+  const std::vector<RunSpec> runs =
+      ExpandRuns(doc, ReadSweep(doc), std::vector<uint64_t>(seed_list.begin(), seed_list.end()));
+  for (const RunSpec& run : runs) {
+    std::map<std::string, std::string> labels(run.labels.begin(), run.labels.end());
+    const std::filesystem::path folder = out / "runs" / RunFolderName(run.id);
+    std::filesystem::create_directories(folder);
+    json results = {
+        {"run", run.id},
+        {"index", run.index},
+        {"axes", run.labels},
+        {"evaluations",
+         {{"evaluate",
+           {{"metrics", Metrics(labels["growth"], labels["captions"], std::stoi(labels["seed"]))},
+            {"model", {{"params", 1000 + (labels["growth"] == "insert" ? 500 : 0)}}}}}}}};
+    WriteFileAtomic(folder / "results.json", results.dump());
+    WriteFileAtomic(folder / "stages.json", "{}");
+  }
+  return out;
+}
+
+TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
+  TempDir dir;
+  const std::filesystem::path report = WriteReport(WriteRuns(dir, "[0, 1, 2]"));
+  const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("## Findings: growth against finetune, paired by seed"));
+  // t(0.975, 2) = 4.303: half width 4.303 * 0.001 / sqrt(3) = 0.0025.
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 3 | "
+                            "-0.0200 [-0.0225, -0.0175] | holds: insert is better |"));
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=detailed) | Loss continual | 3 | "
+                            "-0.0200 [-0.0225, -0.0175] | holds: insert is better |"));
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Acc continual/detailed | 3 | "
+                            "+0.017 [-0.242, +0.275] | not resolved at this budget |"));
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | FD continual/detailed | 3 | "
+                            "+6.00 [+3.52, +8.48] | reversed: finetune is better |"));
+  EXPECT_THAT(md, HasSubstr("## Findings: captions against short, paired by seed"));
+  // A difference with no spread across seeds is certain, whichever way it goes.
+  EXPECT_THAT(md, HasSubstr("| detailed − short (growth=insert) | Loss continual | 3 | "
+                            "+0.0500 [+0.0500, +0.0500] | reversed: short is better |"));
+  EXPECT_THAT(md, HasSubstr("| detailed − short (growth=finetune) | FD continual/detailed | 3 | "
+                            "+0.00 [+0.00, +0.00] | not resolved at this budget |"));
+  // Sizes and the classifier's ceiling describe runs; they are not findings.
+  EXPECT_THAT(md, Not(HasSubstr("| Params (M) | 3 |")));
+
+  const std::string csv = ReadFile(report / "comparisons.csv");
+  EXPECT_THAT(csv, HasSubstr("\"growth\",\"insert\",\"finetune\",\"captions=short\",\"evaluate\","
+                             "\"acc/continual/detailed/count\",3,0,0,0,0,false,\"not resolved\""));
+  EXPECT_THAT(csv, Not(HasSubstr("ceiling/")));
+  EXPECT_THAT(csv, Not(HasSubstr("params")));
+  EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: insert is better"));
+}
+
+TEST(ReportFindings, OneSeedIsNotATest) {
+  TempDir dir;
+  const std::string md = ReadFile(WriteReport(WriteRuns(dir, "[0]")) / "report.md");
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 1 | "
+                            "-0.0190 | one seed: no test (run 3 or more) |"));
+  EXPECT_THAT(md, Not(HasSubstr("holds:")));
+}
+
+// Past 30 degrees of freedom the t quantile comes from an expansion (t(0.975, 31) = 2.0395): the
+// interval must still be Student's, not the normal's (1.96 would give [-0.015, +0.046]).
+TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
+  TempDir dir;
+  std::string seeds = "[0";
+  for (int seed = 1; seed < 32; ++seed) seeds += ", " + std::to_string(seed);
+  const std::string md = ReadFile(WriteReport(WriteRuns(dir, seeds + "]")) / "report.md");
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Acc continual/detailed | 32 | "
+                            "+0.016 [-0.016, +0.047] | not resolved at this budget |"));
+}
+
+}  // namespace
+}  // namespace modelgrow
