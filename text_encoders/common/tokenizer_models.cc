@@ -30,8 +30,8 @@ std::string ByteToken(unsigned char byte) {
 // Forward and reverse vocabulary of the models whose JSON vocab is an object token -> id.
 struct Vocabulary {
   StringIdMap ids;
-  // Hashed, not a vector indexed by id: HF allows any u32 id, and a file with one token of id
-  // 2,000,000,000 must not cost 64 GB (a fuzzer found exactly that).
+  // Hashed, not a vector indexed by id: HF allows any u32 id, and a file with a token of id
+  // ~1.1e9 must not cost 35 GB (CI's fuzzer found that).
   std::unordered_map<int32_t, std::string> tokens;
 
   void Load(const JsonView& vocab) {

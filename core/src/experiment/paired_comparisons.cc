@@ -92,6 +92,13 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
       if (std::find(v.begin(), v.end(), label) == v.end()) v.push_back(label);
     }
   }
+  // Each run's evaluations flattened once: a run is the reference of every other value.
+  std::map<const RunResults*, std::map<std::string, std::map<std::string, double>>> flat;
+  for (const RunResults& r : runs) {
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
+      if (evaluation.is_object()) flat[&r][stage] = Flatten(evaluation);
+    }
+  }
   std::vector<PairedComparison> out;
   for (const std::string& axis : axes) {
     const std::vector<std::string>& labels = values[axis];
@@ -113,12 +120,11 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
           if (key.first != context) continue;
           auto reference = by_label.find(labels[0]), other = by_label.find(labels[v]);
           if (reference == by_label.end() || other == by_label.end()) continue;
-          const json& reference_evaluations = Field(reference->second->results, "evaluations");
-          for (const auto& [stage, evaluation] :
-               Field(other->second->results, "evaluations").items()) {
-            const json& paired = Field(reference_evaluations, stage);
-            if (!evaluation.is_object() || paired.empty()) continue;
-            const std::map<std::string, double> a = Flatten(paired), b = Flatten(evaluation);
+          const auto& reference_stages = flat[reference->second];
+          for (const auto& [stage, b] : flat[other->second]) {
+            auto paired = reference_stages.find(stage);
+            if (paired == reference_stages.end()) continue;
+            const std::map<std::string, double>& a = paired->second;
             for (const auto& [metric, value] : b) {
               auto it = a.find(metric);
               if (it != a.end() && LowerIsBetter(metric))
@@ -140,7 +146,6 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
           for (const std::string& metric : ordered) {
             const std::vector<double>& d = by_metric.at(metric);
             PairedComparison c{axis, labels[v], labels[0], context, stage, metric};
-            c.headline = IsHeadline(metric);
             const Stat s = Aggregate(d);
             c.seeds = s.n;
             c.mean = s.mean;
@@ -169,7 +174,7 @@ std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison
       TextTable t;
       t.header = {"Comparison", "Metric", "Seeds", "Difference [95% CI]", "Finding"};
       for (const PairedComparison& c : comparisons) {
-        if (c.axis != axis || c.stage != stage || !c.headline) continue;
+        if (c.axis != axis || c.stage != stage || !IsHeadline(c.metric)) continue;
         if (t.title.empty()) {
           t.title = fmt::format("Findings: {} against {}, paired by seed", axis, c.reference);
           if (stages_of[axis].size() > 1) t.title += " [" + stage + "]";

@@ -23,10 +23,9 @@ inline constexpr const char* kFindingsNote =
 
 struct PairedComparison {
   std::string axis, value, reference;
-  std::string context;    // the other axes' labels the pair shares ("captions=detailed"), or ""
-  std::string stage;      // the evaluation stage
-  std::string metric;     // a Flatten() key
-  bool headline = false;  // shown in report.md / report.html (all go to comparisons.csv)
+  std::string context;  // the other axes' labels the pair shares ("captions=detailed"), or ""
+  std::string stage;    // the evaluation stage
+  std::string metric;   // a Flatten() key
   int seeds = 0;
   double mean = 0, std = 0, half_width = 0;  // of value - reference; 95% CI = mean ± half_width
   std::string finding;                       // "holds", "reversed", "not resolved", "one seed"
@@ -35,7 +34,8 @@ struct PairedComparison {
 // Every comparison the runs allow, in the manifest's axis and value order.
 std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& runs);
 
-// The headline comparisons as tables, one per axis and evaluation stage.
+// The headline comparisons (the main table's metrics) as tables, one per axis and evaluation
+// stage; comparisons.csv has them all.
 std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons);
 
 // Every comparison, one CSV row each.

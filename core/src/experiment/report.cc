@@ -135,7 +135,8 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   folder.AddFile("report.csv", csv);
   if (!comparisons.empty()) folder.AddFile("comparisons.csv", PairedComparisonsCsv(comparisons));
 
-  folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, manifest.compute));
+  folder.AddFile("report.html",
+                 RenderHtml(name, runs, rows, main, categories, manifest.compute, findings));
   folder.Commit();
 
   std::cout << "\n"

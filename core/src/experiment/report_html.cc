@@ -150,7 +150,8 @@ std::vector<std::pair<double, double>> ReadCurve(const fs::path& file) {
 
 std::string RenderHtml(const std::string& name, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
-                       const std::vector<Column>& categories, const ComputeSpec& compute) {
+                       const std::vector<Column>& categories, const ComputeSpec& compute,
+                       const std::vector<TextTable>& findings) {
   // HTML: tables, loss curves, and video grids.
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
@@ -162,7 +163,6 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
       "</style></head><body><h1>{0}</h1><p>{1} run(s); mean ± std over seeds. {2}</p>",
       Escape(name), runs.size(), UtcTimestamp());
   html += "<h2>Results</h2>" + HtmlTable(rows, main);
-  const std::vector<TextTable> findings = PairedComparisonTables(PairedComparisons(runs));
   if (!findings.empty()) html += "<p>" + Escape(kFindingsNote) + "</p>";
   for (const TextTable& t : findings) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
