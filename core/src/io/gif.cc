@@ -1,5 +1,6 @@
 #include "modelgrow/io/gif.h"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 #include <vector>
@@ -14,14 +15,152 @@ namespace modelgrow {
 
 namespace {
 
-// 6 red x 7 green x 6 blue levels: an even palette that needs no per-video quantisation.
-constexpr int kRed = 6, kGreen = 7, kBlue = 6;
+using Rgb = std::array<uint8_t, 3>;
 
-uint8_t PaletteIndex(uint8_t r, uint8_t g, uint8_t b) {
-  int ri = (r * (kRed - 1) + 127) / 255, gi = (g * (kGreen - 1) + 127) / 255,
-      bi = (b * (kBlue - 1) + 127) / 255;
-  return static_cast<uint8_t>((ri * kGreen + gi) * kBlue + bi);
+uint32_t Packed(const uint8_t* p) { return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2]; }
+
+// One video's colours at 5 bits per channel: a count and a colour sum per occupied cell.
+struct ColourCell {
+  std::array<int, 3> key;  // 5-bit r, g, b
+  int64_t count = 0;
+  std::array<int64_t, 3> sum{};
+  Rgb Mean() const {
+    Rgb c;
+    for (int k = 0; k < 3; ++k) c[k] = static_cast<uint8_t>((sum[k] + count / 2) / count);
+    return c;
+  }
+};
+
+// A box of cells in the median cut: cells[begin, end).
+struct CutBox {
+  size_t begin, end;
+  double error;  // summed squared distance of its pixels to its mean: what splitting it saves
+};
+
+double BoxError(const std::vector<ColourCell>& cells, size_t begin, size_t end) {
+  int64_t n = 0;
+  std::array<double, 3> sum{}, squares{};
+  for (size_t i = begin; i < end; ++i) {
+    n += cells[i].count;
+    const Rgb mean = cells[i].Mean();
+    for (int k = 0; k < 3; ++k) {
+      sum[k] += static_cast<double>(cells[i].count) * mean[k];
+      squares[k] += static_cast<double>(cells[i].count) * mean[k] * mean[k];
+    }
+  }
+  double error = 0;
+  for (int k = 0; k < 3; ++k) error += squares[k] - sum[k] * sum[k] / static_cast<double>(n);
+  return error;
 }
+
+// Splits the box along its widest channel where half its pixels lie on either side.
+std::pair<CutBox, CutBox> Split(std::vector<ColourCell>& cells, const CutBox& box) {
+  int channel = 0, widest = -1;
+  for (int k = 0; k < 3; ++k) {
+    auto [lo, hi] = std::minmax_element(
+        cells.begin() + box.begin, cells.begin() + box.end,
+        [k](const ColourCell& a, const ColourCell& b) { return a.key[k] < b.key[k]; });
+    if (hi->key[k] - lo->key[k] > widest) widest = hi->key[k] - lo->key[k], channel = k;
+  }
+  std::sort(cells.begin() + box.begin, cells.begin() + box.end,
+            [channel](const ColourCell& a, const ColourCell& b) {
+              return a.key[channel] < b.key[channel];
+            });
+  int64_t total = 0, below = 0;
+  for (size_t i = box.begin; i < box.end; ++i) total += cells[i].count;
+  size_t cut = box.begin + 1;
+  while (cut + 1 < box.end && (below += cells[cut - 1].count) * 2 < total) ++cut;
+  return {CutBox{box.begin, cut, BoxError(cells, box.begin, cut)},
+          CutBox{cut, box.end, BoxError(cells, cut, box.end)}};
+}
+
+// At most 256 colours for a whole video, and each pixel's index among them. A fixed palette turns
+// a flat grey that sits between two of its levels into speckles of green and purple; a palette of
+// the video's own colours keeps such a colour whole and does not flicker from frame to frame.
+class VideoPalette {
+ public:
+  // `rgb`: `pixels` packed r, g, b bytes.
+  VideoPalette(const uint8_t* rgb, int64_t pixels) {
+    for (int64_t p = 0; p < pixels && exact_.size() <= 256; ++p) {
+      exact_.try_emplace(Packed(rgb + 3 * p), 0);
+    }
+    if (exact_.size() <= 256) {
+      for (auto& [packed, index] : exact_) {
+        index = static_cast<uint8_t>(colours_.size());
+        colours_.push_back(Rgb{static_cast<uint8_t>(packed >> 16),
+                               static_cast<uint8_t>(packed >> 8), static_cast<uint8_t>(packed)});
+      }
+      return;
+    }
+    exact_.clear();
+    MedianCut(rgb, pixels);
+  }
+
+  const std::vector<Rgb>& colours() const { return colours_; }
+
+  uint8_t IndexOf(const uint8_t* p) const {
+    return cell_index_.empty() ? exact_.at(Packed(p)) : cell_index_[CellOf(p)];
+  }
+
+ private:
+  static int CellOf(const uint8_t* p) {
+    return ((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3);
+  }
+
+  void MedianCut(const uint8_t* rgb, int64_t pixels) {
+    std::vector<ColourCell> grid(1 << 15);
+    for (int64_t p = 0; p < pixels; ++p) {
+      const uint8_t* c = rgb + 3 * p;
+      ColourCell& cell = grid[CellOf(c)];
+      ++cell.count;
+      for (int k = 0; k < 3; ++k) cell.sum[k] += c[k];
+    }
+    std::vector<ColourCell> cells;
+    for (int i = 0; i < (1 << 15); ++i) {
+      if (grid[i].count == 0) continue;
+      grid[i].key = {i >> 10, (i >> 5) & 31, i & 31};
+      cells.push_back(grid[i]);
+    }
+    // Always split the box whose pixels lie farthest from its mean.
+    std::vector<CutBox> boxes{{0, cells.size(), BoxError(cells, 0, cells.size())}};
+    while (boxes.size() < 256) {
+      auto worst =
+          std::max_element(boxes.begin(), boxes.end(), [](const CutBox& a, const CutBox& b) {
+            return (a.end - a.begin > 1 ? a.error : -1) < (b.end - b.begin > 1 ? b.error : -1);
+          });
+      if (worst->end - worst->begin < 2) break;
+      auto [low, high] = Split(cells, *worst);
+      *worst = low;
+      boxes.push_back(high);
+    }
+    for (const CutBox& box : boxes) {
+      ColourCell merged;
+      for (size_t i = box.begin; i < box.end; ++i) {
+        merged.count += cells[i].count;
+        for (int k = 0; k < 3; ++k) merged.sum[k] += cells[i].sum[k];
+      }
+      colours_.push_back(merged.Mean());
+    }
+    // Each cell takes the palette colour nearest its own mean, which may lie in a neighbouring box.
+    cell_index_.assign(1 << 15, 0);
+    for (const ColourCell& cell : cells) {
+      const Rgb mean = cell.Mean();
+      int best = 0, best_distance = 1 << 30;
+      for (size_t j = 0; j < colours_.size(); ++j) {
+        int distance = 0;
+        for (int k = 0; k < 3; ++k)
+          distance += (mean[k] - colours_[j][k]) * (mean[k] - colours_[j][k]);
+        if (distance < best_distance) best_distance = distance, best = static_cast<int>(j);
+      }
+      cell_index_[(cell.key[0] << 10) | (cell.key[1] << 5) | cell.key[2]] =
+          static_cast<uint8_t>(best);
+    }
+  }
+
+  std::vector<Rgb> colours_;
+  std::unordered_map<uint32_t, uint8_t> exact_;  // when the video has at most 256 colours
+  std::vector<uint8_t> cell_index_;              // otherwise: by 5-bit cell
+};
 
 class BitWriter {
  public:
@@ -110,7 +249,9 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   if (video.size(0) == 1) video = video.expand({3, -1, -1, -1});
   const int scale = std::max(1, options.scale);
   // [T, H*s, W*s, 3] bytes.
-  at::Tensor rgb = ((video.clamp(-1, 1) + 1) * 127.5).round().to(at::kByte).permute({1, 2, 3, 0});
+  at::Tensor rgb =
+      ((video.clamp(-1, 1) + 1) * 127.5).round().to(at::kByte).permute({1, 2, 3, 0}).contiguous();
+  const VideoPalette palette(rgb.data_ptr<uint8_t>(), rgb.numel() / 3);
   rgb = rgb.repeat_interleave(scale, 1).repeat_interleave(scale, 2).contiguous();
   const int64_t frames = rgb.size(0), height = rgb.size(1), width = rgb.size(2);
   if (height > 65535 || width > 65535) throw InputError("video too large for a GIF");
@@ -122,11 +263,8 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   out.push_back('\0');
   out.push_back('\0');
   for (int i = 0; i < 256; ++i) {
-    int r = i / (kGreen * kBlue), g = (i / kBlue) % kGreen, b = i % kBlue;
-    bool used = i < kRed * kGreen * kBlue;
-    out.push_back(static_cast<char>(used ? r * 255 / (kRed - 1) : 0));
-    out.push_back(static_cast<char>(used ? g * 255 / (kGreen - 1) : 0));
-    out.push_back(static_cast<char>(used ? b * 255 / (kBlue - 1) : 0));
+    const Rgb c = i < static_cast<int>(palette.colours().size()) ? palette.colours()[i] : Rgb{};
+    out.append(reinterpret_cast<const char*>(c.data()), 3);
   }
   // Loop forever (NETSCAPE2.0 application extension).
   out += std::string("\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 19);
@@ -146,7 +284,7 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
     out.push_back('\0');
     const uint8_t* frame = data + t * height * width * 3;
     for (int64_t p = 0; p < height * width; ++p) {
-      indices[p] = PaletteIndex(frame[3 * p], frame[3 * p + 1], frame[3 * p + 2]);
+      indices[p] = palette.IndexOf(frame + 3 * p);
     }
     Lzw(indices, &out);
   }

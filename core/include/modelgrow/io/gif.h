@@ -14,8 +14,9 @@ struct GifOptions {
   int scale = 4;  // nearest-neighbour upscaling, so 32-pixel videos are visible
 };
 
-// The GIF bytes of `video` [C, T, H, W] with values in [-1, 1] (C = 3, or 1 for grey). Colours
-// are mapped to a fixed 252-colour palette; the animation loops.
+// The GIF bytes of `video` [C, T, H, W] with values in [-1, 1] (C = 3, or 1 for grey). One palette
+// serves the whole video: its own colours when it has at most 256, else 256 chosen by a median cut
+// of its colours (each pixel then takes the nearest). The animation loops.
 std::string EncodeGif(const at::Tensor& video, const GifOptions& options = {});
 void WriteGif(const std::filesystem::path& file, const at::Tensor& video,
               const GifOptions& options = {});
