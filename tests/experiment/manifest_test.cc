@@ -101,6 +101,7 @@ TEST_F(ManifestTest, AGoodManifestLoadsWithItsStageOrderAndRuns) {
   EXPECT_EQ(m.stages().at("grow").grow.ops.size(), 1u);
   std::vector<RunSpec> runs = ExpandRuns(m);
   ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(m.RunCount(), 4);
   EXPECT_EQ(runs[0].id, "lr=high,seed=0");
   EXPECT_EQ(runs[3].id, "lr=low,seed=1");
   EXPECT_DOUBLE_EQ(runs[2].doc.AtPath("stages.pretrain.optim").Double("lr", 0), 1e-4);
@@ -112,6 +113,19 @@ TEST_F(ManifestTest, ASweepAxisNamingAMissingKeyFails) {
   EXPECT_THROW_WITH(Manifest::Load(Write(kGood), {}, &registry_), ValidationError,
                     "m.toml:", "sweep.axis[0].key",
                     "'stages.finetune.optim' is not a key of this manifest");
+}
+
+// Runs are expanded one document each, so a sweep that would make more than kMaxRuns is refused
+// before any is made: here 2 seeds x 2 x 2,501 values.
+TEST_F(ManifestTest, ASweepOfTooManyRunsIsRefused) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  std::string many =
+      "\n[[sweep.axis]]\nname = \"steps\"\nkey = \"stages.pretrain.steps\"\nvalues = [";
+  for (int i = 1; i <= 2501; ++i) many += std::to_string(i) + (i < 2501 ? ", " : "]\n");
+  text += many;
+  EXPECT_THROW_WITH(Manifest::Load(Write(text), {}, &registry_), ValidationError,
+                    "m.toml:", "sweep", "make 1e+04 runs, above the limit of 10000");
 }
 
 TEST_F(ManifestTest, EveryProblemIsReportedWithItsPosition) {

@@ -14,12 +14,6 @@ namespace {
 // are read only up to this many.
 constexpr double kMaxRunsRead = 64;
 
-double RunCount(const modelgrow::Manifest& manifest) {
-  double runs = static_cast<double>(manifest.experiment().seeds.size());
-  for (const modelgrow::SweepAxis& axis : manifest.sweep()) runs *= axis.values.size();
-  return runs;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -27,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto file = fuzz::WriteInput("manifest.toml", fuzz::AsText(data, size));
   try {
     Manifest manifest = Manifest::Load(file, {}, nullptr);
-    if (RunCount(manifest) > kMaxRunsRead) return 0;
+    if (manifest.RunCount() > kMaxRunsRead) return 0;
     for (const RunSpec& run : ExpandRuns(manifest)) {
       Manifest one = Manifest::FromOptions(run.doc, nullptr);
       (void)one.model_config();

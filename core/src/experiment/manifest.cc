@@ -241,9 +241,7 @@ Manifest Manifest::FromOptions(Options doc, const PluginRegistry* registry) {
   m.ReadStages(doc);
   m.sweep_ = ReadSweep(doc);
   // Runs are expanded one document each: their number is bounded before any is made.
-  double runs = static_cast<double>(std::max<size_t>(m.experiment_.seeds.size(), 1));
-  for (const SweepAxis& axis : m.sweep_) runs *= static_cast<double>(axis.values.size());
-  if (runs > static_cast<double>(kMaxRuns)) {
+  if (const double runs = m.RunCount(); runs > static_cast<double>(kMaxRuns)) {
     doc.Fail("sweep",
              fmt::format("the sweep's axes and seeds make {:.3g} runs, above the limit of {}", runs,
                          kMaxRuns));
@@ -264,6 +262,12 @@ Manifest Manifest::FromOptions(Options doc, const PluginRegistry* registry) {
   }
   doc.ThrowIfProblems();
   return m;
+}
+
+double Manifest::RunCount() const {
+  double runs = static_cast<double>(std::max<size_t>(experiment_.seeds.size(), 1));
+  for (const SweepAxis& axis : sweep_) runs *= static_cast<double>(axis.values.size());
+  return runs;
 }
 
 STDiT3Config Manifest::model_config() const {

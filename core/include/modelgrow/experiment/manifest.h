@@ -92,6 +92,9 @@ class Manifest {
   // Stages in an order where every stage follows the one it starts from.
   const std::vector<std::string>& stage_order() const { return stage_order_; }
   const std::vector<SweepAxis>& sweep() const { return sweep_; }
+  // Runs it expands to: the product of the sweep axes' sizes and the seeds (a double, since a
+  // hostile manifest's product overflows any integer before it is refused).
+  double RunCount() const;
   // Things worth saying that are not errors (a key every sweep run overrides, ...).
   const std::vector<std::string>& notes() const { return notes_; }
 
