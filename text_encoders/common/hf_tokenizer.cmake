@@ -21,9 +21,11 @@ add_library(modelgrow_hf_tokenizer OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/unicode_text.cc)
 set_target_properties(modelgrow_hf_tokenizer PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_compile_features(modelgrow_hf_tokenizer PUBLIC cxx_std_20)
-# Sources include each other as "common/<file>.h", relative to text_encoders/.
+# Sources include each other as "common/<file>.h", relative to text_encoders/, and the SDK's
+# header-only parts (modelgrow/sdk/utf8.h) from plugins/include.
 target_include_directories(modelgrow_hf_tokenizer PUBLIC
-  $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/..>)
+  $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/..>
+  $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/../../plugins/include>)
 target_link_libraries(modelgrow_hf_tokenizer
   PUBLIC nlohmann_json::nlohmann_json
   PRIVATE PkgConfig::MODELGROW_PCRE2 PkgConfig::MODELGROW_ICU)

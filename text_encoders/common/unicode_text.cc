@@ -40,40 +40,6 @@ size_t Utf8Length(char32_t cp) {
 
 namespace {
 
-// Length of the valid sequence at `pos`, or 0 with `*bad` set to the length of the maximal
-// subpart of a valid sequence (at least 1) that the Unicode standard replaces with one U+FFFD.
-size_t ValidSequenceAt(std::string_view bytes, size_t pos, size_t* bad) {
-  const auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t n = bytes.size();
-  const unsigned char b = s[pos];
-  if (b < 0x80) return 1;
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    const unsigned char low = k == 1 ? lo : 0x80;
-    const unsigned char high = k == 1 ? hi : 0xBF;
-    if (pos + k >= n || s[pos + k] < low || s[pos + k] > high) {
-      *bad = k;
-      return 0;
-    }
-  }
-  return need + 1;
-}
-
 const icu::Normalizer2& Normalizer(NormalForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* normalizer = nullptr;
@@ -106,24 +72,13 @@ bool AssignedBy(char32_t c, int major, int minor) {
 
 }  // namespace
 
-size_t FindInvalidUtf8(std::string_view bytes) {
-  size_t pos = 0;
-  while (pos < bytes.size()) {
-    size_t bad = 0;
-    const size_t length = ValidSequenceAt(bytes, pos, &bad);
-    if (length == 0) return pos;
-    pos += length;
-  }
-  return std::string_view::npos;
-}
-
 std::string FromUtf8Lossy(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
   size_t pos = 0;
   while (pos < bytes.size()) {
     size_t bad = 0;
-    const size_t length = ValidSequenceAt(bytes, pos, &bad);
+    const size_t length = Utf8SequenceAt(bytes, pos, &bad);
     if (length == 0) {
       out += "\xEF\xBF\xBD";
       pos += bad;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "modelgrow/sdk/utf8.h"
+
 namespace modelgrow::hf::unicode {
 
 // Length of the UTF-8 sequence that starts with `lead` (1 for bytes that cannot start one).
@@ -41,8 +43,7 @@ inline char32_t DecodeAt(std::string_view text, size_t pos, size_t* length) {
 void AppendUtf8(std::string& out, char32_t cp);
 size_t Utf8Length(char32_t cp);
 
-// Byte offset of the first byte that is not part of valid UTF-8, or npos.
-size_t FindInvalidUtf8(std::string_view bytes);
+using ::modelgrow::FindInvalidUtf8;  // the offset of the first invalid byte, or npos
 // Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes U+FFFD.
 std::string FromUtf8Lossy(std::string_view bytes);
 

@@ -15,6 +15,7 @@
 #include "hdf5_object_header.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/limits.h"
+#include "modelgrow/sdk/utf8.h"
 
 namespace modelgrow::hdf5 {
 
@@ -251,41 +252,6 @@ void Object::Fail(const std::string& message) const {
 
 namespace {
 
-// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF). Strings from a file end up in JSON (dataset info, reports), whose writer throws on
-// anything else, so they are checked where they are read (found by fuzz_hdf5_shard).
-bool IsUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned c = *p;
-    int more = 0;
-    unsigned low = 0x80, high = 0xBF;  // the range of the byte after the lead byte
-    if (c < 0x80) {
-      ++p;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      more = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      more = 2;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      more = 3;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (end - p <= more) return false;
-    if (p[1] < low || p[1] > high) return false;
-    for (int i = 2; i <= more; ++i)
-      if (p[i] < 0x80 || p[i] > 0xBF) return false;
-    p += more + 1;
-  }
-  return true;
-}
-
 // Reads one scalar attribute that holds a string, an integer or a float: null for any other kind.
 // When HDF5 fails to read it, calls `failed`, which throws: at once, because closing this
 // function's identifiers clears HDF5's error stack, and with it HDF5's reason.
@@ -351,7 +317,10 @@ void Object::ReadAttribute(int64_t object, const std::string& name, json& out) c
   json value = ReadScalarAttribute(attribute.get(), [&] {
     ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
   });
-  if (value.is_string() && !IsUtf8(value.get_ref<const std::string&>()))
+  // Strings from a file end up in JSON (dataset info, reports), whose writer throws on anything
+  // but UTF-8, so they are checked where they are read (found by fuzz_hdf5_shard).
+  if (value.is_string() &&
+      FindInvalidUtf8(value.get_ref<const std::string&>()) != std::string::npos)
     Fail(fmt::format("attribute '{}' is not valid UTF-8", name));
   if (!value.is_null()) out[name] = std::move(value);
 }
@@ -786,7 +755,8 @@ std::vector<std::string> Dataset::ReadStrings() const {
     }
   }
   for (size_t i = 0; i < n; ++i)
-    if (!IsUtf8(out[i])) Fail(fmt::format("string {} is not valid UTF-8", i));
+    if (FindInvalidUtf8(out[i]) != std::string::npos)
+      Fail(fmt::format("string {} is not valid UTF-8", i));
   return out;
 }
 
