@@ -1,12 +1,12 @@
-// GIFs of generated videos (io/gif.h), read back through FFmpeg's GIF decoder: a video of at most
-// 256 colours comes back exactly, and one of many colours keeps each pixel near its own colour --
-// a flat grey with a little noise, what a generated background looks like, stays grey.
+// GIFs of generated videos (io/gif.h) as a user sees them, read back through FFmpeg's GIF decoder:
+// the synthetic world's grey scene comes back exactly, and with a little noise it stays grey.
+// The format itself (LZW, palette, frames, bad shapes) is tested with an independent decoder in
+// tests/eval/eval_test.cc.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "modelgrow/io/gif.h"
 #include "modelgrow/io/video_reader.h"
-#include "modelgrow/sdk/errors.h"
 #include "test_util.h"
 
 namespace modelgrow {
@@ -82,11 +82,6 @@ TEST(Gif, ManyColoursStayNearTheirOwnAndGreyStaysGrey) {
   EXPECT_LE((grey.select(0, 1) - grey.select(0, 2)).abs().max().item<int>(), 14);
   // The ramp: near its own colours too (an even palette is up to 25 levels off).
   EXPECT_LE((back - levels).slice(3, 16, 32).abs().max().item<int>(), 12);
-}
-
-TEST(Gif, RefusesWhatIsNotAVideo) {
-  EXPECT_THROW_WITH(EncodeGif(torch::zeros({3, 8, 8})), InputError, "3 dims");
-  EXPECT_THROW_WITH(EncodeGif(torch::zeros({2, 1, 8, 8})), InputError, "[3 or 1, T, H, W]");
 }
 
 }  // namespace
