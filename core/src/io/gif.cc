@@ -19,9 +19,12 @@ using Rgb = std::array<uint8_t, 3>;
 
 uint32_t Packed(const uint8_t* p) { return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2]; }
 
-// One video's colours at 5 bits per channel: a count and a colour sum per occupied cell.
+// The 5-bit-per-channel cell of a colour: r, g, b in bits 10-14, 5-9, 0-4.
+int CellOf(const uint8_t* p) { return ((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3); }
+
+// One video's colours in one cell: a count and a colour sum.
 struct ColourCell {
-  std::array<int, 3> key;  // 5-bit r, g, b
+  int cell = 0;
   int64_t count = 0;
   std::array<int64_t, 3> sum{};
   Rgb Mean() const {
@@ -29,12 +32,13 @@ struct ColourCell {
     for (int k = 0; k < 3; ++k) c[k] = static_cast<uint8_t>((sum[k] + count / 2) / count);
     return c;
   }
+  int Level(int channel) const { return (cell >> (10 - 5 * channel)) & 31; }
 };
 
 // A box of cells in the median cut: cells[begin, end).
 struct CutBox {
   size_t begin, end;
-  double error;  // summed squared distance of its pixels to its mean: what splitting it saves
+  double error;  // count-weighted squared distance of its cells to its mean: what a split saves
 };
 
 double BoxError(const std::vector<ColourCell>& cells, size_t begin, size_t end) {
@@ -59,12 +63,12 @@ std::pair<CutBox, CutBox> Split(std::vector<ColourCell>& cells, const CutBox& bo
   for (int k = 0; k < 3; ++k) {
     auto [lo, hi] = std::minmax_element(
         cells.begin() + box.begin, cells.begin() + box.end,
-        [k](const ColourCell& a, const ColourCell& b) { return a.key[k] < b.key[k]; });
-    if (hi->key[k] - lo->key[k] > widest) widest = hi->key[k] - lo->key[k], channel = k;
+        [k](const ColourCell& a, const ColourCell& b) { return a.Level(k) < b.Level(k); });
+    if (hi->Level(k) - lo->Level(k) > widest) widest = hi->Level(k) - lo->Level(k), channel = k;
   }
   std::sort(cells.begin() + box.begin, cells.begin() + box.end,
             [channel](const ColourCell& a, const ColourCell& b) {
-              return a.key[channel] < b.key[channel];
+              return a.Level(channel) < b.Level(channel);
             });
   int64_t total = 0, below = 0;
   for (size_t i = box.begin; i < box.end; ++i) total += cells[i].count;
@@ -103,10 +107,6 @@ class VideoPalette {
   }
 
  private:
-  static int CellOf(const uint8_t* p) {
-    return ((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3);
-  }
-
   void MedianCut(const uint8_t* rgb, int64_t pixels) {
     std::vector<ColourCell> grid(1 << 15);
     for (int64_t p = 0; p < pixels; ++p) {
@@ -118,7 +118,7 @@ class VideoPalette {
     std::vector<ColourCell> cells;
     for (int i = 0; i < (1 << 15); ++i) {
       if (grid[i].count == 0) continue;
-      grid[i].key = {i >> 10, (i >> 5) & 31, i & 31};
+      grid[i].cell = i;
       cells.push_back(grid[i]);
     }
     // Always split the box whose pixels lie farthest from its mean.
@@ -152,8 +152,7 @@ class VideoPalette {
           distance += (mean[k] - colours_[j][k]) * (mean[k] - colours_[j][k]);
         if (distance < best_distance) best_distance = distance, best = static_cast<int>(j);
       }
-      cell_index_[(cell.key[0] << 10) | (cell.key[1] << 5) | cell.key[2]] =
-          static_cast<uint8_t>(best);
+      cell_index_[cell.cell] = static_cast<uint8_t>(best);
     }
   }
 
@@ -198,8 +197,8 @@ class BitWriter {
   int count_ = 0;
 };
 
-// GIF's variable-width LZW over 8-bit indices.
-void Lzw(const std::vector<uint8_t>& pixels, std::string* out) {
+// GIF's variable-width LZW over `count` 8-bit indices.
+void Lzw(const uint8_t* pixels, int64_t count, std::string* out) {
   constexpr int kMinCodeSize = 8;
   constexpr uint32_t kClear = 256, kEnd = 257;
   out->push_back(static_cast<char>(kMinCodeSize));
@@ -208,8 +207,8 @@ void Lzw(const std::vector<uint8_t>& pixels, std::string* out) {
   uint32_t next = 258;
   int bits = 9;
   writer.Write(kClear, bits);
-  uint32_t prefix = pixels.empty() ? 0 : pixels[0];
-  for (size_t i = 1; i < pixels.size(); ++i) {
+  uint32_t prefix = count == 0 ? 0 : pixels[0];
+  for (int64_t i = 1; i < count; ++i) {
     uint32_t key = (prefix << 8) | pixels[i];
     auto it = table.find(key);
     if (it != table.end()) {
@@ -228,7 +227,7 @@ void Lzw(const std::vector<uint8_t>& pixels, std::string* out) {
     }
     prefix = pixels[i];
   }
-  if (!pixels.empty()) writer.Write(prefix, bits);
+  if (count > 0) writer.Write(prefix, bits);
   writer.Write(kEnd, bits);
   writer.Flush();
 }
@@ -248,12 +247,16 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   at::Tensor video = video_in.detach().to(at::kCPU, at::kFloat);
   if (video.size(0) == 1) video = video.expand({3, -1, -1, -1});
   const int scale = std::max(1, options.scale);
-  // [T, H*s, W*s, 3] bytes.
+  // [T, H, W, 3] bytes; each pixel is looked up once, and its palette index is what is upscaled.
   at::Tensor rgb =
       ((video.clamp(-1, 1) + 1) * 127.5).round().to(at::kByte).permute({1, 2, 3, 0}).contiguous();
   const VideoPalette palette(rgb.data_ptr<uint8_t>(), rgb.numel() / 3);
-  rgb = rgb.repeat_interleave(scale, 1).repeat_interleave(scale, 2).contiguous();
-  const int64_t frames = rgb.size(0), height = rgb.size(1), width = rgb.size(2);
+  at::Tensor indices = at::empty({rgb.size(0), rgb.size(1), rgb.size(2)}, rgb.options());
+  const uint8_t* pixels = rgb.data_ptr<uint8_t>();
+  uint8_t* index = indices.data_ptr<uint8_t>();
+  for (int64_t p = 0; p < indices.numel(); ++p) index[p] = palette.IndexOf(pixels + 3 * p);
+  indices = indices.repeat_interleave(scale, 1).repeat_interleave(scale, 2).contiguous();
+  const int64_t frames = indices.size(0), height = indices.size(1), width = indices.size(2);
   if (height > 65535 || width > 65535) throw InputError("video too large for a GIF");
 
   std::string out = "GIF89a";
@@ -269,8 +272,7 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
   // Loop forever (NETSCAPE2.0 application extension).
   out += std::string("\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 19);
   int delay = static_cast<int>(100.0 / std::max(1.0, options.fps) + 0.5);
-  const uint8_t* data = rgb.data_ptr<uint8_t>();
-  std::vector<uint8_t> indices(static_cast<size_t>(height * width));
+  const uint8_t* data = indices.data_ptr<uint8_t>();
   for (int64_t t = 0; t < frames; ++t) {
     out += std::string("\x21\xF9\x04\x04", 4);  // graphic control: disposal "do not dispose"
     Put16(&out, delay);
@@ -282,11 +284,7 @@ std::string EncodeGif(const at::Tensor& video_in, const GifOptions& options) {
     Put16(&out, static_cast<int>(width));
     Put16(&out, static_cast<int>(height));
     out.push_back('\0');
-    const uint8_t* frame = data + t * height * width * 3;
-    for (int64_t p = 0; p < height * width; ++p) {
-      indices[p] = palette.IndexOf(frame + 3 * p);
-    }
-    Lzw(indices, &out);
+    Lzw(data + t * height * width, height * width, &out);
   }
   out.push_back(';');
   return out;
