@@ -21,7 +21,8 @@ jobs=${JOBS:-$(nproc)}
 workers=${FUZZ_WORKERS:-1}
 runs_cap=${FUZZ_RUNS_CAP:-120}
 
-export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
+sloppiness=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-$sloppiness}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 if [[ ! -f $build/CMakeCache.txt ]]; then
@@ -40,9 +41,11 @@ supp=$root/scripts/sanitizers
 # An allocation no machine can satisfy (HDF5 asks for 484 TB when a damaged file says so) returns
 # null, as glibc's malloc does outside ASan, and the library reports its error; one that could be
 # satisfied but exceeds -malloc_limit_mb is still a finding.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_odr_violation=0:allocator_may_return_null=1}
+asan=detect_leaks=1:detect_odr_violation=0:allocator_may_return_null=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-$asan}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp}
+ubsan=print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan}
 export OMP_NUM_THREADS=1
 
 # One of libFuzzer's -print_final_stats numbers ("stat::NAME: N") from LOG, or '?'.
@@ -81,7 +84,8 @@ while IFS='|' read -r name dict seeds ci_runs; do
   # shellcheck disable=SC2086  # seeds is a space-separated list of paths without spaces
   for seed in $seeds $root/tests/fuzz/regressions/$name; do
     if [[ -d $seed ]]; then
-      find "$seed" -type f -exec sh -c 'cp "$1" "$2/$(echo "$1" | md5sum | cut -c1-16)"' _ {} "$seed_dir" \;
+      find "$seed" -type f -exec \
+        sh -c 'cp "$1" "$2/$(echo "$1" | md5sum | cut -c1-16)"' _ {} "$seed_dir" \;
     elif [[ -f $seed ]]; then
       cp "$seed" "$seed_dir/$(echo "$seed" | md5sum | cut -c1-16)"
     fi
@@ -92,11 +96,14 @@ while IFS='|' read -r name dict seeds ci_runs; do
   if "$build/bin/fuzz_$name" "${args[@]}" "$corpus" "$seed_dir" 2>"$build/fuzz_$name.log"; then
     executed=$(final_stat number_of_executed_units "$build/fuzz_$name.log")
     slowest=$(final_stat slowest_unit_time_sec "$build/fuzz_$name.log")
-    summary+=("fuzz_$name: clean, $executed executions in $(($(date +%s) - started)) s, slowest input $slowest s, corpus $(ls "$corpus" | wc -l)")
+    took=$(($(date +%s) - started))
+    summary+=("fuzz_$name: clean, $executed executions in $took s, slowest input $slowest s,\
+ corpus $(ls "$corpus" | wc -l)")
     if [[ -n $runs && $executed != "$runs" ]]; then
       # libFuzzer saves an input as slow-unit-* when it takes 10 s or more (-report_slow_units).
       slow_units=$(find "$findings" -name 'slow-unit-*' -newermt "@$started" -printf '%p ')
-      summary+=("  WARNING: stopped at the $runs_cap s cap after $executed of $runs inputs${slow_units:+; slow inputs: $slow_units}")
+      summary+=("  WARNING: stopped at the $runs_cap s cap after $executed of $runs inputs\
+${slow_units:+; slow inputs: $slow_units}")
     fi
   else
     failed+=("$name")

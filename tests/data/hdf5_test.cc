@@ -685,6 +685,35 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "dataset '/captions/short'", "string 1 names object 119",
                     "which has no such object");
 
+  // Strings whose characters are 16 MB each: HDF5 allocates a string's length times its
+  // characters' size, which it takes from the file (a 20 KB shard asked for 21 GB).
+  // `after_format`: the type of attribute 'format', which follows its name; else the type of every
+  // string dataset, in a datatype message (of a version 1 object header: type 3 in 2 bytes).
+  auto with_wide_characters = [&](const std::string& name, bool after_format) {
+    // A variable-length string type (version 1, class 9, string variant) of 16 bytes whose base
+    // type (a fixed-point number) is 1 byte; that size is made 2^24 + 1.
+    std::string b = ReadFile(good);
+    const std::string base("\x10\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00", 12);
+    int patched = 0;
+    for (size_t at = 8; at + 16 <= b.size(); ++at) {
+      if (b[at] != '\x19' || (b[at + 1] & 0x0F) != 1 || b.compare(at + 4, 12, base) != 0) continue;
+      if (after_format ? b.compare(at - 8, 8, std::string("format\0\0", 8)) == 0
+                       : b.compare(at - 8, 2, std::string("\x03\x00", 2)) == 0) {
+        b[at + 15] = '\x01';
+        ++patched;
+      }
+    }
+    EXPECT_GT(patched, 0) << name;
+    WriteFileAtomic(dir / name, b);
+    return dir / name;
+  };
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("wide_attribute.h5", true)),
+                    InputError, "wide_attribute.h5",
+                    "attribute 'format': its characters are 16777217 bytes each (expected 1)");
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("wide_captions.h5", false)),
+                    InputError, "wide_captions.h5: dataset '/captions/",
+                    "its characters are 16777217 bytes each (expected 1)");
+
   // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
   fs::path latin1 = GoodShard(dir, "latin1.h5");
   {

@@ -93,5 +93,16 @@ TEST(VideoFile, BadInputIsRefusedAndLeavesTheOldFile) {
   EXPECT_THROW_WITH(ReadVideo(dir / "missing.mp4"), InputError, "missing.mp4");
 }
 
+// A damaged MPEG-4 stream of 32x24 frames that later states other sizes, one of them 7849x4769
+// (found by fuzz_video): refused at the first frame of another size, before anything past it is
+// decoded or converted.
+TEST(VideoFile, AFrameOfAnotherSizeIsRefusedWhereItAppears) {
+  const std::filesystem::path file =
+      std::filesystem::path(MODELGROW_SOURCE_DIR) /
+      "tests/fuzz/regressions/video/frame-of-37-megapixels-mid-stream";
+  EXPECT_THROW_WITH(ReadVideo(file), InputError, "frame-of-37-megapixels-mid-stream",
+                    "its frames change size mid-stream: frame 0 is 32x24, frame 1 is 24x32");
+}
+
 }  // namespace
 }  // namespace modelgrow

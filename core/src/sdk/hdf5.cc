@@ -252,19 +252,32 @@ void Object::Fail(const std::string& message) const {
 
 namespace {
 
+// Why the variable-length strings of `type` cannot be read safely, or "": HDF5 1.10 allocates a
+// string's stated length times the size of its characters, which it takes from the file unchecked
+// (a 20 KB shard whose characters were 1 GB each asked for 21 GB, one of 80 MB characters for
+// 2.1 GB; found by fuzz_hdf5_shard). Every writer stores 1-byte characters.
+std::string CharacterSizeProblem(hid_t type) {
+  Id base(H5Tget_super(type));
+  if (!base.valid()) return "";  // a library that does not expose it: left to HDF5
+  const size_t size = H5Tget_size(base.get());
+  return size == 1 ? "" : fmt::format("its characters are {} bytes each (expected 1)", size);
+}
+
 // Reads one scalar attribute that holds a string, an integer or a float: null for any other kind.
-// When HDF5 fails to read it, calls `failed`, which throws: at once, because closing this
-// function's identifiers clears HDF5's error stack, and with it HDF5's reason.
-json ReadScalarAttribute(hid_t attribute, const std::function<void()>& failed) {
+// When it cannot be read, calls `failed` with the reason (or "" where HDF5 failed and its error
+// stack says why), which throws: at once, because closing this function's identifiers clears
+// HDF5's error stack, and with it HDF5's reason.
+json ReadScalarAttribute(hid_t attribute, const std::function<void(const std::string&)>& failed) {
   Id type(H5Aget_type(attribute));
   Id space(H5Aget_space(attribute));
   if (H5Sget_simple_extent_npoints(space.get()) != 1) return json();  // arrays are not ours
   H5T_class_t c = H5Tget_class(type.get());
   if (c == H5T_STRING) {
     if (H5Tis_variable_str(type.get()) > 0) {
+      if (std::string problem = CharacterSizeProblem(type.get()); !problem.empty()) failed(problem);
       Id memory = VariableStringType(H5Tget_cset(type.get()));
       char* p = nullptr;
-      if (H5Aread(attribute, memory.get(), &p) < 0) failed();
+      if (H5Aread(attribute, memory.get(), &p) < 0) failed("");
       if (p == nullptr) return json();
       std::string text(p);
       H5free_memory(p);
@@ -274,16 +287,16 @@ json ReadScalarAttribute(hid_t attribute, const std::function<void()>& failed) {
     std::vector<char> buffer(length + 1, '\0');
     Id memory(H5Tcopy(H5T_C_S1));
     H5Tset_size(memory.get(), length);
-    if (H5Aread(attribute, memory.get(), buffer.data()) < 0) failed();
+    if (H5Aread(attribute, memory.get(), buffer.data()) < 0) failed("");
     return std::string(buffer.data(), strnlen(buffer.data(), length));
   }
   if (c == H5T_INTEGER) {
     int64_t v = 0;
-    if (H5Aread(attribute, H5T_NATIVE_INT64, &v) < 0) failed();
+    if (H5Aread(attribute, H5T_NATIVE_INT64, &v) < 0) failed("");
     return v;
   } else if (c == H5T_FLOAT) {
     double v = 0;
-    if (H5Aread(attribute, H5T_NATIVE_DOUBLE, &v) < 0) failed();
+    if (H5Aread(attribute, H5T_NATIVE_DOUBLE, &v) < 0) failed("");
     return v;
   }
   return json();
@@ -314,7 +327,8 @@ void Object::ReadAttribute(int64_t object, const std::string& name, json& out) c
   Id attribute(H5Aopen(object, name.c_str(), H5P_DEFAULT));
   if (!attribute.valid())
     ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
-  json value = ReadScalarAttribute(attribute.get(), [&] {
+  json value = ReadScalarAttribute(attribute.get(), [&](const std::string& problem) {
+    if (!problem.empty()) Fail(fmt::format("attribute '{}': {}", name, problem));
     ThrowHdf5(false, file_, kind_, path_, fmt::format("cannot read attribute '{}'", name));
   });
   // Strings from a file end up in JSON (dataset info, reports), whose writer throws on anything
@@ -721,7 +735,8 @@ std::vector<std::string> Dataset::ReadStrings() const {
   std::vector<std::string> out(n);
   if (n == 0) return out;
   if (H5Tis_variable_str(file_type.get()) > 0) {
-    const std::string problem = StringStorageProblem(id_.get(), file_, n);
+    std::string problem = CharacterSizeProblem(file_type.get());
+    if (problem.empty()) problem = StringStorageProblem(id_.get(), file_, n);
     if (!problem.empty()) Fail(problem);
     Id memory = VariableStringType(H5Tget_cset(file_type.get()));
     std::vector<char*> buffer(n, nullptr);

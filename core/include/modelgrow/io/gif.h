@@ -16,7 +16,8 @@ struct GifOptions {
 
 // The GIF bytes of `video` [C, T, H, W] with values in [-1, 1] (C = 3, or 1 for grey). One palette
 // serves the whole video: its own colours when it has at most 256, else 256 chosen by a median cut
-// of its colours (each pixel then takes the nearest). The animation loops.
+// of its colours at 5 bits per channel (the pixels of one 5-bit cell all take the entry nearest the
+// cell's mean). The animation loops.
 std::string EncodeGif(const at::Tensor& video, const GifOptions& options = {});
 void WriteGif(const std::filesystem::path& file, const at::Tensor& video,
               const GifOptions& options = {});
