@@ -689,6 +689,7 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   // characters' size, which it takes from the file (a 20 KB shard asked for 21 GB).
   // `after_format`: the type of attribute 'format', which follows its name; else the type of every
   // string dataset, in a datatype message (of a version 1 object header: type 3 in 2 bytes).
+  const std::string good_bytes = ReadFile(good);
   auto with_wide_characters = [&](const std::string& name, bool after_format) {
     // A variable-length string type (version 1, class 9, string variant) of 16 bytes whose base
     // type (a fixed-point number) is 1 byte; that size is made 2^24 + 1.
@@ -713,6 +714,30 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("wide_captions.h5", false)),
                     InputError, "wide_captions.h5: dataset '/captions/",
                     "its characters are 16777217 bytes each (expected 1)");
+
+  // An attribute's value is copied by its type's size times its element count, whatever its
+  // message holds: a string type of 13-byte descriptors (HDF5 read past its buffer), and a number
+  // of 64 bytes in a message holding 8.
+  auto with_size_after = [&](const std::string& name, const std::string& attribute_name, char from,
+                             char to) {
+    std::string b = good_bytes;
+    // In a version 1 attribute message the datatype follows the name, padded to 8 bytes; its
+    // size is bytes 4 to 7.
+    const size_t type_at = b.find(attribute_name + std::string(1, '\0'));
+    EXPECT_NE(type_at, std::string::npos) << attribute_name;
+    const size_t size_at = type_at + (attribute_name.size() + 1 + 7) / 8 * 8 + 4;
+    EXPECT_EQ(b[size_at], from) << attribute_name;
+    b[size_at] = to;
+    WriteFileAtomic(dir / name, b);
+    return dir / name;
+  };
+  EXPECT_THROW_WITH(
+      VideoShardReader::Open(with_size_after("short_descriptor.h5", "format", 16, 13)), InputError,
+      "short_descriptor.h5", "attribute 'format' stores each string in 13 bytes (expected 16");
+  EXPECT_THROW_WITH(
+      VideoShardReader::Open(with_size_after("wide_number.h5", "format_version", 8, 64)),
+      InputError, "wide_number.h5",
+      "attribute 'format_version' needs 64 bytes of data (1 of 64 bytes) but holds 8");
 
   // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
   fs::path latin1 = GoodShard(dir, "latin1.h5");
