@@ -758,6 +758,19 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_THROW_WITH(VideoShardReader::Open(latin1), InputError, "latin1.h5",
                     "attribute 'source' is not valid UTF-8");
 
+  // Names of members end up in JSON too: a caption kind whose name is not UTF-8 (HDF5 takes any
+  // bytes but '/' and NUL).
+  fs::path foreign_name = GoodShard(dir, "foreign_name.h5");
+  {
+    hid_t f = H5Fopen(foreign_name.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(
+        H5Lcreate_hard(f, "/captions/short", f, "/captions/d\x9b\x8bled", H5P_DEFAULT, H5P_DEFAULT),
+        0);
+    H5Fclose(f);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(foreign_name), InputError,
+                    "foreign_name.h5: group '/captions'", "has a name that is not valid UTF-8");
+
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");
   hid_t file = H5Fopen(extra.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);

@@ -452,6 +452,12 @@ std::vector<std::string> Group::Children(const std::string& path) const {
     std::string name(size, '\0');
     H5Lget_name_by_idx(group.id_.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name.data(), size + 1,
                        H5P_DEFAULT);
+    // Names end up in JSON (dataset info, reports), which only holds UTF-8 (a caption kind named
+    // "d\x9b\x8b..." made `dataset info --json` throw; found by fuzz_hdf5_shard).
+    if (FindInvalidUtf8(name) != std::string::npos) {
+      Throw(false, fmt::format("{}: member {} has a name that is not valid UTF-8",
+                               Where(file_, "group", group.path_), k));
+    }
     names.push_back(std::move(name));
   }
   return names;
