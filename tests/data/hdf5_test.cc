@@ -771,6 +771,45 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_THROW_WITH(VideoShardReader::Open(foreign_name), InputError,
                     "foreign_name.h5: group '/captions'", "has a name that is not valid UTF-8");
 
+  // A local heap (where a group keeps its members' names) whose first free block names itself as
+  // the next: HDF5 walks the list forever, allocating as it goes (24 GB before the kernel stopped
+  // it). The file driver refuses the heap as HDF5 reads it.
+  {
+    std::string looping = good_bytes;
+    const size_t heap = looping.find(std::string("HEAP\0", 5));
+    ASSERT_NE(heap, std::string::npos);
+    auto little = [&](size_t at) {
+      uint64_t v = 0;
+      for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(looping[at + i]);
+      return v;
+    };
+    const uint64_t first_free = little(heap + 16), data = little(heap + 24);
+    ASSERT_NE(first_free, 1u) << "the shard's first local heap has no free block";
+    for (int i = 0; i < 8; ++i)
+      looping[data + first_free + i] = static_cast<char>(first_free >> (8 * i));
+    WriteFileAtomic(dir / "looping_local_heap.h5", looping);
+    // The reader's lookups take HDF5's failure for absence ("missing"), so HDF5's reason is read
+    // from its error stack here.
+    EXPECT_THROW_WITH(VideoShardReader::Open(dir / "looping_local_heap.h5"), InputError,
+                      "looping_local_heap.h5");
+    hid_t h5 = H5Fopen((dir / "looping_local_heap.h5").c_str(), H5F_ACC_RDONLY,
+                       hdf5::HeapCheckingFileAccess());
+    ASSERT_GE(h5, 0);
+    std::string messages;
+    H5E_BEGIN_TRY { EXPECT_LT(H5Lexists(h5, "/captions", H5P_DEFAULT), 0); }
+    H5E_END_TRY;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_DOWNWARD,
+        [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+          *static_cast<std::string*>(out) += std::string(e->desc ? e->desc : "") + "\n";
+          return 0;
+        },
+        &messages);
+    EXPECT_NE(messages.find("corrupt local heap at byte"), std::string::npos) << messages;
+    EXPECT_NE(messages.find("its list of free blocks loops"), std::string::npos) << messages;
+    H5Fclose(h5);
+  }
+
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");
   hid_t file = H5Fopen(extra.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);

@@ -228,6 +228,46 @@ herr_t CheckCollection(CheckedFile& file, hid_t dxpl, haddr_t address, size_t si
   return 0;
 }
 
+// A local heap (where a group keeps its members' names): "HEAP", version 0, 3 reserved bytes, then
+// its data's size, the offset of its first free block (1 for none) and its data's address; each
+// free block starts with the offset of the next and its own size. HDF5 1.10 walks that list
+// without looking for a loop, allocating a node per block (a block naming itself grew the reader
+// to 24 GB; found by fuzz_hdf5_shard).
+constexpr char kLocalHeapSignature[] = "HEAP";
+constexpr size_t kLocalHeapHeaderSize = 32;
+constexpr uint64_t kNoFreeBlock = 1;
+
+// Checks the local heap whose header HDF5 just read at `address`.
+herr_t CheckLocalHeap(CheckedFile& file, hid_t dxpl, haddr_t address, const unsigned char* header) {
+  const uint64_t size = Little(header + 8, 8), first_free = Little(header + 16, 8),
+                 data = Little(header + 24, 8);
+  auto fail = [&](const std::string& problem) {
+    return Fail(
+        fmt::format("corrupt local heap at byte {} (where a group keeps its members' names): {}",
+                    address, problem));
+  };
+  const haddr_t eof = H5FDget_eof(file.inner, H5FD_MEM_LHEAP);
+  if (eof == HADDR_UNDEF) return 0;
+  if (data > eof || size > eof - data) {
+    return fail(fmt::format("its {} bytes of data at byte {} lie beyond the file's end (byte {})",
+                            size, data, eof));
+  }
+  file.checked[address] = kLocalHeapHeaderSize;
+  if (first_free == kNoFreeBlock) return 0;
+  std::vector<unsigned char> bytes(size);
+  if (size > 0 && H5FDread(file.inner, H5FD_MEM_LHEAP, dxpl, data, size, bytes.data()) < 0)
+    return -1;
+  // Free blocks are distinct and 8-byte aligned inside the data: a walk longer than that is a loop.
+  uint64_t steps = 0;
+  for (uint64_t at = first_free; at != kNoFreeBlock; at = Little(bytes.data() + at, 8)) {
+    if (at > size || size - at < 16)
+      return fail(fmt::format("a free block at offset {} lies outside its {} bytes", at, size));
+    if (++steps > size / 8 + 1)
+      return fail(fmt::format("its list of free blocks loops (at offset {})", at));
+  }
+  return 0;
+}
+
 bool InsideChecked(const CheckedFile& file, haddr_t address) {
   auto next = file.checked.upper_bound(address);
   if (next == file.checked.begin()) return false;
@@ -240,6 +280,9 @@ herr_t Read(H5FD_t* handle, H5FD_mem_t type, hid_t dxpl, haddr_t address, size_t
   CheckedFile& file = *Of(handle);
   if (H5FDread(file.inner, type, dxpl, address, size, buffer) < 0) return -1;
   const auto* bytes = static_cast<const unsigned char*>(buffer);
+  if (size >= kLocalHeapHeaderSize && std::memcmp(bytes, kLocalHeapSignature, 4) == 0 &&
+      bytes[4] == 0 && !file.checked.count(address))
+    return CheckLocalHeap(file, dxpl, address, bytes);
   // HDF5 reads global heaps as raw data (H5F_block_read maps the type), so a raw read that starts
   // with a collection's signature and version is taken for one. Raw data of a dataset that
   // happens to start so and is not a valid collection would be refused: 5 given bytes, then a
