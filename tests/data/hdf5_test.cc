@@ -599,6 +599,19 @@ TEST(VideoShards, DamagedAndForeignFilesAreClearErrorsNamingFileAndDataset) {
   }
 }
 
+// The descriptions on HDF5's current error stack, one per line.
+std::string Hdf5ErrorStack() {
+  std::string messages;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+        *static_cast<std::string*>(out) += std::string(e->desc ? e->desc : "") + "\n";
+        return 0;
+      },
+      &messages);
+  return messages;
+}
+
 // Where variable-length strings live (global heap collections): HDF5 1.10 parses a collection
 // whose free space has size 0 forever, allocates whatever length a string's descriptor states,
 // and lists attributes through a table that crashes on a corrupt attribute message. All were
@@ -646,16 +659,9 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
     hid_t format = H5Aopen(h5, "format", H5P_DEFAULT);
     hid_t type = H5Aget_type(format);
     char* value = nullptr;
-    std::string messages;
     H5E_BEGIN_TRY { EXPECT_LT(H5Aread(format, type, &value), 0); }
     H5E_END_TRY;
-    H5Ewalk2(
-        H5E_DEFAULT, H5E_WALK_DOWNWARD,
-        [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
-          *static_cast<std::string*>(out) += std::string(e->desc ? e->desc : "") + "\n";
-          return 0;
-        },
-        &messages);
+    const std::string messages = Hdf5ErrorStack();
     EXPECT_NE(messages.find("corrupt global heap collection at byte"), std::string::npos)
         << messages;
     H5Tclose(type);
@@ -795,16 +801,9 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
     hid_t h5 = H5Fopen((dir / "looping_local_heap.h5").c_str(), H5F_ACC_RDONLY,
                        hdf5::HeapCheckingFileAccess());
     ASSERT_GE(h5, 0);
-    std::string messages;
     H5E_BEGIN_TRY { EXPECT_LT(H5Lexists(h5, "/captions", H5P_DEFAULT), 0); }
     H5E_END_TRY;
-    H5Ewalk2(
-        H5E_DEFAULT, H5E_WALK_DOWNWARD,
-        [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
-          *static_cast<std::string*>(out) += std::string(e->desc ? e->desc : "") + "\n";
-          return 0;
-        },
-        &messages);
+    const std::string messages = Hdf5ErrorStack();
     EXPECT_NE(messages.find("corrupt local heap at byte"), std::string::npos) << messages;
     EXPECT_NE(messages.find("its list of free blocks loops"), std::string::npos) << messages;
     H5Fclose(h5);
