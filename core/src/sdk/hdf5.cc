@@ -348,7 +348,7 @@ json Object::Attributes(std::initializer_list<std::string_view> names) const {
   H5O_info_t info;
   if (H5Oget_info2(object.get(), &info, H5O_INFO_BASIC) >= 0) {
     StringDescriptorCheck check(file_);
-    const std::string problem = AttributeStringsProblem(check, info.addr);
+    const std::string problem = AttributesProblem(check, info.addr);
     if (!problem.empty()) Fail(problem);
   }
 #endif

@@ -252,19 +252,21 @@ herr_t CheckLocalHeap(CheckedFile& file, hid_t dxpl, haddr_t address, const unsi
     return fail(fmt::format("its {} bytes of data at byte {} lie beyond the file's end (byte {})",
                             size, data, eof));
   }
-  file.checked[address] = kLocalHeapHeaderSize;
-  if (first_free == kNoFreeBlock) return 0;
-  std::vector<unsigned char> bytes(size);
-  if (size > 0 && H5FDread(file.inner, H5FD_MEM_LHEAP, dxpl, data, size, bytes.data()) < 0)
-    return -1;
-  // Free blocks are distinct and 8-byte aligned inside the data: a walk longer than that is a loop.
-  uint64_t steps = 0;
-  for (uint64_t at = first_free; at != kNoFreeBlock; at = Little(bytes.data() + at, 8)) {
-    if (at > size || size - at < 16)
-      return fail(fmt::format("a free block at offset {} lies outside its {} bytes", at, size));
-    if (++steps > size / 8 + 1)
-      return fail(fmt::format("its list of free blocks loops (at offset {})", at));
+  if (first_free != kNoFreeBlock) {
+    std::vector<unsigned char> bytes(size);
+    if (size > 0 && H5FDread(file.inner, H5FD_MEM_LHEAP, dxpl, data, size, bytes.data()) < 0)
+      return -1;
+    // Free blocks are distinct and 8-byte aligned inside the data: a longer walk is a loop.
+    uint64_t steps = 0;
+    for (uint64_t at = first_free; at != kNoFreeBlock; at = Little(bytes.data() + at, 8)) {
+      if (at > size || size - at < 16)
+        return fail(fmt::format("a free block at offset {} lies outside its {} bytes", at, size));
+      if (++steps > size / 8 + 1)
+        return fail(fmt::format("its list of free blocks loops (at offset {})", at));
+    }
   }
+  // Only a heap that passed is skipped when read again: HDF5 may read a refused one again.
+  file.checked[address] = kLocalHeapHeaderSize;
   return 0;
 }
 

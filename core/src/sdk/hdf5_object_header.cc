@@ -104,7 +104,7 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
 
 }  // namespace
 
-std::string AttributeStringsProblem(StringDescriptorCheck& check, uint64_t address) {
+std::string AttributesProblem(StringDescriptorCheck& check, uint64_t address) {
   std::vector<unsigned char> prefix;
   if (!check.Read(address, 16, prefix)) return "";
   // Blocks of messages: where they start, how many bytes, and whether they use version 2's

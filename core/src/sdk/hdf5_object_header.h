@@ -16,6 +16,6 @@ namespace modelgrow::hdf5 {
 // collection's object table with them unchecked; all found by fuzz_hdf5_shard). Walks version 1 and
 // 2 headers and their continuation blocks; what it does not understand (shared datatypes, dense
 // attribute storage) it leaves to HDF5.
-std::string AttributeStringsProblem(StringDescriptorCheck& check, uint64_t address);
+std::string AttributesProblem(StringDescriptorCheck& check, uint64_t address);
 
 }  // namespace modelgrow::hdf5
