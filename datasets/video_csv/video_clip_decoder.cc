@@ -97,6 +97,7 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
   std::unique_ptr<AVCodecContext, CodecCloser> decoder(avcodec_alloc_context3(codec));
   avcodec_parameters_to_context(decoder.get(), stream->codecpar);
   decoder->thread_count = std::max(1, request.decoder_threads);
+  decoder->max_pixels = limits::MaxDecodedPixels(stream->codecpar->width, stream->codecpar->height);
   int rc = avcodec_open2(decoder.get(), codec, nullptr);
   if (rc < 0) throw VideoDecodeError(fmt::format("{}: cannot open decoder: {}", name, AvError(rc)));
 
@@ -186,11 +187,15 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
 
   std::unique_ptr<AVPacket, PacketCloser> packet(av_packet_alloc());
   std::unique_ptr<AVFrame, FrameCloser> frame(av_frame_alloc());
+  const std::string bound_note =
+      limits::DecodedFrameBoundNote(clip.source_width, clip.source_height);
   auto drain = [&]() {
     while (true) {
       int r = avcodec_receive_frame(decoder.get(), frame.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
-      if (r < 0) throw VideoDecodeError(fmt::format("{}: decoding failed: {}", name, AvError(r)));
+      if (r < 0)
+        throw VideoDecodeError(
+            fmt::format("{}: decoding failed: {}{}", name, AvError(r), bound_note));
       take(frame.get());
       av_frame_unref(frame.get());
     }
@@ -202,8 +207,8 @@ Clip DecodeClip(const std::filesystem::path& file, const ClipRequest& request) {
       int s = avcodec_send_packet(decoder.get(), packet.get());
       av_packet_unref(packet.get());
       if (s < 0 && s != AVERROR(EAGAIN))
-        throw VideoDecodeError(
-            fmt::format("{}: corrupt data at frame {}: {}", name, frame_number, AvError(s)));
+        throw VideoDecodeError(fmt::format("{}: corrupt data at frame {}: {}{}", name, frame_number,
+                                           AvError(s), bound_note));
       drain();
     } else {
       av_packet_unref(packet.get());

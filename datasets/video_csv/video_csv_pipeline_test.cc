@@ -59,6 +59,11 @@ class VideoCsv : public ::testing::Test {
     // Blue sides, a green middle third: a centre crop of a 96x32 frame to 32x32 is all green.
     make("color=c=blue:size=96x32:rate=8,drawbox=x=32:y=0:w=32:h=32:color=lime:t=fill", 8,
          "-c:v mpeg4 -q:v 1", "bands.mp4");
+    // A 32x24 stream followed by one of 1280x1024: above the bound its header sets.
+    make("testsrc=size=32x24:rate=8", 12, "-c:v libx264 -f h264", "small.h264");
+    make("testsrc=size=1280x1024:rate=8", 4, "-c:v libx264 -f h264", "large.h264");
+    WriteFileAtomic(dir_->path() / "grows.h264",
+                    ReadFile(dir_->path() / "small.h264") + ReadFile(dir_->path() / "large.h264"));
     std::string junk(4000, '\0');
     for (size_t k = 0; k < junk.size(); ++k) junk[k] = static_cast<char>((k * 7919) % 251);
     WriteFileAtomic(dir_->path() / "corrupt.mp4", junk);
@@ -199,6 +204,16 @@ TEST_F(VideoCsv, UnusableVideosAreSkippedCountedAndReported) {
     EXPECT_NE(m.find("row 2 of"), std::string::npos) << m;
     EXPECT_NE(m.find("on_error = \"skip\""), std::string::npos) << m;
   }
+}
+
+TEST_F(VideoCsv, AFrameFarLargerThanItsStreamStatesIsSkippedBeforeItIsDecoded) {
+  std::string csv = Csv("grows.csv", "grows.h264,grows,24,24,32,0.75,8\n");
+  auto p =
+      Opened(fmt::format("csv = \"{}\"\nnum_frames = 16\nheight = 16\nwidth = 16\n"
+                         "clip_start = \"start\"",
+                         csv));
+  EXPECT_THROW_WITH(p->Get(0), SkipSample, "grows.h264",
+                    "a frame may have at most 1048576 pixels in a stream stating 32x24");
 }
 
 TEST_F(VideoCsv, NativeSizeTakesEachVideosSizeFromTheCsvAndBuckets) {

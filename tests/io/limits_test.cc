@@ -49,6 +49,19 @@ TEST(Limits, CheckedProductRefusesOverflowNegativesAndHugeProducts) {
                     "f.json: hidden_size is 1099511627776, above the limit of 100");
 }
 
+TEST(Limits, DecodedFramesAreBoundedByTheSizeTheirStreamStates) {
+  // Four times the area with both sides padded to 64, at least a megapixel, at most 16384 squared.
+  EXPECT_EQ(limits::MaxDecodedPixels(1920, 1080), 4 * 1920 * 1088);
+  EXPECT_EQ(limits::MaxDecodedPixels(32, 24), int64_t{1} << 20);
+  EXPECT_EQ(limits::MaxDecodedPixels(16000, 9000), int64_t{16384} * 16384);
+  // A stream that states no size, or an impossible one, gets the ceiling only.
+  EXPECT_EQ(limits::MaxDecodedPixels(0, 24), int64_t{16384} * 16384);
+  EXPECT_EQ(limits::MaxDecodedPixels(32, 1 << 20), int64_t{16384} * 16384);
+  EXPECT_EQ(limits::DecodedFrameBoundNote(1920, 1080),
+            " (a frame may have at most 8355840 pixels in a stream stating 1920x1080)");
+  EXPECT_EQ(limits::DecodedFrameBoundNote(0, 0), "");
+}
+
 TEST(Limits, SafetensorsShapeProductsAreOverflowChecked) {
   TempDir dir;
   // [2^32, 2^32] wraps to 0 elements: 0 bytes would "match" and Get() would allocate 2^64 values.

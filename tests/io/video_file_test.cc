@@ -2,6 +2,9 @@
 // arrives (x264 reorders frames, and MP4 then needs each packet's duration), content survives
 // H.264 at crf 18, odd sides are padded for yuv420p, and bad input is refused before anything is
 // written.
+#include <cstdlib>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -93,15 +96,49 @@ TEST(VideoFile, BadInputIsRefusedAndLeavesTheOldFile) {
   EXPECT_THROW_WITH(ReadVideo(dir / "missing.mp4"), InputError, "missing.mp4");
 }
 
-// A damaged MPEG-4 stream of 32x24 frames that later states other sizes, one of them 7849x4769
-// (found by fuzz_video): refused at the first frame of another size, before anything past it is
-// decoded or converted.
+// Two raw H.264 streams one after the other, made by the ffmpeg CLI (the writer makes containers
+// only): what a stream whose size changes mid-way looks like to the decoder, a new sequence header
+// and then frames of the new size. Empty without the CLI.
+std::filesystem::path Concatenated(const TempDir& dir, const std::string& first,
+                                   const std::string& second) {
+  if (std::system("ffmpeg -version >/dev/null 2>&1") != 0) return {};
+  std::string joined;
+  for (const std::string& size : {first, second}) {
+    const std::filesystem::path part = dir.path() / (size + ".h264");
+    const std::string command = fmt::format(
+        "ffmpeg -v error -y -f lavfi -i testsrc=size={}:rate=8 -frames:v 3 -c:v libx264 "
+        "-pix_fmt yuv420p -f h264 {}",
+        size, part.string());
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    joined += ReadFile(part);
+  }
+  WriteFileAtomic(dir.path() / "joined.h264", joined);
+  return dir.path() / "joined.h264";
+}
+
 TEST(VideoFile, AFrameOfAnotherSizeIsRefusedWhereItAppears) {
-  const std::filesystem::path file =
+  // Found by fuzz_video: frames of 24x32, 4128x24 and 7849x4769 follow the first.
+  const std::filesystem::path found =
       std::filesystem::path(MODELGROW_SOURCE_DIR) /
       "tests/fuzz/regressions/video/frame-of-37-megapixels-mid-stream";
-  EXPECT_THROW_WITH(ReadVideo(file), InputError, "frame-of-37-megapixels-mid-stream",
+  EXPECT_THROW_WITH(ReadVideo(found), InputError, "frame-of-37-megapixels-mid-stream",
                     "its frames change size mid-stream: frame 0 is 32x24, frame 1 is 24x32");
+  TempDir dir;
+  const auto file = Concatenated(dir, "32x24", "24x32");
+  if (file.empty()) GTEST_SKIP() << "the ffmpeg CLI is not installed";
+  EXPECT_THROW_WITH(ReadVideo(file), InputError, "joined.h264",
+                    "its frames change size mid-stream: frame 0 is 32x24, frame 3 is 24x32");
+}
+
+// A frame far larger than the stream states is refused by the decoder before it allocates and
+// zeroes it: in the file above, the 37-megapixel frame took 0.8 s and 210 MB to decode, 5 s under
+// ASan, and the fuzzer's mutations of it filled its CI budget.
+TEST(VideoFile, AFrameFarLargerThanItsStreamStatesIsRefusedBeforeItIsDecoded) {
+  TempDir dir;
+  const auto file = Concatenated(dir, "32x24", "1280x1024");
+  if (file.empty()) GTEST_SKIP() << "the ffmpeg CLI is not installed";
+  EXPECT_THROW_WITH(ReadVideo(file), InputError, "joined.h264",
+                    "a frame may have at most 1048576 pixels in a stream stating 32x24");
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
   if (!codec) throw InputError(fmt::format("{}: no decoder for its codec", name));
   std::unique_ptr<AVCodecContext, CodecCloser> dec(avcodec_alloc_context3(codec));
   avcodec_parameters_to_context(dec.get(), stream->codecpar);
+  dec->max_pixels = limits::MaxDecodedPixels(stream->codecpar->width, stream->codecpar->height);
   if ((rc = avcodec_open2(dec.get(), codec, nullptr)) < 0)
     throw InputError(fmt::format("{}: cannot open the decoder: {}", name, AvError(rc)));
 
@@ -54,11 +55,14 @@ VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
   std::unique_ptr<SwsContext, SwsCloser> sws;
   std::unique_ptr<AVFrame, FrameCloser> frame(av_frame_alloc());
   std::unique_ptr<AVPacket, PacketCloser> packet(av_packet_alloc());
+  const std::string bound_note =
+      limits::DecodedFrameBoundNote(stream->codecpar->width, stream->codecpar->height);
   auto take = [&]() {
     while (max_frames == 0 || static_cast<int64_t>(frames.size()) < max_frames) {
       int r = avcodec_receive_frame(dec.get(), frame.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
-      if (r < 0) throw InputError(fmt::format("{}: decoding failed: {}", name, AvError(r)));
+      if (r < 0)
+        throw InputError(fmt::format("{}: decoding failed: {}{}", name, AvError(r), bound_note));
       const int w = frame->width, h = frame->height;
       // A stream's header says its size: bounded before a frame buffer is sized by it, and the
       // whole clip before it grows past what one tensor may hold.
@@ -101,8 +105,8 @@ VideoFile ReadVideo(const std::filesystem::path& file, int64_t max_frames) {
       rc = avcodec_send_packet(dec.get(), packet.get());
       av_packet_unref(packet.get());
       if (rc < 0 && rc != AVERROR(EAGAIN))
-        throw InputError(
-            fmt::format("{}: corrupt data after frame {}: {}", name, frames.size(), AvError(rc)));
+        throw InputError(fmt::format("{}: corrupt data after frame {}: {}{}", name, frames.size(),
+                                     AvError(rc), bound_note));
       take();
     } else {
       av_packet_unref(packet.get());

@@ -1,5 +1,7 @@
 #include "modelgrow/sdk/limits.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -11,6 +13,20 @@ std::optional<int64_t> CheckedMultiply(int64_t a, int64_t b) {
   int64_t out = 0;
   if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out)) return std::nullopt;
   return out;
+}
+
+int64_t MaxDecodedPixels(int64_t width, int64_t height) {
+  const int64_t ceiling = kMaxFrameSide * kMaxFrameSide;
+  if (width <= 0 || height <= 0 || width > kMaxFrameSide || height > kMaxFrameSide) return ceiling;
+  const int64_t padded = (width + 63) / 64 * 64 * ((height + 63) / 64 * 64);
+  return std::min(ceiling, std::max(kMinDecodedPixels, kMaxFrameGrowth * padded));
+}
+
+std::string DecodedFrameBoundNote(int64_t stated_width, int64_t stated_height) {
+  const int64_t bound = MaxDecodedPixels(stated_width, stated_height);
+  if (bound == kMaxFrameSide * kMaxFrameSide) return "";
+  return fmt::format(" (a frame may have at most {} pixels in a stream stating {}x{})", bound,
+                     stated_width, stated_height);
 }
 
 std::optional<int64_t> CheckedProduct(std::span<const int64_t> dims, int64_t limit) {

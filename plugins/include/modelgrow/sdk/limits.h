@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,11 @@ inline constexpr int64_t kMaxRank = 32;
 inline constexpr int64_t kMaxCount = int64_t{1} << 24;
 // Width and height of a video frame, in pixels (16K video is 15360 x 8640).
 inline constexpr int64_t kMaxFrameSide = 16384;
+// How much larger than the size its stream header states a decoded frame may be, in area, and
+// the least a decoder is allowed whatever the header says (FFmpeg's MPEG-4 decoder asks for
+// scratch space beyond the frame: a 64x48 stream fails below 60,000 pixels).
+inline constexpr int64_t kMaxFrameGrowth = 4;
+inline constexpr int64_t kMinDecodedPixels = int64_t{1} << 20;
 // Bytes in one CSV record (a row, quoted newlines included).
 inline constexpr int64_t kMaxCsvRecordBytes = int64_t{1} << 24;
 // Nesting of tables and arrays in a manifest.
@@ -58,5 +64,17 @@ int64_t CheckLimit(int64_t value, int64_t limit, std::string_view where, std::st
 // shape.
 int64_t CheckElements(std::span<const int64_t> dims, std::string_view where, std::string_view field,
                       int64_t limit = kMaxElements);
+
+// The most pixels a decoder may allocate for one frame of a stream whose header states
+// `width` x `height` (FFmpeg's AVCodecContext::max_pixels): kMaxFrameGrowth times its area, both
+// sides rounded up to 64 as decoders pad them, at least kMinDecodedPixels and at most
+// kMaxFrameSide squared (that alone when the header states no size). FFmpeg checks it before it
+// allocates and zeroes a frame: one damaged packet stating 37 megapixels in a 32x24 clip took 5 s
+// and 780 MB (found by fuzz_video). A stream that changes size within the bound still decodes.
+int64_t MaxDecodedPixels(int64_t width, int64_t height);
+// What to add to a decoding error, since FFmpeg refuses a frame above that bound with a bare
+// "Operation not permitted" and does not say the size it refused: " (a frame may have at most
+// 1048576 pixels in a stream stating 32x24)"; empty when the stream states no size.
+std::string DecodedFrameBoundNote(int64_t stated_width, int64_t stated_height);
 
 }  // namespace modelgrow::limits
