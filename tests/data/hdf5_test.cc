@@ -606,6 +606,13 @@ uint64_t Little64(const std::string& bytes, size_t at) {
   return v;
 }
 
+// `value` as 8 little-endian bytes.
+std::string Little64Bytes(uint64_t value) {
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes += static_cast<char>((value >> (8 * i)) & 0xff);
+  return bytes;
+}
+
 // The descriptions on HDF5's current error stack, one per line.
 std::string Hdf5ErrorStack() {
   std::string messages;
@@ -675,6 +682,7 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   hid_t h5 = H5Fopen(good.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t captions = H5Dopen2(h5, "/captions/short", H5P_DEFAULT);
   const haddr_t descriptors = H5Dget_offset(captions);
+  const hsize_t descriptor_bytes = H5Dget_storage_size(captions);
   H5Dclose(captions);
   H5Fclose(h5);
   ASSERT_NE(descriptors, HADDR_UNDEF);
@@ -692,6 +700,31 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_THROW_WITH(VideoShardReader::Open(dir / "missing_object.h5"), InputError,
                     "dataset '/captions/short'", "string 1 names object 119",
                     "which has no such object");
+
+  // HDF5 reads the descriptors the dataspace states, whatever size the layout states for their
+  // storage: one byte more left them unchecked (and HDF5 indexed past the heap's table with one),
+  // one byte less is refused. A contiguous layout message (version 3): 3, 1, the address, the size.
+  auto with_stated_storage = [&](const std::string& name, const std::string& from, hsize_t stated) {
+    std::string b = ReadFile(dir / from);
+    const std::string layout = std::string("\x03\x01", 2) + Little64Bytes(descriptors);
+    const size_t at = b.find(layout + Little64Bytes(descriptor_bytes));
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "no layout message for the descriptors at byte " << descriptors;
+      return dir / name;
+    }
+    b.replace(at + layout.size(), 8, Little64Bytes(stated));
+    WriteFileAtomic(dir / name, b);
+    return dir / name;
+  };
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_stated_storage(
+                        "larger_storage.h5", "missing_object.h5", descriptor_bytes + 1)),
+                    InputError, "dataset '/captions/short'", "string 1 names object 119",
+                    "which has no such object");
+  EXPECT_THROW_WITH(VideoShardReader::Open(
+                        with_stated_storage("smaller_storage.h5", "good.h5", descriptor_bytes - 1)),
+                    InputError, "smaller_storage.h5: dataset '/captions/short'",
+                    fmt::format("descriptors need {} bytes but its storage states {}",
+                                descriptor_bytes, descriptor_bytes - 1));
 
   // Strings whose characters are 16 MB each: HDF5 allocates a string's length times its
   // characters' size, which it takes from the file (a 20 KB shard asked for 21 GB).
