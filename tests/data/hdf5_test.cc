@@ -783,6 +783,34 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
       InputError, "wide_number.h5",
       "attribute 'format_version' needs 64 bytes of data (1 of 64 bytes) but holds 8");
 
+  // HDF5 decodes a datatype by what it states, whatever its message holds: a string type whose
+  // class byte turned into an enumeration's (members named past the message: a heap-buffer
+  // overflow in strdup), and likewise a dataset's float64 type (decoded when it is opened).
+  {
+    std::string b = good_bytes;
+    const size_t type_at = b.find(std::string("format\0\0", 8));
+    ASSERT_NE(type_at, std::string::npos);
+    EXPECT_EQ(b[type_at + 8], '\x19');  // version 1, class 9: variable-length
+    b[type_at + 8] = '\x18';            // class 8: enumeration
+    WriteFileAtomic(dir / "enum_attribute.h5", b);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "enum_attribute.h5"), InputError,
+                    "enum_attribute.h5", "attribute 'format': an enumeration datatype",
+                    "whose description overruns its");
+  {
+    // IEEE float64, little-endian, as HDF5 1.10 encodes it (version 1, class 1).
+    const std::string float64("\x11\x20\x3f\x00\x08\x00\x00\x00\x00\x00\x40\x00\x34\x0b\x00\x34",
+                              16);
+    std::string b = good_bytes;
+    const size_t at = b.find(float64);
+    ASSERT_NE(at, std::string::npos) << "no float64 datatype message (the fps dataset's)";
+    b[at] = '\x18';
+    WriteFileAtomic(dir / "enum_dataset.h5", b);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "enum_dataset.h5"), InputError,
+                    "enum_dataset.h5: dataset '/fps'",
+                    "its datatype: an enumeration datatype whose description overruns its");
+
   // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
   fs::path latin1 = GoodShard(dir, "latin1.h5");
   {

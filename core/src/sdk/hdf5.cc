@@ -252,6 +252,30 @@ void Object::Fail(const std::string& message) const {
 
 namespace {
 
+// Why HDF5 1.10 cannot safely decode the header of the object at `path` below `location`
+// (ObjectHeaderProblem says what is checked), or "". Its basic information is read without
+// decoding any message. Files open for writing are not checked: what HDF5 holds in its cache
+// may not be on disk yet.
+std::string UnsafeHeader(hid_t location, const char* path, const fs::path& file) {
+#if H5_VERSION_LE(1, 11, 99)
+  Id file_id(H5Iget_file_id(location));
+  unsigned intent = 0;
+  if (!file_id.valid() || H5Fget_intent(file_id.get(), &intent) < 0 || intent != H5F_ACC_RDONLY)
+    return "";
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(location, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return "";
+  StringDescriptorCheck check(file);
+  return ObjectHeaderProblem(check, info.addr);
+#else
+  (void)location, (void)path, (void)file;
+  return "";
+#endif
+}
+
+}  // namespace
+
+namespace {
+
 // Why the variable-length strings of `type` cannot be read safely, or "": HDF5 1.10 allocates a
 // string's stated length times the size of its characters, which it takes from the file unchecked
 // (a 20 KB shard whose characters were 1 GB each asked for 21 GB, one of 80 MB characters for
@@ -343,15 +367,8 @@ json Object::Attributes(std::initializer_list<std::string_view> names) const {
   Locked lock;
   Id object(H5Oopen(id_.get(), ".", H5P_DEFAULT));
   if (!object.valid()) ThrowHdf5(false, file_, kind_, path_, "cannot open");
-#if H5_VERSION_LE(1, 11, 99)
-  // HDF5 1.10 reads a string attribute's descriptor unchecked: checked here first.
-  H5O_info_t info;
-  if (H5Oget_info2(object.get(), &info, H5O_INFO_BASIC) >= 0) {
-    StringDescriptorCheck check(file_);
-    const std::string problem = AttributesProblem(check, info.addr);
-    if (!problem.empty()) Fail(problem);
-  }
-#endif
+  // HDF5 1.10 decodes datatypes and a string attribute's descriptor unchecked: checked first.
+  if (std::string problem = UnsafeHeader(object.get(), ".", file_); !problem.empty()) Fail(problem);
   json out = json::object();
   for (std::string_view view : names) {
     const std::string name(view);
@@ -476,6 +493,9 @@ Dataset Group::OpenDataset(const std::string& path) const {
   std::string shown = Below(path_, path);
   Locked lock;
   if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "dataset", shown)));
+  // Opening a dataset decodes its datatype, which HDF5 1.10 does unchecked: checked first.
+  if (std::string problem = UnsafeHeader(id_.get(), path.c_str(), file_); !problem.empty())
+    throw InputError(fmt::format("{}: {}", Where(file_, "dataset", shown), problem));
   Id id(H5Dopen2(id_.get(), path.c_str(), H5P_DEFAULT));
   if (!id.valid()) ThrowHdf5(false, file_, "dataset", shown, "not a dataset");
   return Dataset(std::move(id), file_, shown);

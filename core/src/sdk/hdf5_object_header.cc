@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -11,12 +12,15 @@ namespace modelgrow::hdf5 {
 namespace {
 
 // Message types and datatype classes of the HDF5 file format specification (section IV.A).
+constexpr unsigned kDatatypeMessage = 0x03;
 constexpr unsigned kContinuationMessage = 0x10;
 constexpr unsigned kAttributeMessage = 0x0C;
 constexpr unsigned kVariableLengthClass = 9;
 constexpr unsigned kStringVariant = 1;  // of a variable-length type: a string, not a sequence
 // Bounds on the walk, so that a header whose continuations form a cycle ends.
 constexpr int kMaxBlocks = 256;
+// Datatypes nest (compound members, enumeration bases, arrays); real ones a few levels deep.
+constexpr int kMaxTypeDepth = 32;
 
 uint64_t Little(const unsigned char* p, size_t bytes) {
   uint64_t v = 0;
@@ -25,6 +29,103 @@ uint64_t Little(const unsigned char* p, size_t bytes) {
 }
 
 uint64_t Pad8(uint64_t n) { return (n + 7) / 8 * 8; }
+
+// Why the datatype encoded in the `size` bytes at `t` cannot be decoded safely, or "", with the
+// bytes it takes in `used`. HDF5 1.10 decodes a datatype bounded by nothing but what it states:
+// names of compound and enumeration members up to their NUL, member and base types recursively,
+// enumeration values by count times size. An attribute whose string type had turned into an
+// enumeration of 257 members made it read past the object header (heap-buffer-overflow in
+// strdup; found by fuzz_hdf5_shard). Laid out as the file format specification's datatype message
+// (section IV.A.2.d), versions 1 to 3.
+std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& used, int depth = 0) {
+  if (depth > kMaxTypeDepth) return fmt::format("types nested more than {} deep", kMaxTypeDepth);
+  if (size < 8) return fmt::format("a datatype in {} bytes (at least 8)", size);
+  const unsigned type_class = t[0] & 0x0F, version = t[0] >> 4;
+  const uint64_t bits = Little(t + 1, 3), element_size = Little(t + 4, 4);
+  uint64_t at = 8;
+  auto skip = [&](uint64_t n) {
+    if (n > size - at) return false;
+    at += n;
+    return true;
+  };
+  // A name ending in NUL, padded to 8 bytes before version 3.
+  auto skip_name = [&] {
+    const void* nul = std::memchr(t + at, 0, size - at);
+    if (nul == nullptr) return false;
+    const uint64_t length = static_cast<const unsigned char*>(nul) - (t + at) + 1;
+    return skip(version < 3 ? Pad8(length) : length);
+  };
+  auto skip_type = [&](std::string& problem, uint64_t* element = nullptr) {
+    uint64_t taken = 0;
+    problem = DatatypeProblem(t + at, size - at, taken, depth + 1);
+    if (!problem.empty()) return false;
+    if (element != nullptr) *element = Little(t + at + 4, 4);
+    at += taken;
+    return true;
+  };
+  static constexpr const char* kClassNames[] = {
+      "a fixed-point",  "a floating-point",  "a time",     "a string",
+      "a bitfield",     "an opaque",         "a compound", "a reference",
+      "an enumeration", "a variable-length", "an array"};
+  if (type_class >= std::size(kClassNames))
+    return fmt::format("a datatype of class {}, which the format does not define", type_class);
+  const std::string overrun = fmt::format("{} datatype whose description overruns its {} bytes",
+                                          kClassNames[type_class], size);
+  std::string inner;
+  switch (type_class) {
+    case 0:  // fixed-point: bit offset and precision
+    case 4:  // bitfield: the same
+      if (!skip(4)) return overrun;
+      break;
+    case 1:  // floating-point: offsets, sizes and bias
+      if (!skip(12)) return overrun;
+      break;
+    case 2:  // time: precision
+      if (!skip(2)) return overrun;
+      break;
+    case 3:  // string
+    case 7:  // reference
+      break;
+    case 5:  // opaque: a tag of the length the class bits give
+      if (!skip(bits & 0xFF)) return overrun;
+      break;
+    case 6: {  // compound: members of a name, an offset (and dimensions in version 1), a type
+      const uint64_t members = bits & 0xFFFF;
+      const uint64_t offset_size = version < 3               ? 4
+                                   : element_size < 1u << 8  ? 1
+                                   : element_size < 1u << 16 ? 2
+                                   : element_size < 1u << 24 ? 3
+                                                             : 4;
+      for (uint64_t i = 0; i < members; ++i) {
+        if (!skip_name() || !skip(offset_size) || (version == 1 && !skip(28))) return overrun;
+        if (!skip_type(inner)) return inner;
+      }
+      break;
+    }
+    case 8: {  // enumeration: a base type, then the members' names, then their values
+      const uint64_t members = bits & 0xFFFF;
+      uint64_t base_size = 0;
+      if (!skip_type(inner, &base_size)) return inner;
+      for (uint64_t i = 0; i < members; ++i)
+        if (!skip_name()) return overrun;
+      if (base_size > 0 && members > (size - at) / base_size) return overrun;
+      at += members * base_size;
+      break;
+    }
+    case 9:  // variable-length: a base type
+      if (!skip_type(inner)) return inner;
+      break;
+    case 10: {  // array: a rank, its dimensions (and a permutation before version 3), a base type
+      if (!skip(1)) return overrun;
+      const uint64_t rank = t[at - 1];
+      if (!skip(version < 3 ? 3 + 8 * rank : 4 * rank)) return overrun;
+      if (!skip_type(inner)) return inner;
+      break;
+    }
+  }
+  used = at;
+  return "";
+}
 
 // One attribute message's problem, or "".
 std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* m, uint64_t size) {
@@ -54,6 +155,11 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
   const unsigned char* data = s + space;
   const uint64_t data_size = size - (at + name + type + space);
   // A shared datatype or dataspace is a reference to another message: left to HDF5.
+  if ((flags & 0x1) == 0) {
+    uint64_t used = 0;
+    if (std::string problem = DatatypeProblem(t, type_size, used); !problem.empty())
+      return fmt::format("attribute '{}': {}", attribute, problem);
+  }
   if ((flags & 0x3) != 0 || type_size < 8 || space_size < 4) return "";
   uint64_t dims_at = 0, elements = 1;
   const unsigned space_version = s[0], rank = s[1];
@@ -104,7 +210,7 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
 
 }  // namespace
 
-std::string AttributesProblem(StringDescriptorCheck& check, uint64_t address) {
+std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address) {
   std::vector<unsigned char> prefix;
   if (!check.Read(address, 16, prefix)) return "";
   // Blocks of messages: where they start, how many bytes, and whether they use version 2's
@@ -148,9 +254,14 @@ std::string AttributesProblem(StringDescriptorCheck& check, uint64_t address) {
       at += header;
       if (size > end - at) break;  // a damaged block: HDF5 refuses it
       const unsigned char* m = bytes.data() + at;
+      const bool shared = ((v2 ? h[3] : h[4]) & 0x02) != 0;
       if (type == kAttributeMessage) {
         std::string problem = AttributeProblem(check, m, size);
         if (!problem.empty()) return problem;
+      } else if (type == kDatatypeMessage && !shared) {
+        uint64_t used = 0;
+        std::string problem = DatatypeProblem(m, size, used);
+        if (!problem.empty()) return "its datatype: " + problem;
       } else if (type == kContinuationMessage && size >= 16) {
         blocks.push_back({Little(m, 8), Little(m + 8, 8)});
       }
