@@ -272,10 +272,6 @@ std::string UnsafeHeader(hid_t location, const char* path, const fs::path& file)
 #endif
 }
 
-}  // namespace
-
-namespace {
-
 // Why the variable-length strings of `type` cannot be read safely, or "": HDF5 1.10 allocates a
 // string's stated length times the size of its characters, which it takes from the file unchecked
 // (a 20 KB shard whose characters were 1 GB each asked for 21 GB, one of 80 MB characters for

@@ -32,7 +32,7 @@ inline constexpr int64_t kMaxCount = int64_t{1} << 24;
 inline constexpr int64_t kMaxFrameSide = 16384;
 // How much larger than the size its stream header states a decoded frame may be, in area, and
 // the least a decoder is allowed whatever the header says (FFmpeg's MPEG-4 decoder asks for
-// scratch space beyond the frame: a 64x48 stream fails below 60,000 pixels).
+// scratch space beyond the frame: a 64x48 stream failed with a bound of 50,000 pixels).
 inline constexpr int64_t kMaxFrameGrowth = 4;
 inline constexpr int64_t kMinDecodedPixels = int64_t{1} << 20;
 // Bytes in one CSV record (a row, quoted newlines included).
@@ -70,7 +70,8 @@ int64_t CheckElements(std::span<const int64_t> dims, std::string_view where, std
 // sides rounded up to 64 as decoders pad them, at least kMinDecodedPixels and at most
 // kMaxFrameSide squared (that alone when the header states no size). FFmpeg checks it before it
 // allocates and zeroes a frame: one damaged packet stating 37 megapixels in a 32x24 clip took 5 s
-// and 780 MB (found by fuzz_video). A stream that changes size within the bound still decodes.
+// and 780 MB under ASan (found by fuzz_video). A stream that changes size within the bound still
+// decodes.
 int64_t MaxDecodedPixels(int64_t width, int64_t height);
 // What to add to a decoding error, since FFmpeg refuses a frame above that bound with a bare
 // "Operation not permitted" and does not say the size it refused: " (a frame may have at most
