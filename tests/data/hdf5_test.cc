@@ -700,6 +700,14 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_THROW_WITH(VideoShardReader::Open(dir / "missing_object.h5"), InputError,
                     "dataset '/captions/short'", "string 1 names object 119",
                     "which has no such object");
+  // An empty string names an object too (of 0 bytes), which HDF5 reads whatever the length says:
+  // a length of 0 left the descriptor unchecked, and HDF5 indexed past the table with it.
+  std::string empty_missing_object = missing_object;
+  for (int i = 0; i < 4; ++i) empty_missing_object[descriptors + 16 + i] = '\0';
+  WriteFileAtomic(dir / "empty_missing_object.h5", empty_missing_object);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "empty_missing_object.h5"), InputError,
+                    "dataset '/captions/short'", "string 1 names object 119",
+                    "which has no such object");
 
   // HDF5 reads the descriptors the dataspace states, whatever size the layout states for their
   // storage: one byte more left them unchecked (and HDF5 indexed past the heap's table with one),
@@ -870,6 +878,40 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
     H5Fclose(h5);
   }
 
+  // Local heaps naming the same data: HDF5 caches a heap's data by its address, and a lookup
+  // through the second dereferenced a null pointer (SEGV in H5HL_unprotect). Every group's heap
+  // here names the root group's data.
+  {
+    std::string shared = good_bytes;
+    const std::string signature("HEAP\0", 5);
+    const size_t first = shared.find(signature);
+    int patched = 0;
+    for (size_t at = shared.find(signature, first + 1); at != std::string::npos;
+         at = shared.find(signature, at + 1), ++patched)
+      shared.replace(at + 8, 24, shared.substr(first + 8, 24));  // size, free list, data
+    ASSERT_GT(patched, 0) << "the shard has one local heap";
+    WriteFileAtomic(dir / "shared_local_heap_data.h5", shared);
+    EXPECT_THROW_WITH(VideoShardReader::Open(dir / "shared_local_heap_data.h5"), InputError,
+                      "shared_local_heap_data.h5");
+    hid_t h5 = H5Fopen((dir / "shared_local_heap_data.h5").c_str(), H5F_ACC_RDONLY,
+                       hdf5::HeapCheckingFileAccess());
+    ASSERT_GE(h5, 0);
+    std::string messages;
+    H5E_BEGIN_TRY {
+      for (const char* path : {"/captions/short", "/text/enc/embedding", "/videos/0"}) {
+        if (H5Lexists(h5, path, H5P_DEFAULT) < 0) {
+          messages = Hdf5ErrorStack();
+          break;
+        }
+      }
+    }
+    H5E_END_TRY;
+    EXPECT_NE(messages.find(fmt::format("is the data of the local heap at byte {} too", first)),
+              std::string::npos)
+        << messages;
+    H5Fclose(h5);
+  }
+
   // An attribute the format does not name is neither read nor shown.
   fs::path extra = GoodShard(dir, "extra.h5");
   hid_t file = H5Fopen(extra.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -884,6 +926,108 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   nlohmann::json shown = VideoShardReader::Open(extra)->Describe()["attributes"];
   EXPECT_EQ(shown.value("format", ""), kVideoShardFormat);
   EXPECT_FALSE(shown.contains("my_note"));
+}
+
+// Where the length of the first continuation message in the version 1 object header at
+// `header` (an address in `bytes`) is, or npos when its first block of messages has none. A
+// version 1 header: 16 bytes of prefix (its first block's size at 8), then messages of a type (2
+// bytes), a size (2), flags and 3 reserved bytes; a continuation (type 0x10) holds an address and
+// a length of 8 bytes.
+size_t ContinuationLengthAt(const std::string& bytes, uint64_t header) {
+  if (header + 16 > bytes.size() || bytes[header] != '\x01') return std::string::npos;
+  uint64_t size = 0;
+  for (int i = 3; i >= 0; --i)
+    size = (size << 8) | static_cast<unsigned char>(bytes[header + 8 + i]);
+  for (uint64_t at = header + 16; at + 8 <= header + 16 + size && at + 8 <= bytes.size();) {
+    const unsigned type =
+        static_cast<unsigned char>(bytes[at]) | static_cast<unsigned char>(bytes[at + 1]) << 8;
+    const unsigned message =
+        static_cast<unsigned char>(bytes[at + 2]) | static_cast<unsigned char>(bytes[at + 3]) << 8;
+    if (type == 0x10 && message >= 16) return at + 8 + 8;
+    at += 8 + message;
+  }
+  return std::string::npos;
+}
+
+// The address of the object header `path` links to in `file`.
+uint64_t HeaderAddress(const fs::path& file, const char* path) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  H5O_info_t info;
+  info.addr = HADDR_UNDEF;
+  if (f >= 0) H5Oget_info_by_name2(f, path, &info, H5O_INFO_BASIC, H5P_DEFAULT);
+  H5Fclose(f);
+  return info.addr;
+}
+
+// Adds `count` integer attributes to the object at `path`, so that its header outgrows its first
+// block and continues in another.
+void GrowHeader(const fs::path& file, const char* path, int count) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t o = H5Oopen(f, path, H5P_DEFAULT);
+  hid_t space = H5Screate(H5S_SCALAR);
+  for (int i = 0; i < count; ++i) {
+    const std::string name = fmt::format("padding_attribute_{}", i);
+    hid_t a = H5Acreate2(o, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    const int64_t v = i;
+    H5Awrite(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+  }
+  H5Sclose(space);
+  H5Oclose(o);
+  H5Fclose(f);
+}
+
+// HDF5 1.10 allocates the size a continuation message states for the block of messages it names
+// before reading it, checked against nothing: a 20 KB shard whose root group's header continued
+// in a block of 4 GB made H5Fopen allocate 4 GB (found by fuzz_hdf5_shard). Every header is
+// walked before HDF5 loads it: the root group's before the file is opened (from the superblock),
+// a group's or dataset's before its name is looked up below it or it is opened.
+TEST(VideoShards, ObjectHeaderBlocksBeyondTheFilesEndAreRefusedBeforeHdf5LoadsThem) {
+  TempDir dir;
+  fs::path good = GoodShard(dir, "good.h5");
+  GrowHeader(good, "/fps", 12);
+  GrowHeader(good, "/captions", 12);
+  ASSERT_EQ(VideoShardReader::Open(good)->size(), 3);
+  const std::string bytes = ReadFile(good);
+  // 4 GB and 46 KB, as in the input found; the file is about 30 KB.
+  const uint64_t stated = (uint64_t{1} << 32) + 47104;
+  auto with_block_beyond_end = [&](const std::string& name, const char* path) {
+    std::string b = bytes;
+    const uint64_t header = HeaderAddress(good, path);
+    const size_t length_at = ContinuationLengthAt(b, header);
+    if (length_at == std::string::npos) {
+      ADD_FAILURE() << path << "'s header (at byte " << header << ") has no continuation";
+      return dir / name;
+    }
+    b.replace(length_at, 8, Little64Bytes(stated));
+    WriteFileAtomic(dir / name, b);
+    return dir / name;
+  };
+  const std::string beyond = fmt::format("a continuation block ({} bytes at byte", stated);
+  const std::string end = fmt::format("lies beyond the file's end (byte {})", bytes.size());
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("root.h5", "/")), InputError,
+                    "root.h5: cannot open as HDF5: the root group's object header cannot be read "
+                    "safely",
+                    beyond, end);
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("dataset.h5", "/fps")), InputError,
+                    "dataset.h5: dataset '/fps': ", beyond, end);
+  // "/captions/short" is looked up in /captions, whose header is loaded for it.
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("group.h5", "/captions")),
+                    InputError, "group.h5: group '/captions': ", beyond, end);
+
+  // A file may start with a user block: its addresses count from the superblock after it, where
+  // HDF5 finds it (byte 512 here). The same shard reads the same, and the same damage is found.
+  const std::string user_block(512, '\0');
+  WriteFileAtomic(dir / "user_block.h5", user_block + bytes);
+  auto expected = VideoShardReader::Open(good);
+  auto read = VideoShardReader::Open(dir / "user_block.h5");
+  ASSERT_EQ(read->size(), expected->size());
+  for (int64_t i = 0; i < read->size(); ++i)
+    ExpectSameSample(read->Read(i), expected->Read(i), "user block");
+  WriteFileAtomic(dir / "user_block_damaged.h5", user_block + ReadFile(dir / "dataset.h5"));
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "user_block_damaged.h5"), InputError,
+                    "user_block_damaged.h5: dataset '/fps': ", beyond,
+                    fmt::format("lies beyond the file's end (byte {})", bytes.size() + 512));
 }
 
 TEST(VideoShards, ReadTheTypesH5pyWrites) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -252,6 +253,24 @@ void Object::Fail(const std::string& message) const {
 
 namespace {
 
+// How the file holding `object` lays out addresses: their widths, and where they count from (the
+// size of a user block before the superblock); nullopt when HDF5 does not say.
+struct Addressing {
+  Widths widths;
+  uint64_t base = 0;
+};
+std::optional<Addressing> FileAddressing(hid_t object) {
+  Id file(H5Iget_file_id(object));
+  if (!file.valid()) return std::nullopt;
+  Id fcpl(H5Fget_create_plist(file.get()));
+  size_t offsets = 0, lengths = 0;
+  hsize_t base = 0;
+  if (!fcpl.valid() || H5Pget_sizes(fcpl.get(), &offsets, &lengths) < 0 ||
+      H5Pget_userblock(fcpl.get(), &base) < 0)
+    return std::nullopt;
+  return Addressing{{static_cast<unsigned>(offsets), static_cast<unsigned>(lengths)}, base};
+}
+
 // Why HDF5 1.10 cannot safely decode the header of the object at `path` below `location`
 // (ObjectHeaderProblem says what is checked), or "". Its basic information is read without
 // decoding any message. Files open for writing are not checked: what HDF5 holds in its cache
@@ -262,14 +281,66 @@ std::string UnsafeHeader(hid_t location, const char* path, const fs::path& file)
   unsigned intent = 0;
   if (!file_id.valid() || H5Fget_intent(file_id.get(), &intent) < 0 || intent != H5F_ACC_RDONLY)
     return "";
-  H5O_info_t info;
-  if (H5Oget_info_by_name2(location, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return "";
+  // A link's target is found without loading its header (H5Oget_info would load it, and HDF5
+  // allocates what the header states while loading it); "." is an object already open.
+  haddr_t address = HADDR_UNDEF;
+  if (std::strcmp(path, ".") == 0) {
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(location, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return "";
+    address = info.addr;
+  } else {
+    H5L_info_t link;
+    if (H5Lget_info(location, path, &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD)
+      return "";  // a soft or external link: HDF5 resolves it, and says when it cannot
+    address = link.u.address;
+  }
+  const std::optional<Addressing> addressing = FileAddressing(location);
+  if (!addressing) return "";
   StringDescriptorCheck check(file);
-  return ObjectHeaderProblem(check, info.addr);
+  check.set_base(addressing->base);
+  return ObjectHeaderProblem(check, address, addressing->widths);
 #else
   (void)location, (void)path, (void)file;
   return "";
 #endif
+}
+
+// Why HDF5 1.10 cannot safely open `file`, whose root group's object header it loads while
+// opening it (ObjectHeaderProblem says what is checked), or "".
+std::string UnsafeRootHeader(const fs::path& file) {
+#if H5_VERSION_LE(1, 11, 99)
+  StringDescriptorCheck check(file);
+  if (!check.valid()) return "";
+  std::optional<Superblock> superblock = ReadSuperblock(check);
+  if (!superblock) return "";
+  check.set_base(superblock->base);
+  return ObjectHeaderProblem(check, superblock->root, superblock->widths);
+#else
+  (void)file;
+  return "";
+#endif
+}
+
+// Calls `visit` with each ever longer prefix of `path` ("a", "a/b", "a/b/c"; "/a"... for an
+// absolute one) until it returns false; returns whether every call returned true.
+bool EachPrefix(const std::string& path, const std::function<bool(const std::string&)>& visit) {
+  std::string prefix;
+  size_t start = 0;
+  if (!path.empty() && path[0] == '/') {
+    prefix = "/";
+    start = 1;
+  }
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) {
+      prefix += path.substr(start, end - start);
+      if (!visit(prefix)) return false;
+      prefix += "/";
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 // Why the variable-length strings of `type` cannot be read safely, or "": HDF5 1.10 allocates a
@@ -432,23 +503,25 @@ Id IntermediateGroups() {
 bool Group::Exists(const std::string& path) const {
   Locked lock;
   if (path.empty() || path == "." || path == "/") return true;
-  std::string prefix;
-  size_t start = 0;
-  if (path[0] == '/') {
-    prefix = "/";
-    start = 1;
-  }
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    if (end > start) {
-      prefix += path.substr(start, end - start);
-      if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-      prefix += "/";
+  return EachPrefix(path, [&](const std::string& prefix) {
+    return H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) > 0;
+  });
+}
+
+void Group::CheckHeadersOnPath(const std::string& path, const char* kind) const {
+  // Looking up "a/b" loads a's header, and opening it loads b's: each is checked first, in that
+  // order. A component that does not exist ends the walk (the caller says it is missing).
+  EachPrefix(path, [&](const std::string& prefix) {
+    if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    std::string problem = UnsafeHeader(id_.get(), prefix.c_str(), file_);
+    if (!problem.empty()) {
+      const bool last =
+          prefix.size() == path.size() || (prefix.size() + 1 == path.size() && path.back() == '/');
+      Throw(false, fmt::format("{}: {}", Where(file_, last ? kind : "group", Below(path_, prefix)),
+                               problem));
     }
-    start = end + 1;
-  }
-  return true;
+    return true;
+  });
 }
 
 std::vector<std::string> Group::Children(const std::string& path) const {
@@ -479,6 +552,7 @@ std::vector<std::string> Group::Children(const std::string& path) const {
 Group Group::OpenGroup(const std::string& path) const {
   std::string shown = Below(path_, path);
   Locked lock;
+  CheckHeadersOnPath(path, "group");
   if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "group", shown)));
   Id id(H5Gopen2(id_.get(), path.c_str(), H5P_DEFAULT));
   if (!id.valid()) ThrowHdf5(false, file_, "group", shown, "not a group");
@@ -488,10 +562,9 @@ Group Group::OpenGroup(const std::string& path) const {
 Dataset Group::OpenDataset(const std::string& path) const {
   std::string shown = Below(path_, path);
   Locked lock;
-  if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "dataset", shown)));
   // Opening a dataset decodes its datatype, which HDF5 1.10 does unchecked: checked first.
-  if (std::string problem = UnsafeHeader(id_.get(), path.c_str(), file_); !problem.empty())
-    throw InputError(fmt::format("{}: {}", Where(file_, "dataset", shown), problem));
+  CheckHeadersOnPath(path, "dataset");
+  if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "dataset", shown)));
   Id id(H5Dopen2(id_.get(), path.c_str(), H5P_DEFAULT));
   if (!id.valid()) ThrowHdf5(false, file_, "dataset", shown, "not a dataset");
   return Dataset(std::move(id), file_, shown);
@@ -555,6 +628,11 @@ File File::Open(const fs::path& file) {
   if (!fs::is_regular_file(file, ec))
     throw InputError(fmt::format("{}: file does not exist", file.string()));
   Locked lock;
+  if (std::string problem = UnsafeRootHeader(file); !problem.empty()) {
+    throw InputError(fmt::format(
+        "{}: cannot open as HDF5: the root group's object header cannot be read safely: {}",
+        file.string(), problem));
+  }
   Id id(H5Fopen(file.c_str(), H5F_ACC_RDONLY, HeapCheckingFileAccess()));
   if (!id.valid())
     ThrowHdf5(false, file, "file", "/",
@@ -694,17 +772,6 @@ void Dataset::ReadRows(int64_t first, int64_t count, Type type, void* out, size_
 
 namespace {
 
-// The size of addresses in the file holding `dataset` (8 in every file h5py or this toolkit
-// writes), or 0 when it cannot be read.
-size_t AddressSize(hid_t dataset) {
-  Id file(H5Iget_file_id(dataset));
-  if (!file.valid()) return 0;
-  Id fcpl(H5Fget_create_plist(file.get()));
-  size_t address = 0, length = 0;
-  if (!fcpl.valid() || H5Pget_sizes(fcpl.get(), &address, &length) < 0) return 0;
-  return address;
-}
-
 // Why the stored descriptors of a dataset's variable-length strings cannot be right, or ""
 // (StringDescriptorCheck says what is checked, and why; found by fuzz_hdf5_shard). Checked where
 // descriptors can be read as stored: contiguous datasets (what this toolkit and h5py write by
@@ -715,7 +782,11 @@ size_t AddressSize(hid_t dataset) {
 // unchecked, and HDF5 indexed a heap's objects with one of them; fuzz_hdf5_shard's fifth start).
 std::string StringStorageProblem(hid_t dataset, const fs::path& file, hsize_t count) {
   StringDescriptorCheck check(file);
-  if (!check.valid() || AddressSize(dataset) != 8) return "";
+  const std::optional<Addressing> addressing = FileAddressing(dataset);
+  if (!check.valid() || !addressing || addressing->widths.offsets != 8) return "";
+  // Descriptors name collections by the file's addresses, counted from its base. HDF5 gives a
+  // contiguous dataset's offset from the file's start, a chunk's by the file's addresses.
+  check.set_base(addressing->base);
   std::vector<std::pair<haddr_t, hsize_t>> extents;  // where descriptors are, and how many bytes
   auto too_small = [&](hsize_t stored, hsize_t needed, std::string_view what) {
     return fmt::format("its {} strings' descriptors need {} bytes{} but its storage states {}",
@@ -725,10 +796,10 @@ std::string StringStorageProblem(hid_t dataset, const fs::path& file, hsize_t co
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
   if (layout == H5D_CONTIGUOUS) {
     const haddr_t offset = H5Dget_offset(dataset);
-    if (offset == HADDR_UNDEF) return "";  // nothing written yet
+    if (offset == HADDR_UNDEF || offset < addressing->base) return "";  // nothing written yet
     const hsize_t stored = H5Dget_storage_size(dataset), needed = count * kStringDescriptorSize;
     if (stored < needed) return too_small(stored, needed, "");
-    extents.emplace_back(offset, needed);
+    extents.emplace_back(offset - addressing->base, needed);
   } else if (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.get()) == 0) {
     hsize_t chunk_rows = 0;
     if (H5Pget_chunk(dcpl.get(), 1, &chunk_rows) != 1 || chunk_rows == 0) return "";

@@ -74,7 +74,9 @@ StringDescriptorCheck::StringDescriptorCheck(const std::filesystem::path& file)
 }
 
 bool StringDescriptorCheck::Read(uint64_t address, uint64_t size, std::vector<unsigned char>& out) {
-  if (!valid_ || address > file_size_ || size > file_size_ - address) return false;
+  if (!valid_ || base_ > file_size_ || address > file_size_ - base_) return false;
+  address += base_;
+  if (size > file_size_ - address) return false;
   out.resize(static_cast<size_t>(size));
   in_.clear();
   in_.seekg(static_cast<std::streamoff>(address));
@@ -105,7 +107,11 @@ std::string StringDescriptorCheck::Problem(const unsigned char* d, size_t i) {
     return fmt::format("string {} claims {} bytes, more than the whole file ({} bytes)", i, length,
                        file_size_);
   }
-  if (length == 0 || heap == 0) return "";  // an empty string names no object
+  // A null string names no collection. An empty one still names an object (of 0 bytes, as HDF5
+  // writes it), and HDF5 reads that object whatever the length says: a descriptor of length 0
+  // naming object 520 of a collection of 5 made H5HG_read index past its table (a memcpy of
+  // 6 EB; found by fuzz_hdf5_shard).
+  if (heap == 0) return "";
   const Collection& c = At(heap);
   if (!c.problem.empty())
     return fmt::format("string {}: the global heap collection at byte {} is corrupt ({})", i, heap,
@@ -134,6 +140,8 @@ struct CheckedFile {
   H5FD_t pub;  // first: HDF5 sees a CheckedFile as an H5FD_t
   H5FD_t* inner = nullptr;
   std::map<haddr_t, uint64_t> checked;
+  // Each local heap's data, by where it starts, and the heap whose it is.
+  std::map<haddr_t, haddr_t> local_heap_data;
 };
 
 CheckedFile* Of(H5FD_t* file) { return reinterpret_cast<CheckedFile*>(file); }
@@ -237,10 +245,12 @@ constexpr char kLocalHeapSignature[] = "HEAP";
 constexpr size_t kLocalHeapHeaderSize = 32;
 constexpr uint64_t kNoFreeBlock = 1;
 
-// Checks the local heap whose header HDF5 just read at `address`.
+// Checks the local heap whose header HDF5 just read at `address` (from the file's start).
 herr_t CheckLocalHeap(CheckedFile& file, hid_t dxpl, haddr_t address, const unsigned char* header) {
+  // The heap states where its data is by the file's addresses, which count from its base (after a
+  // user block), as HDF5 passes them to the driver it reads through.
   const uint64_t size = Little(header + 8, 8), first_free = Little(header + 16, 8),
-                 data = Little(header + 24, 8);
+                 data = Little(header + 24, 8) + file.pub.base_addr;
   auto fail = [&](const std::string& problem) {
     return Fail(
         fmt::format("corrupt local heap at byte {} (where a group keeps its members' names): {}",
@@ -251,6 +261,14 @@ herr_t CheckLocalHeap(CheckedFile& file, hid_t dxpl, haddr_t address, const unsi
   if (data > eof || size > eof - data) {
     return fail(fmt::format("its {} bytes of data at byte {} lie beyond the file's end (byte {})",
                             size, data, eof));
+  }
+  // HDF5 caches a heap's data by its address: a second heap naming the same data shares the first
+  // one's entry, and looking a name up in it dereferenced a null pointer (SEGV in
+  // H5HL_unprotect; found by fuzz_hdf5_shard).
+  if (auto [owner, added] = file.local_heap_data.try_emplace(data, address);
+      !added && owner->second != address) {
+    return fail(fmt::format("its data at byte {} is the data of the local heap at byte {} too",
+                            data, owner->second));
   }
   if (first_free != kNoFreeBlock) {
     std::vector<unsigned char> bytes(size);

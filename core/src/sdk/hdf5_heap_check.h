@@ -45,12 +45,17 @@ class StringDescriptorCheck {
   explicit StringDescriptorCheck(const std::filesystem::path& file);
 
   // Why descriptor `d` (of string `i`) cannot be right, or "": its length must fit in the file,
-  // and a non-empty string must name an object that exists, in a well-formed collection, holding
-  // exactly that many bytes.
+  // and a string that names a collection (every one but a null string, empty ones too) must name
+  // an object that exists in it, in a well-formed collection, holding exactly that many bytes.
   std::string Problem(const unsigned char* d, size_t i);
-  // Reads `size` bytes at `address` into `out`; false where they are not all in the file.
+  // Reads `size` bytes at `address` (counted from the base) into `out`; false where they are not
+  // all in the file.
   bool Read(uint64_t address, uint64_t size, std::vector<unsigned char>& out);
   bool valid() const { return valid_; }
+  uint64_t file_size() const { return file_size_; }
+  // Where the file's addresses count from: the size of a user block before its superblock
+  // (0 unless one was written).
+  void set_base(uint64_t base) { base_ = base; }
 
  private:
   struct Collection {
@@ -61,6 +66,7 @@ class StringDescriptorCheck {
 
   std::ifstream in_;
   uint64_t file_size_ = 0;
+  uint64_t base_ = 0;
   bool valid_ = false;
   std::map<uint64_t, Collection> collections_;
 };

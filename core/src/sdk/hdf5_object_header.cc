@@ -3,6 +3,7 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -128,7 +129,8 @@ std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& use
 }
 
 // One attribute message's problem, or "".
-std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* m, uint64_t size) {
+std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* m, uint64_t size,
+                             Widths widths) {
   if (size < 8) return fmt::format("an attribute message of {} bytes", size);
   const unsigned version = m[0], flags = m[1];
   uint64_t name = Little(m + 2, 2), type = Little(m + 4, 2), space = Little(m + 6, 2);
@@ -171,20 +173,21 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
   } else {
     return "";
   }
-  if (dims_at + uint64_t{rank} * 8 > space_size) return "";
+  if (dims_at + uint64_t{rank} * widths.lengths > space_size) return "";
   // HDF5 copies an attribute's value by its type's size times its element count, whatever the
   // message holds (a string type of 13 bytes made H5Aread read past its buffer; found by
   // fuzz_hdf5_shard).
   const uint64_t element_size = Little(t + 4, 4);
   const bool is_string = (t[0] & 0x0F) == kVariableLengthClass && (t[1] & 0x0F) == kStringVariant;
-  if (is_string && element_size != kStringDescriptorSize) {
+  const uint64_t descriptor_size = 4 + uint64_t{widths.offsets} + 4;
+  if (is_string && element_size != descriptor_size) {
     return fmt::format(
         "attribute '{}' stores each string in {} bytes (expected {}: a length, an address and an "
         "index)",
-        attribute, element_size, kStringDescriptorSize);
+        attribute, element_size, descriptor_size);
   }
   for (unsigned r = 0; r < rank && elements > 0; ++r) {
-    const uint64_t dim = Little(s + dims_at + 8 * r, 8);
+    const uint64_t dim = Little(s + dims_at + widths.lengths * r, widths.lengths);
     if (dim == 0) {
       elements = 0;
       break;
@@ -200,7 +203,8 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
     return fmt::format("attribute '{}' needs {} bytes of data ({} of {} bytes) but holds {}",
                        attribute, elements * element_size, elements, element_size, data_size);
   }
-  if (!is_string) return "";
+  // The check reads descriptors of 8-byte addresses.
+  if (!is_string || widths.offsets != 8) return "";
   for (uint64_t i = 0; i < elements; ++i) {
     std::string problem = check.Problem(data + i * kStringDescriptorSize, i);
     if (!problem.empty()) return fmt::format("attribute '{}': {}", attribute, problem);
@@ -210,9 +214,15 @@ std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* 
 
 }  // namespace
 
-std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address) {
+std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address, Widths widths) {
+  if (widths.offsets < 2 || widths.offsets > 8 || widths.lengths < 2 || widths.lengths > 8)
+    return "";  // widths HDF5 refuses, or ones no file uses: left to HDF5
+  auto beyond_end = [&](uint64_t at, uint64_t size, std::string_view what) {
+    return fmt::format("{} ({} bytes at byte {}) lies beyond the file's end (byte {})", what, size,
+                       at, check.file_size());
+  };
   std::vector<unsigned char> prefix;
-  if (!check.Read(address, 16, prefix)) return "";
+  if (!check.Read(address, 16, prefix)) return beyond_end(address, 16, "its object header");
   // Blocks of messages: where they start, how many bytes, and whether they use version 2's
   // message headers.
   struct Block {
@@ -226,7 +236,8 @@ std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address) 
     creation_order = (flags & 0x04) != 0;
     uint64_t at = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
     const size_t width = size_t{1} << (flags & 0x3);
-    if (!check.Read(address, at + width, prefix)) return "";
+    if (!check.Read(address, at + width, prefix))
+      return beyond_end(address, at + width, "its object header");
     blocks.push_back({address + at + width, Little(prefix.data() + at, width)});
   } else if (prefix[0] == 1) {
     blocks.push_back({address + 16, Little(prefix.data() + 8, 4)});
@@ -237,7 +248,12 @@ std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address) 
   for (int visited = 0; !blocks.empty() && visited < kMaxBlocks; ++visited) {
     const Block block = blocks.front();
     blocks.pop_front();
-    if (!check.Read(block.address, block.size, bytes)) return "";
+    // HDF5 allocates a block's stated size before it reads it, and a continuation block is not
+    // checked against the file's end first.
+    if (!check.Read(block.address, block.size, bytes)) {
+      return beyond_end(block.address, block.size,
+                        visited == 0 ? "its first block of messages" : "a continuation block");
+    }
     uint64_t at = 0, end = block.size;
     if (v2 && visited > 0) {
       // A continuation block of version 2: "OCHK", messages, a checksum (chunk 0's size leaves out
@@ -256,19 +272,48 @@ std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address) 
       const unsigned char* m = bytes.data() + at;
       const bool shared = ((v2 ? h[3] : h[4]) & 0x02) != 0;
       if (type == kAttributeMessage) {
-        std::string problem = AttributeProblem(check, m, size);
+        std::string problem = AttributeProblem(check, m, size, widths);
         if (!problem.empty()) return problem;
       } else if (type == kDatatypeMessage && !shared) {
         uint64_t used = 0;
         std::string problem = DatatypeProblem(m, size, used);
         if (!problem.empty()) return "its datatype: " + problem;
-      } else if (type == kContinuationMessage && size >= 16) {
-        blocks.push_back({Little(m, 8), Little(m + 8, 8)});
+      } else if (type == kContinuationMessage && size >= widths.offsets + widths.lengths) {
+        blocks.push_back({Little(m, widths.offsets), Little(m + widths.offsets, widths.lengths)});
       }
       at += size;
     }
   }
   return "";
+}
+
+std::optional<Superblock> ReadSuperblock(StringDescriptorCheck& check) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  std::vector<unsigned char> b;
+  for (uint64_t at = 0; at < check.file_size(); at = at == 0 ? 512 : at * 2) {
+    if (!check.Read(at, 16, b) || std::memcmp(b.data(), kSignature, 8) != 0) continue;
+    Superblock s;
+    s.base = at;
+    const unsigned version = b[8];
+    // Versions 0 and 1: the widths at bytes 13 and 14, then (after version 1's 4 more bytes)
+    // four addresses and the root group's symbol table entry, whose second field is its object
+    // header. Versions 2 and 3: the widths at 9 and 10, then four addresses, the last the root's.
+    uint64_t root_at = 0;
+    if (version <= 1) {
+      s.widths = {b[13], b[14]};
+      root_at = (version == 0 ? 24 : 28) + 5 * uint64_t{s.widths.offsets};
+    } else if (version <= 3) {
+      s.widths = {b[9], b[10]};
+      root_at = 12 + 3 * uint64_t{s.widths.offsets};
+    } else {
+      return std::nullopt;
+    }
+    if (s.widths.offsets < 2 || s.widths.offsets > 8) return std::nullopt;
+    if (!check.Read(at + root_at, s.widths.offsets, b)) return std::nullopt;
+    s.root = Little(b.data(), s.widths.offsets);
+    return s;
+  }
+  return std::nullopt;
 }
 
 }  // namespace modelgrow::hdf5

@@ -149,6 +149,11 @@ class Group : public Object {
  protected:
   Group(internal::Id id, std::filesystem::path file, std::string path, const char* kind = "group")
       : Object(std::move(id), std::move(file), std::move(path), kind) {}
+
+ private:
+  // Throws InputError naming the object when the header of one on `path` (`kind` the last) cannot
+  // be read safely, before HDF5 loads it (files opened for reading; docs/reliability.md).
+  void CheckHeadersOnPath(const std::string& path, const char* kind) const;
 };
 
 class File : public Group {
