@@ -1011,6 +1011,15 @@ TEST(VideoShards, ObjectHeaderBlocksBeyondTheFilesEndAreRefusedBeforeHdf5LoadsTh
                     beyond, end);
   EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("dataset.h5", "/fps")), InputError,
                     "dataset.h5: dataset '/fps': ", beyond, end);
+  {
+    // Headers walked clean are not walked again while the file is open; a refused one is
+    // refused every time.
+    hdf5::File file = hdf5::File::Open(dir / "dataset.h5");
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(file.OpenDataset("/captions/short").dims(), std::vector<int64_t>{3});
+      EXPECT_THROW_WITH(file.OpenDataset("/fps"), InputError, "dataset '/fps'", beyond);
+    }
+  }
   // "/captions/short" is looked up in /captions, whose header is loaded for it.
   EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("group.h5", "/captions")),
                     InputError, "group.h5: group '/captions': ", beyond, end);

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -294,11 +295,15 @@ std::string UnsafeHeader(hid_t location, const char* path, const fs::path& file)
       return "";  // a soft or external link: HDF5 resolves it, and says when it cannot
     address = link.u.address;
   }
+  std::set<uint64_t>* walked = WalkedHeaders(file_id.get());
+  if (walked != nullptr && walked->count(address)) return "";
   const std::optional<Addressing> addressing = FileAddressing(location);
   if (!addressing) return "";
   StringDescriptorCheck check(file);
   check.set_base(addressing->base);
-  return ObjectHeaderProblem(check, address, addressing->widths);
+  std::string problem = ObjectHeaderProblem(check, address, addressing->widths);
+  if (problem.empty() && walked != nullptr) walked->insert(address);
+  return problem;
 #else
   (void)location, (void)path, (void)file;
   return "";

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -142,7 +143,21 @@ struct CheckedFile {
   std::map<haddr_t, uint64_t> checked;
   // Each local heap's data, by where it starts, and the heap whose it is.
   std::map<haddr_t, haddr_t> local_heap_data;
+  // Object headers walked without a problem (WalkedHeaders).
+  std::set<uint64_t> walked_headers;
 };
+
+// The open files, by the handle of the sec2 file each reads through (what H5Fget_vfd_handle
+// gives), so that WalkedHeaders finds a file's own from its identifier. Used under the HDF5 lock.
+std::map<const void*, CheckedFile*>& OpenFiles() {
+  static std::map<const void*, CheckedFile*> files;
+  return files;
+}
+
+const void* InnerHandle(H5FD_t* inner) {
+  void* handle = nullptr;
+  return H5FDget_vfd_handle(inner, H5P_DEFAULT, &handle) < 0 ? nullptr : handle;
+}
 
 CheckedFile* Of(H5FD_t* file) { return reinterpret_cast<CheckedFile*>(file); }
 const CheckedFile* Of(const H5FD_t* file) { return reinterpret_cast<const CheckedFile*>(file); }
@@ -161,10 +176,12 @@ H5FD_t* Open(const char* name, unsigned flags, hid_t, haddr_t maxaddr) {
   if (inner == nullptr) return nullptr;
   auto* file = new CheckedFile();
   file->inner = inner;
+  if (const void* handle = InnerHandle(inner)) OpenFiles()[handle] = file;
   return &file->pub;
 }
 
 herr_t Close(H5FD_t* file) {
+  if (const void* handle = InnerHandle(Of(file)->inner)) OpenFiles().erase(handle);
   herr_t status = H5FDclose(Of(file)->inner);
   delete Of(file);
   return status;
@@ -366,11 +383,19 @@ hid_t HeapCheckingFileAccess() {
   return fapl;
 }
 
+std::set<uint64_t>* WalkedHeaders(hid_t file) {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0) return nullptr;
+  auto at = OpenFiles().find(handle);
+  return at == OpenFiles().end() ? nullptr : &at->second->walked_headers;
+}
+
 #else
 
 // HDF5 1.13 changed the driver interface (a version field, vector and selection I/O); with it the
 // collections are not checked here.
 hid_t HeapCheckingFileAccess() { return H5P_DEFAULT; }
+std::set<uint64_t>* WalkedHeaders(hid_t) { return nullptr; }
 
 #endif
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,12 @@ namespace modelgrow::hdf5 {
 // has the driver interface it is written for (1.10 to 1.12), else H5P_DEFAULT. Made once, kept
 // for the process; call it under the HDF5 lock.
 hid_t HeapCheckingFileAccess();
+// The addresses of the object headers already walked without a problem in `file` (an open file's
+// identifier), for as long as it is open through the checking driver, so that each is walked
+// once: a sample's read looks up a few paths, each component's header walked (about 30 us each,
+// most of it opening the file to read it). Null for a file opened otherwise. Call it under the
+// HDF5 lock.
+std::set<uint64_t>* WalkedHeaders(hid_t file);
 
 // Why the global heap collection in `data` (`size` bytes, its whole size as its header states)
 // cannot be parsed safely, or "". Lists its objects, index to size, in `objects` when given.
