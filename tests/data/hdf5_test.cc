@@ -1023,6 +1023,10 @@ TEST(VideoShards, ObjectHeaderBlocksBeyondTheFilesEndAreRefusedBeforeHdf5LoadsTh
   // "/captions/short" is looked up in /captions, whose header is loaded for it.
   EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("group.h5", "/captions")),
                     InputError, "group.h5: group '/captions': ", beyond, end);
+  // Asking whether it exists looks it up there too.
+  EXPECT_THROW_WITH(hdf5::File::Open(dir / "group.h5").Exists("/captions/short"), InputError,
+                    "group.h5: group '/captions': ", beyond);
+  EXPECT_TRUE(hdf5::File::Open(dir / "group.h5").Exists("/fps"));
 
   // A file may start with a user block: its addresses count from the superblock after it, where
   // HDF5 finds it (byte 512 here). The same shard reads the same, and the same damage is found.

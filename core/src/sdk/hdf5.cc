@@ -505,18 +505,14 @@ Id IntermediateGroups() {
 
 }  // namespace
 
-bool Group::Exists(const std::string& path) const {
+bool Group::Exists(const std::string& path) const { return FindChecked(path, "object"); }
+
+bool Group::FindChecked(const std::string& path, const char* kind) const {
   Locked lock;
   if (path.empty() || path == "." || path == "/") return true;
-  return EachPrefix(path, [&](const std::string& prefix) {
-    return H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) > 0;
-  });
-}
-
-void Group::CheckHeadersOnPath(const std::string& path, const char* kind) const {
   // Looking up "a/b" loads a's header, and opening it loads b's: each is checked first, in that
-  // order. A component that does not exist ends the walk (the caller says it is missing).
-  EachPrefix(path, [&](const std::string& prefix) {
+  // order.
+  return EachPrefix(path, [&](const std::string& prefix) {
     if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
     std::string problem = UnsafeHeader(id_.get(), prefix.c_str(), file_);
     if (!problem.empty()) {
@@ -557,8 +553,8 @@ std::vector<std::string> Group::Children(const std::string& path) const {
 Group Group::OpenGroup(const std::string& path) const {
   std::string shown = Below(path_, path);
   Locked lock;
-  CheckHeadersOnPath(path, "group");
-  if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "group", shown)));
+  if (!FindChecked(path, "group"))
+    Throw(false, fmt::format("{}: missing", Where(file_, "group", shown)));
   Id id(H5Gopen2(id_.get(), path.c_str(), H5P_DEFAULT));
   if (!id.valid()) ThrowHdf5(false, file_, "group", shown, "not a group");
   return Group(std::move(id), file_, shown);
@@ -568,8 +564,8 @@ Dataset Group::OpenDataset(const std::string& path) const {
   std::string shown = Below(path_, path);
   Locked lock;
   // Opening a dataset decodes its datatype, which HDF5 1.10 does unchecked: checked first.
-  CheckHeadersOnPath(path, "dataset");
-  if (!Exists(path)) Throw(false, fmt::format("{}: missing", Where(file_, "dataset", shown)));
+  if (!FindChecked(path, "dataset"))
+    Throw(false, fmt::format("{}: missing", Where(file_, "dataset", shown)));
   Id id(H5Dopen2(id_.get(), path.c_str(), H5P_DEFAULT));
   if (!id.valid()) ThrowHdf5(false, file_, "dataset", shown, "not a dataset");
   return Dataset(std::move(id), file_, shown);

@@ -131,7 +131,10 @@ class Group : public Object {
  public:
   Group() = default;
 
-  // Whether every component of `path` (relative to this group, or absolute) exists.
+  // Whether every component of `path` (relative to this group, or absolute) exists. In a file
+  // opened for reading, each one's object header is checked before HDF5 loads it (looking up the
+  // next component loads it): InputError naming it when it cannot be read safely
+  // (docs/reliability.md).
   bool Exists(const std::string& path) const;
   // The names of the links in the group at `path` (default: this one), in name order.
   std::vector<std::string> Children(const std::string& path = ".") const;
@@ -151,9 +154,8 @@ class Group : public Object {
       : Object(std::move(id), std::move(file), std::move(path), kind) {}
 
  private:
-  // Throws InputError naming the object when the header of one on `path` (`kind` the last) cannot
-  // be read safely, before HDF5 loads it (files opened for reading; docs/reliability.md).
-  void CheckHeadersOnPath(const std::string& path, const char* kind) const;
+  // Exists, naming the last component as `kind` in its error.
+  bool FindChecked(const std::string& path, const char* kind) const;
 };
 
 class File : public Group {
