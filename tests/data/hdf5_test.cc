@@ -806,6 +806,19 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "enum_attribute.h5", "attribute 'format': an enumeration datatype",
                     "whose description overruns its");
   {
+    // Version 1 attribute messages have a reserved byte where later versions have flags; HDF5
+    // ignores it, so a reserved byte saying "shared datatype" must not skip the check.
+    std::string b = ReadFile(dir / "enum_attribute.h5");
+    const size_t name_at = b.find(std::string("format\0\0", 8));
+    EXPECT_EQ(b[name_at - 8], '\x01');  // version 1
+    b[name_at - 7] = '\x31';
+    WriteFileAtomic(dir / "enum_attribute_reserved_byte.h5", b);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "enum_attribute_reserved_byte.h5"), InputError,
+                    "enum_attribute_reserved_byte.h5",
+                    "attribute 'format': an enumeration datatype",
+                    "whose description overruns its");
+  {
     // IEEE float64, little-endian, as HDF5 1.10 encodes it (version 1, class 1).
     const std::string float64("\x11\x20\x3f\x00\x08\x00\x00\x00\x00\x00\x40\x00\x34\x0b\x00\x34",
                               16);

@@ -132,7 +132,10 @@ std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& use
 std::string AttributeProblem(StringDescriptorCheck& check, const unsigned char* m, uint64_t size,
                              Widths widths) {
   if (size < 8) return fmt::format("an attribute message of {} bytes", size);
-  const unsigned version = m[0], flags = m[1];
+  // Version 1 has a reserved byte where later ones have flags, and HDF5 ignores it: a version 1
+  // attribute whose reserved byte said "shared datatype" had its datatype decoded all the same,
+  // unchecked (an enumeration's member names overran the header; found by fuzz_hdf5_shard).
+  const unsigned version = m[0], flags = version >= 2 ? m[1] : 0;
   uint64_t name = Little(m + 2, 2), type = Little(m + 4, 2), space = Little(m + 6, 2);
   const uint64_t name_size = name, type_size = type, space_size = space;
   uint64_t at = 8;
