@@ -941,6 +941,44 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   EXPECT_FALSE(shown.contains("my_note"));
 }
 
+// A sample's tensors are allocated before HDF5 reads (or fills) them: a text embedding stating
+// far more values than the file could hold, even compressed, is refused when the shard is opened
+// (one stating [4, 4294967289] floats per sample made Read allocate 68 GB; found by
+// fuzz_hdf5_shard). So is a video.
+TEST(VideoShards, SamplesLargerThanTheFileCouldHoldAreRefusedBeforeTheyAreAllocated) {
+  TempDir dir;
+  auto replace_with_unwritten = [&](const std::string& name, const char* path,
+                                    std::vector<hsize_t> dims) {
+    fs::path file = GoodShard(dir, name);
+    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, path, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    std::vector<hsize_t> chunk(dims.size(), 1);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+    hid_t d = H5Dcreate2(f, path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(d, 0) << path;
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+    return file;
+  };
+  EXPECT_THROW_WITH(VideoShardReader::Open(replace_with_unwritten(
+                        "embedding.h5", "/text/enc/embedding", {3, 4, 4294967289})),
+                    InputError, "embedding.h5: dataset '/text/enc/embedding'",
+                    "one sample states 17179869156 values (68719476624 bytes), more than the",
+                    "file can hold even compressed");
+  EXPECT_THROW_WITH(
+      VideoShardReader::Open(replace_with_unwritten("video.h5", "/videos/1", {3, 2, 8192, 8192})),
+      InputError, "video.h5: dataset '/videos/1'", "one sample states");
+  // What a file this size can hold compressed is read.
+  EXPECT_EQ(VideoShardReader::Open(replace_with_unwritten("small.h5", "/videos/1", {3, 2, 8, 8}))
+                ->Read(1)
+                .video.sizes(),
+            (std::vector<int64_t>{3, 2, 8, 8}));
+}
+
 // Where the length of the first continuation message in the version 1 object header at
 // `header` (an address in `bytes`) is, or npos when its first block of messages has none. A
 // version 1 header: 16 bytes of prefix (its first block's size at 8), then messages of a type (2

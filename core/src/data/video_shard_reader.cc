@@ -40,6 +40,20 @@ struct VideoShardReader::Impl {
   [[noreturn]] void Bad(const std::string& dataset, const std::string& what) const {
     throw InputError(fmt::format("{}: dataset '{}': {}", file.string(), dataset, what));
   }
+  // Refuses a sample's `values` floats of `dataset` that the file could not hold: Read allocates
+  // them before HDF5 reads (or fills) them. Deflate, the strongest filter a shard's writers use,
+  // expands data at most 1032-fold (a 20 KB shard's text embedding stated [4, 4294967289] floats
+  // per sample, 68 GB; found by fuzz_hdf5_shard).
+  void CheckStored(const std::string& dataset, int64_t values) const {
+    constexpr uintmax_t kMaxExpansion = 1032;
+    const uintmax_t bytes = static_cast<uintmax_t>(values) * sizeof(float);
+    if (bytes / kMaxExpansion > file_size) {
+      Bad(dataset, fmt::format("one sample states {} values ({} bytes), more than the {}-byte "
+                               "file can hold even compressed",
+                               values, bytes, file_size));
+    }
+  }
+  uintmax_t file_size = 0;
   std::vector<std::string> ReadStrings(const std::string& path) const;
   template <typename T>
   std::vector<T> ReadNumbers(const std::string& path, bool allow_float) const;
@@ -137,6 +151,7 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
   if (!fs::is_regular_file(file, ec))
     throw InputError(fmt::format("{}: shard file does not exist", file.string()));
   s.h5 = hdf5::File::Open(file);
+  s.file_size = fs::file_size(file, ec);
   // Attributes are read by the names the format gives them (docs/formats.md), never listed: HDF5
   // crashes listing a corrupt attribute table (hdf5::Object::Attributes says why).
   s.attributes =
@@ -188,7 +203,9 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
     if (dims.size() != 4)
       s.Bad(path, fmt::format("expected [C, T, H, W], found shape [{}]", fmt::join(dims, ", ")));
     // Read() allocates this shape whole: bounded here, when the shard is opened.
-    limits::CheckElements(dims, fmt::format("{}: dataset '{}'", file.string(), path), "its shape");
+    s.CheckStored(path,
+                  limits::CheckElements(dims, fmt::format("{}: dataset '{}'", file.string(), path),
+                                        "its shape"));
     std::copy(dims.begin(), dims.end(), s.shapes[i].begin());
   }
 
@@ -208,9 +225,11 @@ std::shared_ptr<VideoShardReader> VideoShardReader::Open(const fs::path& file) {
       if (dims.size() != 3 || dims[0] != s.n)
         s.Bad(base + "/embedding",
               fmt::format("expected [N={}, L, D], found shape [{}]", s.n, fmt::join(dims, ", ")));
-      limits::CheckElements(std::vector<int64_t>{dims[1], dims[2]},
-                            fmt::format("{}: dataset '{}/embedding'", file.string(), base),
-                            "one sample's [L, D]");
+      s.CheckStored(
+          base + "/embedding",
+          limits::CheckElements(std::vector<int64_t>{dims[1], dims[2]},
+                                fmt::format("{}: dataset '{}/embedding'", file.string(), base),
+                                "one sample's [L, D]"));
       t.length = dims[1];
       t.dim = dims[2];
       if (s.h5.Exists(base + "/mask")) {
