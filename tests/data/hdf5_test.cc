@@ -832,6 +832,31 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "enum_dataset.h5: dataset '/fps'",
                     "its datatype: an enumeration datatype whose description overruns its");
 
+  // Strings stored compact (in the object header): HDF5 copies what the dataspace states from it,
+  // whatever it holds, and the descriptors cannot be checked there.
+  {
+    fs::path compact = GoodShard(dir, "compact_strings.h5");
+    hid_t f = H5Fopen(compact.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/captions/short", H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    hsize_t dims[1] = {3};
+    hid_t space = H5Screate_simple(1, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_COMPACT);
+    hid_t d = H5Dcreate2(f, "/captions/short", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    const char* values[3] = {"a", "b", "c"};
+    EXPECT_GE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(f);
+    EXPECT_THROW_WITH(VideoShardReader::Open(compact), InputError,
+                      "compact_strings.h5: dataset '/captions/short'",
+                      "its strings are stored compact");
+  }
+
   // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
   fs::path latin1 = GoodShard(dir, "latin1.h5");
   {
