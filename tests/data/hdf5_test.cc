@@ -856,6 +856,24 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                       "compact_strings.h5: dataset '/captions/short'",
                       "its strings are stored compact");
   }
+  {
+    // Numbers stored compact that hold what their dataspace states are read.
+    fs::path compact = GoodShard(dir, "compact_numbers.h5");
+    hid_t f = H5Fopen(compact.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/fps", H5P_DEFAULT);
+    hsize_t dims[1] = {3};
+    hid_t space = H5Screate_simple(1, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_COMPACT);
+    hid_t d = H5Dcreate2(f, "/fps", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    const double fps[3] = {12, 24, 30};
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fps), 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+    EXPECT_EQ(VideoShardReader::Open(compact)->Read(2).fps, 30);
+  }
 
   // Strings end up in JSON (dataset info, reports), which only holds UTF-8.
   fs::path latin1 = GoodShard(dir, "latin1.h5");
