@@ -111,6 +111,13 @@ std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& use
         if (!skip_name()) return overrun;
       if (base_size > 0 && members > (size - at) / base_size) return overrun;
       at += members * base_size;
+      // HDF5 decodes the values by the base type's size and copies them by the enumeration's
+      // (a mask's enumeration stating 10 MB values over a 1-byte base: H5T_copy read 10 MB past
+      // its buffer; found by fuzz_hdf5_shard).
+      if (element_size != base_size) {
+        return fmt::format("an enumeration of {}-byte values over a base type of {} bytes",
+                           element_size, base_size);
+      }
       break;
     }
     case 9:  // variable-length: a base type
