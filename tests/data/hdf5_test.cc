@@ -626,6 +626,49 @@ std::string Hdf5ErrorStack() {
   return messages;
 }
 
+// HDF5's error stack after the first of `paths` whose lookup fails in `file`, opened through the
+// checking file driver, or "" when every lookup succeeds. The reader takes a failed lookup for
+// absence ("missing"), so the driver's reason is read here.
+std::string FirstLookupErrors(const fs::path& file, std::initializer_list<const char*> paths) {
+  hid_t h5 = H5Fopen(file.c_str(), H5F_ACC_RDONLY, hdf5::HeapCheckingFileAccess());
+  EXPECT_GE(h5, 0) << file;
+  std::string messages;
+  H5E_BEGIN_TRY {
+    for (const char* path : paths) {
+      if (H5Lexists(h5, path, H5P_DEFAULT) < 0) {
+        messages = Hdf5ErrorStack();
+        break;
+      }
+    }
+  }
+  H5E_END_TRY;
+  H5Fclose(h5);
+  return messages;
+}
+
+// Replaces the dataset at `path` in `file` by one of `type` and `dims` laid out as `dcpl` says,
+// holding `values` (given as `memory_type`), or nothing written when `values` is null.
+void ReplaceDataset(const fs::path& file, const char* path, hid_t type, std::vector<hsize_t> dims,
+                    hid_t dcpl, hid_t memory_type = -1, const void* values = nullptr) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(f, path, H5P_DEFAULT);
+  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t d = H5Dcreate2(f, path, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  EXPECT_GE(d, 0) << path;
+  if (values != nullptr)
+    EXPECT_GE(H5Dwrite(d, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), 0) << path;
+  H5Dclose(d);
+  H5Sclose(space);
+  H5Fclose(f);
+}
+
+// A dataset creation property list of compact layout (data kept in the object header).
+hid_t CompactLayout() {
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_layout(dcpl, H5D_COMPACT);
+  return dcpl;
+}
+
 // Where variable-length strings live (global heap collections): HDF5 1.10 parses a collection
 // whose free space has size 0 forever, allocates whatever length a string's descriptor states,
 // and lists attributes through a table that crashes on a corrupt attribute message. All were
@@ -836,22 +879,13 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   // whatever it holds, and the descriptors cannot be checked there.
   {
     fs::path compact = GoodShard(dir, "compact_strings.h5");
-    hid_t f = H5Fopen(compact.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    H5Ldelete(f, "/captions/short", H5P_DEFAULT);
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, H5T_VARIABLE);
-    hsize_t dims[1] = {3};
-    hid_t space = H5Screate_simple(1, dims, nullptr);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_layout(dcpl, H5D_COMPACT);
-    hid_t d = H5Dcreate2(f, "/captions/short", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t dcpl = CompactLayout();
     const char* values[3] = {"a", "b", "c"};
-    EXPECT_GE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), 0);
-    H5Dclose(d);
+    ReplaceDataset(compact, "/captions/short", type, {3}, dcpl, type, values);
     H5Pclose(dcpl);
-    H5Sclose(space);
     H5Tclose(type);
-    H5Fclose(f);
     EXPECT_THROW_WITH(VideoShardReader::Open(compact), InputError,
                       "compact_strings.h5: dataset '/captions/short'",
                       "its strings are stored compact");
@@ -859,19 +893,10 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   {
     // Numbers stored compact that hold what their dataspace states are read.
     fs::path compact = GoodShard(dir, "compact_numbers.h5");
-    hid_t f = H5Fopen(compact.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    H5Ldelete(f, "/fps", H5P_DEFAULT);
-    hsize_t dims[1] = {3};
-    hid_t space = H5Screate_simple(1, dims, nullptr);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_layout(dcpl, H5D_COMPACT);
-    hid_t d = H5Dcreate2(f, "/fps", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t dcpl = CompactLayout();
     const double fps[3] = {12, 24, 30};
-    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fps), 0);
-    H5Dclose(d);
+    ReplaceDataset(compact, "/fps", H5T_IEEE_F64LE, {3}, dcpl, H5T_NATIVE_DOUBLE, fps);
     H5Pclose(dcpl);
-    H5Sclose(space);
-    H5Fclose(f);
     EXPECT_EQ(VideoShardReader::Open(compact)->Read(2).fps, 30);
   }
 
@@ -919,19 +944,11 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
     for (int i = 0; i < 8; ++i)
       looping[data + first_free + i] = static_cast<char>(first_free >> (8 * i));
     WriteFileAtomic(dir / "looping_local_heap.h5", looping);
-    // The reader's lookups take HDF5's failure for absence ("missing"), so HDF5's reason is read
-    // from its error stack here.
     EXPECT_THROW_WITH(VideoShardReader::Open(dir / "looping_local_heap.h5"), InputError,
                       "looping_local_heap.h5");
-    hid_t h5 = H5Fopen((dir / "looping_local_heap.h5").c_str(), H5F_ACC_RDONLY,
-                       hdf5::HeapCheckingFileAccess());
-    ASSERT_GE(h5, 0);
-    H5E_BEGIN_TRY { EXPECT_LT(H5Lexists(h5, "/captions", H5P_DEFAULT), 0); }
-    H5E_END_TRY;
-    const std::string messages = Hdf5ErrorStack();
+    const std::string messages = FirstLookupErrors(dir / "looping_local_heap.h5", {"/captions"});
     EXPECT_NE(messages.find("corrupt local heap at byte"), std::string::npos) << messages;
     EXPECT_NE(messages.find("its list of free blocks loops"), std::string::npos) << messages;
-    H5Fclose(h5);
   }
 
   // Local heaps naming the same data: HDF5 caches a heap's data by its address, and a lookup
@@ -949,23 +966,11 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
     WriteFileAtomic(dir / "shared_local_heap_data.h5", shared);
     EXPECT_THROW_WITH(VideoShardReader::Open(dir / "shared_local_heap_data.h5"), InputError,
                       "shared_local_heap_data.h5");
-    hid_t h5 = H5Fopen((dir / "shared_local_heap_data.h5").c_str(), H5F_ACC_RDONLY,
-                       hdf5::HeapCheckingFileAccess());
-    ASSERT_GE(h5, 0);
-    std::string messages;
-    H5E_BEGIN_TRY {
-      for (const char* path : {"/captions/short", "/text/enc/embedding", "/videos/0"}) {
-        if (H5Lexists(h5, path, H5P_DEFAULT) < 0) {
-          messages = Hdf5ErrorStack();
-          break;
-        }
-      }
-    }
-    H5E_END_TRY;
+    const std::string messages = FirstLookupErrors(
+        dir / "shared_local_heap_data.h5", {"/captions/short", "/text/enc/embedding", "/videos/0"});
     EXPECT_NE(messages.find(fmt::format("is the data of the local heap at byte {} too", first)),
               std::string::npos)
         << messages;
-    H5Fclose(h5);
   }
 
   // An attribute the format does not name is neither read nor shown.
@@ -993,18 +998,11 @@ TEST(VideoShards, SamplesLargerThanTheFileCouldHoldAreRefusedBeforeTheyAreAlloca
   auto replace_with_unwritten = [&](const std::string& name, const char* path,
                                     std::vector<hsize_t> dims) {
     fs::path file = GoodShard(dir, name);
-    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    H5Ldelete(f, path, H5P_DEFAULT);
-    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-    std::vector<hsize_t> chunk(dims.size(), 1);
+    const std::vector<hsize_t> chunk(dims.size(), 1);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
-    hid_t d = H5Dcreate2(f, path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    EXPECT_GE(d, 0) << path;
-    H5Dclose(d);
+    ReplaceDataset(file, path, H5T_IEEE_F32LE, dims, dcpl);
     H5Pclose(dcpl);
-    H5Sclose(space);
-    H5Fclose(f);
     return file;
   };
   EXPECT_THROW_WITH(VideoShardReader::Open(replace_with_unwritten(
@@ -1106,8 +1104,8 @@ TEST(VideoShards, ObjectHeaderBlocksBeyondTheFilesEndAreRefusedBeforeHdf5LoadsTh
   EXPECT_THROW_WITH(VideoShardReader::Open(with_block_beyond_end("dataset.h5", "/fps")), InputError,
                     "dataset.h5: dataset '/fps': ", beyond, end);
   {
-    // Headers walked clean are not walked again while the file is open; a refused one is
-    // refused every time.
+    // While the file stays open, good headers keep being read and a refused one is refused
+    // every time (only headers walked clean are remembered).
     hdf5::File file = hdf5::File::Open(dir / "dataset.h5");
     for (int i = 0; i < 2; ++i) {
       EXPECT_EQ(file.OpenDataset("/captions/short").dims(), std::vector<int64_t>{3});

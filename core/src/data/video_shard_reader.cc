@@ -18,6 +18,7 @@ using json = nlohmann::json;
 
 struct VideoShardReader::Impl {
   fs::path file;
+  uintmax_t file_size = 0;
   hdf5::File h5;
   int64_t n = 0;
   bool latent = false;
@@ -53,7 +54,6 @@ struct VideoShardReader::Impl {
                                values, bytes, file_size));
     }
   }
-  uintmax_t file_size = 0;
   std::vector<std::string> ReadStrings(const std::string& path) const;
   template <typename T>
   std::vector<T> ReadNumbers(const std::string& path, bool allow_float) const;

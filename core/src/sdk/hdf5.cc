@@ -327,8 +327,10 @@ std::string UnsafeRootHeader(const fs::path& file) {
 }
 
 // Calls `visit` with each ever longer prefix of `path` ("a", "a/b", "a/b/c"; "/a"... for an
-// absolute one) until it returns false; returns whether every call returned true.
-bool EachPrefix(const std::string& path, const std::function<bool(const std::string&)>& visit) {
+// absolute one), and whether it is the whole path, until it returns false; returns whether every
+// call returned true.
+bool EachPrefix(const std::string& path,
+                const std::function<bool(const std::string&, bool last)>& visit) {
   std::string prefix;
   size_t start = 0;
   if (!path.empty() && path[0] == '/') {
@@ -340,7 +342,7 @@ bool EachPrefix(const std::string& path, const std::function<bool(const std::str
     if (end == std::string::npos) end = path.size();
     if (end > start) {
       prefix += path.substr(start, end - start);
-      if (!visit(prefix)) return false;
+      if (!visit(prefix, path.find_first_not_of('/', end) == std::string::npos)) return false;
       prefix += "/";
     }
     start = end + 1;
@@ -512,12 +514,10 @@ bool Group::FindChecked(const std::string& path, const char* kind) const {
   if (path.empty() || path == "." || path == "/") return true;
   // Looking up "a/b" loads a's header, and opening it loads b's: each is checked first, in that
   // order.
-  return EachPrefix(path, [&](const std::string& prefix) {
+  return EachPrefix(path, [&](const std::string& prefix, bool last) {
     if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
     std::string problem = UnsafeHeader(id_.get(), prefix.c_str(), file_);
     if (!problem.empty()) {
-      const bool last =
-          prefix.size() == path.size() || (prefix.size() + 1 == path.size() && path.back() == '/');
       Throw(false, fmt::format("{}: {}", Where(file_, last ? kind : "group", Below(path_, prefix)),
                                problem));
     }

@@ -28,7 +28,7 @@ struct Widths {
 // fuzz_hdf5_shard; descriptors are checked in files with 8-byte addresses). Walks version 1 and 2
 // headers and their continuation blocks; what it does not understand (shared datatypes, dense
 // attribute storage) it leaves to HDF5. Addresses are the file's own: `check` adds its base.
-std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address, Widths widths = {});
+std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address, Widths widths);
 
 // What the walk needs from a file's superblock, which HDF5 looks for at byte 0, 512, 1024, 2048...
 struct Superblock {
