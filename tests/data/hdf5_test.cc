@@ -453,7 +453,8 @@ class RawFile {
   hid_t id_;
 };
 
-fs::path GoodShard(const TempDir& dir, const std::string& name, bool labelled = false) {
+fs::path GoodShard(const TempDir& dir, const std::string& name, bool labelled = false,
+                   bool masked = false) {
   VideoShardWriterOptions options;
   if (labelled) options.label_schema = LabelledPixels::Schema();
   VideoShardWriter w(dir / name, options);
@@ -465,6 +466,7 @@ fs::path GoodShard(const TempDir& dir, const std::string& name, bool labelled = 
     s.height = s.width = 4;
     TextEncoding t;
     t.embedding = torch::ones({1, 4, 2});
+    if (masked) t.mask = torch::tensor({{true, true, true, false}});
     s.text_embeddings["enc"] = t;
     if (labelled) s.targets["color"] = i;
     w.Add(s);
@@ -782,9 +784,10 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   // `after_format`: the type of attribute 'format', which follows its name; else the type of every
   // string dataset, in a datatype message (of a version 1 object header: type 3 in 2 bytes).
   const std::string good_bytes = ReadFile(good);
-  auto with_wide_characters = [&](const std::string& name, bool after_format) {
+  auto with_wide_characters = [&](const std::string& name, bool after_format,
+                                  uint32_t size = (1u << 24) + 1) {
     // A variable-length string type (version 1, class 9, string variant) of 16 bytes whose base
-    // type (a fixed-point number) is 1 byte; that size is made 2^24 + 1.
+    // type (a fixed-point number) is 1 byte; that size is made `size`.
     std::string b = good_bytes;
     const std::string base("\x10\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00", 12);
     int patched = 0;
@@ -792,7 +795,7 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
       if (b[at] != '\x19' || (b[at + 1] & 0x0F) != 1 || b.compare(at + 4, 12, base) != 0) continue;
       if (after_format ? b.compare(at - 8, 8, std::string("format\0\0", 8)) == 0
                        : b.compare(at - 8, 2, std::string("\x03\x00", 2)) == 0) {
-        b[at + 15] = '\x01';
+        for (int k = 0; k < 4; ++k) b[at + 12 + k] = static_cast<char>(size >> (8 * k));
         ++patched;
       }
     }
@@ -802,10 +805,14 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   };
   EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("wide_attribute.h5", true)),
                     InputError, "wide_attribute.h5",
-                    "attribute 'format': its characters are 16777217 bytes each (expected 1)");
+                    "attribute 'format': a fixed-point datatype of 16777217 bytes (1 to 8,192)");
   EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("wide_captions.h5", false)),
                     InputError, "wide_captions.h5: dataset '/captions/",
-                    "its characters are 16777217 bytes each (expected 1)");
+                    "a fixed-point datatype of 16777217 bytes (1 to 8,192)");
+  // Characters that a number could be but a string's are not: refused where the strings are read.
+  EXPECT_THROW_WITH(VideoShardReader::Open(with_wide_characters("two_byte_captions.h5", false, 2)),
+                    InputError, "two_byte_captions.h5: dataset '/captions/",
+                    "its characters are 2 bytes each (expected 1)");
 
   // An attribute's value is copied by its type's size times its element count, whatever its
   // message holds: a string type of 13-byte descriptors (HDF5 read past its buffer), and a number
@@ -861,10 +868,9 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
                     "enum_attribute_reserved_byte.h5",
                     "attribute 'format': an enumeration datatype",
                     "whose description overruns its");
+  // IEEE float64, little-endian, as HDF5 1.10 encodes it (version 1, class 1).
+  const std::string float64("\x11\x20\x3f\x00\x08\x00\x00\x00\x00\x00\x40\x00\x34\x0b\x00\x34", 16);
   {
-    // IEEE float64, little-endian, as HDF5 1.10 encodes it (version 1, class 1).
-    const std::string float64("\x11\x20\x3f\x00\x08\x00\x00\x00\x00\x00\x40\x00\x34\x0b\x00\x34",
-                              16);
     std::string b = good_bytes;
     const size_t at = b.find(float64);
     ASSERT_NE(at, std::string::npos) << "no float64 datatype message (the fps dataset's)";
@@ -873,7 +879,35 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
   }
   EXPECT_THROW_WITH(VideoShardReader::Open(dir / "enum_dataset.h5"), InputError,
                     "enum_dataset.h5: dataset '/fps'",
-                    "its datatype: an enumeration datatype whose description overruns its");
+                    "its datatype: a fixed-point datatype of 872418100 bytes");
+
+  // HDF5 converts numbers by the bit positions their datatype states: a mask's 1-byte values whose
+  // bits started at bit 65,280 (in an h5py mask's enumeration, H5T__conv_i_i read 8 KB past them;
+  // found by fuzz_hdf5_shard), a float64 whose exponent lay past its 64 bits.
+  {
+    std::string b = ReadFile(GoodShard(dir, "masked.h5", false, true));
+    // The mask's datatype message (type 3 of a version 1 header): an unsigned 8-bit integer.
+    const std::string uint8("\x10\x00\x00\x00\x01\x00\x00\x00\x00\x00\x08\x00", 12);
+    size_t at = b.find(uint8);
+    while (at != std::string::npos && b.compare(at - 8, 2, std::string("\x03\x00", 2)) != 0)
+      at = b.find(uint8, at + 1);
+    ASSERT_NE(at, std::string::npos) << "no 8-bit integer dataset (the mask)";
+    b[at + 9] = '\xff';
+    WriteFileAtomic(dir / "mask_bits_outside.h5", b);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "mask_bits_outside.h5")->Read(0), InputError,
+                    "mask_bits_outside.h5: object '/text/enc/mask'",
+                    "a fixed-point datatype whose 8 bits from bit 65280 do not fit its 1 byte");
+  {
+    std::string b = good_bytes;
+    const size_t at = b.find(float64);
+    ASSERT_NE(at, std::string::npos);
+    b[at + 12] = '\x3c';  // the exponent at bit 60, 11 bits long
+    WriteFileAtomic(dir / "float_bits_outside.h5", b);
+  }
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "float_bits_outside.h5"), InputError,
+                    "float_bits_outside.h5: dataset '/fps'",
+                    "a floating-point datatype whose sign (bit 63), exponent (bits 60 to 71)");
 
   // Strings stored compact (in the object header): HDF5 copies what the dataspace states from it,
   // whatever it holds, and the descriptors cannot be checked there.

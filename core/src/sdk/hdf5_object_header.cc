@@ -31,6 +31,32 @@ uint64_t Little(const unsigned char* p, size_t bytes) {
 
 uint64_t Pad8(uint64_t n) { return (n + 7) / 8 * 8; }
 
+// Why the bits a number's datatype places (its properties at `p`) do not fit its `element_size`
+// bytes, or "". HDF5 1.10 converts numbers by these bit positions unchecked: a 1-byte mask value
+// whose bit offset said 65,280 made H5T__conv_i_i read 8 KB past it (found by fuzz_hdf5_shard).
+std::string BitsProblem(unsigned type_class, uint64_t class_bits, uint64_t element_size,
+                        const unsigned char* p) {
+  const uint64_t offset = Little(p, 2), precision = Little(p + 2, 2);
+  const std::string bytes = fmt::format("{} byte{}", element_size, element_size == 1 ? "" : "s");
+  // Precision has 16 bits: no number is wider than 8 KB.
+  if (element_size == 0 || element_size > 8 * 1024) return fmt::format("of {} (1 to 8,192)", bytes);
+  if (precision == 0 || offset + precision > 8 * element_size) {
+    return fmt::format("whose {} bits from bit {} do not fit its {}", precision, offset, bytes);
+  }
+  if (type_class != 1) return "";
+  const uint64_t sign = (class_bits >> 8) & 0xFF, exponent_at = p[4], exponent_bits = p[5],
+                 mantissa_at = p[6], mantissa_bits = p[7];
+  if (sign >= precision || exponent_bits == 0 || exponent_at + exponent_bits > precision ||
+      mantissa_at + mantissa_bits > precision) {
+    return fmt::format(
+        "whose sign (bit {}), exponent (bits {} to {}) or mantissa (bits {} to {}) do not fit its "
+        "{} bits",
+        sign, exponent_at, exponent_at + exponent_bits, mantissa_at, mantissa_at + mantissa_bits,
+        precision);
+  }
+  return "";
+}
+
 // Why the datatype encoded in the `size` bytes at `t` cannot be decoded safely, or "", with the
 // bytes it takes in `used`. HDF5 1.10 decodes a datatype bounded by nothing but what it states:
 // names of compound and enumeration members up to their NUL, member and base types recursively,
@@ -76,11 +102,14 @@ std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& use
   switch (type_class) {
     case 0:  // fixed-point: bit offset and precision
     case 4:  // bitfield: the same
-      if (!skip(4)) return overrun;
+    case 1:  // floating-point: the same, then the exponent's and mantissa's bits, and a bias
+    {
+      if (!skip(type_class == 1 ? 12 : 4)) return overrun;
+      if (std::string problem = BitsProblem(type_class, bits, element_size, t + 8);
+          !problem.empty())
+        return fmt::format("{} datatype {}", kClassNames[type_class], problem);
       break;
-    case 1:  // floating-point: offsets, sizes and bias
-      if (!skip(12)) return overrun;
-      break;
+    }
     case 2:  // time: precision
       if (!skip(2)) return overrun;
       break;
