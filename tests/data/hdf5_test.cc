@@ -4,6 +4,7 @@
 // The `hdf5` data plugin's own tests are in datasets/hdf5/.
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -1027,6 +1028,57 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
 // far more values than the file could hold, even compressed, is refused when the shard is opened
 // (one stating [4, 4294967289] floats per sample made Read allocate 68 GB; found by
 // fuzz_hdf5_shard). So is a video.
+// HDF5 1.10 decodes a filter's client data by the count it states and copies a fill value by the
+// size it states, bounded by nothing else; both are checked when the header is walked.
+TEST(VideoShards, FiltersAndFillValuesThatOverrunTheirMessagesAreRefused) {
+  TempDir dir;
+  const double fill = 12345.5;
+  fs::path good = GoodShard(dir, "deflated.h5");
+  {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    const hsize_t chunk[1] = {3};
+    H5Pset_chunk(dcpl, 1, chunk);
+    H5Pset_deflate(dcpl, 6);
+    H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
+    const double fps[3] = {8, 8, 8};
+    ReplaceDataset(good, "/fps", H5T_IEEE_F64LE, {3}, dcpl, H5T_NATIVE_DOUBLE, fps);
+    H5Pclose(dcpl);
+  }
+  EXPECT_EQ(VideoShardReader::Open(good)->Read(2).fps, 8);
+  const std::string good_bytes = ReadFile(good);
+
+  // The deflate filter's description: an id, a name length, flags, a count of client data values
+  // (2 bytes each), then its name "deflate".
+  const size_t name_at = good_bytes.find(std::string("deflate\0", 8));
+  ASSERT_NE(name_at, std::string::npos);
+  ASSERT_EQ(good_bytes[name_at - 2], '\x01');  // one value: the level
+  std::string b = good_bytes;
+  b[name_at - 2] = b[name_at - 1] = '\xff';
+  WriteFileAtomic(dir / "many_values.h5", b);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "many_values.h5"), InputError,
+                    "many_values.h5: dataset '/fps'",
+                    "its filters: filter 1 states 65535 client data values, more than its message");
+  b = good_bytes;
+  for (size_t k = 0; k < 8; ++k) b[name_at + k] = 'x';
+  WriteFileAtomic(dir / "unterminated_name.h5", b);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "unterminated_name.h5"), InputError,
+                    "unterminated_name.h5: dataset '/fps'",
+                    "its filters: filter 1's name does not end within its 8 bytes");
+
+  // The fill value follows its size (4 bytes).
+  std::string value(sizeof fill, '\0');
+  std::memcpy(value.data(), &fill, sizeof fill);
+  const size_t value_at = good_bytes.find(value);
+  ASSERT_NE(value_at, std::string::npos);
+  ASSERT_EQ(good_bytes.substr(value_at - 4, 4), std::string("\x08\0\0\0", 4));
+  b = good_bytes;
+  b[value_at - 1] = '\x7f';
+  WriteFileAtomic(dir / "large_fill.h5", b);
+  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "large_fill.h5"), InputError,
+                    "large_fill.h5: dataset '/fps'",
+                    "its fill value: a fill value of 2130706440 bytes in a message of");
+}
+
 TEST(VideoShards, SamplesLargerThanTheFileCouldHoldAreRefusedBeforeTheyAreAllocated) {
   TempDir dir;
   auto replace_with_unwritten = [&](const std::string& name, const char* path,

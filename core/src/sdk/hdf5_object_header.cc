@@ -14,6 +14,9 @@ namespace {
 
 // Message types and datatype classes of the HDF5 file format specification (section IV.A).
 constexpr unsigned kDatatypeMessage = 0x03;
+constexpr unsigned kOldFillValueMessage = 0x04;
+constexpr unsigned kFillValueMessage = 0x05;
+constexpr unsigned kFilterPipelineMessage = 0x0B;
 constexpr unsigned kContinuationMessage = 0x10;
 constexpr unsigned kAttributeMessage = 0x0C;
 constexpr unsigned kVariableLengthClass = 9;
@@ -161,6 +164,74 @@ std::string DatatypeProblem(const unsigned char* t, uint64_t size, uint64_t& use
     }
   }
   used = at;
+  return "";
+}
+
+// Why the filter pipeline message in the `size` bytes at `m` cannot be decoded safely, or "".
+// HDF5 1.10 decodes each filter's name up to its NUL and its client data by the count it states,
+// bounded by nothing but that count (up to 65,535 four-byte values). Laid out as the file format
+// specification's filter pipeline message (section IV.A.2.l), versions 1 and 2.
+std::string FilterPipelineProblem(const unsigned char* m, uint64_t size) {
+  if (size < 2) return fmt::format("a filter pipeline message of {} bytes", size);
+  const unsigned version = m[0], filters = m[1];
+  if (version != 1 && version != 2) return "";  // HDF5 refuses it
+  const std::string overrun =
+      fmt::format("a filter pipeline whose {} filters overrun its {} bytes", filters, size);
+  uint64_t at = version == 1 ? 8 : 2;
+  for (unsigned i = 0; i < filters; ++i) {
+    if (at + 2 > size) return overrun;
+    const uint64_t id = Little(m + at, 2);
+    at += 2;
+    uint64_t name_length = 0;
+    if (version == 1 || id >= 256) {
+      if (at + 2 > size) return overrun;
+      name_length = Little(m + at, 2);
+      at += 2;
+    }
+    if (at + 4 > size) return overrun;
+    const uint64_t values = Little(m + at + 2, 2);
+    at += 4;
+    if (name_length > size - at) return overrun;
+    if (name_length > 0 && std::memchr(m + at, 0, name_length) == nullptr)
+      return fmt::format("filter {}'s name does not end within its {} bytes", id, name_length);
+    at += name_length;
+    const uint64_t data = 4 * values + (version == 1 && values % 2 == 1 ? 4 : 0);
+    if (data > size - at) {
+      return fmt::format("filter {} states {} client data values, more than its message holds", id,
+                         values);
+    }
+    at += data;
+  }
+  return "";
+}
+
+// Why the fill value message (of `type`, old or new) in the `size` bytes at `m` cannot be decoded
+// safely, or "". HDF5 1.10 copies the value by the size it states, from wherever the message
+// ends. Laid out as the file format specification's fill value messages (section IV.A.2.f, g).
+std::string FillValueProblem(unsigned type, const unsigned char* m, uint64_t size) {
+  uint64_t at = 0;
+  if (type == kFillValueMessage) {
+    if (size < 1) return "a fill value message of 0 bytes";
+    const unsigned version = m[0];
+    bool defined = false;
+    if (version == 1 || version == 2) {
+      if (size < 4) return fmt::format("a fill value message of {} bytes", size);
+      defined = version == 1 || m[3] != 0;
+      at = 4;
+    } else if (version == 3) {
+      if (size < 2) return fmt::format("a fill value message of {} bytes", size);
+      defined = (m[1] & 0x20) != 0;
+      at = 2;
+    } else {
+      return "";  // HDF5 refuses it
+    }
+    if (!defined) return "";
+  }
+  if (at + 4 > size) return fmt::format("a fill value message of {} bytes", size);
+  const uint64_t value = Little(m + at, 4);
+  if (value > size - at - 4) {
+    return fmt::format("a fill value of {} bytes in a message of {}", value, size);
+  }
   return "";
 }
 
@@ -317,6 +388,12 @@ std::string ObjectHeaderProblem(StringDescriptorCheck& check, uint64_t address, 
         uint64_t used = 0;
         std::string problem = DatatypeProblem(m, size, used);
         if (!problem.empty()) return "its datatype: " + problem;
+      } else if (type == kFilterPipelineMessage && !shared) {
+        std::string problem = FilterPipelineProblem(m, size);
+        if (!problem.empty()) return "its filters: " + problem;
+      } else if ((type == kFillValueMessage || type == kOldFillValueMessage) && !shared) {
+        std::string problem = FillValueProblem(type, m, size);
+        if (!problem.empty()) return "its fill value: " + problem;
       } else if (type == kContinuationMessage && size >= widths.offsets + widths.lengths) {
         blocks.push_back({Little(m, widths.offsets), Little(m + widths.offsets, widths.lengths)});
       }

@@ -22,7 +22,9 @@ struct Widths {
 // a 20 KB shard stating 4 GB; found by fuzz_hdf5_shard), a datatype (of the object or of an
 // attribute) whose description overruns its message (HDF5 decodes names and member types bounded
 // by nothing else), an attribute message whose name, datatype and dataspace overrun it, one whose
-// data is shorter than its type and dataspace say (HDF5 copies what they say), a string type whose
+// data is shorter than its type and dataspace say (HDF5 copies what they say), a filter pipeline or
+// fill value that overruns its message (HDF5 decodes them by the counts and sizes they state), a
+// number type whose bits lie outside its bytes (HDF5 converts by them), a string type whose
 // descriptors are not a length, an address and an index, or a string attribute whose descriptors
 // `check` refuses (HDF5 would index a collection's object table with them unchecked; all found by
 // fuzz_hdf5_shard; descriptors are checked in files with 8-byte addresses). Walks version 1 and 2
