@@ -1029,54 +1029,83 @@ TEST(VideoShards, CorruptStringStorageIsAnErrorNotAHang) {
 // (one stating [4, 4294967289] floats per sample made Read allocate 68 GB; found by
 // fuzz_hdf5_shard). So is a video.
 // HDF5 1.10 decodes a filter's client data by the count it states and copies a fill value by the
-// size it states, bounded by nothing else; both are checked when the header is walked.
+// size it states, bounded by nothing else; both are checked when the header is walked, in the
+// formats HDF5 writes by default (pipeline version 1, fill value version 2) and in its latest
+// (pipeline version 2, whose reserved filters have no name; fill value version 3).
 TEST(VideoShards, FiltersAndFillValuesThatOverrunTheirMessagesAreRefused) {
   TempDir dir;
   const double fill = 12345.5;
-  fs::path good = GoodShard(dir, "deflated.h5");
-  {
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    const hsize_t chunk[1] = {3};
-    H5Pset_chunk(dcpl, 1, chunk);
-    H5Pset_deflate(dcpl, 6);
-    H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
-    const double fps[3] = {8, 8, 8};
-    ReplaceDataset(good, "/fps", H5T_IEEE_F64LE, {3}, dcpl, H5T_NATIVE_DOUBLE, fps);
-    H5Pclose(dcpl);
+  for (const bool latest : {false, true}) {
+    SCOPED_TRACE(latest ? "latest format" : "default format");
+    const std::string prefix = latest ? "latest_" : "default_";
+    fs::path good = GoodShard(dir, prefix + "deflated.h5");
+    {
+      hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+      if (latest) H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+      hid_t f = H5Fopen(good.c_str(), H5F_ACC_RDWR, fapl);
+      ASSERT_GE(f, 0);
+      H5Ldelete(f, "/fps", H5P_DEFAULT);
+      hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      const hsize_t dims[1] = {3};
+      H5Pset_chunk(dcpl, 1, dims);
+      H5Pset_deflate(dcpl, 6);
+      H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
+      hid_t space = H5Screate_simple(1, dims, nullptr);
+      hid_t d = H5Dcreate2(f, "/fps", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+      const double fps[3] = {8, 8, 8};
+      EXPECT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fps), 0);
+      H5Dclose(d);
+      H5Sclose(space);
+      H5Pclose(dcpl);
+      H5Fclose(f);
+      H5Pclose(fapl);
+    }
+    EXPECT_EQ(VideoShardReader::Open(good)->Read(2).fps, 8);
+    const std::string good_bytes = ReadFile(good);
+    auto refused = [&](const std::string& name, const std::string& bytes, const char* problem) {
+      WriteFileAtomic(dir / (prefix + name), bytes);
+      EXPECT_THROW_WITH(VideoShardReader::Open(dir / (prefix + name)), InputError,
+                        prefix + name + ": dataset '/fps'", problem);
+    };
+
+    // The deflate filter's description: an id (1), a name length and a name ("deflate") in
+    // version 1 only, flags, a count of client data values, then the values (the level, 6).
+    size_t count_at = std::string::npos;
+    if (latest) {
+      const std::string head("\x02\x01\x01\x00", 4), tail("\x01\x00\x06\x00\x00\x00", 6);
+      for (size_t at = good_bytes.find(head); at != std::string::npos;
+           at = good_bytes.find(head, at + 1)) {
+        if (good_bytes.compare(at + 6, 6, tail) == 0) {
+          count_at = at + 6;
+          break;
+        }
+      }
+    } else {
+      const size_t name_at = good_bytes.find(std::string("deflate\0", 8));
+      ASSERT_NE(name_at, std::string::npos);
+      count_at = name_at - 2;
+      std::string b = good_bytes;
+      for (size_t k = 0; k < 8; ++k) b[name_at + k] = 'x';
+      refused("unterminated_name.h5", b,
+              "its filters: filter 1's name does not end within its 8 bytes");
+    }
+    ASSERT_NE(count_at, std::string::npos) << "no deflate filter";
+    ASSERT_EQ(good_bytes[count_at], '\x01');  // one value: the level
+    std::string b = good_bytes;
+    b[count_at] = b[count_at + 1] = '\xff';
+    refused("many_values.h5", b,
+            "its filters: filter 1 states 65535 client data values, more than its message");
+
+    // The fill value follows its size (4 bytes).
+    std::string value(sizeof fill, '\0');
+    std::memcpy(value.data(), &fill, sizeof fill);
+    const size_t value_at = good_bytes.find(value);
+    ASSERT_NE(value_at, std::string::npos);
+    ASSERT_EQ(good_bytes.substr(value_at - 4, 4), std::string("\x08\0\0\0", 4));
+    b = good_bytes;
+    b[value_at - 1] = '\x7f';
+    refused("large_fill.h5", b, "its fill value: a fill value of 2130706440 bytes in a message of");
   }
-  EXPECT_EQ(VideoShardReader::Open(good)->Read(2).fps, 8);
-  const std::string good_bytes = ReadFile(good);
-
-  // The deflate filter's description: an id, a name length, flags, a count of client data values
-  // (2 bytes each), then its name "deflate".
-  const size_t name_at = good_bytes.find(std::string("deflate\0", 8));
-  ASSERT_NE(name_at, std::string::npos);
-  ASSERT_EQ(good_bytes[name_at - 2], '\x01');  // one value: the level
-  std::string b = good_bytes;
-  b[name_at - 2] = b[name_at - 1] = '\xff';
-  WriteFileAtomic(dir / "many_values.h5", b);
-  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "many_values.h5"), InputError,
-                    "many_values.h5: dataset '/fps'",
-                    "its filters: filter 1 states 65535 client data values, more than its message");
-  b = good_bytes;
-  for (size_t k = 0; k < 8; ++k) b[name_at + k] = 'x';
-  WriteFileAtomic(dir / "unterminated_name.h5", b);
-  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "unterminated_name.h5"), InputError,
-                    "unterminated_name.h5: dataset '/fps'",
-                    "its filters: filter 1's name does not end within its 8 bytes");
-
-  // The fill value follows its size (4 bytes).
-  std::string value(sizeof fill, '\0');
-  std::memcpy(value.data(), &fill, sizeof fill);
-  const size_t value_at = good_bytes.find(value);
-  ASSERT_NE(value_at, std::string::npos);
-  ASSERT_EQ(good_bytes.substr(value_at - 4, 4), std::string("\x08\0\0\0", 4));
-  b = good_bytes;
-  b[value_at - 1] = '\x7f';
-  WriteFileAtomic(dir / "large_fill.h5", b);
-  EXPECT_THROW_WITH(VideoShardReader::Open(dir / "large_fill.h5"), InputError,
-                    "large_fill.h5: dataset '/fps'",
-                    "its fill value: a fill value of 2130706440 bytes in a message of");
 }
 
 TEST(VideoShards, SamplesLargerThanTheFileCouldHoldAreRefusedBeforeTheyAreAllocated) {
