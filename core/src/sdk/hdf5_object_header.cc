@@ -40,11 +40,13 @@ uint64_t Pad8(uint64_t n) { return (n + 7) / 8 * 8; }
 std::string BitsProblem(unsigned type_class, uint64_t class_bits, uint64_t element_size,
                         const unsigned char* p) {
   const uint64_t offset = Little(p, 2), precision = Little(p + 2, 2);
-  const std::string bytes = fmt::format("{} byte{}", element_size, element_size == 1 ? "" : "s");
+  const char* plural = element_size == 1 ? "" : "s";
   // Precision has 16 bits: no number is wider than 8 KB.
-  if (element_size == 0 || element_size > 8 * 1024) return fmt::format("of {} (1 to 8,192)", bytes);
+  if (element_size == 0 || element_size > 8 * 1024)
+    return fmt::format("of {} byte{} (1 to 8,192)", element_size, plural);
   if (precision == 0 || offset + precision > 8 * element_size) {
-    return fmt::format("whose {} bits from bit {} do not fit its {}", precision, offset, bytes);
+    return fmt::format("whose {} bits from bit {} do not fit its {} byte{}", precision, offset,
+                       element_size, plural);
   }
   if (type_class != 1) return "";
   const uint64_t sign = (class_bits >> 8) & 0xFF, exponent_at = p[4], exponent_bits = p[5],
