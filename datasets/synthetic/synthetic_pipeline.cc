@@ -36,8 +36,9 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
 constexpr const char* kGeneratorVersion = "synthetic-world/1";
 
 // The continual domain's knobs: which of the new values are on, which sizes and speeds.
-const char* const kContinualKeys[] = {"new_colors", "new_shapes", "new_motions", "new_backgrounds",
-                                      "sizes",      "speeds",     "min_objects", "max_objects"};
+const char* const kContinualKeys[] = {"new_colors",      "new_shapes",  "new_motions",
+                                      "new_backgrounds", "sizes",       "speeds",
+                                      "min_objects",     "max_objects", "include_base"};
 
 class SyntheticPipeline : public DataPipeline {
  public:
@@ -63,6 +64,11 @@ min_objects = 2
 fps = 12.5
 
 [[example]]
+domain = "continual"
+paths = "centred"
+size = 6
+
+[[example]]
 max_objects = 2
 test_options_error = "only applies to domain = \"continual\""
 )toml";
@@ -78,6 +84,7 @@ test_options_error = "only applies to domain = \"continual\""
     world_.height = o.Int("height", 32, {.min = 16, .max = 4096});
     world_.width = o.Int("width", 32, {.min = 16, .max = 4096});
     fps_ = o.Double("fps", 8.0, {.min = 0, .max = 1000, .min_exclusive = true});
+    world_.paths = o.Choice("paths", "random", {"random", "centred"});
 
     const SyntheticVocabulary& base = SyntheticBaseVocabulary();
     world_.shapes = base.shapes;
@@ -97,6 +104,14 @@ test_options_error = "only applies to domain = \"continual\""
       }
     } else {
       const SyntheticVocabulary& full = SyntheticContinualVocabulary();
+      // Without the base values, training on this domain teaches nothing of the base domain, so
+      // what a model keeps of it is retention, not rehearsal.
+      if (!o.Bool("include_base", true)) {
+        world_.shapes.clear();
+        world_.colors.clear();
+        world_.backgrounds.clear();
+        world_.motions.clear();
+      }
       AddNew(o, "new_colors", "colour", SyntheticNewColors(), world_.colors);
       AddNew(o, "new_shapes", "shape", SyntheticNewShapes(), world_.shapes);
       AddNew(o, "new_motions", "motion", SyntheticNewMotions(), world_.motions);
@@ -110,6 +125,16 @@ test_options_error = "only applies to domain = \"continual\""
       if (world_.min_objects > world_.max_objects)
         o.Fail("min_objects", fmt::format("must be <= max_objects ({}), got {}", world_.max_objects,
                                           world_.min_objects));
+      // A scene's objects have distinct colours.
+      if (static_cast<int>(world_.colors.size()) < world_.max_objects)
+        o.Fail("new_colors",
+               fmt::format("{} colour(s) cannot colour scenes of up to {} objects distinctly",
+                           world_.colors.size(), world_.max_objects));
+      for (auto [key, values] :
+           {std::pair{"new_shapes", &world_.shapes}, std::pair{"new_motions", &world_.motions},
+            std::pair{"new_backgrounds", &world_.backgrounds}}) {
+        if (values->empty()) o.Fail(key, "must name at least one value when include_base = false");
+      }
     }
   }
 
@@ -159,6 +184,8 @@ test_options_error = "only applies to domain = \"continual\""
                                {"speeds", world_.speeds},
                                {"min_objects", world_.min_objects},
                                {"max_objects", world_.max_objects}};
+    // Only when set, so the keys of caches made before the option existed still match.
+    if (world_.paths != "random") settings["paths"] = world_.paths;
     return ContentHash("data.synthetic")
         .Add("generator", kGeneratorVersion)
         .Add("settings", settings.dump())

@@ -185,6 +185,60 @@ TEST(Synthetic, LabelsAgreeWithPixelsInContinualDomain) {
   CheckLabelsAgreeWithPixels("domain = \"continual\"\nmin_objects = 2", 40);
 }
 
+TEST(Synthetic, LabelsAgreeWithPixelsWithCentredPaths) {
+  CheckLabelsAgreeWithPixels("domain = \"continual\"\nmin_objects = 2\npaths = \"centred\"", 40);
+}
+
+// The main object's path is centred on the frame within the jitter, so its motion word says
+// which side it starts on; random paths start anywhere, and the other objects still do.
+TEST(Synthetic, CentredPathsPutTheMainObjectsMidpointNearTheCentre) {
+  for (const char* domain : {"base", "continual"}) {
+    auto centred = Opened(fmt::format("domain = \"{}\"\npaths = \"centred\"", domain));
+    auto random = Opened(fmt::format("domain = \"{}\"", domain));
+    double centred_spread = 0, random_spread = 0, others_spread = 0;
+    int others = 0;
+    const int n = 60;
+    for (int i = 0; i < n; ++i) {
+      const json labels = centred->Get(i).labels;
+      const json& main = labels["objects"][0];
+      const json &first = main["trajectory"].front(), &last = main["trajectory"].back();
+      double mx = (first[0].get<double>() + last[0].get<double>()) / 2,
+             my = (first[1].get<double>() + last[1].get<double>()) / 2;
+      // Within 1/8 of the 32-pixel side across the motion, a quarter of the travel along it.
+      EXPECT_LE(std::hypot(mx - 16, my - 16), 4 * std::sqrt(2.0) + 1e-3)
+          << domain << " sample " << i;
+      centred_spread += std::hypot(mx - 16, my - 16) / n;
+      auto dir = *SyntheticMotionDirection(main["motion"].get<std::string>());
+      double travel = *SyntheticSpeedFraction(main["speed"].get<std::string>()) * 32;
+      EXPECT_LE(std::abs((mx - 16) * dir[0] + (my - 16) * dir[1]), travel / 4 + 1e-3);
+      EXPECT_LE(std::abs(-(mx - 16) * dir[1] + (my - 16) * dir[0]), 4 + 1e-3);
+      // A left-moving object starts right of the centre and ends left of it.
+      auto side = [&](const json& at) {
+        return (at[0].get<double>() - 16) * dir[0] + (at[1].get<double>() - 16) * dir[1];
+      };
+      if (travel > 0) {
+        EXPECT_LT(side(first), 0) << domain << " sample " << i;
+        EXPECT_GT(side(last), 0) << domain << " sample " << i;
+      }
+      for (size_t k = 1; k < labels["objects"].size(); ++k) {
+        const json& start = labels["objects"][k]["trajectory"][0];
+        others_spread += std::hypot(start[0].get<double>() - 16, start[1].get<double>() - 16);
+        ++others;
+      }
+      const json r = random->Get(i).labels["objects"][0]["trajectory"];
+      random_spread +=
+          std::hypot((r.front()[0].get<double>() + r.back()[0].get<double>()) / 2 - 16,
+                     (r.front()[1].get<double>() + r.back()[1].get<double>()) / 2 - 16) /
+          n;
+    }
+    // Not pinned to one point either: no two samples share a video.
+    EXPECT_GT(centred_spread, 1.0) << domain;
+    EXPECT_GT(random_spread, 2 * centred_spread) << domain;
+    if (others > 0) EXPECT_GT(others_spread / others, 2 * centred_spread) << domain;
+  }
+  EXPECT_THROW(Construct("paths = \"middle\""), InputError);
+}
+
 TEST(Synthetic, CaptionsStateEveryLabelledAttribute) {
   for (const char* domain : {"base", "continual"}) {
     auto p = Opened(fmt::format("domain = \"{}\"", domain));
@@ -314,6 +368,45 @@ size = 80)");
   EXPECT_EQ(colors, (std::set<std::string>{"red", "green", "blue", "yellow", "purple"}));
 }
 
+// Without the base values the continual domain shares no colour, shape, motion or background with
+// the base domain, so training on it cannot rehearse the base.
+TEST(Synthetic, ContinualDomainWithoutBaseValuesDrawsOnlyNewOnes) {
+  auto p = Opened("domain = \"continual\"\ninclude_base = false\nsize = 120");
+  const SyntheticVocabulary& base = SyntheticBaseVocabulary();
+  std::set<std::string> base_values(base.shapes.begin(), base.shapes.end());
+  base_values.insert(base.motions.begin(), base.motions.end());
+  for (const auto& c : base.colors) base_values.insert(c.name);
+  for (const auto& c : base.backgrounds) base_values.insert(c.name);
+  std::set<std::string> colors, shapes, motions, backgrounds;
+  for (int i = 0; i < 120; ++i) {
+    json l = p->Get(i).labels;
+    backgrounds.insert(l["background"]);
+    for (const json& o : l["objects"]) {
+      colors.insert(o["color"]);
+      shapes.insert(o["shape"]);
+      motions.insert(o["motion"]);
+    }
+  }
+  for (const auto* drawn : {&colors, &shapes, &motions, &backgrounds}) {
+    for (const std::string& v : *drawn) EXPECT_FALSE(base_values.contains(v)) << v;
+  }
+  EXPECT_EQ(colors.size(), SyntheticNewColors().size());
+  EXPECT_EQ(shapes.size(), SyntheticNewShapes().size());
+  EXPECT_EQ(motions.size(), SyntheticNewMotions().size());
+  EXPECT_EQ(backgrounds.size(), 2u);
+  EXPECT_NE(p->CacheKey(), Construct("domain = \"continual\"\nsize = 120")->CacheKey());
+
+  EXPECT_THROW_WITH(Construct("domain = \"continual\"\ninclude_base = false\nnew_shapes = []"),
+                    ValidationError, "new_shapes", "at least one value when include_base = false");
+  EXPECT_THROW_WITH(
+      Construct("domain = \"continual\"\ninclude_base = false\nnew_colors = [\"pink\", \"cyan\"]"),
+      ValidationError, "new_colors", "2 colour(s) cannot colour scenes of up to 3 objects");
+  EXPECT_NO_THROW(Construct(
+      "domain = \"continual\"\ninclude_base = false\nnew_colors = [\"pink\"]\nmax_objects = 1"));
+  EXPECT_THROW_WITH(Construct("include_base = false"), ValidationError, "include_base",
+                    "only applies to domain = \"continual\"");
+}
+
 TEST(Synthetic, BadOptionsAreReportedTogether) {
   EXPECT_THROW_WITH(Construct("domain = \"space\""), ValidationError, "data pipeline 'synthetic'",
                     "domain", "continual");
@@ -404,6 +497,8 @@ TEST(Synthetic, CacheKeyIsAContentHashOfTheSettings) {
   EXPECT_EQ(key, Construct("size = 1024")->CacheKey());  // the default, spelt out
   EXPECT_NE(key, Construct("size = 1000")->CacheKey());
   EXPECT_NE(key, Construct("fps = 9")->CacheKey());
+  EXPECT_EQ(key, Construct("paths = \"random\"")->CacheKey());
+  EXPECT_NE(key, Construct("paths = \"centred\"")->CacheKey());
 }
 
 TEST(SyntheticVocabulary, DomainsNestAndNamesResolve) {

@@ -18,6 +18,11 @@ double Round4(double v) { return std::round(v * 1e4) / 1e4; }
 // A relation is clear when one axis separates the centres at least this much more than the other.
 constexpr double kRelationClarity = 1.5;
 constexpr int kAttemptsPerShrink = 400;
+// With centred paths, the path's midpoint lies within this fraction of the frame's shorter side
+// of the centre across the motion, and within a quarter of the travel along it: enough that no two
+// samples share a video, little enough that the object always starts on the side its motion word
+// says and the average video of a caption already moves that way.
+constexpr double kCentredJitter = 0.125;
 
 struct Placed {
   double x0, y0, dx, dy, extent;
@@ -78,6 +83,19 @@ Scene SampleScene(const WorldSettings& settings, uint64_t seed) {
       if (x_lo > x_hi || y_lo > y_hi) {
         fits = false;
         p.x0 = p.y0 = 0;
+      } else if (settings.paths == "centred" && placed.empty()) {
+        double across = rng.Uniform(-kCentredJitter, kCentredJitter) * side;
+        double ox, oy;
+        if (travel > 0) {
+          double along = rng.Uniform(-0.25, 0.25) * travel;
+          ox = along * dir[0] - across * dir[1];
+          oy = along * dir[1] + across * dir[0];
+        } else {
+          ox = across;
+          oy = rng.Uniform(-kCentredJitter, kCentredJitter) * side;
+        }
+        p.x0 = Round4(std::clamp(w / 2 - p.dx / 2 + ox, x_lo, x_hi));
+        p.y0 = Round4(std::clamp(h / 2 - p.dy / 2 + oy, y_lo, y_hi));
       } else {
         p.x0 = Round4(rng.Uniform(x_lo, x_hi));
         p.y0 = Round4(rng.Uniform(y_lo, y_hi));

@@ -17,6 +17,9 @@ struct WorldSettings {
   std::vector<std::string> shapes, colors, backgrounds, motions, sizes, speeds;
   int min_objects = 1;
   int max_objects = 1;
+  // "random": a path starts anywhere it fits. "centred": the main object's path has its midpoint
+  // near the frame's centre, so the motion word alone says where the object starts and ends.
+  std::string paths = "random";
   int64_t frames = 8;
   int64_t height = 32;
   int64_t width = 32;
