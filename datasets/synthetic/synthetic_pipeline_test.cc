@@ -231,7 +231,7 @@ TEST(Synthetic, CentredPathsPutTheMainObjectsMidpointNearTheCentre) {
                      (r.front()[1].get<double>() + r.back()[1].get<double>()) / 2 - 16) /
           n;
     }
-    // Not pinned to one point either: no two samples share a video.
+    // Not pinned to one point either: the midpoints spread over more than a pixel.
     EXPECT_GT(centred_spread, 1.0) << domain;
     EXPECT_GT(random_spread, 2 * centred_spread) << domain;
     if (others > 0) EXPECT_GT(others_spread / others, 2 * centred_spread) << domain;

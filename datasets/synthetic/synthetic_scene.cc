@@ -19,9 +19,9 @@ double Round4(double v) { return std::round(v * 1e4) / 1e4; }
 constexpr double kRelationClarity = 1.5;
 constexpr int kAttemptsPerShrink = 400;
 // With centred paths, the path's midpoint lies within this fraction of the frame's shorter side
-// of the centre across the motion, and within a quarter of the travel along it: enough that no two
-// samples share a video, little enough that the object always starts on the side its motion word
-// says and the average video of a caption already moves that way.
+// of the centre across the motion, and within a quarter of the travel along it: enough that videos
+// of one caption differ, little enough that a moving object always starts on the side opposite its
+// motion word and the average video of a caption already moves that way.
 constexpr double kCentredJitter = 0.125;
 
 struct Placed {

@@ -18,7 +18,7 @@ struct WorldSettings {
   int min_objects = 1;
   int max_objects = 1;
   // "random": a path starts anywhere it fits. "centred": the main object's path has its midpoint
-  // near the frame's centre, so the motion word alone says where the object starts and ends.
+  // near the frame's centre, so the motion word says which side the object starts on.
   std::string paths = "random";
   int64_t frames = 8;
   int64_t height = 32;
