@@ -84,6 +84,9 @@ class HyperCloningOperator : public GrowthOperator {
 factor = 3
 noise = 0.01
 
+[[example]]  # the frame-index embedding is tiled at the base's width like the 2-D one
+test_model = {temporal_pos_embed = true}
+
 [[example]]
 factor = 1
 test_options_error = "factor"

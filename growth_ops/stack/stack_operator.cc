@@ -30,6 +30,10 @@ group = 2
 placement = "prefix"
 new_blocks = 2
 
+[[example]]  # the frame-index embedding is added at the input, before any stacked block
+placement = "prefix"
+test_model = {temporal_pos_embed = true}
+
 [[example]]
 placement = "suffix"
 new_blocks = 3

@@ -5,6 +5,7 @@
 
 #include "modelgrow/diffusion/rectified_flow.h"
 #include "modelgrow/io/checkpoint.h"
+#include "modelgrow/model/embedders.h"
 #include "modelgrow/model/precision.h"
 #include "modelgrow/model/stdit3.h"
 #include "test_util.h"
@@ -70,6 +71,58 @@ TEST(STDiT3, TemporalBlocksStartAsIdentity) {
       });
   model->forward(TinyInput(model->config()));
   EXPECT_EQ(checked, 2);
+}
+
+// A video whose frames are all the same (as pure noise is, in distribution) gives the same output
+// in every frame under rotary attention alone, whatever the weights: a caption's direction of
+// motion cannot shape the first sampling step. The frame-index embedding is what tells the frames
+// apart.
+TEST(STDiT3, OnlyTheTemporalPositionEmbeddingTellsIdenticalFramesApart) {
+  for (bool frame_embedding : {false, true}) {
+    STDiT3Config config = TinyConfig();
+    config.temporal_pos_embed = frame_embedding;
+    STDiT3 model(config);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.2);  // non-identity blocks
+    ModelInput in = TinyInput(model->config());
+    in.x = in.x.select(2, 0).unsqueeze(2).repeat({1, 1, 4, 1, 1});
+    torch::Tensor out = model->forward(in);
+    // Relative to the output's size; without the embedding only rounding separates the frames.
+    double spread = (out - out.select(2, 0).unsqueeze(2)).abs().max().item<double>() /
+                    out.abs().max().item<double>();
+    if (frame_embedding) {
+      EXPECT_GT(spread, 1e-2);
+    } else {
+      EXPECT_LT(spread, 1e-4);
+    }
+  }
+}
+
+TEST(STDiT3, TemporalPositionEmbeddingIsOpenSoraOnesSinCosAndRoundTrips) {
+  torch::Tensor e = PositionEmbedding1D(8, 3, torch::kFloat);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{3, 8}));
+  // Position 2, frequency index 1 of 4: 1 / 10000^(1/4) = 0.1.
+  EXPECT_NEAR(e[2][1].item<double>(), std::sin(0.2), 1e-6);
+  EXPECT_NEAR(e[2][5].item<double>(), std::cos(0.2), 1e-6);
+  EXPECT_NEAR(e[0][4].item<double>(), 1.0, 1e-6);
+
+  STDiT3Config config = TinyConfig();
+  EXPECT_FALSE(config.ToJson().contains("modelgrow_temporal_pos_embed"));  // Open-Sora's keys only
+  config.temporal_pos_embed = true;
+  EXPECT_EQ(config.ToJson()["modelgrow_temporal_pos_embed"], true);
+  EXPECT_EQ(STDiT3Config::FromJson(config.ToJson(), "config.json"), config);
+
+  TempDir dir;
+  STDiT3 model(config);
+  model->eval();
+  SaveModel(dir / "ckpt", *model, DescribeModel(*model));
+  LoadedModel loaded = LoadModel(dir / "ckpt");
+  loaded.model->eval();
+  EXPECT_TRUE(loaded.model->config().temporal_pos_embed);
+  torch::NoGradGuard no_grad;
+  ModelInput in = TinyInput(config);
+  EXPECT_TRUE(torch::equal(model->forward(in), loaded.model->forward(in)));
 }
 
 TEST(STDiT3, SaveLoadRoundTripIsBitExact) {

@@ -175,6 +175,7 @@ json STDiT3Config::ToJson() const {
   if (head_dim > 0 && head_dim * num_heads != hidden_size) j["modelgrow_head_dim"] = head_dim;
   if (pos_embed_dim > 0 && pos_embed_dim != hidden_size)
     j["modelgrow_pos_embed_dim"] = pos_embed_dim;
+  if (temporal_pos_embed) j["modelgrow_temporal_pos_embed"] = true;
   if (mlp_hidden_size > 0 &&
       mlp_hidden_size != static_cast<int64_t>(static_cast<double>(hidden_size) * mlp_ratio)) {
     j["modelgrow_mlp_hidden_size"] = mlp_hidden_size;
@@ -246,6 +247,7 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   }
   static const char* kKnownExtras[] = {"modelgrow_head_dim",
                                        "modelgrow_pos_embed_dim",
+                                       "modelgrow_temporal_pos_embed",
                                        "modelgrow_mlp_hidden_size",
                                        "modelgrow_condition0_name",
                                        "modelgrow_text_conditions",
@@ -279,6 +281,7 @@ STDiT3Config STDiT3Config::FromJson(const json& j, const std::string& source) {
   c.input_sq_size = Field<int64_t>(j, "input_sq_size", c.input_sq_size, source);
   c.head_dim = Field<int64_t>(j, "modelgrow_head_dim", 0, source);
   c.pos_embed_dim = Field<int64_t>(j, "modelgrow_pos_embed_dim", 0, source);
+  c.temporal_pos_embed = Field<bool>(j, "modelgrow_temporal_pos_embed", false, source);
   c.mlp_hidden_size = Field<int64_t>(j, "modelgrow_mlp_hidden_size", 0, source);
   c.condition0_name = Field<std::string>(j, "modelgrow_condition0_name", "t5", source);
   if (auto it = j.find("modelgrow_text_conditions"); it != j.end()) {
@@ -411,6 +414,7 @@ STDiT3Config ConfigFromOptions(const Options& t) {
   c.caption_channels = t.Int("caption_channels", c.caption_channels, {.min = 1});
   c.model_max_length = t.Int("model_max_length", c.model_max_length, {.min = 1});
   c.qk_norm = t.Bool("qk_norm", c.qk_norm);
+  c.temporal_pos_embed = t.Bool("temporal_pos_embed", c.temporal_pos_embed);
   c.class_dropout_prob = t.Double("class_dropout_prob", c.class_dropout_prob, {.min = 0, .max = 1});
   c.input_sq_size = t.Int("input_sq_size", c.input_sq_size, {.min = 1});
   c.condition0_name = t.String("condition0_name", c.condition0_name);

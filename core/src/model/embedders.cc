@@ -125,6 +125,14 @@ torch::Tensor PositionEmbedding2D(int64_t dim, int64_t h, int64_t w, double scal
   return torch::cat({sincos(col_of_token), sincos(row_of_token)}, -1).unsqueeze(0).to(options);
 }
 
+torch::Tensor PositionEmbedding1D(int64_t dim, int64_t length,
+                                  const torch::TensorOptions& options) {
+  torch::Tensor omega = 1.0 / torch::pow(10000.0, torch::arange(dim / 2, torch::kDouble) /
+                                                      (static_cast<double>(dim) / 2.0));
+  torch::Tensor out = torch::outer(torch::arange(length, torch::kDouble), omega);
+  return torch::cat({torch::sin(out), torch::cos(out)}, -1).to(options);
+}
+
 FinalLayerImpl::FinalLayerImpl(int64_t hidden, int64_t patch_volume, int64_t out_channels) {
   linear = register_module("linear", Linear(hidden, patch_volume * out_channels));
   scale_shift_table =

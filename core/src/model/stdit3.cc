@@ -287,7 +287,15 @@ torch::Tensor STDiT3Impl::forward(const ModelInput& in) {
   blocks_in.spatial = spatial;
 
   torch::Tensor x = x_embedder(x_pixels.to(torch::kFloat));
-  x = (x.view({b, nt, spatial, c}) + pos_emb.unsqueeze(0)).view({b, nt * spatial, c});
+  x = x.view({b, nt, spatial, c}) + pos_emb.unsqueeze(0);
+  if (config_.temporal_pos_embed) {
+    // At the input rather than before the first temporal block (Open-Sora 1.0's place), so that
+    // blocks stacked before or between the existing ones leave the function unchanged.
+    torch::Tensor frame_emb = PositionEmbedding1D(pos_dim, nt, x.options());
+    if (pos_dim != c) frame_emb = frame_emb.repeat({1, c / pos_dim});
+    x = x + frame_emb.view({1, nt, 1, c});
+  }
+  x = x.view({b, nt * spatial, c});
 
   const bool checkpoint = checkpointing_ && torch::GradMode::is_enabled();
   for (const BlockRef& ref : config_.ResolvedOrder()) {

@@ -56,6 +56,13 @@ struct STDiT3Config {
   // Width of the 2-D sin/cos position embedding, tiled up to hidden_size (0: hidden_size). A model
   // whose hidden size was grown by cloning (hypercloning) keeps its base's embedding this way.
   int64_t pos_embed_dim = 0;
+  // Adds a fixed 1-D sin/cos embedding of the frame index (Open-Sora 1.0's STDiT
+  // `pos_embed_temporal`, at pos_embed_dim width, tiled) to every token at the input. STDiT3 has
+  // only the temporal rotary embedding, which is relative: on tokens that do not yet differ across
+  // frames (pure noise, one caption) attention cannot tell the first frame from the last, so a
+  // caption's direction of motion ("moves left" vs "right") is left to the noise. Off by default,
+  // as in Open-Sora 1.2, whose checkpoints lack it.
+  bool temporal_pos_embed = false;
   std::array<int64_t, 3> patch_size{1, 2, 2};
   int64_t in_channels = 4;
   bool pred_sigma = true;

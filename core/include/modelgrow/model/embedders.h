@@ -70,6 +70,10 @@ TORCH_MODULE(CaptionEmbedder);
 torch::Tensor PositionEmbedding2D(int64_t dim, int64_t h, int64_t w, double scale,
                                   int64_t base_size, const torch::TensorOptions& options);
 
+// Fixed 1-D sin/cos embedding [length, dim] of positions 0 .. length-1 (Open-Sora 1.0's
+// get_1d_sincos_pos_embed): sines in the first half, cosines in the second.
+torch::Tensor PositionEmbedding1D(int64_t dim, int64_t length, const torch::TensorOptions& options);
+
 // PixArt's T2I final layer: LayerNorm (no affine) modulated by (table + t), then linear.
 class FinalLayerImpl : public torch::nn::Module {
  public:
