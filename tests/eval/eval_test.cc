@@ -338,6 +338,13 @@ TEST_F(SyntheticTest, EvaluateModelReportsEveryMetricDeterministically) {
   for (const char* kind : {"short", "detailed"}) {
     std::string k = kind;
     EXPECT_GT(m.value("loss/base/" + k, -1.0), 0) << m.dump();
+    // The per-timestep losses average to the overall one (equal samples at each timestep).
+    const double at_200 = m.value("loss_at/base/" + k + "/200", -1.0);
+    const double at_800 = m.value("loss_at/base/" + k + "/800", -1.0);
+    EXPECT_GT(at_200, 0) << m.dump();
+    EXPECT_GT(at_800, 0) << m.dump();
+    EXPECT_NEAR((at_200 + at_800) / 2, m.value("loss/base/" + k, -1.0), 1e-9);
+    EXPECT_NE(at_200, at_800);
     EXPECT_GE(m.value("fd/base/" + k, -1.0), 0) << m.dump();
     for (const std::string& category : schema.stated_by.at(k)) {
       double acc = m.value("acc/base/" + k + "/" + category, -1.0);

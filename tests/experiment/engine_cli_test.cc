@@ -159,12 +159,15 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   EXPECT_LT(md.find("| lr=fast |"), md.find("| lr=careful |")) << "rows follow the manifest";
   EXPECT_NE(md.find("Loss base"), std::string::npos) << md;
   EXPECT_NE(md.find("Forgetting base"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Held-out loss by timestep"), std::string::npos) << md;
+  EXPECT_LT(md.find("base/short t=300"), md.find("base/short t=900")) << md;
   std::istringstream csv(ReadFile(first / "report" / "report.csv"));
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0].rfind("variant,runs,", 0), 0u);
   EXPECT_NE(lines[0].find("loss/base/short,loss/base/short:std"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("loss_at/base/short/900,"), std::string::npos) << lines[0];
   EXPECT_EQ(lines[1].rfind("\"base model\",1,", 0), 0u) << lines[1];
   EXPECT_EQ(lines[2].rfind("\"lr=fast\",1,", 0), 0u) << lines[2];
   EXPECT_EQ(lines[3].rfind("\"lr=careful\",1,", 0), 0u) << lines[3];

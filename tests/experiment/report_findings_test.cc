@@ -2,6 +2,8 @@
 // other axes, with Student's t intervals. Results are written as `modelgrow run` writes them, with
 // numbers chosen so that every verdict is known.
 #include <map>
+#include <sstream>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -53,6 +55,8 @@ json Metrics(const std::string& growth, const std::string& captions, int seed) {
   const double loss = 0.30 + 0.01 * seed + (captions == "detailed" ? 0.05 : 0.0) +
                       (insert ? -0.02 + loss_noise[seed % 3] : 0.0);
   return {{"loss/continual/detailed", loss},
+          {"loss_at/continual/detailed/900", loss + 0.1},
+          {"loss_at/continual/detailed/100", loss - 0.1},
           {"acc/continual/detailed/mean", 0.5 + (insert ? acc_step[seed % 3] : 0.0)},
           {"acc/continual/detailed/count", 0.25},
           {"fd/continual/detailed", 100.0 + seed + (insert ? 5.0 + seed : 0.0)},
@@ -112,6 +116,19 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   EXPECT_THAT(csv, HasSubstr("\"growth\",\"insert\",\"finetune\",\"captions=short\",\"evaluate\","
                              "\"acc/continual/detailed/count\",3,0,0,0,0,false,\"not resolved\""));
   EXPECT_THAT(csv, Not(HasSubstr("ceiling/")));
+  // The loss at one timestep is a loss: lower is better.
+  std::istringstream lines(csv);
+  int timestep_rows = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("loss_at/continual/detailed/900") == std::string::npos) continue;
+    if (line.find("\"growth\",\"insert\"") != 0) continue;
+    ++timestep_rows;
+    EXPECT_THAT(line, HasSubstr("\"holds\"")) << line;
+  }
+  EXPECT_EQ(timestep_rows, 2) << csv;  // captions=short and captions=detailed
+  // And the report has them as a table, in timestep order.
+  EXPECT_THAT(md, HasSubstr("## Held-out loss by timestep"));
+  EXPECT_LT(md.find("continual/detailed t=100"), md.find("continual/detailed t=900"));
   EXPECT_THAT(csv, Not(HasSubstr("params")));
   EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: insert is better"));
 }

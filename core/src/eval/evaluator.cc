@@ -218,6 +218,14 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
       for (int64_t j = 0; j < partial.numel(); ++j) total += p[j];
       if (terms > 0)
         metrics[fmt::format("loss/{}/{}", domain, kind)] = total / static_cast<double>(terms);
+      // The same loss at each timestep alone: where training falls short shows by noise level
+      // (the layout of a video, its motion included, is decided at high noise).
+      for (int64_t k = 0; k < n_timesteps && n_loss > 0; ++k) {
+        double at_k = 0;
+        for (int64_t b = 0; b < partial.size(0); ++b) at_k += p[b * n_timesteps + k];
+        metrics[fmt::format("loss_at/{}/{}/{:g}", domain, kind, spec.loss_timesteps[k])] =
+            at_k / static_cast<double>(n_loss);
+      }
     }
 
     // Generation, scored by the attribute classifier.

@@ -16,7 +16,8 @@ namespace {
 // Lower is better for losses, forgetting and Fréchet distance, higher for attribute accuracy.
 // Other numbers (sizes, time, the classifier's ceiling) describe a run; they are not findings.
 std::optional<bool> LowerIsBetter(const std::string& metric) {
-  for (const char* prefix : {"loss/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
+  for (const char* prefix :
+       {"loss/", "loss_at/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
     if (metric.rfind(prefix, 0) == 0) return true;
   }
   if (metric.rfind("acc/", 0) == 0) return false;

@@ -95,6 +95,11 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   if (!categories.empty())
     md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
           MarkdownTable(rows, categories);
+  if (const std::vector<Column> by_timestep = TimestepLossColumns(metric_names);
+      !by_timestep.empty()) {
+    md += "\n## Held-out loss by timestep (0 clean, 1000 pure noise)\n\n" +
+          MarkdownTable(rows, by_timestep);
+  }
   for (const TextTable& t : PromptKindTables(rows)) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }

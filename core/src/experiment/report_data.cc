@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -220,6 +222,27 @@ std::vector<Column> CategoryColumns(const std::set<std::string>& metrics) {
   }
   for (const std::string& m : metrics) {
     if (m.rfind("ceiling/", 0) == 0 && m.substr(m.size() - 5) != "/mean") cols.push_back({m, m, 3});
+  }
+  return cols;
+}
+
+std::vector<Column> TimestepLossColumns(const std::set<std::string>& metrics) {
+  const std::string prefix = "loss_at/";
+  // Keyed by (domain/kind, timestep) so that 1000 sorts after 900.
+  std::map<std::pair<std::string, double>, std::string> ordered;
+  for (const std::string& m : metrics) {
+    if (m.rfind(prefix, 0) != 0) continue;
+    const size_t slash = m.rfind('/');
+    if (slash < prefix.size()) continue;
+    try {
+      ordered[{m.substr(prefix.size(), slash - prefix.size()), std::stod(m.substr(slash + 1))}] = m;
+    } catch (const std::exception&) {
+      continue;  // not a timestep: not one of the evaluator's keys
+    }
+  }
+  std::vector<Column> cols;
+  for (const auto& [key, m] : ordered) {
+    cols.push_back({m, fmt::format("{} t={}", key.first, m.substr(m.rfind('/') + 1)), 4});
   }
   return cols;
 }

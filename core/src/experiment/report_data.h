@@ -77,6 +77,8 @@ std::vector<std::string> Warnings(const std::vector<RunResults>& runs);
 std::vector<Column> MainColumns(const std::set<std::string>& metrics);
 // Per-category accuracy (detailed prompts) and the classifier ceiling.
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
+// Held-out loss at each evaluation timestep, per domain and prompt kind, in timestep order.
+std::vector<Column> TimestepLossColumns(const std::set<std::string>& metrics);
 
 // A table of formatted cells.
 struct TextTable {
