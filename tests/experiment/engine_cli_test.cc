@@ -160,6 +160,7 @@ TEST(EngineCli, ASweepOfTwoRunsReportsBothRowsAndTheBaseModelTheSameEveryTime) {
   EXPECT_NE(md.find("Loss base"), std::string::npos) << md;
   EXPECT_NE(md.find("Forgetting base"), std::string::npos) << md;
   EXPECT_NE(md.find("## Held-out loss by timestep"), std::string::npos) << md;
+  ASSERT_NE(md.find("base/short t=900"), std::string::npos) << md;
   EXPECT_LT(md.find("base/short t=300"), md.find("base/short t=900")) << md;
   std::istringstream csv(ReadFile(first / "report" / "report.csv"));
   std::vector<std::string> lines;

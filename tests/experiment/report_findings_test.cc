@@ -56,7 +56,7 @@ json Metrics(const std::string& growth, const std::string& captions, int seed) {
                       (insert ? -0.02 + loss_noise[seed % 3] : 0.0);
   return {{"loss/continual/detailed", loss},
           {"loss_at/continual/detailed/900", loss + 0.1},
-          {"loss_at/continual/detailed/100", loss - 0.1},
+          {"loss_at/continual/detailed/1000", loss + 0.2},
           {"acc/continual/detailed/mean", 0.5 + (insert ? acc_step[seed % 3] : 0.0)},
           {"acc/continual/detailed/count", 0.25},
           {"fd/continual/detailed", 100.0 + seed + (insert ? 5.0 + seed : 0.0)},
@@ -126,9 +126,10 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
     EXPECT_THAT(line, HasSubstr("\"holds\"")) << line;
   }
   EXPECT_EQ(timestep_rows, 2) << csv;  // captions=short and captions=detailed
-  // And the report has them as a table, in timestep order.
+  // And the report has them as a table, in numeric timestep order: as text "1000" < "900".
   EXPECT_THAT(md, HasSubstr("## Held-out loss by timestep"));
-  EXPECT_LT(md.find("continual/detailed t=100"), md.find("continual/detailed t=900"));
+  ASSERT_THAT(md, HasSubstr("continual/detailed t=1000"));
+  EXPECT_LT(md.find("continual/detailed t=900"), md.find("continual/detailed t=1000"));
   EXPECT_THAT(csv, Not(HasSubstr("params")));
   EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: insert is better"));
 }
