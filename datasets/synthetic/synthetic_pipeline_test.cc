@@ -368,6 +368,31 @@ size = 80)");
   EXPECT_EQ(colors, (std::set<std::string>{"red", "green", "blue", "yellow", "purple"}));
 }
 
+// The base domain keeps its one object and short captions at any size and speed, and its default
+// (medium, slow) keeps the cache key it always had.
+TEST(Synthetic, BaseDomainTakesSizesAndSpeeds) {
+  auto p = Opened("speeds = [\"fast\"]\nsizes = [\"large\", \"small\"]\nsize = 60");
+  std::set<std::string> sizes;
+  for (int i = 0; i < 60; ++i) {
+    Sample s = p->Get(i);
+    EXPECT_EQ(s.labels["count"], 1);
+    const json& o = s.labels["objects"][0];
+    EXPECT_EQ(o["speed"], "fast");
+    sizes.insert(o["size"]);
+    double dx = o["trajectory"].back()[0].get<double>() - o["trajectory"][0][0].get<double>();
+    double dy = o["trajectory"].back()[1].get<double>() - o["trajectory"][0][1].get<double>();
+    EXPECT_NEAR(std::hypot(dx, dy), *SyntheticSpeedFraction("fast") * 32, 1e-3) << o;
+    EXPECT_EQ(s.captions["short"].find("fast"), std::string::npos) << s.captions["short"];
+  }
+  EXPECT_EQ(sizes, (std::set<std::string>{"large", "small"}));
+  EXPECT_NE(p->CacheKey(), Construct("sizes = [\"large\", \"small\"]\nsize = 60")->CacheKey());
+  EXPECT_EQ(Construct("speeds = [\"slow\"]\nsizes = [\"medium\"]")->CacheKey(),
+            Construct("")->CacheKey());
+  EXPECT_THROW_WITH(Construct("speeds = [\"warp\"]"), ValidationError, "speeds",
+                    "unknown speed 'warp'", "slow, fast");
+  EXPECT_THROW_WITH(Construct("sizes = []"), ValidationError, "sizes", "at least one size");
+}
+
 // Without the base values the continual domain shares no colour, shape, motion or background with
 // the base domain, so training on it cannot rehearse the base.
 TEST(Synthetic, ContinualDomainWithoutBaseValuesDrawsOnlyNewOnes) {
