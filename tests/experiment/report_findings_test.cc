@@ -131,7 +131,12 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   ASSERT_THAT(md, HasSubstr("continual/detailed t=1000"));
   EXPECT_LT(md.find("continual/detailed t=900"), md.find("continual/detailed t=1000"));
   EXPECT_THAT(csv, Not(HasSubstr("params")));
-  EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: insert is better"));
+  const std::string html = ReadFile(report / "report.html");
+  EXPECT_THAT(html, HasSubstr("holds: insert is better"));
+  // The page has the same table, in the same order.
+  EXPECT_THAT(html, HasSubstr("<h2>Held-out loss by timestep (0 clean, 1000 pure noise)</h2>"));
+  ASSERT_THAT(html, HasSubstr("continual/detailed t=1000"));
+  EXPECT_LT(html.find("continual/detailed t=900"), html.find("continual/detailed t=1000"));
 }
 
 TEST(ReportFindings, OneSeedIsNotATest) {

@@ -95,11 +95,9 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   if (!categories.empty())
     md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
           MarkdownTable(rows, categories);
-  if (const std::vector<Column> by_timestep = TimestepLossColumns(metric_names);
-      !by_timestep.empty()) {
-    md += "\n## Held-out loss by timestep (0 clean, 1000 pure noise)\n\n" +
-          MarkdownTable(rows, by_timestep);
-  }
+  const std::vector<Column> by_timestep = TimestepLossColumns(metric_names);
+  if (!by_timestep.empty())
+    md += "\n## " + std::string(kTimestepLossTitle) + "\n\n" + MarkdownTable(rows, by_timestep);
   for (const TextTable& t : PromptKindTables(rows)) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }
@@ -140,8 +138,8 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   folder.AddFile("report.csv", csv);
   if (!comparisons.empty()) folder.AddFile("comparisons.csv", PairedComparisonsCsv(comparisons));
 
-  folder.AddFile("report.html",
-                 RenderHtml(name, runs, rows, main, categories, manifest.compute, findings));
+  folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, by_timestep,
+                                           manifest.compute, findings));
   folder.Commit();
 
   std::cout << "\n"

@@ -79,6 +79,8 @@ std::vector<Column> MainColumns(const std::set<std::string>& metrics);
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
 // Held-out loss at each evaluation timestep, per domain and prompt kind, in timestep order.
 std::vector<Column> TimestepLossColumns(const std::set<std::string>& metrics);
+inline constexpr const char* kTimestepLossTitle =
+    "Held-out loss by timestep (0 clean, 1000 pure noise)";
 
 // A table of formatted cells.
 struct TextTable {

@@ -150,7 +150,8 @@ std::vector<std::pair<double, double>> ReadCurve(const fs::path& file) {
 
 std::string RenderHtml(const std::string& name, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
-                       const std::vector<Column>& categories, const ComputeSpec& compute,
+                       const std::vector<Column>& categories,
+                       const std::vector<Column>& by_timestep, const ComputeSpec& compute,
                        const std::vector<TextTable>& findings) {
   // HTML: tables, loss curves, and video grids.
   std::string html = fmt::format(
@@ -172,6 +173,8 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
   }
   if (!categories.empty())
     html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
+  if (!by_timestep.empty())
+    html += "<h2>" + Escape(kTimestepLossTitle) + "</h2>" + HtmlTable(rows, by_timestep);
   for (const TextTable& t : PromptKindTables(rows)) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
   }

@@ -11,7 +11,8 @@ namespace modelgrow::report {
 
 std::string RenderHtml(const std::string& title, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
-                       const std::vector<Column>& categories, const ComputeSpec& compute,
+                       const std::vector<Column>& categories,
+                       const std::vector<Column>& by_timestep, const ComputeSpec& compute,
                        const std::vector<TextTable>& findings);
 
 }  // namespace modelgrow::report
