@@ -368,8 +368,8 @@ size = 80)");
   EXPECT_EQ(colors, (std::set<std::string>{"red", "green", "blue", "yellow", "purple"}));
 }
 
-// The base domain keeps its one object and short captions at any size and speed, and its default
-// (medium, slow) keeps the cache key it always had.
+// The base domain keeps its one object and short captions at any size and speed; naming its
+// defaults (medium, slow) gives the same cache key as leaving them out.
 TEST(Synthetic, BaseDomainTakesSizesAndSpeeds) {
   auto p = Opened("speeds = [\"fast\"]\nsizes = [\"large\", \"small\"]\nsize = 60");
   std::set<std::string> sizes;
