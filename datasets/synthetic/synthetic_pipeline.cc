@@ -100,8 +100,8 @@ test_options_error = "only applies to domain = \"continual\""
     world_.min_objects = world_.max_objects = base.max_objects;
 
     // Either domain may choose its sizes and speeds from all there are. The base domain's default
-    // slow speed moves an object 0.4 px a frame at 16x16, which small models trained for minutes
-    // did not learn to draw; at the fast speed they did (docs/formats.md).
+    // slow speed moves an object 3.2 px over 8 frames at 16x16, which small models trained for
+    // minutes did not learn to draw; at the fast speed they did (docs/formats.md).
     const SyntheticVocabulary& full = SyntheticContinualVocabulary();
     const SyntheticVocabulary& own = SyntheticVocabularyOf(world_.domain);
     world_.sizes = Subset(o, "sizes", "size", full.sizes, own.sizes);
