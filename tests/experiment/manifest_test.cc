@@ -115,6 +115,35 @@ TEST_F(ManifestTest, ASweepAxisNamingAMissingKeyFails) {
                     "'stages.finetune.optim' is not a key of this manifest");
 }
 
+// `references` names the values the report's findings compare against: labels of the axis, each
+// once. The default is the first value.
+TEST_F(ManifestTest, SweepReferencesMustBeLabelsOfTheAxis) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  EXPECT_EQ(Manifest::Load(Write(text), {}, &registry_).sweep()[0].references,
+            std::vector<std::string>{"high"});
+  std::string two = text;
+  Replace(two, "labels = [\"high\", \"low\"]",
+          "labels = [\"high\", \"low\"]\nreferences = [\"low\", \"high\"]");
+  EXPECT_EQ(Manifest::Load(Write(two), {}, &registry_).sweep()[0].references,
+            (std::vector<std::string>{"low", "high"}));
+  std::string missing = text;
+  Replace(missing, "labels = [\"high\", \"low\"]",
+          "labels = [\"high\", \"low\"]\nreferences = \"medium\"");
+  EXPECT_THROW_WITH(Manifest::Load(Write(missing), {}, &registry_), ValidationError,
+                    "m.toml:", "sweep.axis[0].references",
+                    "'medium' is not a value of axis 'lr' (its labels: high, low)");
+  std::string twice = text;
+  Replace(twice, "labels = [\"high\", \"low\"]",
+          "labels = [\"high\", \"low\"]\nreferences = [\"low\", \"low\"]");
+  EXPECT_THROW_WITH(Manifest::Load(Write(twice), {}, &registry_), ValidationError,
+                    "sweep.axis[0].references", "'low' is named twice");
+  std::string none = text;
+  Replace(none, "labels = [\"high\", \"low\"]", "labels = [\"high\", \"low\"]\nreferences = []");
+  EXPECT_THROW_WITH(Manifest::Load(Write(none), {}, &registry_), ValidationError,
+                    "sweep.axis[0].references", "names no value");
+}
+
 // Runs are expanded one document each, so a sweep that would make more than kMaxRuns is refused
 // before any is made: here 2 seeds x 2 x 2,501 values.
 TEST_F(ManifestTest, ASweepOfTooManyRunsIsRefused) {

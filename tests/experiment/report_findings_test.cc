@@ -24,10 +24,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::TempDir;
 
-std::string Manifest(const std::string& seeds) {
-  return "[experiment]\nname = \"findings\"\nseeds = " + seeds + R"(
-[[sweep.axis]]
-name = "growth"
+// `growth_extra`: more of the growth axis (keys before its values, then more values).
+std::string Manifest(const std::string& seeds, const std::string& growth_extra = "") {
+  return "[experiment]\nname = \"findings\"\nseeds = " + seeds +
+         "\n[[sweep.axis]]\nname = \"growth\"\n" + growth_extra + R"(
 [[sweep.axis.value]]
 label = "finetune"
 set = {"stages.grow.ops" = []}
@@ -47,13 +47,15 @@ set = {"stages.continue.caption" = "detailed"}
 
 // Per seed (seed % 3 past 2), insert minus finetune: loss -0.019/-0.021/-0.020 (holds), accuracy
 // +0.1/-0.1/+0.05 (not resolved), FD +5/+6/+7 (reversed: lower is better). Detailed minus short
-// captions: loss +0.05 in every seed (reversed), everything else equal.
+// captions: loss +0.05 in every seed (reversed), everything else equal. "finetune-long" (when a
+// manifest has it) is finetune with a loss 0.015 lower.
 json Metrics(const std::string& growth, const std::string& captions, int seed) {
   const bool insert = growth == "insert";
   const double loss_noise[] = {0.001, -0.001, 0.0};
   const double acc_step[] = {0.1, -0.1, 0.05};
   const double loss = 0.30 + 0.01 * seed + (captions == "detailed" ? 0.05 : 0.0) +
-                      (insert ? -0.02 + loss_noise[seed % 3] : 0.0);
+                      (insert ? -0.02 + loss_noise[seed % 3] : 0.0) +
+                      (growth == "finetune-long" ? -0.015 : 0.0);
   return {{"loss/continual/detailed", loss},
           {"loss_at/continual/detailed/900", loss + 0.1},
           {"loss_at/continual/detailed/1000", loss + 0.2},
@@ -63,10 +65,11 @@ json Metrics(const std::string& growth, const std::string& captions, int seed) {
           {"ceiling/continual/mean", 0.9 + 0.01 * seed}};
 }
 
-std::filesystem::path WriteRuns(const TempDir& dir, const std::string& seeds) {
+std::filesystem::path WriteRuns(const TempDir& dir, const std::string& seeds,
+                                const std::string& growth_extra = "") {
   const std::filesystem::path out = dir / "out";
   std::filesystem::create_directories(out / "runs");
-  WriteFileAtomic(out / "manifest.toml", Manifest(seeds));
+  WriteFileAtomic(out / "manifest.toml", Manifest(seeds, growth_extra));
   const Options doc = Options::ParseFile(out / "manifest.toml");
   std::vector<int64_t> seed_list = doc.Table("experiment").IntList("seeds", {0});
   const std::vector<RunSpec> runs =
@@ -137,6 +140,35 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   EXPECT_THAT(html, HasSubstr("<h2>Held-out loss by timestep (0 clean, 1000 pure noise)</h2>"));
   ASSERT_THAT(html, HasSubstr("continual/detailed t=1000"));
   EXPECT_LT(html.find("continual/detailed t=900"), html.find("continual/detailed t=1000"));
+}
+
+// A second reference (fine-tuning at equal compute, say) gets its own findings; the two
+// references are compared once, against the first.
+TEST(ReportFindings, EachReferenceOfAnAxisGetsItsOwnFindings) {
+  TempDir dir;
+  const std::filesystem::path report = WriteReport(WriteRuns(dir, "[0, 1, 2]", R"(
+references = ["finetune", "finetune-long"]
+[[sweep.axis.value]]
+label = "finetune-long"
+set = {"stages.grow.ops" = []}
+)"));
+  const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("## Findings: growth against finetune, paired by seed"));
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 3 | "
+                            "-0.0200 [-0.0225, -0.0175] | holds: insert is better |"));
+  EXPECT_THAT(md, HasSubstr("| finetune-long − finetune (captions=short) | Loss continual | 3 | "
+                            "-0.0150 [-0.0150, -0.0150] | holds: finetune-long is better |"));
+  ASSERT_THAT(md, HasSubstr("## Findings: growth against finetune-long, paired by seed"));
+  // Insert's lead shrinks from 0.020 to 0.005 against the stronger reference, still beyond noise.
+  EXPECT_THAT(md, HasSubstr("| insert − finetune-long (captions=short) | Loss continual | 3 | "
+                            "-0.0050 [-0.0075, -0.0025] | holds: insert is better |"));
+  EXPECT_LT(md.find("against finetune,"), md.find("against finetune-long,"));
+  EXPECT_THAT(md, Not(HasSubstr("| finetune − finetune-long")));
+  const std::string csv = ReadFile(report / "comparisons.csv");
+  EXPECT_THAT(csv, HasSubstr("\"growth\",\"insert\",\"finetune-long\",\"captions=short\""));
+  EXPECT_THAT(csv, Not(HasSubstr("\"growth\",\"finetune\",\"finetune-long\"")));
+  EXPECT_THAT(ReadFile(report / "report.html"),
+              HasSubstr("Findings: growth against finetune-long, paired by seed"));
 }
 
 TEST(ReportFindings, OneSeedIsNotATest) {

@@ -82,7 +82,66 @@ double StudentT975(int df) {
          (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * n * n);
 }
 
-std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& runs) {
+namespace {
+
+// A run's evaluations flattened: stage -> metric -> value.
+using FlatResults = std::map<std::string, std::map<std::string, double>>;
+// (context, seed) -> label -> run, for one axis.
+using Cells =
+    std::map<std::pair<std::string, std::string>, std::map<std::string, const RunResults*>>;
+
+// `value` against `reference` on one axis, within one context: one comparison per evaluation
+// stage and metric, over the seeds where both ran.
+void Compare(const std::string& axis, const std::string& value, const std::string& reference,
+             const std::string& context, const Cells& cells,
+             std::map<const RunResults*, FlatResults>& flat, std::vector<PairedComparison>& out) {
+  // stage -> metric -> one difference per seed
+  std::map<std::string, std::map<std::string, std::vector<double>>> differences;
+  for (const auto& [key, by_label] : cells) {
+    if (key.first != context) continue;
+    auto reference_run = by_label.find(reference), value_run = by_label.find(value);
+    if (reference_run == by_label.end() || value_run == by_label.end()) continue;
+    const FlatResults& reference_stages = flat[reference_run->second];
+    for (const auto& [stage, b] : flat[value_run->second]) {
+      auto paired = reference_stages.find(stage);
+      if (paired == reference_stages.end()) continue;
+      const std::map<std::string, double>& a = paired->second;
+      for (const auto& [metric, number] : b) {
+        auto it = a.find(metric);
+        if (it != a.end() && LowerIsBetter(metric))
+          differences[stage][metric].push_back(number - it->second);
+      }
+    }
+  }
+  for (const auto& [stage, by_metric] : differences) {
+    // Headline metrics in the main table's column order, then the rest by name.
+    std::set<std::string> names;
+    for (const auto& [metric, d] : by_metric) names.insert(metric);
+    std::vector<std::string> ordered;
+    for (const Column& column : MainColumns(names)) {
+      if (IsHeadline(column.metric)) ordered.push_back(column.metric);
+    }
+    for (const std::string& metric : names) {
+      if (!IsHeadline(metric)) ordered.push_back(metric);
+    }
+    for (const std::string& metric : ordered) {
+      PairedComparison c{axis, value, reference, context, stage, metric};
+      const Stat s = Aggregate(by_metric.at(metric));
+      c.seeds = s.n;
+      c.mean = s.mean;
+      c.std = s.std;
+      c.half_width = s.n > 1 ? StudentT975(s.n - 1) * s.std / std::sqrt(s.n) : 0;
+      c.finding = Finding(s, c.half_width, *LowerIsBetter(metric));
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<PairedComparison> PairedComparisons(
+    const std::vector<RunResults>& runs,
+    const std::map<std::string, std::vector<std::string>>& references) {
   // Axes and their values in the manifest's order (runs come in run order).
   std::vector<std::string> axes;
   std::map<std::string, std::vector<std::string>> values;
@@ -94,7 +153,7 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
     }
   }
   // Each run's evaluations flattened once: a run is the reference of every other value.
-  std::map<const RunResults*, std::map<std::string, std::map<std::string, double>>> flat;
+  std::map<const RunResults*, FlatResults> flat;
   for (const RunResults& r : runs) {
     for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
       if (evaluation.is_object()) flat[&r][stage] = Flatten(evaluation);
@@ -104,8 +163,7 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
   for (const std::string& axis : axes) {
     const std::vector<std::string>& labels = values[axis];
     if (labels.size() < 2) continue;
-    // (context, seed) -> label -> run
-    std::map<std::pair<std::string, std::string>, std::map<std::string, const RunResults*>> cells;
+    Cells cells;
     std::vector<std::string> contexts;
     for (const RunResults& r : runs) {
       const std::string context = ContextOf(r, axis);
@@ -113,48 +171,17 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
         contexts.push_back(context);
       cells[{context, r.seed}][LabelOf(r, axis)] = &r;
     }
-    for (size_t v = 1; v < labels.size(); ++v) {
-      for (const std::string& context : contexts) {
-        // stage -> metric -> one difference per seed
-        std::map<std::string, std::map<std::string, std::vector<double>>> differences;
-        for (const auto& [key, by_label] : cells) {
-          if (key.first != context) continue;
-          auto reference = by_label.find(labels[0]), other = by_label.find(labels[v]);
-          if (reference == by_label.end() || other == by_label.end()) continue;
-          const auto& reference_stages = flat[reference->second];
-          for (const auto& [stage, b] : flat[other->second]) {
-            auto paired = reference_stages.find(stage);
-            if (paired == reference_stages.end()) continue;
-            const std::map<std::string, double>& a = paired->second;
-            for (const auto& [metric, value] : b) {
-              auto it = a.find(metric);
-              if (it != a.end() && LowerIsBetter(metric))
-                differences[stage][metric].push_back(value - it->second);
-            }
-          }
-        }
-        for (const auto& [stage, by_metric] : differences) {
-          // Headline metrics in the main table's column order, then the rest by name.
-          std::set<std::string> names;
-          for (const auto& [metric, d] : by_metric) names.insert(metric);
-          std::vector<std::string> ordered;
-          for (const Column& column : MainColumns(names)) {
-            if (IsHeadline(column.metric)) ordered.push_back(column.metric);
-          }
-          for (const std::string& metric : names) {
-            if (!IsHeadline(metric)) ordered.push_back(metric);
-          }
-          for (const std::string& metric : ordered) {
-            const std::vector<double>& d = by_metric.at(metric);
-            PairedComparison c{axis, labels[v], labels[0], context, stage, metric};
-            const Stat s = Aggregate(d);
-            c.seeds = s.n;
-            c.mean = s.mean;
-            c.std = s.std;
-            c.half_width = s.n > 1 ? StudentT975(s.n - 1) * s.std / std::sqrt(s.n) : 0;
-            c.finding = Finding(s, c.half_width, *LowerIsBetter(metric));
-            out.push_back(std::move(c));
-          }
+    auto named = references.find(axis);
+    const std::vector<std::string> axis_references =
+        named != references.end() && !named->second.empty() ? named->second
+                                                            : std::vector<std::string>{labels[0]};
+    for (auto reference = axis_references.begin(); reference != axis_references.end();
+         ++reference) {
+      for (const std::string& value : labels) {
+        // Not against itself, nor against an earlier reference: that pair is already there.
+        if (std::find(axis_references.begin(), reference + 1, value) != reference + 1) continue;
+        for (const std::string& context : contexts) {
+          Compare(axis, value, *reference, context, cells, flat, out);
         }
       }
     }
@@ -163,23 +190,24 @@ std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& r
 }
 
 std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons) {
-  std::vector<std::string> order;  // axis, in first-seen order
-  std::map<std::string, std::set<std::string>> stages_of;
+  // (axis, reference), in first-seen order
+  std::vector<std::pair<std::string, std::string>> order;
+  std::map<std::string, std::set<std::string>> stages_of;  // axis -> evaluation stages
   for (const PairedComparison& c : comparisons) {
-    if (!stages_of.count(c.axis)) order.push_back(c.axis);
+    if (std::find(order.begin(), order.end(), std::pair(c.axis, c.reference)) == order.end())
+      order.emplace_back(c.axis, c.reference);
     stages_of[c.axis].insert(c.stage);
   }
   std::vector<TextTable> tables;
-  for (const std::string& axis : order) {
+  for (const auto& [axis, reference] : order) {
     for (const std::string& stage : stages_of[axis]) {
       TextTable t;
       t.header = {"Comparison", "Metric", "Seeds", "Difference [95% CI]", "Finding"};
+      t.title = fmt::format("Findings: {} against {}, paired by seed", axis, reference);
+      if (stages_of[axis].size() > 1) t.title += " [" + stage + "]";
       for (const PairedComparison& c : comparisons) {
-        if (c.axis != axis || c.stage != stage || !IsHeadline(c.metric)) continue;
-        if (t.title.empty()) {
-          t.title = fmt::format("Findings: {} against {}, paired by seed", axis, c.reference);
-          if (stages_of[axis].size() > 1) t.title += " [" + stage + "]";
-        }
+        if (c.axis != axis || c.reference != reference || c.stage != stage || !IsHeadline(c.metric))
+          continue;
         const std::vector<Column> columns = MainColumns({c.metric});
         const std::string title = columns.empty() ? c.metric : columns[0].title;
         const int digits = columns.empty() || columns[0].digits < 0 ? 4 : columns[0].digits;

@@ -1,11 +1,13 @@
-// The report's findings: for each sweep axis, every value against the axis's first value (its
-// reference), paired by seed and by the other axes' values, with a 95% confidence interval from
-// Student's t over the paired differences and a one-word verdict. Seeds share data order and
-// initialisation across a pair, so the paired difference is far less noisy than comparing the
-// two rows' means and standard deviations.
+// The report's findings: for each sweep axis, every value against the axis's references (its first
+// value unless the manifest names others), paired by seed and by the other axes' values, with a 95%
+// confidence interval from Student's t over the paired differences and a one-word verdict. Seeds
+// share data order and initialisation across a pair, so the paired difference is far less noisy
+// than comparing the two rows' means and standard deviations.
+//
 // Private to core/src/experiment (report.cc and report_html.cc render it).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,11 +33,15 @@ struct PairedComparison {
   std::string finding;                       // "holds", "reversed", "not resolved", "one seed"
 };
 
-// Every comparison the runs allow, in the manifest's axis and value order.
-std::vector<PairedComparison> PairedComparisons(const std::vector<RunResults>& runs);
+// Every comparison the runs allow, in the manifest's axis, reference and value order. Each axis's
+// values are compared against each of its `references` (axis -> labels; absent: the axis's first
+// value); a value that is an earlier reference is not compared again the other way round.
+std::vector<PairedComparison> PairedComparisons(
+    const std::vector<RunResults>& runs,
+    const std::map<std::string, std::vector<std::string>>& references = {});
 
-// The headline comparisons (the main table's metrics) as tables, one per axis and evaluation
-// stage; comparisons.csv has them all.
+// The headline comparisons (the main table's metrics) as tables, one per axis, reference and
+// evaluation stage; comparisons.csv has them all.
 std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons);
 
 // Every comparison, one CSV row each.

@@ -86,7 +86,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
                   name, manifest.description.empty() ? "" : manifest.description + "\n\n",
                   runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
-  const std::vector<PairedComparison> comparisons = PairedComparisons(runs);
+  const std::vector<PairedComparison> comparisons = PairedComparisons(runs, manifest.references);
   const std::vector<TextTable> findings = PairedComparisonTables(comparisons);
   if (!findings.empty()) md += "\n" + std::string(kFindingsNote) + "\n";
   for (const TextTable& t : findings) {

@@ -45,9 +45,11 @@ ReportManifest ReadReportManifest(const fs::path& out) {
   m.compute = ComputeSpec::FromOptions(doc.Table("experiment").Table("compute"));
   std::vector<int64_t> seeds = doc.Table("experiment").IntList("seeds", {0});
   std::vector<uint64_t> unsigned_seeds(seeds.begin(), seeds.end());
-  for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), unsigned_seeds)) {
+  const std::vector<SweepAxis> axes = ReadSweep(doc);
+  for (const RunSpec& run : ExpandRuns(doc, axes, unsigned_seeds)) {
     m.run_folders.push_back(RunFolderName(run.id));
   }
+  for (const SweepAxis& axis : axes) m.references[axis.name] = axis.references;
   return m;
 }
 

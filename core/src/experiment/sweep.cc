@@ -1,8 +1,10 @@
 #include "modelgrow/experiment/sweep.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace modelgrow {
 
@@ -81,6 +83,24 @@ std::vector<SweepAxis> ReadSweep(const Options& doc) {
         a.values.push_back(v);
       }
       if (a.values.empty()) axis.Fail("value", "needs [[sweep.axis.value]] entries (label, set)");
+    }
+    std::vector<std::string> labels;
+    for (const SweepValue& v : a.values) labels.push_back(v.label);
+    const std::vector<std::string> first(labels.begin(), labels.begin() + (labels.empty() ? 0 : 1));
+    a.references = axis.StringOrList("references", first);
+    if (a.references.empty() && !labels.empty()) {
+      axis.Fail("references", "names no value (leave it out to compare against the first value)");
+    }
+    for (size_t r = 0; r < a.references.size(); ++r) {
+      const std::string& reference = a.references[r];
+      if (std::find(labels.begin(), labels.end(), reference) == labels.end()) {
+        axis.Fail("references", fmt::format("'{}' is not a value of axis '{}' (its labels: {})",
+                                            reference, a.name, fmt::join(labels, ", ")));
+      }
+      if (std::find(a.references.begin(), a.references.begin() + r, reference) !=
+          a.references.begin() + r) {
+        axis.Fail("references", fmt::format("'{}' is named twice", reference));
+      }
     }
     axis.RejectUnknownKeys();
     axes.push_back(a);

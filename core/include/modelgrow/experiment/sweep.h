@@ -22,6 +22,10 @@ struct SweepValue {
 struct SweepAxis {
   std::string name;
   std::vector<SweepValue> values;
+  // Labels of the values the report compares every other value of this axis against
+  // (`references`; default: the first value). Two references give two sets of findings, e.g.
+  // growth against fine-tuning at equal steps and against fine-tuning at equal FLOPs.
+  std::vector<std::string> references;
   // Key paths every value of this axis sets: the manifest's own value of such a key is never
   // used by any run.
   std::vector<std::string> KeysSetByEveryValue() const;
