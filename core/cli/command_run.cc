@@ -1,7 +1,7 @@
 // modelgrow run MANIFEST [key=value ...] [--out DIR] [--set key=value]... [--resume] [--only N]
 //               [--nproc-per-node N [--master-port P]] [--backend B] [--join-timeout S]
 // modelgrow sweep MANIFEST --emit slurm [--out DIR] [--set ...]
-// modelgrow report DIR [--prune]
+// modelgrow report DIR [--prune] [--quote-into DOC.md]
 #include <algorithm>
 #include <iostream>
 #include <thread>
@@ -17,6 +17,7 @@
 #include "modelgrow/dist/world.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/experiment/report.h"
+#include "modelgrow/experiment/report_quote.h"
 #include "modelgrow/experiment/runner.h"
 #include "modelgrow/experiment/slurm_script.h"
 #include "modelgrow/host/plugin_registry.h"
@@ -221,18 +222,28 @@ int RunSweep(const std::vector<std::string>& args, const GlobalOptions& global) 
 
 int RunReport(const std::vector<std::string>& args, const GlobalOptions&) {
   CommandLine cl(args,
-                 {"report DIR [--prune]",
+                 {"report DIR [--prune] [--quote-into DOC.md]",
                   "(Re)writes the Markdown, CSV and HTML report of an experiment folder from "
                   "the runs of its manifest.toml. Run folders another manifest left there are "
-                  "listed with a warning and left out; --prune removes them.",
+                  "listed with a warning and left out; --prune removes them. --quote-into "
+                  "replaces the lines between `<!-- modelgrow report: NAME -->` and `<!-- end "
+                  "modelgrow report: NAME -->` of a Markdown document with report.md, so that "
+                  "documentation quotes the report instead of copying its numbers.",
                   "modelgrow report runs/quickstart\n"
-                  "modelgrow report runs/quickstart --prune"});
-  std::string dir;
+                  "modelgrow report runs/quickstart --prune\n"
+                  "modelgrow report runs/expansion --quote-into docs/reproducing.md"});
+  std::string dir, document;
   cl.Positional("dir", &dir);
-  cl.Options()("prune", "remove run folders that are not runs of the folder's manifest");
+  cl.Options()("prune", "remove run folders that are not runs of the folder's manifest")(
+      "quote-into", po::value<std::string>(&document),
+      "a Markdown file whose marked block becomes this report (see above)");
   if (!cl.Parse()) return 0;
   if (dir.empty()) throw UsageError("report needs an experiment folder (modelgrow help report)");
   WriteReport(dir, cl.Has("prune"));
+  if (!document.empty()) {
+    QuoteReport(dir, document);
+    std::cerr << fmt::format("report: quoted into {}\n", document);
+  }
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // The report's findings: sweep values against their axis's reference, paired by seed and by the
 // other axes, with Student's t intervals. Results are written as `modelgrow run` writes them, with
-// numbers chosen so that every verdict is known.
+// numbers chosen so that every verdict is known. And documentation that quotes the report.
 #include <map>
 #include <sstream>
 #include <string>
@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/experiment/report.h"
+#include "modelgrow/experiment/report_quote.h"
 #include "modelgrow/experiment/runner.h"
 #include "modelgrow/experiment/sweep.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/options.h"
 #include "test_util.h"
 
@@ -188,6 +190,48 @@ TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
   const std::string md = ReadFile(WriteReport(WriteRuns(dir, seeds + "]")) / "report.md");
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Acc continual/detailed | 32 | "
                             "+0.016 [-0.016, +0.047] | not resolved at this budget |"));
+}
+
+// A document quotes the report between its markers; nothing outside them changes, quoting again
+// changes nothing, and a document without a proper block is refused and left as it was.
+TEST(ReportQuote, ReplacesTheMarkedBlockAndNothingElse) {
+  TempDir dir;
+  const std::filesystem::path out = WriteRuns(dir, "[0, 1, 2]");
+  const std::filesystem::path doc = dir / "reproducing.md";
+  const std::string before = "# Reproducing\n\nIntro.\n\n<!-- modelgrow report: findings -->\n";
+  const std::string after = "<!-- end modelgrow report: findings -->\n\nWhat it shows.\n";
+  WriteFileAtomic(doc, before + "| old | 0.1234 |\n" + after);
+  EXPECT_THROW_WITH(QuoteReport(out, doc), InputError, "no report to quote");
+  WriteReport(out);
+  QuoteReport(out, doc);
+  const std::string quoted = ReadFile(doc);
+  EXPECT_TRUE(quoted.starts_with(before + "\n<!-- Written by `modelgrow report DIR --quote-into "
+                                          "reproducing.md`"))
+      << quoted;
+  EXPECT_TRUE(quoted.ends_with(".\n\n" + after)) << quoted;
+  EXPECT_THAT(quoted, Not(HasSubstr("0.1234")));
+  EXPECT_THAT(quoted, HasSubstr("\n### findings\n"));
+  EXPECT_THAT(quoted, HasSubstr("\n#### Findings: growth against finetune, paired by seed\n"));
+  EXPECT_THAT(quoted, HasSubstr("| insert − finetune (captions=short) | Loss continual | 3 | "
+                                "-0.0200 [-0.0225, -0.0175] | holds: insert is better |"));
+  QuoteReport(out, doc);
+  EXPECT_EQ(ReadFile(doc), quoted);
+
+  const std::string no_end = before + "text\n";
+  WriteFileAtomic(doc, no_end);
+  EXPECT_THROW_WITH(QuoteReport(out, doc), InputError,
+                    "has no `<!-- end modelgrow report: findings -->` after it");
+  EXPECT_EQ(ReadFile(doc), no_end);
+  const std::string other = "<!-- modelgrow report: quickstart -->\n" + after;
+  WriteFileAtomic(doc, other);
+  EXPECT_THROW_WITH(QuoteReport(out, doc), InputError,
+                    "no line `<!-- modelgrow report: findings -->`");
+  EXPECT_EQ(ReadFile(doc), other);
+  const std::string twice = before + before + after;
+  WriteFileAtomic(doc, twice);
+  EXPECT_THROW_WITH(QuoteReport(out, doc), InputError, "is there twice");
+  EXPECT_EQ(ReadFile(doc), twice);
+  EXPECT_THROW_WITH(QuoteReport(out, dir / "missing.md"), InputError, "no such document");
 }
 
 }  // namespace
