@@ -63,6 +63,7 @@ json Metrics(const std::string& growth, const std::string& captions, int seed) {
           {"loss_at/continual/detailed/1000", loss + 0.2},
           {"acc/continual/detailed/mean", 0.5 + (insert ? acc_step[seed % 3] : 0.0)},
           {"acc/continual/detailed/count", 0.25},
+          {"acc/base/short/motion", 0.875},
           {"fd/continual/detailed", 100.0 + seed + (insert ? 5.0 + seed : 0.0)},
           {"ceiling/continual/mean", 0.9 + 0.01 * seed}};
 }
@@ -136,8 +137,15 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   ASSERT_THAT(md, HasSubstr("continual/detailed t=1000"));
   EXPECT_LT(md.find("continual/detailed t=900"), md.find("continual/detailed t=1000"));
   EXPECT_THAT(csv, Not(HasSubstr("params")));
+  // Per-category accuracy covers short prompts as well as detailed ones, in the page too.
+  const std::string categories =
+      "## Attribute accuracy per category and prompt kind, and classifier ceiling\n\n| Variant "
+      "| Runs | base/short/motion | continual/detailed/count |\n";
+  EXPECT_THAT(md, HasSubstr(categories));
   const std::string html = ReadFile(report / "report.html");
   EXPECT_THAT(html, HasSubstr("holds: insert is better"));
+  EXPECT_THAT(html, HasSubstr("<h2>Attribute accuracy per category and prompt kind, and "
+                              "classifier ceiling</h2>"));
   // The page has the same table, in the same order.
   EXPECT_THAT(html, HasSubstr("<h2>Held-out loss by timestep (0 clean, 1000 pure noise)</h2>"));
   ASSERT_THAT(html, HasSubstr("continual/detailed t=1000"));

@@ -93,8 +93,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }
   if (!categories.empty())
-    md += "\n## Attribute accuracy (detailed prompts) and classifier ceiling\n\n" +
-          MarkdownTable(rows, categories);
+    md += "\n## " + std::string(kCategoryTitle) + "\n\n" + MarkdownTable(rows, categories);
   const std::vector<Column> by_timestep = TimestepLossColumns(metric_names);
   if (!by_timestep.empty())
     md += "\n## " + std::string(kTimestepLossTitle) + "\n\n" + MarkdownTable(rows, by_timestep);

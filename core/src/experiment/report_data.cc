@@ -218,7 +218,7 @@ std::vector<Column> MainColumns(const std::set<std::string>& metrics) {
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics) {
   std::vector<Column> cols;
   for (const std::string& m : metrics) {
-    if (m.rfind("acc/", 0) != 0 || m.find("/detailed/") == std::string::npos) continue;
+    if (m.rfind("acc/", 0) != 0) continue;
     if (m.substr(m.size() - 5) == "/mean") continue;
     cols.push_back({m, m.substr(4), 3});
   }

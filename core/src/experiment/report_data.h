@@ -77,8 +77,11 @@ std::vector<std::string> Warnings(const std::vector<RunResults>& runs);
 
 // The columns of the main table, from the metrics present.
 std::vector<Column> MainColumns(const std::set<std::string>& metrics);
-// Per-category accuracy (detailed prompts) and the classifier ceiling.
+// Per-category accuracy for every domain and prompt kind (short prompts' colour and motion are
+// what a person sees first), then the classifier ceiling.
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
+inline constexpr const char* kCategoryTitle =
+    "Attribute accuracy per category and prompt kind, and classifier ceiling";
 // Held-out loss at each evaluation timestep, per domain and prompt kind, in timestep order.
 std::vector<Column> TimestepLossColumns(const std::set<std::string>& metrics);
 inline constexpr const char* kTimestepLossTitle =

@@ -172,7 +172,7 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
     html += "<p style=\"color:#a04000\">Warning: " + Escape(w) + "</p>";
   }
   if (!categories.empty())
-    html += "<h2>Attribute accuracy (detailed prompts)</h2>" + HtmlTable(rows, categories);
+    html += "<h2>" + Escape(kCategoryTitle) + "</h2>" + HtmlTable(rows, categories);
   if (!by_timestep.empty())
     html += "<h2>" + Escape(kTimestepLossTitle) + "</h2>" + HtmlTable(rows, by_timestep);
   for (const TextTable& t : PromptKindTables(rows)) {
