@@ -634,6 +634,114 @@ TEST(Train, ADamagedHookRecordIsNamed) {
   }
 }
 
+// ---------------------------------------------------------------- condition dropout
+
+// HashedWords with every vector negated: a second encoder that says something else.
+class NegatedWords : public HashedWords {
+ public:
+  TextEncoding Encode(const std::vector<std::string>& prompts) override {
+    TextEncoding e = HashedWords::Encode(prompts);
+    e.embedding = -e.embedding;
+    return e;
+  }
+  std::string CacheKey() const override { return "negated-" + HashedWords::CacheKey(); }
+};
+
+// The tiny model with a second text condition, "other", read by `encoder`.
+struct TwoConditionTraining : TinyTraining {
+  std::unique_ptr<TextEncoderCache> other;
+  TwoConditionTraining(const fs::path& dir, const TrainSpec& spec,
+                       std::shared_ptr<TextEncoder> encoder)
+      : TinyTraining(dir, spec) {
+    torch::manual_seed(1);
+    model->AddTextCondition({"other", 16, 6});
+    {
+      // Not zero, so that what the second condition reads reaches the loss from the first step.
+      torch::NoGradGuard no_grad;
+      for (auto& item : model->named_parameters()) {
+        if (item.key().find("cross_attn_1.proj") != std::string::npos) item.value().normal_(0, 0.1);
+      }
+    }
+    other = std::make_unique<TextEncoderCache>(std::move(encoder));
+    context.text = {text.get(), other.get()};
+  }
+};
+
+TEST(Train, ConditionDropoutDropsOneConditionAloneAndLeavesTheOtherDrawsAsTheyWere) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 3;
+  spec.caption_dropout = 0.2;
+  auto run = [&](const std::string& name, TrainSpec s, std::shared_ptr<TextEncoder> encoder) {
+    TwoConditionTraining t(dir / name, s, std::move(encoder));
+    t.Run();
+    return Params(*t.model);
+  };
+  auto same = [](const auto& a, const auto& b) {
+    for (const auto& [name, t] : a)
+      if (!torch::equal(t, b.at(name))) return false;
+    return true;
+  };
+  const auto plain = run("plain", spec, std::make_shared<HashedWords>());
+  // What the second encoder says reaches the weights...
+  EXPECT_FALSE(same(plain, run("negated", spec, std::make_shared<NegatedWords>())));
+  // ...unless its condition is always dropped: then only its null caption is read.
+  TrainSpec always = spec;
+  always.condition_dropout = {{"other", 1.0}};
+  EXPECT_TRUE(same(run("always-a", always, std::make_shared<HashedWords>()),
+                   run("always-b", always, std::make_shared<NegatedWords>())));
+  // A probability of zero changes nothing: the per-condition coins are drawn after every other
+  // draw of a sample, so timesteps, noise and the joint dropout are what they were without them.
+  TrainSpec never = spec;
+  never.condition_dropout = {{"other", 0.0}};
+  EXPECT_TRUE(same(plain, run("never", never, std::make_shared<HashedWords>())));
+  // Half the time: some samples read the second encoder, so it matters again.
+  TrainSpec half = spec;
+  half.condition_dropout = {{"other", 0.5}};
+  EXPECT_FALSE(same(run("half-a", half, std::make_shared<HashedWords>()),
+                    run("half-b", half, std::make_shared<NegatedWords>())));
+  // Dropping the first condition alone leaves the second one read.
+  TrainSpec first = spec;
+  first.condition_dropout = {{"words", 1.0}};
+  EXPECT_FALSE(same(run("first-a", first, std::make_shared<HashedWords>()),
+                    run("first-b", first, std::make_shared<NegatedWords>())));
+}
+
+TEST(Train, ConditionDropoutNamesConditionsOfTheModel) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 1;
+  spec.condition_dropout = {{"otehr", 0.5}};
+  TwoConditionTraining t(dir.path(), spec, std::make_shared<HashedWords>());
+  t.context.label = "stage continue";
+  EXPECT_THROW_WITH(t.Run(), InputError, "stage continue: condition_dropout.otehr",
+                    "the model has no text condition 'otehr' (its conditions: words, other)",
+                    "did you mean 'other'?");
+  EXPECT_FALSE(fs::exists(dir / "checkpoint"));
+}
+
+TEST(TrainSpec, ConditionDropoutIsATableOfProbabilitiesByConditionName) {
+  Options ok =
+      Options::ParseString("data = 'd'\n[condition_dropout]\nt5 = 0.5\nllm = 0\n", "stage.toml");
+  TrainSpec spec = TrainSpec::FromOptions(ok, false);
+  ok.RejectUnknownKeys();
+  EXPECT_FALSE(ok.HasProblems());
+  EXPECT_EQ(spec.condition_dropout, (std::map<std::string, double>{{"t5", 0.5}, {"llm", 0.0}}));
+  EXPECT_TRUE(TrainSpec::FromOptions(Options::ParseString("data = 'd'\n", "s"), false)
+                  .condition_dropout.empty());
+  for (const auto& [text, wanted] : std::vector<std::pair<std::string, std::string>>{
+           {"condition_dropout = 0.5", "condition_dropout: expected a table, got"},
+           {"condition_dropout = {t5 = 1.5}", "condition_dropout.t5"},
+           {"condition_dropout = {t5 = 'half'}", "condition_dropout.t5"}}) {
+    Options bad = Options::ParseString("data = 'd'\n" + text + "\n", "stage.toml");
+    TrainSpec::FromOptions(bad, false);
+    ASSERT_TRUE(bad.HasProblems()) << text;
+    std::string all;
+    for (const Problem& p : bad.TakeProblems()) all += p.ToString() + "\n";
+    EXPECT_NE(all.find(wanted), std::string::npos) << text << ": " << all;
+  }
+}
+
 TEST(Train, ZeroStepsStillLeavesACheckpoint) {
   TempDir dir;
   TrainSpec spec = TinySpec();

@@ -1,10 +1,14 @@
 #include "step_input.h"
 
+#include <algorithm>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "modelgrow/sdk/deterministic_random.h"
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/options.h"
 
 namespace modelgrow {
 namespace {
@@ -40,11 +44,11 @@ void CheckEncoders(const STDiT3Impl& model, const std::vector<TextEncoderCache*>
 constexpr uint64_t kSampleStream = 0x73616d706c65ull;  // "sample"
 
 struct SampleDraws {
-  at::Tensor coin, drop, keep_first, timestep, noise;
+  at::Tensor coin, drop, keep_first, timestep, noise, condition_drops;
 };
 
 SampleDraws DrawForSample(const at::Tensor& video, const TrainSpec& spec, const ModelInput& input,
-                          const RectifiedFlow& flow, at::Generator& gen) {
+                          size_t input_conditions, const RectifiedFlow& flow, at::Generator& gen) {
   SampleDraws d;
   d.coin = at::rand({1}, gen, at::TensorOptions());
   d.drop = at::rand({1}, gen, at::TensorOptions());
@@ -53,10 +57,28 @@ SampleDraws DrawForSample(const at::Tensor& video, const TrainSpec& spec, const 
     d.keep_first = at::rand({1}, gen, at::TensorOptions());
   d.timestep = flow.SampleTimesteps(1, input.height, input.width, frames, gen);
   d.noise = at::randn(video.sizes(), gen, at::TensorOptions());
+  // Drawn last, and only when asked for, so runs without it draw what they always drew. One draw
+  // per condition of the model, so a condition's coin does not depend on which others drop.
+  if (!spec.condition_dropout.empty())
+    d.condition_drops =
+        at::rand({static_cast<int64_t>(input_conditions)}, gen, at::TensorOptions());
   return d;
 }
 
 }  // namespace
+
+void CheckConditionDropout(const STDiT3Impl& model, const TrainSpec& spec,
+                           const std::string& where) {
+  const std::vector<std::string> names = model.config().ConditionNames();
+  for (const auto& [name, p] : spec.condition_dropout) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    std::string hint = SuggestClosest(name, names);
+    throw InputError(
+        fmt::format("{}: condition_dropout.{}: the model has no text condition '{}' "
+                    "(its conditions: {}){}",
+                    where, name, name, fmt::join(names, ", "), hint.empty() ? "" : "; " + hint));
+  }
+}
 
 std::vector<ConditionText> TrainingConditions(const STDiT3Impl& model,
                                               const std::vector<TextEncoderCache*>& text,
@@ -79,16 +101,17 @@ StepInput MakeStepInput(const Batch& batch, const TrainSpec& spec, uint64_t seed
   s.input.fps = batch.fps.to(device, at::kFloat);
   s.input.height = static_cast<double>(batch.height);
   s.input.width = static_cast<double>(batch.width);
-  std::vector<at::Tensor> coins, drops, keeps, timesteps, noises;
+  std::vector<at::Tensor> coins, drops, keeps, timesteps, noises, condition_drops;
   for (int64_t i = 0; i < b; ++i) {
     at::Generator gen = at::detail::createCPUGenerator(
         DeriveSeed(seed, {kSampleStream, static_cast<uint64_t>(batch.first_sample + i)}));
-    SampleDraws d = DrawForSample(batch.video[i], spec, s.input, flow, gen);
+    SampleDraws d = DrawForSample(batch.video[i], spec, s.input, conditions.size(), flow, gen);
     coins.push_back(d.coin);
     drops.push_back(d.drop);
     if (d.keep_first.defined()) keeps.push_back(d.keep_first);
     timesteps.push_back(d.timestep);
     noises.push_back(d.noise);
+    if (d.condition_drops.defined()) condition_drops.push_back(d.condition_drops);
   }
 
   // Captions: short, detailed, or a seeded coin per sample.
@@ -108,13 +131,22 @@ StepInput MakeStepInput(const Batch& batch, const TrainSpec& spec, uint64_t seed
   }
   // Caption dropout replaces every condition's caption with its null caption (mask kept), as
   // Open-Sora's CaptionEmbedder.token_drop does, so guidance can later contrast the two.
-  at::Tensor drop = at::cat(drops) < spec.caption_dropout;
+  const at::Tensor drop = at::cat(drops) < spec.caption_dropout;
+  const at::Tensor per_condition =
+      condition_drops.empty() ? at::Tensor() : at::stack(condition_drops);  // [b, conditions]
+  const std::vector<std::string> names = model.config().ConditionNames();
   for (size_t k = 0; k < conditions.size(); ++k) {
     TextEncoding enc = conditions[k].Get(prompts, kinds, batch.indices, batch.text_embeddings);
     at::Tensor emb = enc.embedding.to(device, at::kFloat);
-    if (spec.caption_dropout > 0) {
+    at::Tensor dropped = drop;
+    auto alone = spec.condition_dropout.find(names[k]);
+    if (alone != spec.condition_dropout.end() && alone->second > 0) {
+      dropped =
+          dropped.logical_or(per_condition.select(1, static_cast<int64_t>(k)) < alone->second);
+    }
+    if (spec.caption_dropout > 0 || alone != spec.condition_dropout.end()) {
       at::Tensor null = model.NullCaption(static_cast<int64_t>(k)).unsqueeze(0).expand_as(emb);
-      emb = at::where(drop.to(device).view({b, 1, 1}), null, emb);
+      emb = at::where(dropped.to(device).view({b, 1, 1}), null, emb);
     }
     s.input.text.push_back({emb, enc.mask.defined() ? enc.mask.to(device) : at::Tensor()});
   }

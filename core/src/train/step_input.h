@@ -33,6 +33,11 @@ std::vector<ConditionText> TrainingConditions(const STDiT3Impl& model,
                                               const std::vector<TextEncoderCache*>& text,
                                               const std::map<std::string, StoredTextInfo>& stored);
 
+// Every condition `spec.condition_dropout` names is one of the model's; otherwise an InputError
+// that starts with `where` (the stage) and lists the model's conditions.
+void CheckConditionDropout(const STDiT3Impl& model, const TrainSpec& spec,
+                           const std::string& where);
+
 // The model input, noise, timesteps and frame mask of one batch: captions chosen and dropped,
 // frames masked, timesteps and noise drawn per sample from a generator keyed by `seed` and the
 // sample's global number.

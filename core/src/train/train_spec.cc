@@ -37,6 +37,10 @@ TrainSpec TrainSpec::FromOptions(const Options& t, bool pretrain) {
   flow.RejectUnknownKeys();
   s.ema_decay = t.Double("ema_decay", s.ema_decay, {.min = 0, .max = 1});
   s.caption_dropout = t.Double("caption_dropout", s.caption_dropout, {.min = 0, .max = 1});
+  Options per_condition = t.Table("condition_dropout");
+  for (const std::string& name : per_condition.Keys()) {
+    s.condition_dropout[name] = per_condition.Double(name, 0, {.min = 0, .max = 1});
+  }
   s.frame_mask_prob = t.Double("frame_mask_prob", s.frame_mask_prob, {.min = 0, .max = 1});
   s.precision = t.Choice("precision", s.precision, {"fp32", "bf16"});
   s.grad_checkpointing = t.Bool("grad_checkpointing", s.grad_checkpointing);

@@ -109,6 +109,7 @@ TrainResult Train(TrainContext& c) {
   Communicator single;
   Communicator& comm = c.comm != nullptr ? *c.comm : single;
   std::vector<ConditionText> conditions = TrainingConditions(model, c.text, c.stored_text);
+  CheckConditionDropout(model, spec, c.label);
   if (spec.batch_size % comm.size() != 0) {
     throw InputError(fmt::format(
         "{}: batch_size {} does not divide evenly among {} ranks: the global batch is split into "

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct TrainSpec {
   RectifiedFlowConfig flow;
   double ema_decay = 0.99;
   double caption_dropout = 0.1;
+  // Per text condition (by name), the probability that its caption alone is replaced by its null
+  // caption, drawn independently of the others and of `caption_dropout` (which drops them all).
+  // Stable Diffusion 3 drops each of its encoders so: the model cannot lean on one condition only,
+  // so a condition added beside a trained one (an LLM beside T5) has to be learnt.
+  std::map<std::string, double> condition_dropout;
   double frame_mask_prob = 0.0;    // probability a sample keeps its first frame as conditioning
   std::string precision = "fp32";  // "fp32" | "bf16"
   bool grad_checkpointing = false;
