@@ -134,17 +134,16 @@ StepInput MakeStepInput(const Batch& batch, const TrainSpec& spec, uint64_t seed
   const at::Tensor drop = at::cat(drops) < spec.caption_dropout;
   const at::Tensor per_condition =
       condition_drops.empty() ? at::Tensor() : at::stack(condition_drops);  // [b, conditions]
-  const std::vector<std::string> names = model.config().ConditionNames();
   for (size_t k = 0; k < conditions.size(); ++k) {
     TextEncoding enc = conditions[k].Get(prompts, kinds, batch.indices, batch.text_embeddings);
     at::Tensor emb = enc.embedding.to(device, at::kFloat);
     at::Tensor dropped = drop;
-    auto alone = spec.condition_dropout.find(names[k]);
-    if (alone != spec.condition_dropout.end() && alone->second > 0) {
-      dropped =
-          dropped.logical_or(per_condition.select(1, static_cast<int64_t>(k)) < alone->second);
+    auto alone = spec.condition_dropout.find(conditions[k].name());
+    const double alone_p = alone == spec.condition_dropout.end() ? 0.0 : alone->second;
+    if (alone_p > 0) {
+      dropped = dropped.logical_or(per_condition.select(1, static_cast<int64_t>(k)) < alone_p);
     }
-    if (spec.caption_dropout > 0 || alone != spec.condition_dropout.end()) {
+    if (spec.caption_dropout > 0 || alone_p > 0) {
       at::Tensor null = model.NullCaption(static_cast<int64_t>(k)).unsqueeze(0).expand_as(emb);
       emb = at::where(dropped.to(device).view({b, 1, 1}), null, emb);
     }

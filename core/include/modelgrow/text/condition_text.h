@@ -35,6 +35,8 @@ class ConditionText {
                    const std::vector<int64_t>& indices,
                    const std::map<std::string, TextEncoding>& carried) const;
 
+  // The model's name for this condition ("t5", "llm"): what manifests call it.
+  const std::string& name() const { return name_; }
   // The caption kind stored embeddings encode; nullopt when the data carry none usable.
   const std::optional<std::string>& stored_caption() const { return stored_caption_; }
   bool by_sample_index() const { return sample_indexed_ != nullptr; }
