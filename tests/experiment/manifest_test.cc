@@ -144,6 +144,45 @@ TEST_F(ManifestTest, SweepReferencesMustBeLabelsOfTheAxis) {
                     "sweep.axis[0].references", "names no value");
 }
 
+// [experiment.findings] names more metrics for the findings and contrasts within a run: only
+// metrics with a better direction, and a contrast of two that are better the same way.
+TEST_F(ManifestTest, FindingsNameMetricsWithADirection) {
+  std::string text = kGood;
+  Replace(text, "key = \"stages.finetune.optim\"", "key = \"stages.pretrain.optim\"");
+  std::string good = text;
+  Replace(good, "seeds = [0, 1]", R"(seeds = [0, 1]
+[experiment.findings]
+metrics = ["acc/base/detailed/count", "loss/base/detailed"]
+contrasts = [{metric = "acc/base/rewritten/mean", against = "acc/base/short/mean"}])");
+  const FindingsSpec findings = Manifest::Load(Write(good), {}, &registry_).experiment().findings;
+  EXPECT_EQ(findings.metrics,
+            (std::vector<std::string>{"acc/base/detailed/count", "loss/base/detailed"}));
+  ASSERT_EQ(findings.contrasts.size(), 1u);
+  EXPECT_EQ(findings.contrasts[0].metric, "acc/base/rewritten/mean");
+  EXPECT_EQ(findings.contrasts[0].against, "acc/base/short/mean");
+
+  std::string size = text;
+  Replace(size, "seeds = [0, 1]", "seeds = [0, 1]\n[experiment.findings]\nmetrics = [\"params\"]");
+  EXPECT_THROW_WITH(Manifest::Load(Write(size), {}, &registry_), ValidationError,
+                    "m.toml:", "experiment.findings.metrics",
+                    "'params' is not a metric with a better direction");
+  std::string opposite = text;
+  Replace(opposite, "seeds = [0, 1]", R"(seeds = [0, 1]
+[experiment.findings]
+contrasts = [{metric = "loss/base/detailed", against = "acc/base/detailed/mean"}])");
+  EXPECT_THROW_WITH(Manifest::Load(Write(opposite), {}, &registry_), ValidationError,
+                    "experiment.findings.contrasts[0].against",
+                    "'loss/base/detailed' is better lower and 'acc/base/detailed/mean' better "
+                    "higher: their difference is no finding");
+  std::string misspelt = text;
+  Replace(misspelt, "seeds = [0, 1]", R"(seeds = [0, 1]
+[experiment.findings]
+contrasts = [{metric = "loss/base/detailed", agianst = "loss/base/short"}])");
+  EXPECT_THROW_WITH(Manifest::Load(Write(misspelt), {}, &registry_), ValidationError,
+                    "experiment.findings.contrasts[0].against", "missing required key",
+                    "unknown key 'agianst'");
+}
+
 // Runs are expanded one document each, so a sweep that would make more than kMaxRuns is refused
 // before any is made: here 2 seeds x 2 x 2,501 values.
 TEST_F(ManifestTest, ASweepOfTooManyRunsIsRefused) {

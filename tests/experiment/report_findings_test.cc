@@ -27,7 +27,9 @@ using ::testing::Not;
 using testing::TempDir;
 
 // `growth_extra`: more of the growth axis (keys before its values, then more values).
-std::string Manifest(const std::string& seeds, const std::string& growth_extra = "") {
+// `tail`: more tables after the sweep (e.g. [experiment.findings]).
+std::string Manifest(const std::string& seeds, const std::string& growth_extra = "",
+                     const std::string& tail = "") {
   return "[experiment]\nname = \"findings\"\nseeds = " + seeds +
          "\n[[sweep.axis]]\nname = \"growth\"\n" + growth_extra + R"(
 [[sweep.axis.value]]
@@ -44,7 +46,7 @@ set = {"stages.continue.caption" = "short"}
 [[sweep.axis.value]]
 label = "detailed"
 set = {"stages.continue.caption" = "detailed"}
-)";
+)" + tail;
 }
 
 // Per seed (seed % 3 past 2), insert minus finetune: loss -0.019/-0.021/-0.020 (holds), accuracy
@@ -69,10 +71,11 @@ json Metrics(const std::string& growth, const std::string& captions, int seed) {
 }
 
 std::filesystem::path WriteRuns(const TempDir& dir, const std::string& seeds,
-                                const std::string& growth_extra = "") {
+                                const std::string& growth_extra = "",
+                                const std::string& tail = "") {
   const std::filesystem::path out = dir / "out";
   std::filesystem::create_directories(out / "runs");
-  WriteFileAtomic(out / "manifest.toml", Manifest(seeds, growth_extra));
+  WriteFileAtomic(out / "manifest.toml", Manifest(seeds, growth_extra, tail));
   const Options doc = Options::ParseFile(out / "manifest.toml");
   std::vector<int64_t> seed_list = doc.Table("experiment").IntList("seeds", {0});
   const std::vector<RunSpec> runs =
@@ -179,6 +182,47 @@ set = {"stages.grow.ops" = []}
   EXPECT_THAT(csv, Not(HasSubstr("\"growth\",\"finetune\",\"finetune-long\"")));
   EXPECT_THAT(ReadFile(report / "report.html"),
               HasSubstr("Findings: growth against finetune-long, paired by seed"));
+}
+
+// The manifest names claims beyond the headline ones: an attribute's accuracy for every axis, and
+// a contrast of two metrics within each variant's runs (mean minus count accuracy here: +0.25 in
+// every finetune seed; +0.35, +0.15, +0.30 for insert). A name no run has is a warning, not a
+// silently missing row.
+TEST(ReportFindings, TheManifestAddsMetricsAndContrastsWithinRuns) {
+  TempDir dir;
+  const std::filesystem::path report = WriteReport(WriteRuns(dir, "[0, 1, 2]", "", R"(
+[experiment.findings]
+metrics = ["acc/continual/detailed/count"]
+contrasts = [{metric = "acc/continual/detailed/mean", against = "acc/continual/detailed/count"},
+             {metric = "acc/continual/detailed/mean", against = "acc/continual/detailed/cuont"}]
+)"));
+  const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | acc/continual/detailed/count "
+                            "| 3 | +0.000 [+0.000, +0.000] | not resolved at this budget |"));
+  // Not asked for: still only in comparisons.csv.
+  EXPECT_THAT(md, Not(HasSubstr("| acc/base/short/motion | 3 |")));
+  EXPECT_THAT(md, HasSubstr("## Findings: acc/continual/detailed/mean − "
+                            "acc/continual/detailed/count, paired by seed within each variant\n\n"
+                            "| Variant | Seeds | Difference [95% CI] | Finding |"));
+  EXPECT_THAT(md, HasSubstr("| growth=finetune, captions=short | 3 | +0.250 [+0.250, +0.250] | "
+                            "holds: acc/continual/detailed/mean is better |"));
+  // t(0.975, 2) = 4.303, std 0.1041: half width 0.2586.
+  EXPECT_THAT(md, HasSubstr("| growth=insert, captions=detailed | 3 | +0.267 [+0.008, +0.525] | "
+                            "holds: acc/continual/detailed/mean is better |"));
+  EXPECT_THAT(md, Not(HasSubstr("− acc/continual/detailed/cuont")));
+  const std::string warning =
+      "experiment.findings.contrasts: no run has a metric 'acc/continual/detailed/cuont', so that "
+      "finding is missing; did you mean 'acc/continual/detailed/count'?";
+  EXPECT_THAT(md, HasSubstr("## Warnings\n\n- " + warning));
+  const std::string csv = ReadFile(report / "comparisons.csv");
+  EXPECT_THAT(csv,
+              HasSubstr("\"\",\"acc/continual/detailed/mean\",\"acc/continual/detailed/count\","
+                        "\"growth=insert, captions=detailed\",\"evaluate\","
+                        "\"acc/continual/detailed/mean\",3,"));
+  const std::string html = ReadFile(report / "report.html");
+  EXPECT_THAT(html, HasSubstr("acc/continual/detailed/mean − acc/continual/detailed/count, paired "
+                              "by seed within each variant"));
+  EXPECT_THAT(html, HasSubstr("no run has a metric 'acc/continual/detailed/cuont'"));
 }
 
 TEST(ReportFindings, OneSeedIsNotATest) {

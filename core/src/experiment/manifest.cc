@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "paired_comparisons.h"
+
 namespace modelgrow {
 
 namespace {
@@ -25,6 +27,38 @@ ComputeSpec ComputeSpec::FromOptions(const Options& t) {
   return c;
 }
 
+FindingsSpec FindingsSpec::FromOptions(const Options& t) {
+  FindingsSpec f;
+  // Only a metric with a better direction can be a finding; the names themselves are checked
+  // against the runs' metrics when the report is written.
+  auto directed = [](const Options& table, const std::string& key, const std::string& metric) {
+    if (report::LowerIsBetter(metric)) return true;
+    table.Fail(key, fmt::format("'{}' is not a metric with a better direction (expected a name "
+                                "that starts with loss/, loss_at/, forgetting/, fd/ or acc/, as "
+                                "in comparisons.csv)",
+                                metric));
+    return false;
+  };
+  f.metrics = t.StringList("metrics", {});
+  for (const std::string& metric : f.metrics) directed(t, "metrics", metric);
+  for (const Options& c : t.TableArray("contrasts")) {
+    Contrast contrast{c.RequireString("metric"), c.RequireString("against")};
+    c.RejectUnknownKeys();
+    if (contrast.metric.empty() || contrast.against.empty()) continue;  // already a problem
+    if (directed(c, "metric", contrast.metric) && directed(c, "against", contrast.against) &&
+        *report::LowerIsBetter(contrast.metric) != *report::LowerIsBetter(contrast.against)) {
+      const bool lower = *report::LowerIsBetter(contrast.metric);
+      c.Fail("against", fmt::format("'{}' is better {} and '{}' better {}: their difference is "
+                                    "no finding",
+                                    contrast.metric, lower ? "lower" : "higher", contrast.against,
+                                    lower ? "higher" : "lower"));
+    }
+    f.contrasts.push_back(std::move(contrast));
+  }
+  t.RejectUnknownKeys();
+  return f;
+}
+
 ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
   ExperimentSpec e;
   e.name = t.RequireString("name");
@@ -37,6 +71,7 @@ ExperimentSpec ExperimentSpec::FromOptions(const Options& t) {
   e.out = t.String("out", "");
   e.slurm = SlurmSpec::FromOptions(t.Table("slurm"));
   e.compute = ComputeSpec::FromOptions(t.Table("compute"));
+  e.findings = FindingsSpec::FromOptions(t.Table("findings"));
   t.RejectUnknownKeys();
   return e;
 }

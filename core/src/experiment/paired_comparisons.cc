@@ -13,17 +13,6 @@ namespace modelgrow::report {
 
 namespace {
 
-// Lower is better for losses, forgetting and Fréchet distance, higher for attribute accuracy.
-// Other numbers (sizes, time, the classifier's ceiling) describe a run; they are not findings.
-std::optional<bool> LowerIsBetter(const std::string& metric) {
-  for (const char* prefix :
-       {"loss/", "loss_at/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
-    if (metric.rfind(prefix, 0) == 0) return true;
-  }
-  if (metric.rfind("acc/", 0) == 0) return false;
-  return std::nullopt;
-}
-
 // What the main table shows: loss and forgetting per domain, mean accuracy, Fréchet distance.
 bool IsHeadline(const std::string& metric) {
   if (metric.rfind("table/", 0) == 0 || metric.rfind("fd/", 0) == 0) return true;
@@ -69,6 +58,16 @@ std::string CsvField(const std::string& text) {
 
 }  // namespace
 
+// Other numbers (sizes, time, the classifier's ceiling) describe a run; they are not findings.
+std::optional<bool> LowerIsBetter(const std::string& metric) {
+  for (const char* prefix :
+       {"loss/", "loss_at/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
+    if (metric.rfind(prefix, 0) == 0) return true;
+  }
+  if (metric.rfind("acc/", 0) == 0) return false;
+  return std::nullopt;
+}
+
 double StudentT975(int df) {
   static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
                                       2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
@@ -89,6 +88,36 @@ using FlatResults = std::map<std::string, std::map<std::string, double>>;
 // (context, seed) -> label -> run, for one axis.
 using Cells =
     std::map<std::pair<std::string, std::string>, std::map<std::string, const RunResults*>>;
+
+// `c` with the statistics of its per-seed differences filled in.
+PairedComparison Summarise(PairedComparison c, const std::vector<double>& differences) {
+  const Stat s = Aggregate(differences);
+  c.seeds = s.n;
+  c.mean = s.mean;
+  c.std = s.std;
+  c.half_width = s.n > 1 ? StudentT975(s.n - 1) * s.std / std::sqrt(s.n) : 0;
+  c.finding = Finding(s, c.half_width, *LowerIsBetter(c.metric));
+  return c;
+}
+
+// How the findings print a difference of `metric`: as the main table does, else by its kind.
+std::pair<std::string, int> TitleAndDigits(const std::string& metric) {
+  const std::vector<Column> columns = MainColumns({metric});
+  if (!columns.empty() && IsHeadline(metric)) {
+    return {columns[0].title, columns[0].digits < 0 ? 4 : columns[0].digits};
+  }
+  const int digits = metric.rfind("acc/", 0) == 0 ? 3 : metric.rfind("fd/", 0) == 0 ? 2 : 4;
+  return {metric, digits};
+}
+
+std::string Difference(const PairedComparison& c, int digits) {
+  std::string difference = fmt::format("{:+.{}f}", c.mean, digits);
+  if (c.seeds > 1) {
+    difference += fmt::format(" [{:+.{}f}, {:+.{}f}]", c.mean - c.half_width, digits,
+                              c.mean + c.half_width, digits);
+  }
+  return difference;
+}
 
 // `value` against `reference` on one axis, within one context: one comparison per evaluation
 // stage and metric, over the seeds where both ran.
@@ -125,14 +154,8 @@ void Compare(const std::string& axis, const std::string& value, const std::strin
       if (!IsHeadline(metric)) ordered.push_back(metric);
     }
     for (const std::string& metric : ordered) {
-      PairedComparison c{axis, value, reference, context, stage, metric};
-      const Stat s = Aggregate(by_metric.at(metric));
-      c.seeds = s.n;
-      c.mean = s.mean;
-      c.std = s.std;
-      c.half_width = s.n > 1 ? StudentT975(s.n - 1) * s.std / std::sqrt(s.n) : 0;
-      c.finding = Finding(s, c.half_width, *LowerIsBetter(metric));
-      out.push_back(std::move(c));
+      out.push_back(
+          Summarise({axis, value, reference, context, stage, metric}, by_metric.at(metric)));
     }
   }
 }
@@ -189,11 +212,16 @@ std::vector<PairedComparison> PairedComparisons(
   return out;
 }
 
-std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons) {
+std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons,
+                                              const std::vector<std::string>& metrics) {
+  auto shown = [&](const std::string& metric) {
+    return IsHeadline(metric) || std::find(metrics.begin(), metrics.end(), metric) != metrics.end();
+  };
   // (axis, reference), in first-seen order
   std::vector<std::pair<std::string, std::string>> order;
   std::map<std::string, std::set<std::string>> stages_of;  // axis -> evaluation stages
   for (const PairedComparison& c : comparisons) {
+    if (c.axis.empty()) continue;  // a contrast
     if (std::find(order.begin(), order.end(), std::pair(c.axis, c.reference)) == order.end())
       order.emplace_back(c.axis, c.reference);
     stages_of[c.axis].insert(c.stage);
@@ -206,22 +234,74 @@ std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison
       t.title = fmt::format("Findings: {} against {}, paired by seed", axis, reference);
       if (stages_of[axis].size() > 1) t.title += " [" + stage + "]";
       for (const PairedComparison& c : comparisons) {
-        if (c.axis != axis || c.reference != reference || c.stage != stage || !IsHeadline(c.metric))
+        if (c.axis != axis || c.reference != reference || c.stage != stage || !shown(c.metric))
           continue;
-        const std::vector<Column> columns = MainColumns({c.metric});
-        const std::string title = columns.empty() ? c.metric : columns[0].title;
-        const int digits = columns.empty() || columns[0].digits < 0 ? 4 : columns[0].digits;
-        std::string difference = fmt::format("{:+.{}f}", c.mean, digits);
-        if (c.seeds > 1) {
-          difference += fmt::format(" [{:+.{}f}, {:+.{}f}]", c.mean - c.half_width, digits,
-                                    c.mean + c.half_width, digits);
-        }
+        const auto [title, digits] = TitleAndDigits(c.metric);
         t.rows.push_back(
             {c.value + " − " + c.reference + (c.context.empty() ? "" : " (" + c.context + ")"),
-             title, std::to_string(c.seeds), difference, Sentence(c)});
+             title, std::to_string(c.seeds), Difference(c, digits), Sentence(c)});
       }
       if (!t.rows.empty()) tables.push_back(std::move(t));
     }
+  }
+  return tables;
+}
+
+std::vector<PairedComparison> MetricContrasts(
+    const std::vector<RunResults>& runs, const std::vector<FindingsSpec::Contrast>& contrasts) {
+  std::vector<std::string> variants;  // in run order
+  // variant -> stage -> contrast -> one difference per seed
+  std::map<std::string, std::map<std::string, std::map<size_t, std::vector<double>>>> differences;
+  for (const RunResults& r : runs) {
+    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end())
+      variants.push_back(r.variant);
+    for (const auto& [stage, evaluation] : Field(r.results, "evaluations").items()) {
+      if (!evaluation.is_object()) continue;
+      const std::map<std::string, double> flat = Flatten(evaluation);
+      for (size_t i = 0; i < contrasts.size(); ++i) {
+        auto metric = flat.find(contrasts[i].metric), against = flat.find(contrasts[i].against);
+        if (metric == flat.end() || against == flat.end()) continue;
+        differences[r.variant][stage][i].push_back(metric->second - against->second);
+      }
+    }
+  }
+  std::vector<PairedComparison> out;
+  for (size_t i = 0; i < contrasts.size(); ++i) {
+    for (const std::string& variant : variants) {
+      for (const auto& [stage, by_contrast] : differences[variant]) {
+        auto d = by_contrast.find(i);
+        if (d == by_contrast.end()) continue;
+        out.push_back(Summarise(
+            {"", contrasts[i].metric, contrasts[i].against, variant, stage, contrasts[i].metric},
+            d->second));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<TextTable> MetricContrastTables(const std::vector<PairedComparison>& contrasts) {
+  std::vector<std::pair<std::string, std::string>> order;  // (value − reference, stage)
+  std::set<std::string> stages;
+  for (const PairedComparison& c : contrasts) {
+    if (!c.axis.empty()) continue;  // an axis's comparison
+    const std::pair key(c.value + " − " + c.reference, c.stage);
+    if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+    stages.insert(c.stage);
+  }
+  std::vector<TextTable> tables;
+  for (const auto& [difference, stage] : order) {
+    TextTable t;
+    t.header = {"Variant", "Seeds", "Difference [95% CI]", "Finding"};
+    t.title = fmt::format("Findings: {}, paired by seed within each variant", difference);
+    if (stages.size() > 1) t.title += " [" + stage + "]";
+    for (const PairedComparison& c : contrasts) {
+      if (!c.axis.empty() || c.value + " − " + c.reference != difference || c.stage != stage)
+        continue;
+      t.rows.push_back({c.context, std::to_string(c.seeds),
+                        Difference(c, TitleAndDigits(c.metric).second), Sentence(c)});
+    }
+    tables.push_back(std::move(t));
   }
   return tables;
 }

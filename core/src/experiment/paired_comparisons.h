@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ inline constexpr const char* kFindingsNote =
     "finding holds when the interval excludes zero in the value's favour. comparisons.csv has "
     "every metric of every comparison.";
 
+// Whether a smaller number of `metric` is better (losses, forgetting, Fréchet distance) or a larger
+// one (attribute accuracy); nullopt for numbers that only describe a run (sizes, time).
+std::optional<bool> LowerIsBetter(const std::string& metric);
+
+// A comparison of two values of an axis (axis, value, reference) or, for a contrast, of two
+// metrics of the same runs (axis "", value and reference the two metrics, context the variant).
 struct PairedComparison {
   std::string axis, value, reference;
   std::string context;  // the other axes' labels the pair shares ("captions=detailed"), or ""
@@ -40,9 +47,17 @@ std::vector<PairedComparison> PairedComparisons(
     const std::vector<RunResults>& runs,
     const std::map<std::string, std::vector<std::string>>& references = {});
 
-// The headline comparisons (the main table's metrics) as tables, one per axis, reference and
-// evaluation stage; comparisons.csv has them all.
-std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons);
+// The headline comparisons (the main table's metrics, then `metrics`) as tables, one per axis,
+// reference and evaluation stage; comparisons.csv has them all.
+std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons,
+                                              const std::vector<std::string>& metrics = {});
+
+// Each contrast within every variant's runs: the contrast's metric minus the metric it is
+// against, paired by seed, per evaluation stage.
+std::vector<PairedComparison> MetricContrasts(const std::vector<RunResults>& runs,
+                                              const std::vector<FindingsSpec::Contrast>& contrasts);
+// One table per contrast and evaluation stage.
+std::vector<TextTable> MetricContrastTables(const std::vector<PairedComparison>& contrasts);
 
 // Every comparison, one CSV row each.
 std::string PairedComparisonsCsv(const std::vector<PairedComparison>& comparisons);

@@ -51,6 +51,29 @@ std::string MarkdownTable(const TextTable& t) {
   return md;
 }
 
+// A metric the manifest's findings name that no run has: misspelt, or the evaluation that makes it
+// did not run. Either way the report says so instead of leaving its claim out silently.
+std::vector<std::string> FindingsWarnings(const FindingsSpec& findings,
+                                          const std::set<std::string>& metric_names) {
+  const std::vector<std::string> known(metric_names.begin(), metric_names.end());
+  std::vector<std::string> warnings;
+  auto check = [&](const std::string& key, const std::string& metric) {
+    if (metric_names.count(metric)) return;
+    std::string w = fmt::format(
+        "experiment.findings.{}: no run has a metric '{}', so that "
+        "finding is missing",
+        key, metric);
+    if (std::string hint = SuggestClosest(metric, known); !hint.empty()) w += "; " + hint;
+    warnings.push_back(std::move(w));
+  };
+  for (const std::string& metric : findings.metrics) check("metrics", metric);
+  for (const FindingsSpec::Contrast& c : findings.contrasts) {
+    check("contrasts", c.metric);
+    check("contrasts", c.against);
+  }
+  return warnings;
+}
+
 }  // namespace
 
 fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
@@ -86,8 +109,12 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
                   name, manifest.description.empty() ? "" : manifest.description + "\n\n",
                   runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
-  const std::vector<PairedComparison> comparisons = PairedComparisons(runs, manifest.references);
-  const std::vector<TextTable> findings = PairedComparisonTables(comparisons);
+  std::vector<PairedComparison> comparisons = PairedComparisons(runs, manifest.references);
+  std::vector<TextTable> findings = PairedComparisonTables(comparisons, manifest.findings.metrics);
+  const std::vector<PairedComparison> contrasts =
+      MetricContrasts(runs, manifest.findings.contrasts);
+  for (TextTable& t : MetricContrastTables(contrasts)) findings.push_back(std::move(t));
+  comparisons.insert(comparisons.end(), contrasts.begin(), contrasts.end());
   if (!findings.empty()) md += "\n" + std::string(kFindingsNote) + "\n";
   for (const TextTable& t : findings) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
@@ -114,7 +141,11 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
       "to real videos in the classifier's feature space; Preservation err: max relative output "
       "change "
       "right after growth.\n";
-  const std::vector<std::string> warnings = Warnings(runs);
+  std::vector<std::string> warnings = Warnings(runs);
+  for (std::string& w : FindingsWarnings(manifest.findings, metric_names)) {
+    std::cerr << "report: warning: " << w << "\n";
+    warnings.push_back(std::move(w));
+  }
   if (!warnings.empty()) {
     md += "\n## Warnings\n\n";
     for (const std::string& w : warnings) md += "- " + w + "\n";
@@ -138,7 +169,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   if (!comparisons.empty()) folder.AddFile("comparisons.csv", PairedComparisonsCsv(comparisons));
 
   folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, by_timestep,
-                                           manifest.compute, findings));
+                                           manifest.compute, findings, warnings));
   folder.Commit();
 
   std::cout << "\n"

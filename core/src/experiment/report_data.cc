@@ -43,6 +43,7 @@ ReportManifest ReadReportManifest(const fs::path& out) {
   m.name = doc.Table("experiment").String("name", out.filename().string());
   m.description = doc.Table("experiment").String("description", "");
   m.compute = ComputeSpec::FromOptions(doc.Table("experiment").Table("compute"));
+  m.findings = FindingsSpec::FromOptions(doc.Table("experiment").Table("findings"));
   std::vector<int64_t> seeds = doc.Table("experiment").IntList("seeds", {0});
   std::vector<uint64_t> unsigned_seeds(seeds.begin(), seeds.end());
   const std::vector<SweepAxis> axes = ReadSweep(doc);

@@ -41,6 +41,7 @@ struct ReportManifest {
   std::string description;
   std::vector<std::string> run_folders;  // in the manifest's run order
   ComputeSpec compute;                   // [experiment.compute]
+  FindingsSpec findings;                 // [experiment.findings]
   // Sweep axis -> the labels its findings compare against (SweepAxis::references).
   std::map<std::string, std::vector<std::string>> references;
 };

@@ -152,7 +152,8 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
                        const json& rows, const std::vector<Column>& main,
                        const std::vector<Column>& categories,
                        const std::vector<Column>& by_timestep, const ComputeSpec& compute,
-                       const std::vector<TextTable>& findings) {
+                       const std::vector<TextTable>& findings,
+                       const std::vector<std::string>& warnings) {
   // HTML: tables, loss curves, and video grids.
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
@@ -168,7 +169,7 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
   for (const TextTable& t : findings) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
   }
-  for (const std::string& w : Warnings(runs)) {
+  for (const std::string& w : warnings) {
     html += "<p style=\"color:#a04000\">Warning: " + Escape(w) + "</p>";
   }
   if (!categories.empty())

@@ -13,6 +13,7 @@ std::string RenderHtml(const std::string& title, const std::vector<RunResults>& 
                        const json& rows, const std::vector<Column>& main,
                        const std::vector<Column>& categories,
                        const std::vector<Column>& by_timestep, const ComputeSpec& compute,
-                       const std::vector<TextTable>& findings);
+                       const std::vector<TextTable>& findings,
+                       const std::vector<std::string>& warnings);
 
 }  // namespace modelgrow::report

@@ -1,7 +1,8 @@
 // Experiment manifests: one TOML file takes a base model through pre-training, growth and
 // continual training to a table of results (docs/manifests.md is the reference).
 //
-//   [experiment]   name, seeds, device, threads, out; [experiment.slurm] for sweep --emit slurm
+//   [experiment]   name, seeds, device, threads, out; [experiment.slurm] for sweep --emit slurm;
+//                  [experiment.compute] and [experiment.findings] for the report
 //   [model]        preset and config overrides of the base model; `text` = condition 0's encoder
 //   [text.<id>]    text encoders: `plugin` + its options; `make = {corpus, ...}` has the plugin
 //                  make a small model from the named data's captions
@@ -49,6 +50,21 @@ struct ComputeSpec {
   static ComputeSpec FromOptions(const Options& table);
 };
 
+// [experiment.findings]: claims the report tests beyond its headline ones. `metrics` adds rows to
+// every axis's findings (e.g. one attribute's accuracy: "acc/continual/detailed/count");
+// `contrasts` compare two metrics of the same run, paired by seed, for every variant (e.g.
+// rewritten short prompts against the same prompts unrewritten).
+struct FindingsSpec {
+  struct Contrast {
+    std::string metric;   // the claim: this one is better ...
+    std::string against;  // ... than this one, in the same run
+  };
+  std::vector<std::string> metrics;
+  std::vector<Contrast> contrasts;
+
+  static FindingsSpec FromOptions(const Options& table);
+};
+
 struct ExperimentSpec {
   std::string name;
   std::string description;
@@ -58,6 +74,7 @@ struct ExperimentSpec {
   std::string out;             // default output folder ("" = runs/<name>)
   SlurmSpec slurm;             // [experiment.slurm]
   ComputeSpec compute;         // [experiment.compute]
+  FindingsSpec findings;       // [experiment.findings]
 
   static ExperimentSpec FromOptions(const Options& table);
 };
