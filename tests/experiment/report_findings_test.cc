@@ -113,9 +113,11 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | FD continual/detailed | 3 | "
                             "+6.00 [+3.52, +8.48] | reversed: finetune is better |"));
   EXPECT_THAT(md, HasSubstr("## Findings: captions against short, paired by seed"));
-  // A difference with no spread across seeds is certain, whichever way it goes.
+  // The same difference in every seed gives Student's t nothing to test (a zero-width interval
+  // would call it certain); three seeds are too few for the sign test.
   EXPECT_THAT(md, HasSubstr("| detailed − short (growth=insert) | Loss continual | 3 | "
-                            "+0.0500 [+0.0500, +0.0500] | reversed: short is better |"));
+                            "+0.0500 [+0.0500, +0.0500] | not resolved: the same difference in "
+                            "all 3 seeds, too few for the sign test (6) |"));
   EXPECT_THAT(md, HasSubstr("| detailed − short (growth=finetune) | FD continual/detailed | 3 | "
                             "+0.00 [+0.00, +0.00] | not resolved at this budget |"));
   // Sizes and the classifier's ceiling describe runs; they are not findings.
@@ -170,7 +172,8 @@ set = {"stages.grow.ops" = []}
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 3 | "
                             "-0.0200 [-0.0225, -0.0175] | holds: insert is better |"));
   EXPECT_THAT(md, HasSubstr("| finetune-long − finetune (captions=short) | Loss continual | 3 | "
-                            "-0.0150 [-0.0150, -0.0150] | holds: finetune-long is better |"));
+                            "-0.0150 [-0.0150, -0.0150] | not resolved: the same difference in "
+                            "all 3 seeds, too few for the sign test (6) |"));
   ASSERT_THAT(md, HasSubstr("## Findings: growth against finetune-long, paired by seed"));
   // Insert's lead shrinks from 0.020 to 0.005 against the stronger reference, still beyond noise.
   EXPECT_THAT(md, HasSubstr("| insert − finetune-long (captions=short) | Loss continual | 3 | "
@@ -205,7 +208,8 @@ contrasts = [{metric = "acc/continual/detailed/mean", against = "acc/continual/d
                             "acc/continual/detailed/count, paired by seed within each variant\n\n"
                             "| Variant | Seeds | Difference [95% CI] | Finding |"));
   EXPECT_THAT(md, HasSubstr("| growth=finetune, captions=short | 3 | +0.250 [+0.250, +0.250] | "
-                            "holds: acc/continual/detailed/mean is better |"));
+                            "not resolved: the same difference in all 3 seeds, too few for the "
+                            "sign test (6) |"));
   // t(0.975, 2) = 4.303, std 0.1041: half width 0.2586.
   EXPECT_THAT(md, HasSubstr("| growth=insert, captions=detailed | 3 | +0.267 [+0.008, +0.525] | "
                             "holds: acc/continual/detailed/mean is better |"));
@@ -231,6 +235,20 @@ TEST(ReportFindings, OneSeedIsNotATest) {
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 1 | "
                             "-0.0190 | one seed: no test (run 3 or more) |"));
   EXPECT_THAT(md, Not(HasSubstr("holds:")));
+}
+
+// Six seeds that all differ by the same amount pass the sign test (two-sided p = 2 / 2^6);
+// the same difference in five would not (p = 0.0625).
+TEST(ReportFindings, SixSeedsTheSameWayPassTheSignTest) {
+  TempDir dir;
+  std::string md = ReadFile(WriteReport(WriteRuns(dir, "[0, 1, 2, 3, 4, 5]")) / "report.md");
+  EXPECT_THAT(md, HasSubstr("| detailed − short (growth=insert) | Loss continual | 6 | "
+                            "+0.0500 [+0.0500, +0.0500] | reversed: short is better |"));
+  TempDir five;
+  md = ReadFile(WriteReport(WriteRuns(five, "[0, 1, 2, 3, 4]")) / "report.md");
+  EXPECT_THAT(md, HasSubstr("| detailed − short (growth=insert) | Loss continual | 5 | "
+                            "+0.0500 [+0.0500, +0.0500] | not resolved: the same difference in "
+                            "all 5 seeds, too few for the sign test (6) |"));
 }
 
 // Past 30 degrees of freedom the t quantile comes from an expansion (t(0.975, 31) = 2.0395): the

@@ -37,6 +37,12 @@ std::string ContextOf(const RunResults& run, const std::string& axis) {
 
 std::string Finding(const Stat& s, double half_width, bool lower_is_better) {
   if (s.n < 2) return "one seed";
+  // An accuracy over a few dozen videos moves in steps, so every seed can differ by exactly one
+  // video. Student's interval then has zero width and would call that certain; the sign test,
+  // which only counts seeds, needs 6 of 6 in one direction for p < 0.05 (two-sided: 2 / 2^6).
+  if (s.n < 6 && s.mean != 0 && s.std <= 1e-12 * std::max(1.0, std::abs(s.mean))) {
+    return "no spread";
+  }
   const double low = s.mean - half_width, high = s.mean + half_width;
   const bool better = lower_is_better ? high < 0 : low > 0;
   const bool worse = lower_is_better ? low > 0 : high < 0;
@@ -47,6 +53,12 @@ std::string Sentence(const PairedComparison& c) {
   if (c.finding == "holds") return "holds: " + c.value + " is better";
   if (c.finding == "reversed") return "reversed: " + c.reference + " is better";
   if (c.finding == "one seed") return "one seed: no test (run 3 or more)";
+  if (c.finding == "no spread") {
+    return fmt::format(
+        "not resolved: the same difference in all {} seeds, too few for the sign "
+        "test (6)",
+        c.seeds);
+  }
   return "not resolved at this budget";
 }
 

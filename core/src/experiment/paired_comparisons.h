@@ -21,8 +21,10 @@ inline constexpr const char* kFindingsNote =
     "Findings pair runs that share a seed and every other axis's value. A difference is the "
     "value's number minus the reference's (negative is better for loss, forgetting and FD, "
     "positive for accuracy), with a 95% confidence interval from Student's t over the seeds; a "
-    "finding holds when the interval excludes zero in the value's favour. comparisons.csv has "
-    "every metric of every comparison.";
+    "finding holds when the interval excludes zero in the value's favour. A difference that is "
+    "the same in every seed (an accuracy can be, over a few dozen videos) has no spread for "
+    "Student's t and is tested by the sign test, which needs 6 seeds. comparisons.csv has every "
+    "metric of every comparison.";
 
 // Whether a smaller number of `metric` is better (losses, forgetting, Fréchet distance) or a larger
 // one (attribute accuracy); nullopt for numbers that only describe a run (sizes, time).
@@ -37,7 +39,7 @@ struct PairedComparison {
   std::string metric;   // a Flatten() key
   int seeds = 0;
   double mean = 0, std = 0, half_width = 0;  // of value - reference; 95% CI = mean ± half_width
-  std::string finding;                       // "holds", "reversed", "not resolved", "one seed"
+  std::string finding;  // "holds", "reversed", "not resolved", "no spread", "one seed"
 };
 
 // Every comparison the runs allow, in the manifest's axis, reference and value order. Each axis's
