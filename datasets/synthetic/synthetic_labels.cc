@@ -16,8 +16,10 @@ const LabelSchema& SyntheticLabelSchema() {
     s.classes["motion"] = v.motions;
     for (int n = 1; n <= v.max_objects; ++n) s.classes["count"].push_back(std::to_string(n));
     s.classes["relation"] = {"none", "side by side", "stacked"};
+    s.classes["colors"] = s.classes["color"];
+    s.multi_label = {"colors"};
     s.stated_by["short"] = {"color", "shape", "motion"};
-    s.stated_by["detailed"] = {"color", "shape", "motion", "count", "relation"};
+    s.stated_by["detailed"] = {"color", "shape", "motion", "count", "relation", "colors"};
     return s;
   }();
   return schema;
@@ -39,6 +41,15 @@ std::map<std::string, int64_t> SceneTargets(const Scene& scene) {
     set("motion", alone.motion);
   }
   set("count", std::to_string(count));
+  if (count >= 2) {
+    const std::vector<std::string>& colors = schema.classes.at("colors");
+    int64_t present = 0;
+    for (const SceneObject& o : scene.objects) {
+      auto it = std::find(colors.begin(), colors.end(), o.color);
+      if (it != colors.end()) present |= int64_t{1} << (it - colors.begin());
+    }
+    targets["colors"] = present;
+  }
   // The arrangement of objects 0 and 1, as the relation between them names it.
   std::string relation = "none";
   for (const SceneRelation& r : scene.relations) {

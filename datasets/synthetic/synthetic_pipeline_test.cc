@@ -1,5 +1,6 @@
 // The synthetic world: determinism, labels that agree with the pixels, captions that state every
 // label, targets that follow the labels, disjoint splits, the two domains and their options.
+#include <bit>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -467,15 +468,18 @@ TEST(Synthetic, DeclaresOneLabelSchemaForEveryDomain) {
   EXPECT_EQ(schema->classes.at("count"), (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(schema->classes.at("relation"),
             (std::vector<std::string>{"none", "side by side", "stacked"}));
-  EXPECT_EQ(schema->classes.size(), 5u);
+  EXPECT_EQ(schema->classes.at("colors"), schema->classes.at("color"));
+  EXPECT_EQ(schema->multi_label, (std::set<std::string>{"colors"}));
+  EXPECT_EQ(schema->classes.size(), 6u);
   EXPECT_EQ(schema->stated_by.at("short"), (std::vector<std::string>{"color", "shape", "motion"}));
   EXPECT_EQ(schema->stated_by.at("detailed"),
-            (std::vector<std::string>{"color", "shape", "motion", "count", "relation"}));
+            (std::vector<std::string>{"color", "shape", "motion", "count", "relation", "colors"}));
   EXPECT_EQ(LabelSchema::FromJson(schema->ToJson()), *schema);
 }
 
 // Color, shape and motion are targets only when the object is alone (a video does not show which
-// of several objects is object 0); count and the arrangement of objects 0 and 1 always.
+// of several objects is object 0), the set of colours only when it is not; count and the
+// arrangement of objects 0 and 1 always.
 TEST(Synthetic, TargetsFollowTheLabels) {
   auto p = Opened("domain = \"continual\"\nsize = 120");
   const LabelSchema schema = *p->label_schema();
@@ -484,7 +488,7 @@ TEST(Synthetic, TargetsFollowTheLabels) {
     return static_cast<int64_t>(std::find(names.begin(), names.end(), value) - names.begin());
   };
   std::set<int64_t> relations_seen;
-  int alone = 0;
+  int alone = 0, together = 0;
   for (int i = 0; i < 120; ++i) {
     Sample s = p->Get(i);
     const json& l = s.labels;
@@ -499,6 +503,13 @@ TEST(Synthetic, TargetsFollowTheLabels) {
       EXPECT_EQ(s.targets.at("relation"), index("relation", "none"));
       EXPECT_EQ(s.targets.size(), 5u);
     } else {
+      ++together;
+      int64_t colors = 0;
+      for (const json& o : l["objects"]) colors |= int64_t{1} << index("colors", o["color"]);
+      EXPECT_EQ(s.targets.at("colors"), colors) << l["objects"];
+      // Objects have distinct colours, so the set has one per object.
+      EXPECT_EQ(std::popcount(static_cast<uint64_t>(colors)), count);
+      EXPECT_TRUE(schema.IsValidTarget("colors", colors));
       EXPECT_FALSE(s.targets.contains("color"));
       EXPECT_FALSE(s.targets.contains("shape"));
       EXPECT_FALSE(s.targets.contains("motion"));
@@ -513,6 +524,7 @@ TEST(Synthetic, TargetsFollowTheLabels) {
     relations_seen.insert(s.targets.at("relation"));
   }
   EXPECT_GT(alone, 0);
+  EXPECT_GT(together, 0);
   EXPECT_EQ(relations_seen.size(), 3u);
 }
 

@@ -179,7 +179,8 @@ TEST_P(DataExample, ResumesFromASavedPosition) {
 }
 
 // The labels a pipeline declares are the labels its samples carry: every target's category is in
-// the schema and its index in range; every category a caption kind states exists.
+// the schema and its index in range (a non-empty set of its classes, for a multi-label one); every
+// category a caption kind states exists.
 TEST_P(DataExample, DeclaresAConsistentLabelSchema) {
   std::shared_ptr<DataPipeline> pipeline = Opened(GetParam());
   std::optional<LabelSchema> schema = pipeline->label_schema();
@@ -194,8 +195,9 @@ TEST_P(DataExample, DeclaresAConsistentLabelSchema) {
       auto classes = schema->classes.find(category);
       ASSERT_NE(classes, schema->classes.end())
           << "sample " << i << ": target category '" << category << "' is not in the schema";
-      EXPECT_GE(index, 0) << category;
-      EXPECT_LT(index, static_cast<int64_t>(classes->second.size())) << category;
+      EXPECT_TRUE(schema->IsValidTarget(category, index))
+          << "sample " << i << ": target '" << category << "' = " << index << "; expected "
+          << schema->DescribeTargets(category);
     }
   }
   if (!schema) return;
@@ -206,6 +208,9 @@ TEST_P(DataExample, DeclaresAConsistentLabelSchema) {
     std::sort(sorted.begin(), sorted.end());
     EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end())
         << category << " names a class twice";
+  }
+  for (const std::string& category : schema->multi_label) {
+    EXPECT_LE(schema->classes.at(category).size(), LabelSchema::kMaxMultiLabelClasses) << category;
   }
   for (const auto& [kind, categories] : schema->stated_by) {
     for (const std::string& category : categories) {

@@ -374,7 +374,7 @@ TEST(VideoShards, WriterRejectsTargetsOutsideTheSchema) {
   EXPECT_THROW_WITH(w.Add(s), InputError, "target category 'colour' is not in the label schema",
                     "color, count");
   s.targets = {{"count", 2}};
-  EXPECT_THROW_WITH(w.Add(s), InputError, "target 'count' = 2 is outside its 2 classes");
+  EXPECT_THROW_WITH(w.Add(s), InputError, "target 'count' = 2; expected a class index in [0, 2)");
   s.targets = {};
   w.Add(s);  // shows nothing: every target -1
   w.Commit();
@@ -382,6 +382,43 @@ TEST(VideoShards, WriterRejectsTargetsOutsideTheSchema) {
   EXPECT_TRUE(reader->Read(0).targets.empty());
   EXPECT_EQ(*reader->label_schema(), LabelledPixels::Schema());
   EXPECT_FALSE(fs::exists(dir / "none.h5"));
+}
+
+// A multi-label category's targets (bit sets of classes) are stored as they are and checked
+// against the set's classes on both sides; the continual synthetic world has one (colors).
+TEST(VideoShards, StoreMultiLabelTargetsAsBitSets) {
+  TempDir dir;
+  LabelSchema schema;
+  schema.classes = {{"colors", {"red", "green", "blue"}}};
+  schema.multi_label = {"colors"};
+  VideoShardWriterOptions options;
+  options.label_schema = schema;
+  VideoShardWriter w(dir / "w.h5", options);
+  Sample s;
+  s.video = torch::zeros({3, 1, 2, 2});
+  s.captions["short"] = "x";
+  s.targets = {{"colors", 0}};
+  EXPECT_THROW_WITH(w.Add(s), InputError,
+                    "target 'colors' = 0; expected a non-empty set of its 3 classes");
+  s.targets = {{"colors", 0b1000}};
+  EXPECT_THROW_WITH(w.Add(s), InputError, "target 'colors' = 8", "[1, 2^3)");
+  s.targets = {{"colors", 0b101}};
+  w.Add(s);
+  w.Commit();
+  auto reader = VideoShardReader::Open(dir / "w.h5");
+  EXPECT_EQ(reader->Read(0).targets, (std::map<std::string, int64_t>{{"colors", 0b101}}));
+  EXPECT_EQ(*reader->label_schema(), schema);
+
+  auto continual = MakePipeline("synthetic", "domain = \"continual\"\nsize = 12");
+  ExportDataset(*continual, dir / "continual", 4);
+  std::vector<Sample> back = ReadAll(dir / "continual");
+  ASSERT_EQ(back.size(), 12u);
+  int with_colors = 0;
+  for (int64_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(back[i].targets, continual->Get(i).targets) << i;
+    with_colors += back[i].targets.count("colors");
+  }
+  EXPECT_GT(with_colors, 0);
 }
 
 TEST(VideoShards, RefuseToOverwriteAnExportUnlessAsked) {
@@ -570,7 +607,7 @@ TEST(VideoShards, DamagedAndForeignFilesAreClearErrorsNamingFileAndDataset) {
          f.Delete("/targets");
          f.Create("/targets", H5T_NATIVE_INT8, {3, 2}, 7);
        },
-       {"dataset '/targets'", "'color' = 7 is outside [0, 3)"}},
+       {"dataset '/targets'", "'color' = 7; expected a class index in [0, 3)"}},
       {"targets_shape.h5",
        labelled,
        [](RawFile& f) {

@@ -131,10 +131,10 @@ void VideoShardReader::Impl::ReadLabelSchema() {
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t c = 0; c < k; ++c) {
       int64_t v = targets[i * k + c];
-      int64_t classes = static_cast<int64_t>(label_schema->classes.at(categories[c]).size());
-      if (v < -1 || v >= classes)
-        Bad("/targets", fmt::format("sample {}: '{}' = {} is outside [0, {}) (or -1: not shown)", i,
-                                    categories[c], v, classes));
+      if (v != -1 && !label_schema->IsValidTarget(categories[c], v))
+        Bad("/targets",
+            fmt::format("sample {}: '{}' = {}; expected {} (or -1: not shown)", i, categories[c], v,
+                        label_schema->DescribeTargets(categories[c])));
     }
   }
 }

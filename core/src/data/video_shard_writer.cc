@@ -132,10 +132,9 @@ std::vector<int64_t> VideoShardWriter::Impl::CheckTargets(const Sample& sample) 
           fmt::format("sample {}: target category '{}' is not in the label schema "
                       "(categories: {})",
                       sample.index, category, fmt::join(categories, ", ")));
-    const int64_t classes = static_cast<int64_t>(it->second.size());
-    if (value < 0 || value >= classes)
-      throw InputError(fmt::format("sample {}: target '{}' = {} is outside its {} classes",
-                                   sample.index, category, value, classes));
+    if (!schema.IsValidTarget(category, value))
+      throw InputError(fmt::format("sample {}: target '{}' = {}; expected {}", sample.index,
+                                   category, value, schema.DescribeTargets(category)));
     row[std::distance(schema.classes.begin(), it)] = value;
   }
   return row;

@@ -1,5 +1,6 @@
 #include "modelgrow/eval/attribute_classifier.h"
 
+#include <bit>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -25,12 +26,33 @@ std::map<std::string, int64_t> AllTargets(const LabelSchema& schema,
   std::map<std::string, int64_t> all;
   for (const auto& [category, names] : schema.classes) {
     auto it = targets.find(category);
-    const bool valid =
-        it != targets.end() && it->second >= 0 && it->second < static_cast<int64_t>(names.size());
+    const bool valid = it != targets.end() && schema.IsValidTarget(category, it->second);
     all[category] = valid ? it->second : -1;
   }
   return all;
 }
+
+namespace {
+
+// Bit set -> [n] 0/1 floats.
+at::Tensor SetIndicator(int64_t set, int64_t n) {
+  at::Tensor out = at::zeros({n});
+  for (int64_t k = 0; k < n; ++k) {
+    if ((set >> k) & 1) out[k] = 1.0f;
+  }
+  return out;
+}
+
+// The classifier's reading of a multi-label category: the classes it is most sure of, as many as
+// the target has (so it is not judged on a threshold it was never calibrated for).
+int64_t TopSet(const at::Tensor& logits, int64_t size) {
+  at::Tensor top = std::get<1>(logits.topk(size));
+  int64_t set = 0;
+  for (int64_t k = 0; k < size; ++k) set |= int64_t{1} << top[k].item<int64_t>();
+  return set;
+}
+
+}  // namespace
 
 AttributeClassifierImpl::AttributeClassifierImpl(const LabelSchema& schema, int64_t width)
     : schema_(schema), width_(width) {
@@ -158,6 +180,19 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
       const std::vector<int64_t>& wanted = targets[category];
       // A batch without a single target of this category would make its mean loss NaN.
       if (std::all_of(wanted.begin(), wanted.end(), [](int64_t t) { return t < 0; })) continue;
+      if (schema.IsMultiLabel(category)) {
+        // One yes/no per class, on the samples that show the category.
+        std::vector<int64_t> rows;
+        std::vector<at::Tensor> indicators;
+        for (size_t i = 0; i < wanted.size(); ++i) {
+          if (wanted[i] < 0) continue;
+          rows.push_back(static_cast<int64_t>(i));
+          indicators.push_back(SetIndicator(wanted[i], l.size(1)));
+        }
+        loss = loss + at::binary_cross_entropy_with_logits(l.index_select(0, at::tensor(rows)),
+                                                           at::stack(indicators));
+        continue;
+      }
       at::Tensor target = at::tensor(wanted);
       loss = loss + at::cross_entropy_loss(l, target, {}, at::Reduction::Mean, /*ignore_index=*/-1);
     }
@@ -195,12 +230,17 @@ std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at:
     auto logits =
         classifier->Heads(classifier->Features(videos.slice(0, start, end).to(at::kFloat)));
     for (const std::string& category : categories) {
-      at::Tensor predicted = logits.at(category).argmax(1);
+      const at::Tensor& l = logits.at(category);
+      const bool multi_label = classifier->schema().IsMultiLabel(category);
+      at::Tensor predicted = l.argmax(1);
       for (int64_t i = start; i < end; ++i) {
         int64_t target = targets[i].at(category);
         if (target < 0) continue;
         ++counted[category];
-        if (predicted[i - start].item<int64_t>() == target) ++right[category];
+        const int64_t size = std::popcount(static_cast<uint64_t>(target));
+        const int64_t read =
+            multi_label ? TopSet(l[i - start], size) : predicted[i - start].item<int64_t>();
+        if (read == target) ++right[category];
       }
     }
   }

@@ -1,6 +1,7 @@
 // The evaluation's judge: a small 3-D CNN trained on real videos to read back what a video shows,
 // one head per category of the data's LabelSchema (for the synthetic world: the main object's
-// colour, shape and motion, the number of objects and their arrangement). Generated videos are
+// colour, shape and motion, the number of objects, their arrangement and, with several objects,
+// the set of their colours). Generated videos are
 // scored by whether it reads back what the prompt asked for (the analogue of the paper's
 // compositional benchmark), and its pooled features define the Fréchet distance (the analogue of
 // its video-quality scores).
@@ -49,13 +50,15 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
                                           const ClassifierSpec& spec,
                                           const std::filesystem::path& cache_dir);
 
-// A sample's targets for every category of the schema: its class index, or -1 where the video
-// does not show that category.
+// A sample's targets for every category of the schema: its class index (bit set, for a
+// multi-label category), or -1 where the video does not show that category.
 std::map<std::string, int64_t> AllTargets(const LabelSchema& schema,
                                           const std::map<std::string, int64_t>& targets);
 
 // Accuracy per category of `classifier` on `videos` against `targets` (class index per category;
-// -1 entries are not counted), and the mean over the listed categories.
+// -1 entries are not counted), and the mean over the listed categories. A multi-label category's
+// target is read right when the classes the classifier is most sure of, as many as the target
+// holds, are exactly the target's.
 std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at::Tensor& videos,
                                        const std::vector<std::map<std::string, int64_t>>& targets,
                                        const std::vector<std::string>& categories);

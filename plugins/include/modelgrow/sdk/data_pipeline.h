@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,19 @@ struct LabelSchema {
   std::map<std::string, std::vector<std::string>> classes;
   // Caption kind ("short", "detailed") -> the categories a caption of that kind states.
   std::map<std::string, std::vector<std::string>> stated_by;
+  // Categories whose target is a set of classes, not one (the colours of several objects, where a
+  // video does not show which object a caption names first): bit k of the target says class k is
+  // in the set, so such a category has at most kMaxMultiLabelClasses classes.
+  std::set<std::string> multi_label;
+
+  static constexpr size_t kMaxMultiLabelClasses = 62;
+
+  bool IsMultiLabel(const std::string& category) const { return multi_label.count(category) > 0; }
+  // Whether `value` is a target of `category`: a class index, or for a multi-label category a
+  // non-empty set of its classes. False for a category the schema lacks.
+  bool IsValidTarget(const std::string& category, int64_t value) const;
+  // What IsValidTarget accepts for `category`, in words, for error messages.
+  std::string DescribeTargets(const std::string& category) const;
 
   nlohmann::json ToJson() const;
   static LabelSchema FromJson(const nlohmann::json& j);
@@ -57,8 +71,9 @@ struct Sample {
   int64_t width = 0;
   int64_t index = 0;      // index in the pipeline
   nlohmann::json labels;  // ground truth in the source's own form (for people and exports)
-  // Class index per category of the pipeline's LabelSchema, for the categories this video shows
-  // (a category the video does not show, e.g. which of two objects is "the main one", is absent).
+  // Class index per category of the pipeline's LabelSchema (a bit set of classes for its
+  // multi-label categories), for the categories this video shows (a category the video does not
+  // show, e.g. which of two objects is "the main one", is absent).
   std::map<std::string, int64_t> targets;
   // Text embeddings that came with the data (e.g. an HDF5 shard), by encoder name.
   std::map<std::string, TextEncoding> text_embeddings;
