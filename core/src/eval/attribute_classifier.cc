@@ -34,22 +34,18 @@ std::map<std::string, int64_t> AllTargets(const LabelSchema& schema,
 
 namespace {
 
-// Bit set -> [n] 0/1 floats.
-at::Tensor SetIndicator(int64_t set, int64_t n) {
-  at::Tensor out = at::zeros({n});
-  for (int64_t k = 0; k < n; ++k) {
-    if ((set >> k) & 1) out[k] = 1.0f;
-  }
-  return out;
+// Class k's bit, for k < n: a multi-label target's set of classes is the OR of its classes' bits.
+at::Tensor ClassBits(int64_t n) {
+  std::vector<int64_t> bits(n);
+  for (int64_t k = 0; k < n; ++k) bits[k] = int64_t{1} << k;
+  return at::tensor(bits);
 }
 
 // The classifier's reading of a multi-label category: the classes it is most sure of, as many as
 // the target has (so it is not judged on a threshold it was never calibrated for).
 int64_t TopSet(const at::Tensor& logits, int64_t size) {
   at::Tensor top = std::get<1>(logits.topk(size));
-  int64_t set = 0;
-  for (int64_t k = 0; k < size; ++k) set |= int64_t{1} << top[k].item<int64_t>();
-  return set;
+  return ClassBits(logits.size(0)).index_select(0, top).sum().item<int64_t>();
 }
 
 }  // namespace
@@ -180,20 +176,16 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
       const std::vector<int64_t>& wanted = targets[category];
       // A batch without a single target of this category would make its mean loss NaN.
       if (std::all_of(wanted.begin(), wanted.end(), [](int64_t t) { return t < 0; })) continue;
+      at::Tensor target = at::tensor(wanted);
       if (schema.IsMultiLabel(category)) {
         // One yes/no per class, on the samples that show the category.
-        std::vector<int64_t> rows;
-        std::vector<at::Tensor> indicators;
-        for (size_t i = 0; i < wanted.size(); ++i) {
-          if (wanted[i] < 0) continue;
-          rows.push_back(static_cast<int64_t>(i));
-          indicators.push_back(SetIndicator(wanted[i], l.size(1)));
-        }
-        loss = loss + at::binary_cross_entropy_with_logits(l.index_select(0, at::tensor(rows)),
-                                                           at::stack(indicators));
+        at::Tensor rows = target.ge(0).nonzero().squeeze(1);
+        at::Tensor present =
+            target.index_select(0, rows).unsqueeze(1).bitwise_and(ClassBits(l.size(1))).ne(0);
+        loss = loss + at::binary_cross_entropy_with_logits(l.index_select(0, rows),
+                                                           present.to(at::kFloat));
         continue;
       }
-      at::Tensor target = at::tensor(wanted);
       loss = loss + at::cross_entropy_loss(l, target, {}, at::Reduction::Mean, /*ignore_index=*/-1);
     }
     opt.zero_grad();
@@ -237,9 +229,9 @@ std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at:
         int64_t target = targets[i].at(category);
         if (target < 0) continue;
         ++counted[category];
-        const int64_t size = std::popcount(static_cast<uint64_t>(target));
         const int64_t read =
-            multi_label ? TopSet(l[i - start], size) : predicted[i - start].item<int64_t>();
+            multi_label ? TopSet(l[i - start], std::popcount(static_cast<uint64_t>(target)))
+                        : predicted[i - start].item<int64_t>();
         if (read == target) ++right[category];
       }
     }
