@@ -34,18 +34,11 @@ std::map<std::string, int64_t> AllTargets(const LabelSchema& schema,
 
 namespace {
 
-// Class k's bit, for k < n: a multi-label target's set of classes is the OR of its classes' bits.
-at::Tensor ClassBits(int64_t n) {
-  std::vector<int64_t> bits(n);
-  for (int64_t k = 0; k < n; ++k) bits[k] = int64_t{1} << k;
-  return at::tensor(bits);
-}
-
 // The classifier's reading of a multi-label category: the classes it is most sure of, as many as
 // the target has (so it is not judged on a threshold it was never calibrated for).
-int64_t TopSet(const at::Tensor& logits, int64_t size) {
+int64_t TopSet(const at::Tensor& logits, int64_t size, const at::Tensor& class_bits) {
   at::Tensor top = std::get<1>(logits.topk(size));
-  return ClassBits(logits.size(0)).index_select(0, top).sum().item<int64_t>();
+  return class_bits.index_select(0, top).sum().item<int64_t>();
 }
 
 }  // namespace
@@ -66,6 +59,10 @@ AttributeClassifierImpl::AttributeClassifierImpl(const LabelSchema& schema, int6
   for (const auto& [category, names] : schema_.classes) {
     heads_.emplace(category, register_module("head_" + category,
                                              Linear(features, static_cast<int64_t>(names.size()))));
+    if (!schema_.IsMultiLabel(category)) continue;
+    std::vector<int64_t> bits(names.size());
+    for (size_t k = 0; k < bits.size(); ++k) bits[k] = int64_t{1} << k;
+    class_bits_[category] = at::tensor(bits);
   }
 }
 
@@ -180,8 +177,10 @@ AttributeClassifier TrainOrLoadClassifier(const std::vector<std::shared_ptr<Data
       if (schema.IsMultiLabel(category)) {
         // One yes/no per class, on the samples that show the category.
         at::Tensor rows = target.ge(0).nonzero().squeeze(1);
-        at::Tensor present =
-            target.index_select(0, rows).unsqueeze(1).bitwise_and(ClassBits(l.size(1))).ne(0);
+        at::Tensor present = target.index_select(0, rows)
+                                 .unsqueeze(1)
+                                 .bitwise_and(classifier->class_bits(category))
+                                 .ne(0);
         loss = loss + at::binary_cross_entropy_with_logits(l.index_select(0, rows),
                                                            present.to(at::kFloat));
         continue;
@@ -230,7 +229,8 @@ std::map<std::string, double> Accuracy(AttributeClassifier classifier, const at:
         if (target < 0) continue;
         ++counted[category];
         const int64_t read =
-            multi_label ? TopSet(l[i - start], std::popcount(static_cast<uint64_t>(target)))
+            multi_label ? TopSet(l[i - start], std::popcount(static_cast<uint64_t>(target)),
+                                 classifier->class_bits(category))
                         : predicted[i - start].item<int64_t>();
         if (read == target) ++right[category];
       }

@@ -34,10 +34,16 @@ class AttributeClassifierImpl : public torch::nn::Module {
   std::map<std::string, at::Tensor> Heads(const at::Tensor& features);
   const LabelSchema& schema() const { return schema_; }
   int64_t width() const { return width_; }
+  // For a multi-label category, each class's bit (int64 [classes]): a target's set of classes is
+  // the OR of its classes' bits.
+  const at::Tensor& class_bits(const std::string& category) const {
+    return class_bits_.at(category);
+  }
 
  private:
   LabelSchema schema_;
   int64_t width_;
+  std::map<std::string, at::Tensor> class_bits_;
   std::vector<torch::Tensor> conv_weights_, conv_biases_;
   std::map<std::string, Linear> heads_;
 };
