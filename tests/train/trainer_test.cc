@@ -355,11 +355,22 @@ TEST(Train, ResumesExactlyFromItsLastCheckpoint) {
   EXPECT_EQ(state["step"], 4);
   EXPECT_EQ(ReadLines(dir / "cut" / "metrics.jsonl").size(), 5u);  // step 5 was logged
 
+  const json first_time = json::parse(ReadFile(dir / "cut" / "checkpoint" / kTrainTimeFile));
+  const double before_resume = first_time.at("train_seconds").get<double>();
+  EXPECT_GT(before_resume, 0);
+
   TinyTraining second(dir / "cut", spec);
   second.context.resume = true;
   TrainResult r = second.Run();
   EXPECT_EQ(r.resumed_from, 4);
   EXPECT_EQ(r.steps, 6);
+  // Its time is the whole training's: the interrupted run's seconds, and its own after them.
+  EXPECT_EQ(r.seconds_before_resume, before_resume);
+  EXPECT_GT(r.seconds, before_resume);
+  const double at_last_checkpoint =
+      json::parse(ReadFile(dir / "cut" / "checkpoint" / kTrainTimeFile))["train_seconds"];
+  EXPECT_GT(at_last_checkpoint, before_resume);
+  EXPECT_LE(at_last_checkpoint, r.seconds);
   for (const char* file : {"model.safetensors", "ema.safetensors", "optimizer.safetensors",
                            "rng.safetensors", "trainer_state.json"}) {
     EXPECT_EQ(ReadFile(dir / "cut" / "checkpoint" / file),

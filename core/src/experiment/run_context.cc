@@ -247,8 +247,10 @@ void RunContext::Execute() {
       info["status"] = "done";
       info["hash"] = key;
       info["kind"] = StageKindName(s.kind);
+      // A resumed training stage counts the training its interrupted run(s) did too.
       info["seconds"] =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() +
+          info.value("seconds_before_resume", 0.0);
       info["finished"] = UtcTimestamp();
       info["world_size"] = comm_.size();
       info["code_version"] = std::string(kCodeVersion);

@@ -89,26 +89,28 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   const SymmetryStats symmetry_start = MeasureSymmetry(*model);
   TrainResult r = Train(context);
   const SymmetryStats symmetry_end = MeasureSymmetry(*model);
-  return {
-      {"steps", r.steps},
-      {"resumed_from", r.resumed_from},
-      {"first_loss", r.first_loss},
-      {"final_loss", r.final_loss},
-      {"train_seconds", r.seconds},
-      {"steps_per_second", r.steps_per_second},
-      {"samples_per_second", r.samples_per_second},
-      {"flops",
-       {{"per_sample", context.flops_per_sample},
-        {"per_step",
-         context.flops_per_sample * static_cast<double>(s.train.batch_size * s.train.grad_accum)},
-        {"total", r.flops}}},
-      {"params", model->NumParameters()},
-      {"trainable", model->NumTrainableParameters()},
-      {"world_size", r.world_size},
-      {"optimizer",
-       {{"sharded", r.sharded_optimizer}, {"moment_bytes_per_rank", r.optimizer_bytes_per_rank}}},
-      {"loader", loader->Stats()},
-      {"symmetry", {{"start", symmetry_start.ToJson()}, {"end", symmetry_end.ToJson()}}}};
+  return {{"steps", r.steps},
+          {"resumed_from", r.resumed_from},
+          {"first_loss", r.first_loss},
+          {"final_loss", r.final_loss},
+          {"train_seconds", r.seconds},
+          {"seconds_before_resume", r.seconds_before_resume},
+          {"steps_per_second", r.steps_per_second},
+          {"samples_per_second", r.samples_per_second},
+          {"flops",
+           {{"per_sample", context.flops_per_sample},
+            {"per_step", context.flops_per_sample *
+                             static_cast<double>(s.train.batch_size * s.train.grad_accum)},
+            {"total", r.flops}}},
+          {"params", model->NumParameters()},
+          {"trainable", model->NumTrainableParameters()},
+          {"world_size", r.world_size},
+          {"optimizer",
+           {{"sharded", r.sharded_optimizer},
+            {"moment_bytes_per_rank", r.optimizer_bytes_per_rank},
+            {"parameter_groups", r.parameter_groups}}},
+          {"loader", loader->Stats()},
+          {"symmetry", {{"start", symmetry_start.ToJson()}, {"end", symmetry_end.ToJson()}}}};
 }
 
 }  // namespace modelgrow

@@ -7,8 +7,14 @@
 
 namespace modelgrow {
 
-AdamW::AdamW(NamedTensors params, AdamWConfig config)
-    : params_(std::move(params)), config_(config) {}
+AdamW::AdamW(NamedTensors params, AdamWConfig config, const ParameterHypers& hypers)
+    : params_(std::move(params)), config_(config) {
+  hypers_.reserve(params_.size());
+  for (const auto& [name, p] : params_) {
+    auto it = hypers.find(name);
+    hypers_.push_back(it != hypers.end() ? it->second : ParameterHyper{1.0, config_.weight_decay});
+  }
+}
 
 void AdamW::ZeroGrad() {
   for (auto& [name, p] : params_) {
@@ -18,7 +24,8 @@ void AdamW::ZeroGrad() {
 
 void AdamW::Step(double lr) {
   at::NoGradGuard no_grad;
-  for (auto& [name, p] : params_) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& [name, p] = params_[i];
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
     ParameterState& s = state_[name];
@@ -28,13 +35,15 @@ void AdamW::Step(double lr) {
       s.step = 0;
     }
     s.step += 1;
-    if (config_.weight_decay != 0) p.mul_(1 - lr * config_.weight_decay);
+    const double group_lr = lr * hypers_[i].lr_scale;
+    const double decay = hypers_[i].weight_decay;
+    if (decay != 0) p.mul_(1 - group_lr * decay);
     s.exp_avg.mul_(config_.beta1).add_(g, 1 - config_.beta1);
     s.exp_avg_sq.mul_(config_.beta2).addcmul_(g, g, 1 - config_.beta2);
     double bias1 = 1 - std::pow(config_.beta1, static_cast<double>(s.step));
     double bias2 = 1 - std::pow(config_.beta2, static_cast<double>(s.step));
     at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(config_.eps);
-    p.addcdiv_(s.exp_avg, denom, -lr / bias1);
+    p.addcdiv_(s.exp_avg, denom, -group_lr / bias1);
   }
 }
 

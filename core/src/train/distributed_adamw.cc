@@ -38,13 +38,13 @@ NamedTensors Owned(const NamedTensors& params, const std::vector<int>& owner, in
 }  // namespace
 
 DistributedAdamW::DistributedAdamW(NamedTensors params, AdamWConfig config, Communicator& comm,
-                                   bool shard, double bucket_mb)
+                                   bool shard, double bucket_mb, const ParameterHypers& hypers)
     : params_(std::move(params)),
       comm_(comm),
       shard_(shard && comm.distributed()),
       bucket_bytes_(std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * 1024 * 1024))),
       owner_(shard_ ? Partition(params_, comm.size()) : std::vector<int>(params_.size(), 0)),
-      local_(shard_ ? Owned(params_, owner_, comm.rank()) : params_, config) {}
+      local_(shard_ ? Owned(params_, owner_, comm.rank()) : params_, config, hypers) {}
 
 void DistributedAdamW::ZeroGrad() {
   for (auto& [name, p] : params_) {

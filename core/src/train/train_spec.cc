@@ -1,5 +1,8 @@
 #include "modelgrow/train/train_spec.h"
 
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/train/parameter_groups.h"
+
 namespace modelgrow {
 
 OptimSpec OptimSpec::FromOptions(const Options& t) {
@@ -13,6 +16,26 @@ OptimSpec OptimSpec::FromOptions(const Options& t) {
   o.warmup_steps = t.Int("warmup_steps", o.warmup_steps, {.min = 0});
   o.schedule = t.Choice("schedule", o.schedule, {"constant", "cosine"});
   o.min_lr_ratio = t.Double("min_lr_ratio", o.min_lr_ratio, {.min = 0, .max = 1});
+  for (const Options& g : t.TableArray("groups")) {
+    ParameterGroupSpec group;
+    group.params = g.StringOrList("params", {});
+    if (!g.Has("params")) {
+      g.Fail("params", "missing required key (a pattern or a list of patterns of parameter names)");
+    } else if (group.params.empty()) {
+      g.Fail("params", "expected at least one pattern");
+    }
+    for (const std::string& pattern : group.params) {
+      try {
+        ParameterPatternRegex(pattern);
+      } catch (const InputError& e) {
+        g.Fail("params", e.what());
+      }
+    }
+    group.lr_scale = g.Double("lr_scale", group.lr_scale, {.min = 0, .min_exclusive = true});
+    if (g.Has("weight_decay")) group.weight_decay = g.Double("weight_decay", 0, {.min = 0});
+    g.RejectUnknownKeys();
+    o.groups.push_back(std::move(group));
+  }
   t.RejectUnknownKeys();
   return o;
 }

@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,7 @@
 #include "modelgrow/text/condition_text.h"
 #include "modelgrow/train/distributed_adamw.h"
 #include "modelgrow/train/gradient_reducer.h"
+#include "modelgrow/train/parameter_groups.h"
 #include "modelgrow/train/smoothed_loss.h"
 #include "modelgrow/train/training_hook_record.h"
 #include "step_input.h"
@@ -70,8 +72,8 @@ NamedTensors GatherRngStates(Communicator& comm) {
 // writes the whole checkpoint in one atomic commit.
 void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
                          const CheckpointMeta& meta, DistributedAdamW& opt, const NamedTensors& ema,
-                         int64_t step, const DataLoader& loader, const json& hook,
-                         Communicator& comm) {
+                         int64_t step, double train_seconds, const DataLoader& loader,
+                         const json& hook, Communicator& comm) {
   OptimizerState optimizer = opt.GatherState();
   NamedTensors rng = GatherRngStates(comm);
   if (!comm.is_root()) return;
@@ -85,6 +87,9 @@ void SaveTrainCheckpoint(const fs::path& folder, const STDiT3Impl& model,
                                         {"world_size", comm.size()},
                                         {"sharded_optimizer", opt.sharded()}});
   if (!hook.is_null()) writer.AddJson(kTrainingHookFile, hook);
+  // Beside the state, not in it: a resumed run's state is byte-identical to an uninterrupted
+  // one's, its clock is not.
+  writer.AddJson(kTrainTimeFile, {{"train_seconds", train_seconds}});
   writer.Commit();
 }
 
@@ -130,9 +135,21 @@ TrainResult Train(TrainContext& c) {
 
   NamedTensors trainable = TrainableParameters(model);
   if (trainable.empty()) throw InputError("nothing to train: every parameter is frozen");
+  ResolvedParameterGroups groups = ResolveParameterGroups(spec.optim, trainable, c.label);
   DistributedAdamW opt(
       trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay},
-      comm, spec.distributed.shard_optimizer, spec.distributed.bucket_mb);
+      comm, spec.distributed.shard_optimizer, spec.distributed.bucket_mb, groups.hypers);
+  if (comm.is_root()) {
+    for (size_t g = 0; g < groups.summary.size(); ++g) {
+      const json& s = groups.summary[g];
+      std::cerr << fmt::format(
+          "{}: optim.groups[{}] ({}): {} tensors, {} elements, lr x{:g}, "
+          "weight_decay {:g}\n",
+          c.label, g, fmt::join(s["params"].get<std::vector<std::string>>(), ", "),
+          s["tensors"].get<int64_t>(), s["elements"].get<int64_t>(), s["lr_scale"].get<double>(),
+          s["weight_decay"].get<double>());
+    }
+  }
   std::unique_ptr<GradientReducer> reducer;
   if (comm.distributed()) {
     reducer = std::make_unique<GradientReducer>(trainable, comm, spec.distributed.bucket_mb);
@@ -149,6 +166,7 @@ TrainResult Train(TrainContext& c) {
   result.world_size = comm.size();
   result.sharded_optimizer = opt.sharded();
   result.optimizer_bytes_per_rank = opt.moment_bytes_per_rank();
+  result.parameter_groups = groups.summary;
   int64_t step = 0;
   std::error_code ec;
   // The growth operator acting during training, if any, and the record it is saved under.
@@ -173,6 +191,12 @@ TrainResult Train(TrainContext& c) {
   if (c.resume && fs::exists(ckpt / "trainer_state.json", ec)) {
     json state = json::parse(ReadFile(ckpt / "trainer_state.json"));
     step = state.at("step").get<int64_t>();
+    // Checkpoints older than the file did not keep it: their earlier time is unknown, and 0 is
+    // all that can be added.
+    if (fs::exists(ckpt / kTrainTimeFile, ec)) {
+      json time = json::parse(ReadFile(ckpt / kTrainTimeFile), nullptr, false);
+      if (time.is_object()) result.seconds_before_resume = time.value("train_seconds", 0.0);
+    }
     TensorStore store = TensorStore::Open(ckpt);
     std::vector<std::string> missing;
     std::vector<std::string> unknown = LoadWeights(model, store, &missing);
@@ -211,6 +235,7 @@ TrainResult Train(TrainContext& c) {
   model.set_activation_checkpointing(spec.grad_checkpointing);
   RectifiedFlow flow(spec.flow);
   Progress progress(c.label, spec.steps, step);
+  auto train_seconds = [&] { return result.seconds_before_resume + progress.elapsed_seconds(); };
   std::ofstream metrics;
   if (root) metrics.open(metrics_path, std::ios::app);
   double window_loss = 0, window_norm = 0;
@@ -294,14 +319,16 @@ TrainResult Train(TrainContext& c) {
     if (root) progress.Update(step, fmt::format("loss {:.4f}", shown_loss.Add(step_loss)));
     bool saved = false;
     if ((spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) || step == spec.steps) {
-      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, train_seconds(), *c.loader,
+                          current_hook(), comm);
       saved = true;
     }
     if (c.after_step) c.after_step(step);
     if (int signal = comm.AgreedStopSignal(); signal != 0 && step < spec.steps) {
       // Asked to stop: this step is done; keep it, and say where to continue from.
       if (!saved)
-        SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
+        SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, train_seconds(), *c.loader,
+                            current_hook(), comm);
       if (root) {
         metrics.flush();
         progress.Finish(fmt::format("stopped at step {}", step));
@@ -317,12 +344,13 @@ TrainResult Train(TrainContext& c) {
       return fs::exists(ckpt / "trainer_state.json", ec) ? "" : "missing";
     }) == "missing";
     if (missing)
-      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, *c.loader, current_hook(), comm);
+      SaveTrainCheckpoint(ckpt, model, c.meta, opt, ema, step, train_seconds(), *c.loader,
+                          current_hook(), comm);
   }
   if (root) progress.Finish(fmt::format("final loss {:.4f}", result.final_loss));
   result.steps = step;
   result.flops = flops_per_step * static_cast<double>(step);
-  result.seconds = progress.elapsed_seconds();
+  result.seconds = train_seconds();
   result.steps_per_second = progress.steps_per_second();
   result.samples_per_second =
       result.steps_per_second * static_cast<double>(spec.batch_size * spec.grad_accum);

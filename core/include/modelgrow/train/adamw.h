@@ -3,6 +3,7 @@
 // by the grow host).
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,13 +22,22 @@ struct AdamWConfig {
   double weight_decay = 0.0;
 };
 
+// A parameter's own learning-rate multiplier and weight decay: what its group gives it
+// (train/parameter_groups.h), as a PyTorch param_group's options do.
+struct ParameterHyper {
+  double lr_scale = 1.0;
+  double weight_decay = 0.0;
+};
+// By parameter name; a parameter it does not name takes lr_scale 1 and the config's weight decay.
+using ParameterHypers = std::map<std::string, ParameterHyper>;
+
 class AdamW {
  public:
   // Only trainable parameters belong here: frozen ones get no state.
-  AdamW(NamedTensors params, AdamWConfig config);
+  AdamW(NamedTensors params, AdamWConfig config, const ParameterHypers& hypers = {});
 
-  // One update with learning rate `lr` from the parameters' .grad(); parameters without a
-  // gradient are skipped (and their step count does not advance).
+  // One update with learning rate `lr` (times each parameter's lr_scale) from the parameters'
+  // .grad(); parameters without a gradient are skipped (and their step count does not advance).
   void Step(double lr);
   void ZeroGrad();
 
@@ -41,6 +51,7 @@ class AdamW {
  private:
   NamedTensors params_;
   AdamWConfig config_;
+  std::vector<ParameterHyper> hypers_;  // one per parameter, in params_' order
   OptimizerState state_;
 };
 

@@ -21,8 +21,9 @@ namespace modelgrow {
 class DistributedAdamW {
  public:
   // `params`: the trainable parameters in the model's order (the same on every rank).
+  // `hypers`: the parameters' own learning-rate multipliers and weight decays, by name.
   DistributedAdamW(NamedTensors params, AdamWConfig config, Communicator& comm, bool shard,
-                   double bucket_mb = 25.0);
+                   double bucket_mb = 25.0, const ParameterHypers& hypers = {});
 
   // Updates from the parameters' gradients (the same on every rank: averaged beforehand).
   void Step(double lr);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,14 @@
 #include "modelgrow/train/distributed_spec.h"
 
 namespace modelgrow {
+
+// `[[stages.<name>.optim.groups]]`: parameters that train with their own learning-rate multiplier
+// and weight decay (train/parameter_groups.h says how names match).
+struct ParameterGroupSpec {
+  std::vector<std::string> params;  // patterns
+  double lr_scale = 1.0;
+  std::optional<double> weight_decay;  // unset: the optimizer's
+};
 
 struct OptimSpec {
   double lr = 1e-4;
@@ -23,6 +32,7 @@ struct OptimSpec {
   int64_t warmup_steps = 0;
   std::string schedule = "constant";  // "constant" | "cosine"
   double min_lr_ratio = 0.0;          // cosine floor, as a fraction of lr
+  std::vector<ParameterGroupSpec> groups;
 
   static OptimSpec FromOptions(const Options& table);
 };

@@ -17,7 +17,8 @@
 //
 // Folder layout (`dir`):
 //   checkpoint/   config.json, model.safetensors, optimizer.safetensors, ema.safetensors,
-//                 rng.safetensors, trainer_state.json, training_hook.json (while a hook acts)
+//                 rng.safetensors, trainer_state.json, train_time.json,
+//                 training_hook.json (while a hook acts)
 //   metrics.jsonl one JSON object per logged step ("flops": the stage's compute so far)
 #pragma once
 
@@ -40,6 +41,10 @@
 #include "modelgrow/train/train_spec.h"
 
 namespace modelgrow {
+
+// In a training checkpoint: the seconds trained up to it, so a resumed stage reports its whole
+// training time.
+inline constexpr const char* kTrainTimeFile = "train_time.json";
 
 struct TrainContext {
   STDiT3Impl* model = nullptr;
@@ -73,16 +78,18 @@ struct TrainContext {
 
 struct TrainResult {
   int64_t steps = 0;
-  int64_t resumed_from = 0;  // 0: started fresh
-  double first_loss = 0;     // mean loss of the first logged window (of this process)
-  double final_loss = 0;     // mean loss of the last logged window
-  double seconds = 0;
+  int64_t resumed_from = 0;          // 0: started fresh
+  double first_loss = 0;             // mean loss of the first logged window (of this process)
+  double final_loss = 0;             // mean loss of the last logged window
+  double seconds = 0;                // training time, before a resume included
+  double seconds_before_resume = 0;  // of that, what the run(s) before the resume trained
   double steps_per_second = 0;
   double samples_per_second = 0;
   double flops = 0;  // training FLOPs of the stage's steps (resumed ones included)
   int world_size = 1;
   bool sharded_optimizer = false;
-  std::vector<int64_t> optimizer_bytes_per_rank;  // AdamW moments each rank holds
+  std::vector<int64_t> optimizer_bytes_per_rank;              // AdamW moments each rank holds
+  nlohmann::json parameter_groups = nlohmann::json::array();  // ResolvedParameterGroups::summary
 };
 
 TrainResult Train(TrainContext& context);

@@ -1,0 +1,253 @@
+// Parameter groups (`[[stages.<name>.optim.groups]]`): the manifest keys, which parameters a
+// pattern names, AdamW with per-parameter learning rates and weight decay against LibTorch's
+// param_groups, and the trainer applying them to exactly the parameters named.
+#include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/options.h"
+#include "modelgrow/train/adamw.h"
+#include "modelgrow/train/parameter_groups.h"
+#include "modelgrow/train/train_spec.h"
+#include "modelgrow/train/trainer.h"
+#include "test_util.h"
+#include "train/train_fixtures.h"
+
+namespace modelgrow {
+namespace {
+
+using json = nlohmann::json;
+using testing::MaxRelError;
+using testing::TempDir;
+using testing::TinySpec;
+using testing::TinyTraining;
+
+// ---------------------------------------------------------------- manifest keys
+
+OptimSpec Parse(const std::string& text, std::string* problems = nullptr) {
+  Options t = Options::ParseString(text, "optim.toml");
+  OptimSpec o = OptimSpec::FromOptions(t);
+  if (problems != nullptr) {
+    for (const Problem& p : t.TakeProblems()) *problems += p.ToString() + "\n";
+  }
+  return o;
+}
+
+TEST(ParameterGroupSpec, ReadsPatternsScaleAndWeightDecay) {
+  std::string problems;
+  OptimSpec o = Parse(
+      "lr = 1e-3\nweight_decay = 0.1\n"
+      "[[groups]]\nparams = ['cross_attn_1', 'y_embedder_1']\nlr_scale = 10\n"
+      "[[groups]]\nparams = 'final_layer'\nweight_decay = 0\n",
+      &problems);
+  EXPECT_EQ(problems, "");
+  ASSERT_EQ(o.groups.size(), 2u);
+  EXPECT_EQ(o.groups[0].params, (std::vector<std::string>{"cross_attn_1", "y_embedder_1"}));
+  EXPECT_EQ(o.groups[0].lr_scale, 10);
+  EXPECT_FALSE(o.groups[0].weight_decay.has_value());
+  EXPECT_EQ(o.groups[1].params, (std::vector<std::string>{"final_layer"}));
+  EXPECT_EQ(o.groups[1].lr_scale, 1);
+  EXPECT_EQ(o.groups[1].weight_decay, 0.0);
+  EXPECT_TRUE(Parse("lr = 1e-3\n").groups.empty());
+}
+
+TEST(ParameterGroupSpec, BadGroupsAreNamedWithWhereAndWhat) {
+  for (const auto& [text, wanted] : std::vector<std::pair<std::string, std::string>>{
+           {"groups = 3", "groups: expected an array of tables, got"},
+           {"[[groups]]\nlr_scale = 2", "groups[0].params: missing required key"},
+           {"[[groups]]\nparams = []", "groups[0].params: expected at least one pattern"},
+           {"[[groups]]\nparams = 'attn.(qkv'", "'attn.(qkv' is not a valid regular expression"},
+           {"[[groups]]\nparams = 'a'\nlr_scale = 0", "groups[0].lr_scale"},
+           {"[[groups]]\nparams = 'a'\nweight_decay = -1", "groups[0].weight_decay"},
+           {"[[groups]]\nparams = 'a'\nlr = 1e-2", "groups[0].lr"},
+           {"[[groups]]\nparams = 'a'\n[[groups]]\nparams = 7", "groups[1].params"}}) {
+    std::string problems;
+    Parse(text + "\n", &problems);
+    EXPECT_NE(problems.find(wanted), std::string::npos) << text << ":\n" << problems;
+  }
+}
+
+// ---------------------------------------------------------------- which parameters
+
+TEST(ParameterPattern, CoversWholeDottedSegments) {
+  auto matches = [](const std::string& pattern, const std::string& name) {
+    return std::regex_match(name, ParameterPatternRegex(pattern));
+  };
+  EXPECT_TRUE(matches("cross_attn_1", "spatial_blocks.0.cross_attn_1.q_linear.weight"));
+  EXPECT_TRUE(matches("cross_attn_1", "cross_attn_1.proj.bias"));
+  EXPECT_FALSE(matches("cross_attn_1", "spatial_blocks.0.cross_attn.q_linear.weight"));
+  EXPECT_FALSE(matches("attn", "spatial_blocks.0.cross_attn.proj.weight"));
+  EXPECT_TRUE(matches("attn", "spatial_blocks.0.attn.proj.weight"));
+  EXPECT_TRUE(matches("attn.proj", "spatial_blocks.0.attn.proj.weight"));
+  EXPECT_FALSE(matches("attn.proj", "spatial_blocks.0.cross_attn.proj.weight"));
+  EXPECT_TRUE(matches("spatial_blocks\\.[01]", "spatial_blocks.1.mlp.fc1.weight"));
+  EXPECT_FALSE(matches("spatial_blocks\\.[01]", "spatial_blocks.10.mlp.fc1.weight"));
+  EXPECT_TRUE(matches("y_embedder_1.y_proj.fc1.weight", "y_embedder_1.y_proj.fc1.weight"));
+  EXPECT_TRUE(matches("cross_attn_.*", "temporal_blocks.3.cross_attn_2.kv_linear.weight"));
+  EXPECT_THROW(ParameterPatternRegex("(unclosed"), InputError);
+}
+
+NamedTensors Named(std::initializer_list<std::pair<const char*, int64_t>> sizes) {
+  NamedTensors out;
+  for (const auto& [name, n] : sizes) out.emplace_back(name, at::zeros({n}));
+  return out;
+}
+
+TEST(ResolveParameterGroups, GivesEachNamedParameterItsGroupsSettings) {
+  NamedTensors trainable = Named({{"spatial_blocks.0.cross_attn.proj.weight", 4},
+                                  {"spatial_blocks.0.cross_attn_1.proj.weight", 4},
+                                  {"spatial_blocks.0.cross_attn_1.proj.bias", 2},
+                                  {"y_embedder_1.y_proj.fc1.weight", 6},
+                                  {"final_layer.linear.weight", 3}});
+  OptimSpec o;
+  o.weight_decay = 0.05;
+  o.groups = {{{"cross_attn_1", "y_embedder_1"}, 10.0, std::nullopt}, {{"final_layer"}, 1.0, 0.0}};
+  ResolvedParameterGroups r = ResolveParameterGroups(o, trainable, "stage continue");
+  ASSERT_EQ(r.hypers.size(), 4u);
+  EXPECT_EQ(r.hypers.at("spatial_blocks.0.cross_attn_1.proj.bias").lr_scale, 10);
+  EXPECT_EQ(r.hypers.at("y_embedder_1.y_proj.fc1.weight").weight_decay, 0.05);
+  EXPECT_EQ(r.hypers.at("final_layer.linear.weight").lr_scale, 1);
+  EXPECT_EQ(r.hypers.at("final_layer.linear.weight").weight_decay, 0);
+  EXPECT_EQ(r.hypers.count("spatial_blocks.0.cross_attn.proj.weight"), 0u);
+  ASSERT_EQ(r.summary.size(), 2u);
+  EXPECT_EQ(r.summary[0]["tensors"], 3);
+  EXPECT_EQ(r.summary[0]["elements"], 12);
+  EXPECT_EQ(r.summary[0]["lr_scale"], 10.0);
+  EXPECT_EQ(r.summary[0]["weight_decay"], 0.05);
+  EXPECT_EQ(r.summary[1]["tensors"], 1);
+  // A parameter two patterns of one group name is counted once.
+  o.groups = {{{"cross_attn_1", "cross_attn_1.proj"}, 2.0, std::nullopt}};
+  EXPECT_EQ(ResolveParameterGroups(o, trainable, "s").summary[0]["tensors"], 2);
+}
+
+TEST(ResolveParameterGroups, ATypoOrAParameterInTwoGroupsIsNamed) {
+  NamedTensors trainable = Named({{"spatial_blocks.0.cross_attn.proj.weight", 4},
+                                  {"spatial_blocks.1.cross_attn.proj.weight", 4},
+                                  {"final_layer.linear.weight", 3}});
+  OptimSpec o;
+  o.groups = {{{"final_layer"}, 2.0, std::nullopt}, {{"cross_attn_1"}, 10.0, std::nullopt}};
+  EXPECT_THROW_WITH(ResolveParameterGroups(o, trainable, "run t5+llm-s0 stage continue"),
+                    InputError, "run t5+llm-s0 stage continue: optim.groups[1]",
+                    "pattern 'cross_attn_1' matches no trainable parameter",
+                    "spatial_blocks.N.cross_attn.proj, final_layer.linear");
+  o.groups = {{{"cross_attn"}, 2.0, std::nullopt}, {{"spatial_blocks\\.1"}, 3.0, std::nullopt}};
+  EXPECT_THROW_WITH(ResolveParameterGroups(o, trainable, "s"), InputError,
+                    "parameter 'spatial_blocks.1.cross_attn.proj.weight' is in optim.groups[0] "
+                    "and in optim.groups[1]");
+}
+
+// ---------------------------------------------------------------- AdamW
+
+// Two groups with their own learning rate and weight decay against torch::optim::AdamW's
+// param_groups, on the same parameters and gradients.
+TEST(AdamW, ParameterHypersMatchLibTorchParamGroups) {
+  at::Generator g = at::detail::createCPUGenerator(11);
+  std::vector<at::Tensor> init = {at::randn({4, 3}, g, at::TensorOptions()),
+                                  at::randn({5}, g, at::TensorOptions()),
+                                  at::randn({2, 2}, g, at::TensorOptions())};
+  NamedTensors ours;
+  std::vector<at::Tensor> theirs;
+  for (size_t i = 0; i < init.size(); ++i) {
+    ours.emplace_back("p" + std::to_string(i), init[i].clone().set_requires_grad(true));
+    theirs.push_back(init[i].clone().set_requires_grad(true));
+  }
+  AdamWConfig config{0.9, 0.98, 1e-6, 0.1};
+  // p1 learns 10x faster without decay; p0 and p2 take the config.
+  AdamW adamw(ours, config, {{"p1", {10.0, 0.0}}});
+  auto options = [&](double decay) {
+    return torch::optim::AdamWOptions(1e-3)
+        .betas({config.beta1, config.beta2})
+        .eps(config.eps)
+        .weight_decay(decay);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<at::Tensor>{theirs[0], theirs[2]},
+                      std::make_unique<torch::optim::AdamWOptions>(options(0.1)));
+  groups.emplace_back(std::vector<at::Tensor>{theirs[1]},
+                      std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  torch::optim::AdamW reference(std::move(groups), options(0.1));
+  for (int step = 0; step < 5; ++step) {
+    const double lr = 1e-2 * (1 + 0.5 * step);
+    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(lr);
+    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[1].options()).lr(10 * lr);
+    for (size_t i = 0; i < init.size(); ++i) {
+      at::Tensor grad = at::randn(init[i].sizes(), g, at::TensorOptions());
+      ours[i].second.mutable_grad() = grad.clone();
+      theirs[i].mutable_grad() = grad.clone();
+    }
+    adamw.Step(lr);
+    reference.step();
+    adamw.ZeroGrad();
+    for (auto& t : theirs) t.mutable_grad() = at::Tensor();
+  }
+  for (size_t i = 0; i < init.size(); ++i) {
+    EXPECT_LE(MaxRelError(ours[i].second.detach(), theirs[i].detach()), 1e-6) << i;
+  }
+  // The faster group moved further: the hypers reached the parameter they name.
+  EXPECT_GT((ours[1].second - init[1]).abs().max().item<double>(),
+            3 * (ours[0].second - init[0]).abs().max().item<double>());
+}
+
+// ---------------------------------------------------------------- in training
+
+std::map<std::string, at::Tensor> TrainedWeights(const std::filesystem::path& dir, TrainSpec spec,
+                                                 TrainResult* result = nullptr) {
+  TinyTraining t(dir, spec);
+  TrainResult r = t.Run();
+  if (result != nullptr) *result = r;
+  std::map<std::string, at::Tensor> out;
+  for (const auto& item : t.model->named_parameters())
+    out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+// A group at lr_scale 2 under a base lr of L/2 steps its parameters exactly as lr L does, and
+// every other parameter as lr L/2 does: the scale reaches the named parameters and only them,
+// through the trainer's (distributed) optimizer. One step, as from the second on every
+// parameter's gradient depends on all the others' values.
+TEST(Train, AParameterGroupTrainsItsParametersAtItsOwnLearningRate) {
+  TempDir dir;
+  TrainSpec full = TinySpec();
+  full.steps = 1;
+  full.optim.lr = 2e-3;
+  TrainSpec half = full;
+  half.optim.lr = 1e-3;
+  TrainSpec grouped = half;
+  grouped.optim.groups = {{{"spatial_blocks\\.0", "final_layer"}, 2.0, std::nullopt}};
+
+  auto at_full = TrainedWeights(dir / "full", full);
+  auto at_half = TrainedWeights(dir / "half", half);
+  TrainResult r;
+  auto got = TrainedWeights(dir / "grouped", grouped, &r);
+  int64_t scaled = 0;
+  for (const auto& [name, w] : got) {
+    const bool in_group = name.starts_with("spatial_blocks.0.") || name.starts_with("final_layer.");
+    scaled += in_group;
+    const at::Tensor& want = in_group ? at_full.at(name) : at_half.at(name);
+    const at::Tensor& other = in_group ? at_half.at(name) : at_full.at(name);
+    EXPECT_TRUE(torch::equal(w, want)) << name;
+    if (!torch::equal(at_full.at(name), at_half.at(name))) {
+      EXPECT_FALSE(torch::equal(w, other)) << name;
+    }
+  }
+  EXPECT_GT(scaled, 10);
+  ASSERT_EQ(r.parameter_groups.size(), 1u);
+  EXPECT_EQ(r.parameter_groups[0]["tensors"], scaled);
+  EXPECT_EQ(r.parameter_groups[0]["lr_scale"], 2.0);
+}
+
+TEST(Train, AGroupPatternThatNamesNothingStopsTheStageBeforeItTrains) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.optim.groups = {{{"cross_attn_1"}, 10.0, std::nullopt}};
+  TinyTraining t(dir.path(), spec);
+  EXPECT_THROW_WITH(t.Run(), InputError,
+                    "optim.groups[0] pattern 'cross_attn_1' matches no "
+                    "trainable parameter");
+  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint"));
+}
+
+}  // namespace
+}  // namespace modelgrow
