@@ -299,7 +299,7 @@ TrainResult Train(TrainContext& c) {
       double mean_loss = window_loss / static_cast<double>(window_steps);
       json line = {
           {"time", UtcTimestamp()},
-          {"elapsed_s", progress.elapsed_seconds()},
+          {"elapsed_s", train_seconds()},  // a resumed curve goes on in time too
           {"step", step},
           {"loss", mean_loss},
           {"lr", LearningRate(spec.optim, step - 1, spec.steps)},
