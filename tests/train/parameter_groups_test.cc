@@ -1,8 +1,7 @@
 // Parameter groups (`[[stages.<name>.optim.groups]]`): the manifest keys, which parameters a
-// pattern names, AdamW with per-parameter learning rates and weight decay against LibTorch's
-// param_groups, and the trainer applying them to exactly the parameters named.
+// pattern names, and the trainer applying them to exactly the parameters named (AdamW's
+// per-parameter settings against LibTorch's param_groups: trainer_test.cc).
 #include <gtest/gtest.h>
-#include <torch/optim/adamw.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -19,7 +18,6 @@ namespace modelgrow {
 namespace {
 
 using json = nlohmann::json;
-using testing::MaxRelError;
 using testing::TempDir;
 using testing::TinySpec;
 using testing::TinyTraining;
@@ -136,58 +134,6 @@ TEST(ResolveParameterGroups, ATypoOrAParameterInTwoGroupsIsNamed) {
   EXPECT_THROW_WITH(ResolveParameterGroups(o, trainable, "s"), InputError,
                     "parameter 'spatial_blocks.1.cross_attn.proj.weight' is in optim.groups[0] "
                     "and in optim.groups[1]");
-}
-
-// ---------------------------------------------------------------- AdamW
-
-// Two groups with their own learning rate and weight decay against torch::optim::AdamW's
-// param_groups, on the same parameters and gradients.
-TEST(AdamW, ParameterHypersMatchLibTorchParamGroups) {
-  at::Generator g = at::detail::createCPUGenerator(11);
-  std::vector<at::Tensor> init = {at::randn({4, 3}, g, at::TensorOptions()),
-                                  at::randn({5}, g, at::TensorOptions()),
-                                  at::randn({2, 2}, g, at::TensorOptions())};
-  NamedTensors ours;
-  std::vector<at::Tensor> theirs;
-  for (size_t i = 0; i < init.size(); ++i) {
-    ours.emplace_back("p" + std::to_string(i), init[i].clone().set_requires_grad(true));
-    theirs.push_back(init[i].clone().set_requires_grad(true));
-  }
-  AdamWConfig config{0.9, 0.98, 1e-6, 0.1};
-  // p1 learns 10x faster without decay; p0 and p2 take the config.
-  AdamW adamw(ours, config, {{"p1", {10.0, 0.0}}});
-  auto options = [&](double decay) {
-    return torch::optim::AdamWOptions(1e-3)
-        .betas({config.beta1, config.beta2})
-        .eps(config.eps)
-        .weight_decay(decay);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<at::Tensor>{theirs[0], theirs[2]},
-                      std::make_unique<torch::optim::AdamWOptions>(options(0.1)));
-  groups.emplace_back(std::vector<at::Tensor>{theirs[1]},
-                      std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
-  torch::optim::AdamW reference(std::move(groups), options(0.1));
-  for (int step = 0; step < 5; ++step) {
-    const double lr = 1e-2 * (1 + 0.5 * step);
-    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(lr);
-    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[1].options()).lr(10 * lr);
-    for (size_t i = 0; i < init.size(); ++i) {
-      at::Tensor grad = at::randn(init[i].sizes(), g, at::TensorOptions());
-      ours[i].second.mutable_grad() = grad.clone();
-      theirs[i].mutable_grad() = grad.clone();
-    }
-    adamw.Step(lr);
-    reference.step();
-    adamw.ZeroGrad();
-    for (auto& t : theirs) t.mutable_grad() = at::Tensor();
-  }
-  for (size_t i = 0; i < init.size(); ++i) {
-    EXPECT_LE(MaxRelError(ours[i].second.detach(), theirs[i].detach()), 1e-6) << i;
-  }
-  // The faster group moved further: the hypers reached the parameter they name.
-  EXPECT_GT((ours[1].second - init[1]).abs().max().item<double>(),
-            3 * (ours[0].second - init[0]).abs().max().item<double>());
 }
 
 // ---------------------------------------------------------------- in training

@@ -85,8 +85,10 @@ TEST(LearningRate, CosineDecaysFromThePeakToItsFloor) {
 // ---------------------------------------------------------------- AdamW
 
 // Our AdamW and torch::optim::AdamW on copies of the same parameters and gradients, with the
-// learning rate changing every step and one parameter getting no gradient on some steps.
-void CompareWithTorch(double weight_decay) {
+// learning rate changing every step and one parameter getting no gradient on some steps. Each
+// parameter is its own LibTorch param group, so the ones `hypers` names get their learning rate
+// scaled and their own weight decay there as they do in ours.
+void CompareWithTorch(double weight_decay, const ParameterHypers& hypers = {}) {
   SCOPED_TRACE(weight_decay);
   at::Generator g = at::detail::createCPUGenerator(7);
   std::vector<at::Tensor> init = {at::randn({4, 3}, g, at::TensorOptions()),
@@ -99,14 +101,29 @@ void CompareWithTorch(double weight_decay) {
     theirs.push_back(init[i].clone().set_requires_grad(true));
   }
   AdamWConfig config{0.9, 0.98, 1e-6, weight_decay};
-  AdamW adamw(ours, config);
-  torch::optim::AdamW reference(theirs, torch::optim::AdamWOptions(1e-2)
-                                            .betas({config.beta1, config.beta2})
-                                            .eps(config.eps)
-                                            .weight_decay(weight_decay));
+  AdamW adamw(ours, config, hypers);
+  auto options = [&](double decay) {
+    return torch::optim::AdamWOptions(1e-2)
+        .betas({config.beta1, config.beta2})
+        .eps(config.eps)
+        .weight_decay(decay);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<double> lr_scales;
+  for (size_t i = 0; i < init.size(); ++i) {
+    auto it = hypers.find(ours[i].first);
+    const ParameterHyper h = it != hypers.end() ? it->second : ParameterHyper{1.0, weight_decay};
+    groups.emplace_back(std::vector<at::Tensor>{theirs[i]},
+                        std::make_unique<torch::optim::AdamWOptions>(options(h.weight_decay)));
+    lr_scales.push_back(h.lr_scale);
+  }
+  torch::optim::AdamW reference(std::move(groups), options(weight_decay));
   for (int step = 0; step < 6; ++step) {
     double lr = 1e-2 * (1 + 0.5 * step);
-    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(lr);
+    for (size_t i = 0; i < init.size(); ++i) {
+      static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[i].options())
+          .lr(lr * lr_scales[i]);
+    }
     for (size_t i = 0; i < init.size(); ++i) {
       if (i == 2 && step % 2 == 0) continue;  // no gradient: skipped by both
       at::Tensor grad = at::randn(init[i].sizes(), g, at::TensorOptions());
@@ -128,6 +145,11 @@ void CompareWithTorch(double weight_decay) {
 
 TEST(AdamW, MatchesLibTorchWithoutWeightDecay) { CompareWithTorch(0.0); }
 TEST(AdamW, MatchesLibTorchWithWeightDecay) { CompareWithTorch(0.1); }
+// Parameter groups (train/parameter_groups.h): p1 10x faster without decay, p2 at half the rate
+// with more; p0 takes the config.
+TEST(AdamW, ParameterHypersMatchLibTorchParamGroups) {
+  CompareWithTorch(0.1, {{"p1", {10.0, 0.0}}, {"p2", {0.5, 0.3}}});
+}
 
 TEST(AdamW, StateSavesAndLoadsByName) {
   TempDir dir;
