@@ -69,24 +69,6 @@ TEST(ParameterGroupSpec, BadGroupsAreNamedWithWhereAndWhat) {
 
 // ---------------------------------------------------------------- which parameters
 
-TEST(ParameterPattern, CoversWholeDottedSegments) {
-  auto matches = [](const std::string& pattern, const std::string& name) {
-    return std::regex_match(name, ParameterPatternRegex(pattern));
-  };
-  EXPECT_TRUE(matches("cross_attn_1", "spatial_blocks.0.cross_attn_1.q_linear.weight"));
-  EXPECT_TRUE(matches("cross_attn_1", "cross_attn_1.proj.bias"));
-  EXPECT_FALSE(matches("cross_attn_1", "spatial_blocks.0.cross_attn.q_linear.weight"));
-  EXPECT_FALSE(matches("attn", "spatial_blocks.0.cross_attn.proj.weight"));
-  EXPECT_TRUE(matches("attn", "spatial_blocks.0.attn.proj.weight"));
-  EXPECT_TRUE(matches("attn.proj", "spatial_blocks.0.attn.proj.weight"));
-  EXPECT_FALSE(matches("attn.proj", "spatial_blocks.0.cross_attn.proj.weight"));
-  EXPECT_TRUE(matches("spatial_blocks\\.[01]", "spatial_blocks.1.mlp.fc1.weight"));
-  EXPECT_FALSE(matches("spatial_blocks\\.[01]", "spatial_blocks.10.mlp.fc1.weight"));
-  EXPECT_TRUE(matches("y_embedder_1.y_proj.fc1.weight", "y_embedder_1.y_proj.fc1.weight"));
-  EXPECT_TRUE(matches("cross_attn_.*", "temporal_blocks.3.cross_attn_2.kv_linear.weight"));
-  EXPECT_THROW(ParameterPatternRegex("(unclosed"), InputError);
-}
-
 NamedTensors Named(std::initializer_list<std::pair<const char*, int64_t>> sizes) {
   NamedTensors out;
   for (const auto& [name, n] : sizes) out.emplace_back(name, at::zeros({n}));
@@ -109,15 +91,22 @@ TEST(ResolveParameterGroups, GivesEachNamedParameterItsGroupsSettings) {
   EXPECT_EQ(r.hypers.at("final_layer.linear.weight").lr_scale, 1);
   EXPECT_EQ(r.hypers.at("final_layer.linear.weight").weight_decay, 0);
   EXPECT_EQ(r.hypers.count("spatial_blocks.0.cross_attn.proj.weight"), 0u);
-  ASSERT_EQ(r.summary.size(), 2u);
-  EXPECT_EQ(r.summary[0]["tensors"], 3);
-  EXPECT_EQ(r.summary[0]["elements"], 12);
-  EXPECT_EQ(r.summary[0]["lr_scale"], 10.0);
-  EXPECT_EQ(r.summary[0]["weight_decay"], 0.05);
-  EXPECT_EQ(r.summary[1]["tensors"], 1);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_EQ(r.groups[0].tensors, 3);
+  EXPECT_EQ(r.groups[0].elements, 12);
+  EXPECT_EQ(r.groups[0].hyper.lr_scale, 10.0);
+  EXPECT_EQ(r.groups[0].hyper.weight_decay, 0.05);
+  EXPECT_EQ(r.groups[1].tensors, 1);
+  const nlohmann::json json = r.ToJson();
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[0]["tensors"], 3);
+  EXPECT_EQ(json[0]["elements"], 12);
+  EXPECT_EQ(json[0]["lr_scale"], 10.0);
+  EXPECT_EQ(json[0]["weight_decay"], 0.05);
+  EXPECT_EQ(json[0]["params"], r.groups[0].params);
   // A parameter two patterns of one group name is counted once.
   o.groups = {{{"cross_attn_1", "cross_attn_1.proj"}, 2.0, std::nullopt}};
-  EXPECT_EQ(ResolveParameterGroups(o, trainable, "s").summary[0]["tensors"], 2);
+  EXPECT_EQ(ResolveParameterGroups(o, trainable, "s").groups[0].tensors, 2);
 }
 
 TEST(ResolveParameterGroups, ATypoOrAParameterInTwoGroupsIsNamed) {

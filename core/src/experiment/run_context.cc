@@ -247,10 +247,12 @@ void RunContext::Execute() {
       info["status"] = "done";
       info["hash"] = key;
       info["kind"] = StageKindName(s.kind);
-      // A resumed training stage counts the training its interrupted run(s) did too.
-      info["seconds"] =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() +
-          info.value("seconds_before_resume", 0.0);
+      // A stage that counts time this process did not see (a resumed training stage: the
+      // training of its interrupted runs) reports its own.
+      if (!info.contains("seconds")) {
+        info["seconds"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
       info["finished"] = UtcTimestamp();
       info["world_size"] = comm_.size();
       info["code_version"] = std::string(kCodeVersion);

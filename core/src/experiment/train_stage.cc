@@ -1,5 +1,7 @@
 // `pretrain` and `continue` stages: a model (new, from `init`, or from the previous stage), the
 // stage's data and the model's text encoders, trained by Train().
+#include <chrono>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -19,6 +21,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
+  const auto start = std::chrono::steady_clock::now();
   STDiT3 model{nullptr};
   const OptimizerState* initial = nullptr;
   OptimizerState carried;
@@ -89,7 +92,11 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
   const SymmetryStats symmetry_start = MeasureSymmetry(*model);
   TrainResult r = Train(context);
   const SymmetryStats symmetry_end = MeasureSymmetry(*model);
-  return {{"steps", r.steps},
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() +
+      r.seconds_before_resume;
+  return {{"seconds", seconds},
+          {"steps", r.steps},
           {"resumed_from", r.resumed_from},
           {"first_loss", r.first_loss},
           {"final_loss", r.final_loss},

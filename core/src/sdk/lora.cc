@@ -3,15 +3,12 @@
 #include <fmt/format.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/name_pattern.h"
 
 namespace modelgrow {
 
 std::regex LoraTargetRegex(const std::string& pattern) {
-  try {
-    return std::regex("(?:.*\\.)?(?:" + pattern + ")", std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw InputError(fmt::format("'{}' is not a valid regular expression ({})", pattern, e.what()));
-  }
+  return DottedNamePattern(pattern, NameScope::kModule);
 }
 
 std::vector<NamedLinear> MatchLinears(const STDiT3Impl& model, const std::regex& pattern) {

@@ -1,12 +1,14 @@
 #include "modelgrow/train/parameter_groups.h"
 
 #include <algorithm>
+#include <regex>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "modelgrow/sdk/name_pattern.h"
 
 namespace modelgrow {
 namespace {
@@ -29,14 +31,6 @@ std::string ModuleKinds(const NamedTensors& trainable) {
 
 }  // namespace
 
-std::regex ParameterPatternRegex(const std::string& pattern) {
-  try {
-    return std::regex("(?:.*\\.)?(?:" + pattern + ")(?:\\..*)?", std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw InputError(fmt::format("'{}' is not a valid regular expression ({})", pattern, e.what()));
-  }
-}
-
 ResolvedParameterGroups ResolveParameterGroups(const OptimSpec& optim,
                                                const NamedTensors& trainable,
                                                const std::string& label) {
@@ -47,7 +41,7 @@ ResolvedParameterGroups ResolveParameterGroups(const OptimSpec& optim,
     const ParameterHyper hyper{group.lr_scale, group.weight_decay.value_or(optim.weight_decay)};
     int64_t tensors = 0, elements = 0;
     for (const std::string& pattern : group.params) {
-      const std::regex re = ParameterPatternRegex(pattern);
+      const std::regex re = DottedNamePattern(pattern, NameScope::kModuleAndBelow);
       int64_t matched = 0;
       for (const auto& [name, p] : trainable) {
         if (!std::regex_match(name, re)) continue;
@@ -71,12 +65,28 @@ ResolvedParameterGroups ResolveParameterGroups(const OptimSpec& optim,
             label, g, pattern, ModuleKinds(trainable)));
       }
     }
-    out.summary.push_back({{"params", group.params},
-                           {"lr_scale", hyper.lr_scale},
-                           {"weight_decay", hyper.weight_decay},
-                           {"tensors", tensors},
-                           {"elements", elements}});
+    out.groups.push_back({group.params, hyper, tensors, elements});
   }
+  return out;
+}
+
+nlohmann::json ParameterGroupUse::ToJson() const {
+  return {{"params", params},
+          {"lr_scale", hyper.lr_scale},
+          {"weight_decay", hyper.weight_decay},
+          {"tensors", tensors},
+          {"elements", elements}};
+}
+
+std::string ParameterGroupUse::Describe() const {
+  return fmt::format("{}: {} tensors, {} elements, lr x{:g}, weight_decay {:g}",
+                     fmt::join(params, ", "), tensors, elements, hyper.lr_scale,
+                     hyper.weight_decay);
+}
+
+nlohmann::json ResolvedParameterGroups::ToJson() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ParameterGroupUse& g : groups) out.push_back(g.ToJson());
   return out;
 }
 

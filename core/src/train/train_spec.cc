@@ -1,7 +1,7 @@
 #include "modelgrow/train/train_spec.h"
 
 #include "modelgrow/sdk/errors.h"
-#include "modelgrow/train/parameter_groups.h"
+#include "modelgrow/sdk/name_pattern.h"
 
 namespace modelgrow {
 
@@ -26,7 +26,7 @@ OptimSpec OptimSpec::FromOptions(const Options& t) {
     }
     for (const std::string& pattern : group.params) {
       try {
-        ParameterPatternRegex(pattern);
+        DottedNamePattern(pattern, NameScope::kModuleAndBelow);
       } catch (const InputError& e) {
         g.Fail("params", e.what());
       }

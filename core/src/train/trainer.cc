@@ -140,14 +140,9 @@ TrainResult Train(TrainContext& c) {
       trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay},
       comm, spec.distributed.shard_optimizer, spec.distributed.bucket_mb, groups.hypers);
   if (comm.is_root()) {
-    for (size_t g = 0; g < groups.summary.size(); ++g) {
-      const json& s = groups.summary[g];
-      std::cerr << fmt::format(
-          "{}: optim.groups[{}] ({}): {} tensors, {} elements, lr x{:g}, "
-          "weight_decay {:g}\n",
-          c.label, g, fmt::join(s["params"].get<std::vector<std::string>>(), ", "),
-          s["tensors"].get<int64_t>(), s["elements"].get<int64_t>(), s["lr_scale"].get<double>(),
-          s["weight_decay"].get<double>());
+    for (size_t g = 0; g < groups.groups.size(); ++g) {
+      std::cerr << fmt::format("{}: optim.groups[{}] {}\n", c.label, g,
+                               groups.groups[g].Describe());
     }
   }
   std::unique_ptr<GradientReducer> reducer;
@@ -166,7 +161,7 @@ TrainResult Train(TrainContext& c) {
   result.world_size = comm.size();
   result.sharded_optimizer = opt.sharded();
   result.optimizer_bytes_per_rank = opt.moment_bytes_per_rank();
-  result.parameter_groups = groups.summary;
+  result.parameter_groups = groups.ToJson();
   int64_t step = 0;
   std::error_code ec;
   // The growth operator acting during training, if any, and the record it is saved under.

@@ -3,14 +3,16 @@
 // schedule) and weight decay. A layer added by growth, such as the LLM's cross-attention beside a
 // trained T5 one, can so learn faster than the weights it joins.
 //
-// A pattern is a regular expression over dotted parameter names that must cover whole name
-// segments: it matches a parameter when it matches the full name, a module the parameter is in,
-// or such a path after a dot. "cross_attn_1" names every parameter of every block's
-// `cross_attn_1` and nothing of `cross_attn`; 'spatial_blocks\.0\..*' one block's.
+// A pattern is a regular expression over dotted parameter names that covers whole name segments
+// (sdk/name_pattern.h, NameScope::kModuleAndBelow): it matches a parameter when it matches the
+// full name, a module the parameter is in, or such a path after a dot. "cross_attn_1" names every
+// parameter of every block's `cross_attn_1` and nothing of `cross_attn`; 'spatial_blocks\.0\..*'
+// one block's.
 #pragma once
 
-#include <regex>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,13 +22,24 @@
 
 namespace modelgrow {
 
-// Throws InputError for a pattern that is no valid regular expression.
-std::regex ParameterPatternRegex(const std::string& pattern);
+// One `[[optim.groups]]` entry as it resolved against the model.
+struct ParameterGroupUse {
+  std::vector<std::string> params;  // the patterns, as written
+  ParameterHyper hyper;
+  int64_t tensors = 0;   // how many parameters it took
+  int64_t elements = 0;  // and their elements
+
+  // For stage.json's optimizer.parameter_groups.
+  nlohmann::json ToJson() const;
+  // For the log: "cross_attn_1: 16 tensors, 33024 elements, lr x3, weight_decay 0".
+  std::string Describe() const;
+};
 
 struct ResolvedParameterGroups {
   ParameterHypers hypers;  // for the optimizer, by parameter name
-  // Per group: its patterns, lr_scale, weight_decay, and how many tensors and elements it took.
-  nlohmann::json summary = nlohmann::json::array();
+  std::vector<ParameterGroupUse> groups;
+
+  nlohmann::json ToJson() const;  // an array, one object per group
 };
 
 // Assigns the trainable parameters to `optim.groups`. Throws InputError (prefixed with `label`)

@@ -89,7 +89,7 @@ struct TrainResult {
   int world_size = 1;
   bool sharded_optimizer = false;
   std::vector<int64_t> optimizer_bytes_per_rank;              // AdamW moments each rank holds
-  nlohmann::json parameter_groups = nlohmann::json::array();  // ResolvedParameterGroups::summary
+  nlohmann::json parameter_groups = nlohmann::json::array();  // ResolvedParameterGroups::ToJson()
 };
 
 TrainResult Train(TrainContext& context);

@@ -11,9 +11,8 @@
 
 namespace modelgrow {
 
-// A target pattern as PEFT's target_modules reads a name: the regex must match the whole module
-// name or a suffix of it that starts after a dot ("attn.proj" matches
-// "spatial_blocks.0.attn.proj" but not "...cross_attn.proj"). Throws InputError for a bad regex.
+// A target pattern as PEFT's target_modules reads a name: DottedNamePattern(pattern,
+// NameScope::kModule) (sdk/name_pattern.h). Throws InputError for a bad regex.
 std::regex LoraTargetRegex(const std::string& pattern);
 
 struct NamedLinear {
