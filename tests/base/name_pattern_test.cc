@@ -10,39 +10,48 @@
 namespace modelgrow {
 namespace {
 
-bool Matches(const std::string& pattern, NameScope scope, const std::string& name) {
-  return std::regex_match(name, DottedNamePattern(pattern, scope));
+struct Case {
+  const char* pattern;
+  const char* name;
+  bool matches;
+};
+
+void ExpectCases(NameScope scope, std::initializer_list<Case> cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(std::regex_match(c.name, DottedNamePattern(c.pattern, scope)), c.matches)
+        << "pattern '" << c.pattern << "', name '" << c.name << "'";
+  }
 }
 
 TEST(DottedNamePattern, ModuleScopeCoversWholeSegmentsOfTheModuleName) {
-  constexpr NameScope kModule = NameScope::kModule;
-  EXPECT_TRUE(Matches("attn.proj", kModule, "spatial_blocks.0.attn.proj"));
-  EXPECT_TRUE(Matches("attn.proj", kModule, "attn.proj"));
-  EXPECT_FALSE(Matches("attn.proj", kModule, "spatial_blocks.0.cross_attn.proj"));
-  // A module, not the parameters in it: LoRA wraps layers.
-  EXPECT_FALSE(Matches("attn.proj", kModule, "spatial_blocks.0.attn.proj.weight"));
-  EXPECT_TRUE(Matches("q_linear|kv_linear", kModule, "temporal_blocks.2.cross_attn.kv_linear"));
-  EXPECT_FALSE(Matches("q_linear|kv_linear", kModule, "temporal_blocks.2.cross_attn.kv_linear2"));
+  ExpectCases(NameScope::kModule,
+              {{"attn.proj", "spatial_blocks.0.attn.proj", true},
+               {"attn.proj", "attn.proj", true},
+               {"attn.proj", "spatial_blocks.0.cross_attn.proj", false},
+               // A module, not the parameters in it: LoRA wraps layers.
+               {"attn.proj", "spatial_blocks.0.attn.proj.weight", false},
+               {"q_linear|kv_linear", "temporal_blocks.2.cross_attn.kv_linear", true},
+               {"q_linear|kv_linear", "temporal_blocks.2.cross_attn.kv_linear2", false}});
   // LoRA's target patterns are this scope.
   EXPECT_FALSE(std::regex_match("spatial_blocks.0.cross_attn.proj", LoraTargetRegex("attn.proj")));
   EXPECT_TRUE(std::regex_match("spatial_blocks.0.attn.proj", LoraTargetRegex("attn.proj")));
 }
 
 TEST(DottedNamePattern, ModuleAndBelowScopeAlsoTakesWhatIsInside) {
-  constexpr NameScope kBelow = NameScope::kModuleAndBelow;
-  EXPECT_TRUE(Matches("cross_attn_1", kBelow, "spatial_blocks.0.cross_attn_1.q_linear.weight"));
-  EXPECT_TRUE(Matches("cross_attn_1", kBelow, "cross_attn_1.proj.bias"));
-  EXPECT_FALSE(Matches("cross_attn_1", kBelow, "spatial_blocks.0.cross_attn.q_linear.weight"));
-  EXPECT_FALSE(Matches("attn", kBelow, "spatial_blocks.0.cross_attn.proj.weight"));
-  EXPECT_TRUE(Matches("attn", kBelow, "spatial_blocks.0.attn.proj.weight"));
-  EXPECT_TRUE(Matches("attn.proj", kBelow, "spatial_blocks.0.attn.proj.weight"));
-  EXPECT_FALSE(Matches("attn.proj", kBelow, "spatial_blocks.0.cross_attn.proj.weight"));
-  EXPECT_TRUE(Matches("spatial_blocks\\.[01]", kBelow, "spatial_blocks.1.mlp.fc1.weight"));
-  EXPECT_FALSE(Matches("spatial_blocks\\.[01]", kBelow, "spatial_blocks.10.mlp.fc1.weight"));
-  EXPECT_TRUE(Matches("y_embedder_1.y_proj.fc1.weight", kBelow, "y_embedder_1.y_proj.fc1.weight"));
-  EXPECT_TRUE(Matches("cross_attn_.*", kBelow, "temporal_blocks.3.cross_attn_2.kv_linear.weight"));
-  // A segment is whole at its end too.
-  EXPECT_FALSE(Matches("attn", kBelow, "spatial_blocks.0.attn_norm.weight"));
+  ExpectCases(NameScope::kModuleAndBelow,
+              {{"cross_attn_1", "spatial_blocks.0.cross_attn_1.q_linear.weight", true},
+               {"cross_attn_1", "cross_attn_1.proj.bias", true},
+               {"cross_attn_1", "spatial_blocks.0.cross_attn.q_linear.weight", false},
+               {"attn", "spatial_blocks.0.cross_attn.proj.weight", false},
+               {"attn", "spatial_blocks.0.attn.proj.weight", true},
+               {"attn.proj", "spatial_blocks.0.attn.proj.weight", true},
+               {"attn.proj", "spatial_blocks.0.cross_attn.proj.weight", false},
+               {"spatial_blocks\\.[01]", "spatial_blocks.1.mlp.fc1.weight", true},
+               {"spatial_blocks\\.[01]", "spatial_blocks.10.mlp.fc1.weight", false},
+               {"y_embedder_1.y_proj.fc1.weight", "y_embedder_1.y_proj.fc1.weight", true},
+               {"cross_attn_.*", "temporal_blocks.3.cross_attn_2.kv_linear.weight", true},
+               // A segment is whole at its end too.
+               {"attn", "spatial_blocks.0.attn_norm.weight", false}});
 }
 
 TEST(DottedNamePattern, ABadRegexIsAnInputErrorQuotingThePatternAsWritten) {

@@ -1,8 +1,5 @@
 #include "modelgrow/sdk/lora.h"
 
-#include <fmt/format.h>
-
-#include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/name_pattern.h"
 
 namespace modelgrow {
