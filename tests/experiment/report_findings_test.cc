@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -260,6 +261,84 @@ TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
   const std::string md = ReadFile(WriteReport(WriteRuns(dir, seeds + "]")) / "report.md");
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Acc continual/detailed | 32 | "
                             "+0.016 [-0.016, +0.047] | not resolved at this budget |"));
+}
+
+// [experiment.compute] (the growth zoo): every row's final training loss, as the compute table
+// gives it, against the reference's, paired by seed and by the other axes' labels. Final losses
+// (the mean of the last 2 logged points): scratch 0.30 + 0.01 seed, 0.05 more with detailed
+// captions; grown 0.019/0.021/0.020 below it (holds), copy 0.010/0.012/0.011 above (reversed).
+// Were runs paired across captions, every interval would span the 0.05 between them.
+TEST(ReportFindings, TheComputeReferenceGivesFinalTrainingLossFindings) {
+  TempDir dir;
+  const std::filesystem::path out = dir / "out";
+  WriteFileAtomic(out / "manifest.toml", R"([experiment]
+name = "zoo"
+seeds = [0, 1, 2]
+[experiment.compute]
+reference = "scratch"
+smooth = 2
+[[sweep.axis]]
+name = "growth"
+[[sweep.axis.value]]
+label = "grown"
+set = {"stages.grow.ops" = [{plugin = "stack"}]}
+[[sweep.axis.value]]
+label = "copy"
+set = {"stages.grow.ops" = [{plugin = "stack", init = "copy"}]}
+[[sweep.axis.value]]
+label = "scratch"
+set = {"stages.grow.ops" = []}
+[[sweep.axis]]
+name = "captions"
+[[sweep.axis.value]]
+label = "short"
+set = {"stages.continue.caption" = "short"}
+[[sweep.axis.value]]
+label = "detailed"
+set = {"stages.continue.caption" = "detailed"}
+)");
+  const Options doc = Options::ParseFile(out / "manifest.toml");
+  for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), {0, 1, 2})) {
+    std::map<std::string, std::string> labels(run.labels.begin(), run.labels.end());
+    const int seed = std::stoi(labels["seed"]);
+    const double grown[] = {-0.019, -0.021, -0.020}, copy[] = {0.010, 0.012, 0.011};
+    const double loss = 0.30 + 0.01 * seed + (labels["captions"] == "detailed" ? 0.05 : 0.0) +
+                        (labels["growth"] == "grown"  ? grown[seed]
+                         : labels["growth"] == "copy" ? copy[seed]
+                                                      : 0.0);
+    const std::filesystem::path folder = out / "runs" / RunFolderName(run.id);
+    WriteFileAtomic(folder / "results.json",
+                    json{{"run", run.id}, {"index", run.index}, {"axes", run.labels}}.dump());
+    WriteFileAtomic(folder / "stages.json",
+                    json{{"continue", {{"dir", "stages/continue"}, {"order", 0}}}}.dump());
+    WriteFileAtomic(folder / "stages" / "continue" / "stage.json",
+                    json{{"kind", "continue"}, {"flops", {{"total", 300.0}}}}.dump());
+    // A first point far above the final loss: outside the window of 2, it must not count.
+    WriteFileAtomic(folder / "stages" / "continue" / "metrics.jsonl",
+                    json{{"flops", 100.0}, {"loss", 0.9}}.dump() + "\n" +
+                        json{{"flops", 200.0}, {"loss", loss + 0.001}}.dump() + "\n" +
+                        json{{"flops", 300.0}, {"loss", loss - 0.001}}.dump() + "\n");
+  }
+  const std::filesystem::path report = WriteReport(out);
+  const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("## Findings: growth against scratch, paired by seed"));
+  for (const char* captions : {"short", "detailed"}) {
+    SCOPED_TRACE(captions);
+    EXPECT_THAT(md, HasSubstr(fmt::format("| grown − scratch (captions={}) | Final training loss "
+                                          "| 3 | -0.0200 [-0.0225, -0.0175] | holds: grown is "
+                                          "better |",
+                                          captions)));
+    EXPECT_THAT(md, HasSubstr(fmt::format("| copy − scratch (captions={}) | Final training loss | "
+                                          "3 | +0.0110 [+0.0085, +0.0135] | reversed: scratch is "
+                                          "better |",
+                                          captions)));
+  }
+  // The compute table's final loss is the same number.
+  EXPECT_THAT(md, HasSubstr("| growth=grown, captions=short | 300 | 0.2900 ± 0.0095 |"));
+  EXPECT_THAT(ReadFile(report / "comparisons.csv"),
+              HasSubstr("\"growth\",\"grown\",\"scratch\",\"captions=short\",\"training\","
+                        "\"train/final_loss\",3,"));
+  EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: grown is better"));
 }
 
 // A document quotes the report between its markers; nothing outside them changes, quoting again

@@ -16,6 +16,7 @@ namespace {
 // What the main table shows: loss and forgetting per domain, mean accuracy, Fréchet distance.
 bool IsHeadline(const std::string& metric) {
   if (metric.rfind("table/", 0) == 0 || metric.rfind("fd/", 0) == 0) return true;
+  if (metric == kFinalTrainingLoss) return true;
   return metric.rfind("acc/", 0) == 0 && metric.size() > 5 &&
          metric.compare(metric.size() - 5, 5, "/mean") == 0;
 }
@@ -73,7 +74,7 @@ std::string CsvField(const std::string& text) {
 // Other numbers (sizes, time, the classifier's ceiling) describe a run; they are not findings.
 std::optional<bool> LowerIsBetter(const std::string& metric) {
   for (const char* prefix :
-       {"loss/", "loss_at/", "forgetting/", "table/loss/", "table/forgetting/", "fd/"}) {
+       {"loss/", "loss_at/", "forgetting/", "table/loss/", "table/forgetting/", "fd/", "train/"}) {
     if (metric.rfind(prefix, 0) == 0) return true;
   }
   if (metric.rfind("acc/", 0) == 0) return false;
@@ -114,6 +115,7 @@ PairedComparison Summarise(PairedComparison c, const std::vector<double>& differ
 
 // How the findings print a difference of `metric`: as the main table does, else by its kind.
 std::pair<std::string, int> TitleAndDigits(const std::string& metric) {
+  if (metric == kFinalTrainingLoss) return {"Final training loss", 4};
   const std::vector<Column> columns = MainColumns({metric});
   if (!columns.empty() && IsHeadline(metric)) {
     return {columns[0].title, columns[0].digits < 0 ? 4 : columns[0].digits};
@@ -220,6 +222,48 @@ std::vector<PairedComparison> PairedComparisons(
         }
       }
     }
+  }
+  return out;
+}
+
+std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& runs,
+                                                 const ComputeSpec& spec) {
+  if (spec.reference.empty()) return {};
+  // The axis the reference is a label of; none when the reference names a whole variant.
+  std::string axis;
+  for (const RunResults& r : runs) {
+    for (const auto& [a, label] : r.axes) {
+      if (label == spec.reference) axis = a;
+    }
+  }
+  // A run pairs with the reference run of its seed and of its labels on every other axis.
+  auto pair_key = [&](const RunResults& r) {
+    return std::pair(r.seed, axis.empty() ? std::string() : ContextOf(r, axis));
+  };
+  std::map<std::pair<std::string, std::string>, double> reference_loss;
+  for (const RunResults& r : runs) {
+    if (IsComputeReference(r, spec.reference))
+      reference_loss[pair_key(r)] = FinalTrainingLoss(r, spec.smooth);
+  }
+  // (value, context) in run order -> one difference per seed
+  std::vector<std::pair<std::string, std::string>> order;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> differences;
+  for (const RunResults& r : runs) {
+    if (IsComputeReference(r, spec.reference)) continue;
+    auto reference = reference_loss.find(pair_key(r));
+    const double loss = FinalTrainingLoss(r, spec.smooth);
+    if (reference == reference_loss.end() || std::isnan(loss) || std::isnan(reference->second))
+      continue;
+    const std::pair cell = axis.empty() ? std::pair(r.variant, std::string())
+                                        : std::pair(LabelOf(r, axis), ContextOf(r, axis));
+    if (!differences.count(cell)) order.push_back(cell);
+    differences[cell].push_back(loss - reference->second);
+  }
+  std::vector<PairedComparison> out;
+  for (const auto& [value, context] : order) {
+    out.push_back(Summarise({axis.empty() ? "variant" : axis, value, spec.reference, context,
+                             "training", kFinalTrainingLoss},
+                            differences.at({value, context})));
   }
   return out;
 }

@@ -49,6 +49,14 @@ std::vector<PairedComparison> PairedComparisons(
     const std::vector<RunResults>& runs,
     const std::map<std::string, std::vector<std::string>>& references = {});
 
+// The growth zoo's claim, with [experiment.compute] naming a reference: every other variant's final
+// training loss (FinalTrainingLoss, metric kFinalTrainingLoss, stage "training") minus the
+// reference's, paired by seed and by the labels of the axes the reference's label is not on. At
+// the equal compute such a sweep gives every row, this is what growing buys.
+inline constexpr const char* kFinalTrainingLoss = "train/final_loss";
+std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& runs,
+                                                 const ComputeSpec& spec);
+
 // The headline comparisons (the main table's metrics, then `metrics`) as tables, one per axis,
 // reference and evaluation stage; comparisons.csv has them all.
 std::vector<TextTable> PairedComparisonTables(const std::vector<PairedComparison>& comparisons,

@@ -110,6 +110,8 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
                   runs.size(), UtcTimestamp());
   md += MarkdownTable(rows, main);
   std::vector<PairedComparison> comparisons = PairedComparisons(runs, manifest.references);
+  for (PairedComparison& c : ComputeComparisons(runs, manifest.compute))
+    comparisons.push_back(std::move(c));
   std::vector<TextTable> findings = PairedComparisonTables(comparisons, manifest.findings.metrics);
   const std::vector<PairedComparison> contrasts =
       MetricContrasts(runs, manifest.findings.contrasts);

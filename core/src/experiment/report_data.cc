@@ -407,15 +407,23 @@ std::vector<double> Smoothed(const std::vector<std::pair<double, double>>& point
 
 }  // namespace
 
+bool IsComputeReference(const RunResults& run, const std::string& reference) {
+  if (reference.empty()) return false;
+  if (run.variant == reference) return true;
+  for (const auto& [axis, label] : run.axes) {
+    if (label == reference) return true;
+  }
+  return false;
+}
+
+double FinalTrainingLoss(const RunResults& run, int64_t smooth) {
+  const std::vector<double> smoothed = Smoothed(CurveOf(run).points, smooth);
+  return smoothed.empty() ? std::numeric_limits<double>::quiet_NaN() : smoothed.back();
+}
+
 std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec) {
   if (spec.reference.empty() && spec.target_loss <= 0) return {};
-  auto is_reference = [&](const RunResults& r) {
-    if (r.variant == spec.reference) return true;
-    for (const auto& [axis, label] : Field(r.results, "labels").items()) {
-      if (axis != "seed" && label == spec.reference) return true;
-    }
-    return false;
-  };
+  auto is_reference = [&](const RunResults& r) { return IsComputeReference(r, spec.reference); };
   std::map<std::string, TrainingCurve> curves;
   std::vector<double> reference_final;
   for (const RunResults& r : runs) {

@@ -112,4 +112,10 @@ std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs);
 // reference variant's own FLOPs to the target. No table without [experiment.compute].
 std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec);
 
+// A run's final training loss as the compute table gives it: the mean of the last `smooth` logged
+// points of its last training stage; NaN when it logged none.
+double FinalTrainingLoss(const RunResults& run, int64_t smooth);
+// Whether `run` is the compute table's reference: its variant or one of its labels is `reference`.
+bool IsComputeReference(const RunResults& run, const std::string& reference);
+
 }  // namespace modelgrow::report
