@@ -27,6 +27,17 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::TempDir;
 
+// A second axis, so that findings must pair runs by it as well as by seed.
+constexpr const char* kCaptionsAxis = R"([[sweep.axis]]
+name = "captions"
+[[sweep.axis.value]]
+label = "short"
+set = {"stages.continue.caption" = "short"}
+[[sweep.axis.value]]
+label = "detailed"
+set = {"stages.continue.caption" = "detailed"}
+)";
+
 // `growth_extra`: more of the growth axis (keys before its values, then more values).
 // `tail`: more tables after the sweep (e.g. [experiment.findings]).
 std::string Manifest(const std::string& seeds, const std::string& growth_extra = "",
@@ -39,15 +50,8 @@ set = {"stages.grow.ops" = []}
 [[sweep.axis.value]]
 label = "insert"
 set = {"stages.grow.ops" = [{plugin = "stack"}]}
-[[sweep.axis]]
-name = "captions"
-[[sweep.axis.value]]
-label = "short"
-set = {"stages.continue.caption" = "short"}
-[[sweep.axis.value]]
-label = "detailed"
-set = {"stages.continue.caption" = "detailed"}
-)" + tail;
+)" + kCaptionsAxis +
+         tail;
 }
 
 // Per seed (seed % 3 past 2), insert minus finetune: loss -0.019/-0.021/-0.020 (holds), accuracy
@@ -271,7 +275,7 @@ TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
 TEST(ReportFindings, TheComputeReferenceGivesFinalTrainingLossFindings) {
   TempDir dir;
   const std::filesystem::path out = dir / "out";
-  WriteFileAtomic(out / "manifest.toml", R"([experiment]
+  WriteFileAtomic(out / "manifest.toml", std::string(R"([experiment]
 name = "zoo"
 seeds = [0, 1, 2]
 [experiment.compute]
@@ -288,15 +292,7 @@ set = {"stages.grow.ops" = [{plugin = "stack", init = "copy"}]}
 [[sweep.axis.value]]
 label = "scratch"
 set = {"stages.grow.ops" = []}
-[[sweep.axis]]
-name = "captions"
-[[sweep.axis.value]]
-label = "short"
-set = {"stages.continue.caption" = "short"}
-[[sweep.axis.value]]
-label = "detailed"
-set = {"stages.continue.caption" = "detailed"}
-)");
+)") + kCaptionsAxis);
   const Options doc = Options::ParseFile(out / "manifest.toml");
   for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), {0, 1, 2})) {
     std::map<std::string, std::string> labels(run.labels.begin(), run.labels.end());
