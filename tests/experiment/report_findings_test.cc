@@ -107,6 +107,8 @@ TEST(ReportFindings, PairsBySeedAndOtherAxesAndGivesAVerdictPerClaim) {
   TempDir dir;
   const std::filesystem::path report = WriteReport(WriteRuns(dir, "[0, 1, 2]"));
   const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("| Variant | Runs | Params (M) | Loss continual |"));
+  EXPECT_THAT(md, Not(HasSubstr("no table of evaluation results")));
   EXPECT_THAT(md, HasSubstr("## Findings: growth against finetune, paired by seed"));
   // t(0.975, 2) = 4.303: half width 4.303 * 0.001 / sqrt(3) = 0.0025.
   EXPECT_THAT(md, HasSubstr("| insert − finetune (captions=short) | Loss continual | 3 | "
@@ -272,27 +274,31 @@ TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
 // (the mean of the last 2 logged points): scratch 0.30 + 0.01 seed, 0.05 more with detailed
 // captions; grown 0.019/0.021/0.020 below it (holds), copy 0.010/0.012/0.011 above (reversed).
 // Were runs paired across captions, every interval would span the 0.05 between them.
-TEST(ReportFindings, TheComputeReferenceGivesFinalTrainingLossFindings) {
-  TempDir dir;
+// A zoo: three growth values (or `scratch_variant`'s whole variants as the reference) and two
+// caption values, three seeds, no evaluation; each run's continue stage logs three points whose
+// last two (the window of smooth = 2) average to the run's final loss. Per seed, grown minus
+// scratch is -0.019/-0.021/-0.020 (holds) and copy minus scratch +0.010/+0.012/+0.011 (reversed).
+std::filesystem::path WriteZooRuns(const TempDir& dir, const std::string& reference) {
   const std::filesystem::path out = dir / "out";
-  WriteFileAtomic(out / "manifest.toml", std::string(R"([experiment]
+  WriteFileAtomic(out / "manifest.toml", fmt::format(R"([experiment]
 name = "zoo"
 seeds = [0, 1, 2]
 [experiment.compute]
-reference = "scratch"
+reference = "{}"
 smooth = 2
 [[sweep.axis]]
 name = "growth"
 [[sweep.axis.value]]
 label = "grown"
-set = {"stages.grow.ops" = [{plugin = "stack"}]}
+set = {{"stages.grow.ops" = [{{plugin = "stack"}}]}}
 [[sweep.axis.value]]
 label = "copy"
-set = {"stages.grow.ops" = [{plugin = "stack", init = "copy"}]}
+set = {{"stages.grow.ops" = [{{plugin = "stack", init = "copy"}}]}}
 [[sweep.axis.value]]
 label = "scratch"
-set = {"stages.grow.ops" = []}
-)") + kCaptionsAxis);
+set = {{"stages.grow.ops" = []}}
+{})",
+                                                     reference, kCaptionsAxis));
   const Options doc = Options::ParseFile(out / "manifest.toml");
   for (const RunSpec& run : ExpandRuns(doc, ReadSweep(doc), {0, 1, 2})) {
     std::map<std::string, std::string> labels(run.labels.begin(), run.labels.end());
@@ -315,7 +321,12 @@ set = {"stages.grow.ops" = []}
                         json{{"flops", 200.0}, {"loss", loss + 0.001}}.dump() + "\n" +
                         json{{"flops", 300.0}, {"loss", loss - 0.001}}.dump() + "\n");
   }
-  const std::filesystem::path report = WriteReport(out);
+  return out;
+}
+
+TEST(ReportFindings, TheComputeReferenceGivesFinalTrainingLossFindings) {
+  TempDir dir;
+  const std::filesystem::path report = WriteReport(WriteZooRuns(dir, "scratch"));
   const std::string md = ReadFile(report / "report.md");
   EXPECT_THAT(md, HasSubstr("## Findings: growth against scratch, paired by seed"));
   for (const char* captions : {"short", "detailed"}) {
@@ -334,7 +345,31 @@ set = {"stages.grow.ops" = []}
   EXPECT_THAT(ReadFile(report / "comparisons.csv"),
               HasSubstr("\"growth\",\"grown\",\"scratch\",\"captions=short\",\"training\","
                         "\"train/final_loss\",3,"));
-  EXPECT_THAT(ReadFile(report / "report.html"), HasSubstr("holds: grown is better"));
+  const std::string html = ReadFile(report / "report.html");
+  EXPECT_THAT(html, HasSubstr("holds: grown is better"));
+  // No run evaluates: a main table of variant names without a number would say nothing.
+  EXPECT_THAT(md, HasSubstr("no table of evaluation results"));
+  EXPECT_THAT(md, Not(HasSubstr("| Variant | Runs |")));
+  EXPECT_THAT(html, Not(HasSubstr("<h2>Results</h2>")));
+}
+
+// A reference that is a whole variant, not a label of one axis, is the same run for every other
+// variant of its seed: each variant is a comparison of its own, whatever its labels.
+TEST(ReportFindings, AComputeReferenceThatIsAWholeVariantPairsBySeedOnly) {
+  TempDir dir;
+  const std::filesystem::path report =
+      WriteReport(WriteZooRuns(dir, "growth=scratch, captions=short"));
+  const std::string md = ReadFile(report / "report.md");
+  EXPECT_THAT(md, HasSubstr("## Findings: variant against growth=scratch, captions=short, paired "
+                            "by seed"));
+  EXPECT_THAT(md, HasSubstr("| growth=grown, captions=short − growth=scratch, captions=short | "
+                            "Final training loss | 3 | -0.0200 [-0.0225, -0.0175] | holds:"));
+  // Detailed captions add 0.05 to every loss: against short captions' scratch, grown is worse.
+  EXPECT_THAT(md, HasSubstr("| growth=grown, captions=detailed − growth=scratch, captions=short | "
+                            "Final training loss | 3 | +0.0300 [+0.0275, +0.0325] | reversed:"));
+  EXPECT_THAT(md, HasSubstr("| growth=scratch, captions=detailed − growth=scratch, "
+                            "captions=short | Final training loss | 3 | +0.0500 [+0.0500, "
+                            "+0.0500] | not resolved:"));
 }
 
 // A document quotes the report between its markers; nothing outside them changes, quoting again

@@ -227,6 +227,7 @@ std::vector<PairedComparison> PairedComparisons(
 }
 
 std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& runs,
+                                                 const std::map<std::string, TrainingCurve>& curves,
                                                  const ComputeSpec& spec) {
   if (spec.reference.empty()) return {};
   // The axis the reference is a label of; none when the reference names a whole variant.
@@ -243,7 +244,7 @@ std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& 
   std::map<std::pair<std::string, std::string>, double> reference_loss;
   for (const RunResults& r : runs) {
     if (IsComputeReference(r, spec.reference))
-      reference_loss[pair_key(r)] = FinalTrainingLoss(r, spec.smooth);
+      reference_loss[pair_key(r)] = FinalTrainingLoss(curves.at(r.id), spec.smooth);
   }
   // (value, context) in run order -> one difference per seed
   std::vector<std::pair<std::string, std::string>> order;
@@ -251,7 +252,7 @@ std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& 
   for (const RunResults& r : runs) {
     if (IsComputeReference(r, spec.reference)) continue;
     auto reference = reference_loss.find(pair_key(r));
-    const double loss = FinalTrainingLoss(r, spec.smooth);
+    const double loss = FinalTrainingLoss(curves.at(r.id), spec.smooth);
     if (reference == reference_loss.end() || std::isnan(loss) || std::isnan(reference->second))
       continue;
     const std::pair cell = axis.empty() ? std::pair(r.variant, std::string())

@@ -55,6 +55,7 @@ std::vector<PairedComparison> PairedComparisons(
 // the equal compute such a sweep gives every row, this is what growing buys.
 inline constexpr const char* kFinalTrainingLoss = "train/final_loss";
 std::vector<PairedComparison> ComputeComparisons(const std::vector<RunResults>& runs,
+                                                 const std::map<std::string, TrainingCurve>& curves,
                                                  const ComputeSpec& spec);
 
 // The headline comparisons (the main table's metrics, then `metrics`) as tables, one per axis,

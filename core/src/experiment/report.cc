@@ -108,9 +108,11 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
       fmt::format("# {}\n\n{}{} run(s); mean ± std over seeds. Generated {} by modelgrow.\n\n",
                   name, manifest.description.empty() ? "" : manifest.description + "\n\n",
                   runs.size(), UtcTimestamp());
-  md += MarkdownTable(rows, main);
+  md += rows.empty() ? std::string(kNoEvaluationNote) + "\n" : MarkdownTable(rows, main);
+  const std::map<std::string, TrainingCurve> curves = TrainingCurves(runs, manifest.compute);
+  const std::vector<TextTable> compute_tables = ComputeTables(runs, curves, manifest.compute);
   std::vector<PairedComparison> comparisons = PairedComparisons(runs, manifest.references);
-  for (PairedComparison& c : ComputeComparisons(runs, manifest.compute))
+  for (PairedComparison& c : ComputeComparisons(runs, curves, manifest.compute))
     comparisons.push_back(std::move(c));
   std::vector<TextTable> findings = PairedComparisonTables(comparisons, manifest.findings.metrics);
   const std::vector<PairedComparison> contrasts =
@@ -129,7 +131,7 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   for (const TextTable& t : PromptKindTables(rows)) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }
-  for (const TextTable& t : ComputeTables(runs, manifest.compute)) {
+  for (const TextTable& t : compute_tables) {
     md += "\n## " + t.title + "\n\n" + MarkdownTable(t);
   }
   for (const TextTable& t : SymmetryTables(runs)) {
@@ -171,11 +173,12 @@ fs::path WriteReport(const fs::path& out, bool prune_stale_runs) {
   if (!comparisons.empty()) folder.AddFile("comparisons.csv", PairedComparisonsCsv(comparisons));
 
   folder.AddFile("report.html", RenderHtml(name, runs, rows, main, categories, by_timestep,
-                                           manifest.compute, findings, warnings));
+                                           compute_tables, findings, warnings));
   folder.Commit();
 
   std::cout << "\n"
-            << MarkdownTable(rows, main) << "\nReport: " << (dir / "report.html").string() << "\n";
+            << (rows.empty() ? std::string() : MarkdownTable(rows, main) + "\n")
+            << "Report: " << (dir / "report.html").string() << "\n";
   return dir;
 }
 

@@ -354,13 +354,6 @@ std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs) {
 
 namespace {
 
-// One run's training stages in manifest order: each stage's logged (flops, loss) points.
-struct TrainingCurve {
-  double flops_before = 0;                        // compute of the run's earlier training stages
-  double total = 0;                               // all training stages
-  std::vector<std::pair<double, double>> points;  // the last training stage's
-};
-
 TrainingCurve CurveOf(const RunResults& r) {
   // Training stages in the run's order (stages.json records it: its keys come back sorted).
   std::vector<std::pair<int64_t, fs::path>> stages;
@@ -416,20 +409,28 @@ bool IsComputeReference(const RunResults& run, const std::string& reference) {
   return false;
 }
 
-double FinalTrainingLoss(const RunResults& run, int64_t smooth) {
-  const std::vector<double> smoothed = Smoothed(CurveOf(run).points, smooth);
+std::map<std::string, TrainingCurve> TrainingCurves(const std::vector<RunResults>& runs,
+                                                    const ComputeSpec& spec) {
+  std::map<std::string, TrainingCurve> curves;
+  if (spec.reference.empty() && spec.target_loss <= 0) return curves;
+  for (const RunResults& r : runs) curves[r.id] = CurveOf(r);
+  return curves;
+}
+
+double FinalTrainingLoss(const TrainingCurve& curve, int64_t smooth) {
+  const std::vector<double> smoothed = Smoothed(curve.points, smooth);
   return smoothed.empty() ? std::numeric_limits<double>::quiet_NaN() : smoothed.back();
 }
 
-std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec) {
+std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs,
+                                     const std::map<std::string, TrainingCurve>& curves,
+                                     const ComputeSpec& spec) {
   if (spec.reference.empty() && spec.target_loss <= 0) return {};
-  auto is_reference = [&](const RunResults& r) { return IsComputeReference(r, spec.reference); };
-  std::map<std::string, TrainingCurve> curves;
   std::vector<double> reference_final;
   for (const RunResults& r : runs) {
-    curves[r.id] = CurveOf(r);
-    const std::vector<double> smooth = Smoothed(curves[r.id].points, spec.smooth);
-    if (is_reference(r) && !smooth.empty()) reference_final.push_back(smooth.back());
+    const double final_loss = FinalTrainingLoss(curves.at(r.id), spec.smooth);
+    if (IsComputeReference(r, spec.reference) && !std::isnan(final_loss))
+      reference_final.push_back(final_loss);
   }
   double target = spec.target_loss;
   if (target <= 0) {
@@ -441,7 +442,7 @@ std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const 
   std::map<std::string, std::vector<std::tuple<double, double, double>>> rows;
   std::vector<double> reference_to_target;
   for (const RunResults& r : runs) {
-    const TrainingCurve& c = curves[r.id];
+    const TrainingCurve& c = curves.at(r.id);
     if (c.points.empty()) continue;
     const std::vector<double> smooth = Smoothed(c.points, spec.smooth);
     double reached = std::numeric_limits<double>::quiet_NaN();
@@ -454,7 +455,8 @@ std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const 
     }
     if (!rows.count(r.variant)) order.push_back(r.variant);
     rows[r.variant].emplace_back(c.total, smooth.back(), reached);
-    if (is_reference(r) && !std::isnan(reached)) reference_to_target.push_back(reached);
+    if (IsComputeReference(r, spec.reference) && !std::isnan(reached))
+      reference_to_target.push_back(reached);
   }
   const double reference_flops =
       reference_to_target.empty() ? 0 : Aggregate(reference_to_target).mean;

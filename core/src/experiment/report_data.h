@@ -78,6 +78,11 @@ std::vector<std::string> Warnings(const std::vector<RunResults>& runs);
 
 // The columns of the main table, from the metrics present.
 std::vector<Column> MainColumns(const std::set<std::string>& metrics);
+// In place of the main table when no run has an evaluation (the growth zoo compares training
+// alone): a table of variants without a number would read as runs that produced nothing.
+inline constexpr const char* kNoEvaluationNote =
+    "No run has an evaluate stage, so there is no table of evaluation results; what follows comes "
+    "from training.";
 // Per-category accuracy for every domain and prompt kind (short prompts' colour and motion are
 // what a person sees first), then the classifier ceiling.
 std::vector<Column> CategoryColumns(const std::set<std::string>& metrics);
@@ -105,16 +110,29 @@ std::vector<TextTable> PromptKindTables(const json& rows);
 // stages that began with some; no table when none did.
 std::vector<TextTable> SymmetryTables(const std::vector<RunResults>& runs);
 
+// One run's training, as the compute table reads it: its training stages in manifest order.
+struct TrainingCurve {
+  double flops_before = 0;                        // compute of the run's earlier training stages
+  double total = 0;                               // all training stages
+  std::vector<std::pair<double, double>> points;  // the last training stage's (flops, loss)
+};
+// Every run's training curve by run id, read from its stages' metrics.jsonl once per report; empty
+// without [experiment.compute], which is all that reads them.
+std::map<std::string, TrainingCurve> TrainingCurves(const std::vector<RunResults>& runs,
+                                                    const ComputeSpec& spec);
+
 // Compute to reach a target loss (the growth zoo's number, as the papers quote it): per variant,
 // its training FLOPs over all training stages (model/flops.h), its final training loss, the FLOPs
 // at which its last training stage's smoothed loss (a mean over a full window of `smooth` logged
 // points) first reaches the target (earlier stages' compute included), and the saving against the
 // reference variant's own FLOPs to the target. No table without [experiment.compute].
-std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs, const ComputeSpec& spec);
+std::vector<TextTable> ComputeTables(const std::vector<RunResults>& runs,
+                                     const std::map<std::string, TrainingCurve>& curves,
+                                     const ComputeSpec& spec);
 
 // A run's final training loss as the compute table gives it: the mean of the last `smooth` logged
 // points of its last training stage; NaN when it logged none.
-double FinalTrainingLoss(const RunResults& run, int64_t smooth);
+double FinalTrainingLoss(const TrainingCurve& curve, int64_t smooth);
 // Whether `run` is the compute table's reference: its variant or one of its labels is `reference`.
 bool IsComputeReference(const RunResults& run, const std::string& reference);
 

@@ -151,7 +151,8 @@ std::vector<std::pair<double, double>> ReadCurve(const fs::path& file) {
 std::string RenderHtml(const std::string& name, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
                        const std::vector<Column>& categories,
-                       const std::vector<Column>& by_timestep, const ComputeSpec& compute,
+                       const std::vector<Column>& by_timestep,
+                       const std::vector<TextTable>& compute_tables,
                        const std::vector<TextTable>& findings,
                        const std::vector<std::string>& warnings) {
   // HTML: tables, loss curves, and video grids.
@@ -164,7 +165,10 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
       "td{{text-align:center;vertical-align:top;font-size:11px;max-width:160px;}}"
       "</style></head><body><h1>{0}</h1><p>{1} run(s); mean ± std over seeds. {2}</p>",
       Escape(name), runs.size(), UtcTimestamp());
-  html += "<h2>Results</h2>" + HtmlTable(rows, main);
+  if (rows.empty())
+    html += "<p>" + Escape(kNoEvaluationNote) + "</p>";
+  else
+    html += "<h2>Results</h2>" + HtmlTable(rows, main);
   if (!findings.empty()) html += "<p>" + Escape(kFindingsNote) + "</p>";
   for (const TextTable& t : findings) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
@@ -179,7 +183,7 @@ std::string RenderHtml(const std::string& name, const std::vector<RunResults>& r
   for (const TextTable& t : PromptKindTables(rows)) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
   }
-  for (const TextTable& t : ComputeTables(runs, compute)) {
+  for (const TextTable& t : compute_tables) {
     html += "<h2>" + Escape(t.title) + "</h2>" + HtmlTable(t);
   }
   for (const TextTable& t : SymmetryTables(runs)) {

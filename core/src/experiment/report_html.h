@@ -12,7 +12,8 @@ namespace modelgrow::report {
 std::string RenderHtml(const std::string& title, const std::vector<RunResults>& runs,
                        const json& rows, const std::vector<Column>& main,
                        const std::vector<Column>& categories,
-                       const std::vector<Column>& by_timestep, const ComputeSpec& compute,
+                       const std::vector<Column>& by_timestep,
+                       const std::vector<TextTable>& compute_tables,
                        const std::vector<TextTable>& findings,
                        const std::vector<std::string>& warnings);
 
