@@ -1,5 +1,6 @@
 // The text_condition operator's own behaviour: the layers of the new condition, their names and
 // sizes, and the null caption it asks for.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -47,6 +48,40 @@ TEST(TextCondition, AddsACrossAttentionPerBlockAndACaptionMlp) {
                                                       (BlockParams(C, c.num_heads, hd, H, 2) -
                                                        BlockParams(C, c.num_heads, hd, H, 1)) +
                                                   (d * C + C) + (C * C + C));
+}
+
+// init_from: the new pathway starts as the named one, except its output projections (still zero,
+// so the model is the same function) and what has another size (the caption MLP's first layer
+// when the caption widths differ).
+TEST(TextCondition, InitFromCopiesTheTrainedPathwayButItsOutput) {
+  for (const int64_t channels : {int64_t{16}, int64_t{24}}) {
+    SCOPED_TRACE(channels);
+    STDiT3 model = TrainedModel(TinyConfig(2));
+    GrowthReport r = GrowWith(*model, fmt::format("caption_channels = {}\ntoken_num = 9\n"
+                                                  "init_from = \"t5\"\n",
+                                                  channels));
+    auto p = model->named_parameters();
+    for (const std::string block : {"spatial_blocks.1", "temporal_blocks.0"}) {
+      for (const std::string layer : {"q_linear.weight", "kv_linear.bias"}) {
+        const std::string to = block + ".cross_attn_1." + layer;
+        EXPECT_TRUE(torch::equal(p[to], p[block + ".cross_attn." + layer])) << to;
+      }
+      EXPECT_EQ(p[block + ".cross_attn_1.proj.weight"].abs().max().item<float>(), 0.0f);
+      EXPECT_GT(p[block + ".cross_attn.proj.weight"].abs().max().item<float>(), 0.0f);
+    }
+    EXPECT_TRUE(
+        torch::equal(p["y_embedder_1.y_proj.fc2.weight"], p["y_embedder.y_proj.fc2.weight"]));
+    const bool same_width = channels == 16;
+    EXPECT_EQ(
+        p["y_embedder_1.y_proj.fc1.weight"].sizes() == p["y_embedder.y_proj.fc1.weight"].sizes() &&
+            torch::equal(p["y_embedder_1.y_proj.fc1.weight"], p["y_embedder.y_proj.fc1.weight"]),
+        same_width);
+    const std::string kept = r.details.at("kept_initialisation").dump();
+    EXPECT_EQ(kept.find("y_embedder_1.y_proj.fc1.weight") != std::string::npos, !same_width)
+        << kept;
+    EXPECT_EQ(r.details.at("init_from"), "t5");
+    EXPECT_EQ(r.preservation.max_abs, 0.0);
+  }
 }
 
 }  // namespace
