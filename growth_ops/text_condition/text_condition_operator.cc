@@ -69,7 +69,7 @@ test_options_error = "must not be empty"
   }
 
   void Check(const STDiT3Impl& model) const override {
-    const std::vector<std::string> names = ConditionNames(model.config());
+    const std::vector<std::string> names = model.config().ConditionNames();
     for (size_t k = 0; k < names.size(); ++k) {
       if (names[k] == spec_.name) {
         throw InputError(fmt::format(
@@ -121,14 +121,8 @@ test_options_error = "must not be empty"
   }
 
  private:
-  static std::vector<std::string> ConditionNames(const STDiT3Config& c) {
-    std::vector<std::string> names{c.condition0_name};
-    for (const auto& extra : c.extra_conditions) names.push_back(extra.name);
-    return names;
-  }
-
   static std::optional<int64_t> ConditionIndex(const STDiT3Config& c, const std::string& name) {
-    const std::vector<std::string> names = ConditionNames(c);
+    const std::vector<std::string> names = c.ConditionNames();
     for (size_t k = 0; k < names.size(); ++k) {
       if (names[k] == name) return static_cast<int64_t>(k);
     }

@@ -270,14 +270,11 @@ TEST(ReportFindings, ManySeedsUseStudentsTPastTheTable) {
 }
 
 // [experiment.compute] (the growth zoo): every row's final training loss, as the compute table
-// gives it, against the reference's, paired by seed and by the other axes' labels. Final losses
-// (the mean of the last 2 logged points): scratch 0.30 + 0.01 seed, 0.05 more with detailed
-// captions; grown 0.019/0.021/0.020 below it (holds), copy 0.010/0.012/0.011 above (reversed).
-// Were runs paired across captions, every interval would span the 0.05 between them.
-// A zoo: three growth values (or `scratch_variant`'s whole variants as the reference) and two
-// caption values, three seeds, no evaluation; each run's continue stage logs three points whose
-// last two (the window of smooth = 2) average to the run's final loss. Per seed, grown minus
-// scratch is -0.019/-0.021/-0.020 (holds) and copy minus scratch +0.010/+0.012/+0.011 (reversed).
+// gives it, against the reference's (`reference`: an axis label or a whole variant). Three growth
+// values and two caption values, three seeds, no evaluation. Each run's continue stage logs three
+// points; the mean of the last two (smooth = 2) is its final loss: scratch 0.30 + 0.01 seed, 0.05
+// more with detailed captions; grown 0.019/0.021/0.020 below it (holds), copy 0.010/0.012/0.011
+// above (reversed). Were runs paired across captions, every interval would span the 0.05.
 std::filesystem::path WriteZooRuns(const TempDir& dir, const std::string& reference) {
   const std::filesystem::path out = dir / "out";
   WriteFileAtomic(out / "manifest.toml", fmt::format(R"([experiment]
