@@ -543,6 +543,40 @@ TEST(Evaluation, AClassifierTooWeakToJudgeIsNamed) {
   EXPECT_NE(result["notes"].dump().find("train it longer"), std::string::npos);
 }
 
+// A manifest that asks for more held-out samples than the split holds gets the split's size; the
+// counts actually used are in the notes, so a table's "64 videos" is never silently 8.
+TEST(Evaluation, SaysWhenASplitHoldsFewerSamplesThanAskedFor) {
+  testing::MovingBars::Settings settings;
+  settings.size = 8;
+  settings.frames = 2;
+  auto bars = std::make_shared<testing::MovingBars>(settings);
+  torch::manual_seed(0);
+  STDiT3 model(testing::TinyConfig());
+  TextEncoderCache text(std::make_shared<testing::HashedWords>());
+  auto notes_for = [&](int64_t samples, int64_t loss_samples) {
+    EvaluationSetup setup;
+    setup.domains["bars"] = bars;
+    setup.spec.samples = samples;
+    setup.spec.loss_samples = loss_samples;
+    setup.spec.sampling_steps = 1;
+    return EvaluateModel(*model, {&text}, setup)["notes"].dump();
+  };
+  EXPECT_EQ(notes_for(0, 8).find("holds"), std::string::npos) << notes_for(0, 8);
+  const std::string loss_only = notes_for(0, 20);
+  EXPECT_NE(loss_only.find("domain 'bars' holds 8 samples, so the held-out loss is over 8 "
+                           "(loss_samples = 20)"),
+            std::string::npos)
+      << loss_only;
+  EXPECT_EQ(loss_only.find("generated"), std::string::npos) << loss_only;
+  const std::string both = notes_for(12, 4);
+  EXPECT_NE(
+      both.find(
+          "holds 8 samples, so at most 8 videos are generated per prompt kind (samples = 12)"),
+      std::string::npos)
+      << both;
+  EXPECT_EQ(both.find("held-out loss"), std::string::npos) << both;
+}
+
 // Evaluation samples on the schedule the model was trained with: a timestep shift changes the
 // videos it generates.
 TEST(Evaluation, SamplesOnTheModelsOwnFlowSchedule) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "cli_util.h"
@@ -315,6 +317,9 @@ TEST_F(ManifestTest, ValidatingAnXlModelAllocatesNoWeights) {
 
 TEST_F(ManifestTest, AKeyThatEverySweepRunSetsIsNoted) {
   std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  // Within what the held-out data holds, so that the sweep's notes are the only ones.
+  Replace(text, "domains = {base = \"heldout\"}",
+          "domains = {base = \"heldout\"}\nsamples = 8\nloss_samples = 8");
   text += R"(
 [[sweep.axis]]
 name = "growth"
@@ -415,6 +420,37 @@ TEST_F(ManifestTest, ABadSweepValueIsReportedAtTheSweep) {
       Manifest::FromOptions(runs[2].doc, &registry_), ValidationError,
       "sweep.axis[0].values[1] (" + (dir_ / "m.toml").string() + ":" + std::to_string(line) + ":",
       "stages.pretrain.optim.lr: expected a number");
+}
+
+// Evaluation takes at most what a domain's held-out data holds; asking for more is said before
+// anything runs, with where the count was written (or that it is the default).
+TEST_F(ManifestTest, AnEvaluationAskingForMoreSamplesThanTheDataHoldsIsNoted) {
+  std::string text = WithOps("[{plugin = \"counting\", factor = 2}]");
+  Replace(text, "domains = {base = \"heldout\"}", "domains = {base = \"heldout\"}\nsamples = 20");
+  Manifest m = Manifest::Load(Write(text), {}, &registry_);
+  std::vector<std::string> counts;
+  for (const std::string& note : m.notes()) {
+    if (note.find("asks for more than") != std::string::npos) counts.push_back(note);
+  }
+  ASSERT_EQ(counts.size(), 2u) << fmt::format("{}", fmt::join(m.notes(), "\n"));
+  EXPECT_EQ(counts[0],
+            "stages.eval.loss_samples = 64 (the default) asks for more than data 'heldout' "
+            "(domain 'base') holds: evaluation uses its 8 samples");
+  EXPECT_NE(counts[1].find("stages.eval.samples = 20 (" + (dir_ / "m.toml").string() + ":"),
+            std::string::npos)
+      << counts[1];
+  // Within the data's size: no note.
+  Manifest within = Manifest::Load(
+      Write(text), {"stages.eval.samples=8", "stages.eval.loss_samples=8"}, &registry_);
+  for (const std::string& note : within.notes()) {
+    EXPECT_EQ(note.find("asks for more than"), std::string::npos) << note;
+  }
+  auto r = RunCli(std::string("--plugin-path ") + EXPERIMENT_TEST_PLUGINS + " validate " +
+                  Write(text).string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: stages.eval.loss_samples = 64 (the default) asks for more"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include "modelgrow/base/interruption.h"
@@ -134,6 +135,23 @@ json EvaluateModel(STDiT3Impl& model, const std::vector<TextEncoderCache*>& text
   for (const auto& [domain, pipeline] : setup.domains) {
     const int64_t count = std::max(spec.samples, spec.loss_samples);
     const int64_t n = std::min<int64_t>(count, pipeline->size());
+    // Asking for more than a held-out split holds is easy to miss in a table (its numbers look
+    // the same), so the counts actually used are said, not taken silently.
+    if (count > n) {
+      std::vector<std::string> capped;
+      if (spec.loss_samples > n) {
+        capped.push_back(
+            fmt::format("the held-out loss is over {} (loss_samples = {})", n, spec.loss_samples));
+      }
+      if (spec.samples > n) {
+        capped.push_back(fmt::format(
+            "at most {} videos are generated per prompt kind (samples = {})", n, spec.samples));
+      }
+      std::string note =
+          fmt::format("domain '{}' holds {} samples, so {}", domain, n, fmt::join(capped, " and "));
+      if (comm.is_root()) std::cerr << "warning: " << note << "\n";
+      notes.push_back(note);
+    }
     std::vector<Sample> data;
     for (int64_t i = 0; i < n; ++i) data.push_back(pipeline->Get(i));
     if (data.empty()) continue;

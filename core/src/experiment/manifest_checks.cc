@@ -41,15 +41,17 @@ PluginContext ContextFor(const Options& options) {
 
 }  // namespace
 
-void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) const {
+void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) {
   Options data = doc.Table("data");
+  std::map<std::string, int64_t> sizes;
   for (const auto& [id, spec] : data_) {
     if (spec.plugin.empty()) continue;
     // Structured bindings are captured through init-captures: clang before 16 cannot capture them.
-    Collect(data, id, [&, &spec = spec] {
-      registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options));
+    Collect(data, id, [&, &id = id, &spec = spec] {
+      sizes[id] = registry.MakeDataPipeline(spec.plugin, ContextFor(spec.options))->size();
     });
   }
+  NoteEvaluationCounts(doc, sizes);
   if (vae_ && !vae_->plugin.empty()) {
     Collect(doc, "vae",
             [&] { registry.MakeVideoAutoencoder(vae_->plugin, ContextFor(vae_->options)); });
@@ -82,6 +84,29 @@ void Manifest::CheckPlugins(const Options& doc, const PluginRegistry& registry) 
       Collect(stages.Table(name), "rewrite", [&, &s = s] {
         registry.MakePromptRewriter(text_.at(s.eval.rewrite->text).plugin, ContextFor(options));
       });
+    }
+  }
+}
+
+void Manifest::NoteEvaluationCounts(const Options& doc,
+                                    const std::map<std::string, int64_t>& sizes) {
+  for (const auto& [name, s] : stages_) {
+    if (s.kind != StageKind::kEvaluate) continue;
+    const Options stage = doc.Table("stages").Table(name);
+    for (const auto& [domain, id] : s.eval.domains) {
+      auto size = sizes.find(id);
+      if (size == sizes.end()) continue;
+      for (const auto& [key, asked] :
+           {std::pair{"loss_samples", s.eval.loss_samples}, std::pair{"samples", s.eval.samples}}) {
+        if (asked <= size->second) continue;
+        const std::string where =
+            stage.Has(key) ? fmt::format("= {} ({})", asked, stage.Position(key).ToString())
+                           : fmt::format("= {} (the default)", asked);
+        notes_.push_back(fmt::format(
+            "stages.{}.{} {} asks for more than data '{}' (domain '{}') holds: evaluation uses "
+            "its {} samples",
+            name, key, where, id, domain, size->second));
+      }
     }
   }
 }

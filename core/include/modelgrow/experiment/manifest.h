@@ -121,7 +121,10 @@ class Manifest {
   void ReadText(const Options& doc);
   void ReadModel(const Options& doc);
   void ReadStages(const Options& doc);
-  void CheckPlugins(const Options& doc, const PluginRegistry& registry) const;
+  void CheckPlugins(const Options& doc, const PluginRegistry& registry);
+  // Notes where an evaluate stage asks for more samples than a domain's data holds (`sizes`: the
+  // constructed pipelines' sizes, by data id).
+  void NoteEvaluationCounts(const Options& doc, const std::map<std::string, int64_t>& sizes);
   void CheckGrowth(const Options& doc, const PluginRegistry& registry) const;
 
   Options doc_ = Options::Empty();
