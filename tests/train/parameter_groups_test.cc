@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "modelgrow/io/checkpoint.h"
+#include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/sdk/errors.h"
 #include "modelgrow/sdk/options.h"
 #include "modelgrow/train/adamw.h"
@@ -57,7 +59,7 @@ TEST(ParameterGroupSpec, BadGroupsAreNamedWithWhereAndWhat) {
            {"[[groups]]\nlr_scale = 2", "groups[0].params: missing required key"},
            {"[[groups]]\nparams = []", "groups[0].params: expected at least one pattern"},
            {"[[groups]]\nparams = 'attn.(qkv'", "'attn.(qkv' is not a valid regular expression"},
-           {"[[groups]]\nparams = 'a'\nlr_scale = 0", "groups[0].lr_scale"},
+           {"[[groups]]\nparams = 'a'\nlr_scale = -1", "groups[0].lr_scale"},
            {"[[groups]]\nparams = 'a'\nweight_decay = -1", "groups[0].weight_decay"},
            {"[[groups]]\nparams = 'a'\nlr = 1e-2", "groups[0].lr"},
            {"[[groups]]\nparams = 'a'\n[[groups]]\nparams = 7", "groups[1].params"}}) {
@@ -171,6 +173,71 @@ TEST(Train, AParameterGroupTrainsItsParametersAtItsOwnLearningRate) {
   ASSERT_EQ(r.parameter_groups.size(), 1u);
   EXPECT_EQ(r.parameter_groups[0]["tensors"], scaled);
   EXPECT_EQ(r.parameter_groups[0]["lr_scale"], 2.0);
+}
+
+// lr_scale 0 holds a group still for one stage (a new pathway trained alone first, the rest
+// after): the stage trains exactly as if the group were frozen, and yet the group leaves the stage
+// trainable -- in the model and in the checkpoint -- for the stages after it.
+TEST(Train, AGroupAtLrScaleZeroIsHeldStillForTheStageOnly) {
+  TempDir dir;
+  TrainSpec spec = TinySpec();
+  spec.steps = 3;
+  TrainSpec held = spec;
+  held.optim.groups = {{{"spatial_blocks", "temporal_blocks"}, 0.0, std::nullopt}};
+  auto in_blocks = [](const std::string& name) {
+    return name.starts_with("spatial_blocks.") || name.starts_with("temporal_blocks.");
+  };
+
+  TinyTraining frozen_run(dir / "frozen", spec);
+  for (auto& item : frozen_run.model->named_parameters()) {
+    if (in_blocks(item.key())) item.value().set_requires_grad(false);
+  }
+  frozen_run.Run();
+  TinyTraining held_run(dir / "held", held);
+  std::map<std::string, at::Tensor> before;
+  for (const auto& item : held_run.model->named_parameters())
+    before[item.key()] = item.value().detach().clone();
+  held_run.context.meta = DescribeModel(*held_run.model);  // as a run's stage takes it
+  TrainResult r = held_run.Run();
+
+  int64_t held_tensors = 0, moved = 0;
+  for (const auto& item : held_run.model->named_parameters()) {
+    const at::Tensor& w = item.value();
+    EXPECT_TRUE(w.requires_grad()) << item.key() << " is trainable again after the stage";
+    EXPECT_TRUE(torch::equal(w, frozen_run.model->named_parameters()[item.key()])) << item.key();
+    if (in_blocks(item.key())) {
+      ++held_tensors;
+      EXPECT_TRUE(torch::equal(w, before[item.key()])) << item.key();
+    } else {
+      moved += !torch::equal(w, before[item.key()]);
+    }
+  }
+  EXPECT_GT(held_tensors, 10);
+  EXPECT_GT(moved, 3);
+  ASSERT_EQ(r.parameter_groups.size(), 1u);
+  EXPECT_EQ(r.parameter_groups[0]["lr_scale"], 0.0);
+  EXPECT_EQ(r.parameter_groups[0]["tensors"], held_tensors);
+  // The optimizer kept state for the parameters that moved and none for the held ones.
+  const OptimizerState state =
+      ReadOptimizerState(dir / "held" / "checkpoint" / kOptimizerStateFile);
+  EXPECT_FALSE(state.empty());
+  for (const auto& [name, s] : state) EXPECT_FALSE(in_blocks(name)) << name;
+  LoadedModel saved = LoadModel(dir / "held" / "checkpoint", at::kCPU);
+  EXPECT_TRUE(saved.meta.frozen.empty());
+  for (const auto& item : saved.model->named_parameters()) {
+    EXPECT_TRUE(item.value().requires_grad()) << item.key();
+  }
+
+  // Holding everything leaves nothing to train, which is said before any step.
+  TrainSpec all = spec;
+  all.optim.groups = {{{".*"}, 0.0, std::nullopt}};
+  TinyTraining nothing(dir / "nothing", all);
+  EXPECT_THROW_WITH(nothing.Run(), InputError,
+                    "nothing to train: every trainable parameter is in an optim.groups entry with "
+                    "lr_scale = 0");
+  for (const auto& item : nothing.model->named_parameters()) {
+    EXPECT_TRUE(item.value().requires_grad()) << item.key();
+  }
 }
 
 TEST(Train, AGroupPatternThatNamesNothingStopsTheStageBeforeItTrains) {

@@ -79,6 +79,10 @@ nlohmann::json ParameterGroupUse::ToJson() const {
 }
 
 std::string ParameterGroupUse::Describe() const {
+  if (hyper.lr_scale == 0) {
+    return fmt::format("{}: {} tensors, {} elements, held still (lr x0)", fmt::join(params, ", "),
+                       tensors, elements);
+  }
   return fmt::format("{}: {} tensors, {} elements, lr x{:g}, weight_decay {:g}",
                      fmt::join(params, ", "), tensors, elements, hyper.lr_scale,
                      hyper.weight_decay);

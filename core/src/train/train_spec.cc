@@ -31,7 +31,7 @@ OptimSpec OptimSpec::FromOptions(const Options& t) {
         g.Fail("params", e.what());
       }
     }
-    group.lr_scale = g.Double("lr_scale", group.lr_scale, {.min = 0, .min_exclusive = true});
+    group.lr_scale = g.Double("lr_scale", group.lr_scale, {.min = 0});
     if (g.Has("weight_decay")) group.weight_decay = g.Double("weight_decay", 0, {.min = 0});
     g.RejectUnknownKeys();
     o.groups.push_back(std::move(group));

@@ -54,6 +54,36 @@ NamedTensors TrainableParameters(const STDiT3Impl& model) {
   return out;
 }
 
+// The parameters of groups with lr_scale 0, held still for one stage: no gradient is computed for
+// them (backward skips their weight products) and the optimizer keeps no state. They become
+// trainable again when the stage ends, however it ends, so the stages after it train them; the
+// checkpoint's record of frozen parameters is taken before the stage, so it never lists them.
+class HeldParameters {
+ public:
+  // Moves the held parameters out of `trainable`.
+  HeldParameters(NamedTensors& trainable, const ParameterHypers& hypers) {
+    NamedTensors moving;
+    for (auto& [name, p] : trainable) {
+      auto it = hypers.find(name);
+      if (it != hypers.end() && it->second.lr_scale == 0) {
+        p.set_requires_grad(false);
+        held_.push_back(p);
+      } else {
+        moving.emplace_back(name, p);
+      }
+    }
+    trainable = std::move(moving);
+  }
+  ~HeldParameters() {
+    for (at::Tensor& p : held_) p.set_requires_grad(true);
+  }
+  HeldParameters(const HeldParameters&) = delete;
+  HeldParameters& operator=(const HeldParameters&) = delete;
+
+ private:
+  std::vector<at::Tensor> held_;
+};
+
 // Every rank's default CPU generator state (what the model's own random ops draw from), gathered
 // on rank 0: rank 0's under "torch_default", rank r's under "torch_default.rank<r>".
 NamedTensors GatherRngStates(Communicator& comm) {
@@ -136,6 +166,13 @@ TrainResult Train(TrainContext& c) {
   NamedTensors trainable = TrainableParameters(model);
   if (trainable.empty()) throw InputError("nothing to train: every parameter is frozen");
   ResolvedParameterGroups groups = ResolveParameterGroups(spec.optim, trainable, c.label);
+  HeldParameters held(trainable, groups.hypers);
+  if (trainable.empty()) {
+    throw InputError(fmt::format(
+        "{}: nothing to train: every trainable parameter is in an optim.groups entry with "
+        "lr_scale = 0",
+        c.label));
+  }
   DistributedAdamW opt(
       trainable, {spec.optim.beta1, spec.optim.beta2, spec.optim.eps, spec.optim.weight_decay},
       comm, spec.distributed.shard_optimizer, spec.distributed.bucket_mb, groups.hypers);

@@ -15,7 +15,9 @@
 namespace modelgrow {
 
 // `[[stages.<name>.optim.groups]]`: parameters that train with their own learning-rate multiplier
-// and weight decay (train/parameter_groups.h says how names match).
+// and weight decay (train/parameter_groups.h says how names match). lr_scale 0 holds the group
+// still for the stage: the trainer computes no gradient for it and keeps no state, and the group is
+// trainable again in the stages after.
 struct ParameterGroupSpec {
   std::vector<std::string> params;  // patterns
   double lr_scale = 1.0;
