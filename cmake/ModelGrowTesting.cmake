@@ -23,10 +23,10 @@ endif()
 enable_testing()
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
-include(GoogleTest)
 
 set(MODELGROW_TEST_FIXTURES ${PROJECT_SOURCE_DIR}/tests/fixtures)
 set(MODELGROW_TESTS_DIR ${PROJECT_SOURCE_DIR}/tests)
+set(MODELGROW_GTEST_SUITES_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/GTestSuites.cmake)
 
 function(modelgrow_add_test name)
   cmake_parse_arguments(ARG "" "PLUGIN" "SOURCES;LIBRARIES;LABELS;DEPENDS" ${ARGN})
@@ -51,8 +51,36 @@ function(modelgrow_add_test name)
     add_dependencies(${name} ${ARG_DEPENDS})
   endif()
   target_precompile_headers(${name} REUSE_FROM modelgrow_pch_exe)
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1" LABELS "${ARG_LABELS}")
+  modelgrow_add_gtest_suites(${name} LABELS ${ARG_LABELS})
+endfunction()
+
+# modelgrow_add_gtest_suites(<target> [LABELS ...]): one ctest test per GoogleTest suite of the
+# program, named after the suite and running all its tests in one process (cmake/GTestSuites.cmake
+# says why). Suites are listed at ctest time, when the program has changed since the last listing.
+function(modelgrow_add_gtest_suites target)
+  cmake_parse_arguments(ARG "" "" "LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  # A fresh build folder has no timings: a test of a slow program counts as 30 fast ones.
+  set(cost 1)
+  if("slow" IN_LIST ARG_LABELS)
+    set(cost 30)
+  elseif("integration" IN_LIST ARG_LABELS)
+    set(cost 5)
+  endif()
+  set(include_file ${CMAKE_CURRENT_BINARY_DIR}/${target}_include.cmake)
+  string(CONCAT content
+    "set(program [==[$<TARGET_FILE:${target}>]==])\n"
+    "set(target [==[${target}]==])\n"
+    "set(working_dir [==[${CMAKE_CURRENT_BINARY_DIR}]==])\n"
+    "set(suites_file [==[${CMAKE_CURRENT_BINARY_DIR}/${target}_suites.cmake]==])\n"
+    "set(labels [==[${ARG_LABELS}]==])\n"
+    "set(environment [==[OMP_NUM_THREADS=1]==])\n"
+    "set(cost_per_test ${cost})\n"
+    "include([==[${MODELGROW_GTEST_SUITES_SCRIPT}]==])\n")
+  file(GENERATE OUTPUT ${include_file} CONTENT "${content}")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
 endfunction()
 
 function(modelgrow_add_plugin_test name)

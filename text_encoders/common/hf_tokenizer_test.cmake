@@ -8,5 +8,4 @@ target_link_libraries(text_hf_tokenizer_test PRIVATE
 target_compile_definitions(text_hf_tokenizer_test PRIVATE
   MODELGROW_TOKENIZER_FIXTURES="${MODELGROW_TEST_FIXTURES}/tokenizers"
   MODELGROW_NPM_DIR="${MODELGROW_TESTS_DIR}/npm/node_modules")
-gtest_discover_tests(text_hf_tokenizer_test DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-  PROPERTIES LABELS unit)
+modelgrow_add_gtest_suites(text_hf_tokenizer_test LABELS unit)
