@@ -28,6 +28,17 @@ set(MODELGROW_TEST_FIXTURES ${PROJECT_SOURCE_DIR}/tests/fixtures)
 set(MODELGROW_TESTS_DIR ${PROJECT_SOURCE_DIR}/tests)
 set(MODELGROW_GTEST_SUITES_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/GTestSuites.cmake)
 
+# Test programs compile at -O0: their own code is assertions and glue (the computing runs in the
+# optimised libraries they link), and at -O2 a test file takes about a third more compiler time
+# for the same test run (measured on model_test, train_trainer_test and eval_test). Their
+# precompiled LibTorch header is built with the same option, or GCC would not use it.
+set(MODELGROW_TEST_COMPILE_OPTIONS $<$<CXX_COMPILER_ID:GNU,Clang>:-O0>)
+add_executable(modelgrow_pch_test ${PROJECT_SOURCE_DIR}/core/pch/pch_main.cc)
+target_precompile_headers(modelgrow_pch_test PRIVATE ${PROJECT_SOURCE_DIR}/core/pch/pch.h)
+target_link_libraries(modelgrow_pch_test PRIVATE torch)
+target_compile_options(modelgrow_pch_test PRIVATE ${MODELGROW_TEST_COMPILE_OPTIONS})
+set_target_properties(modelgrow_pch_test PROPERTIES EXCLUDE_FROM_ALL ON)
+
 function(modelgrow_add_test name)
   cmake_parse_arguments(ARG "" "PLUGIN" "SOURCES;LIBRARIES;LABELS;DEPENDS" ${ARGN})
   if(NOT ARG_LABELS)
@@ -50,7 +61,8 @@ function(modelgrow_add_test name)
   if(ARG_DEPENDS)
     add_dependencies(${name} ${ARG_DEPENDS})
   endif()
-  target_precompile_headers(${name} REUSE_FROM modelgrow_pch_exe)
+  target_compile_options(${name} PRIVATE ${MODELGROW_TEST_COMPILE_OPTIONS})
+  target_precompile_headers(${name} REUSE_FROM modelgrow_pch_test)
   modelgrow_add_gtest_suites(${name} LABELS ${ARG_LABELS})
 endfunction()
 
