@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -46,6 +47,8 @@ inline WorldInfo LocalWorld(int rank, int size, int port) {
 }
 
 // Runs `body(comm)` on `size` ranks at once, one thread each; rethrows the first rank's exception.
+// When several ranks fail, the others' messages go to stderr first: a rank's own error and the
+// one its peer saw after it left can differ, and a flaky failure must keep both.
 inline void RunRanks(int size, const std::function<void(Communicator& comm)>& body,
                      JoinOptions options = {}) {
   const int port = UnusedPort();
@@ -63,9 +66,22 @@ inline void RunRanks(int size, const std::function<void(Communicator& comm)>& bo
     });
   }
   for (std::thread& t : threads) t.join();
-  for (std::exception_ptr& e : errors) {
-    if (e) std::rethrow_exception(e);
+  std::exception_ptr first;
+  for (int rank = 0; rank < size; ++rank) {
+    if (!errors[rank]) continue;
+    if (!first) {
+      first = errors[rank];
+      continue;
+    }
+    try {
+      std::rethrow_exception(errors[rank]);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "RunRanks: rank %d also failed: %s\n", rank, e.what());
+    } catch (...) {
+      std::fprintf(stderr, "RunRanks: rank %d also failed (not a std::exception)\n", rank);
+    }
   }
+  if (first) std::rethrow_exception(first);
 }
 
 }  // namespace modelgrow::testing
