@@ -28,6 +28,12 @@ if(NOT EXISTS "${suites_file}" OR NOT "${suites_file}" IS_NEWER_THAN "${program}
   endif()
   # A suite line is the suite's name and a dot, perhaps with a "# TypeParam = ..." comment; test
   # lines are indented. gtest_main's "Running main() from ..." line has spaces and is skipped.
+  # The "# GetParam() = ..." comments go first: GoogleTest cuts them short, and an unclosed "[" in
+  # one would make CMake's list splitting swallow every line after it (a whole suite went missing
+  # so). Names hold no brackets; any left are neutralised too.
+  string(REGEX REPLACE "  # [^\n]*" "" listing "${listing}")
+  string(REPLACE "[" "(" listing "${listing}")
+  string(REPLACE "]" ")" listing "${listing}")
   string(REPLACE ";" "\\;" listing "${listing}")
   string(REPLACE "\n" ";" lines "${listing}")
   # Each suite's count of enabled tests is appended when the next suite line (or the end) comes.

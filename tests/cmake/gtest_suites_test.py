@@ -16,7 +16,8 @@ SCRIPT = os.path.join(sys.argv[1], "cmake", "GTestSuites.cmake")
 CTEST = sys.argv[2] if len(sys.argv) > 2 else "ctest"
 
 # What a real program prints for --gtest_list_tests: gtest_main's banner, typed and
-# value-parameterised suites with their comments, and disabled suites and tests.
+# value-parameterised suites with their comments (one cut short inside a "[", as GoogleTest cuts
+# long ones), and disabled suites and tests.
 LISTING = """Running main() from ./googletest/src/gtest_main.cc
 Plain.
   First
@@ -27,6 +28,11 @@ Data/Param.
   Case/example_0  # GetParam() = {"a" : 1}
   Case/example_1  # GetParam() = {"a" : 2}
   DISABLED_Slow/example_0  # GetParam() = {"a" : 1}
+Text/Example.
+  Encodes/t5_0  # GetParam() = t5 example 0: {\n    "test_prompts" : [\n        "",\n        "a red ci...
+  Encodes/t5_1  # GetParam() = t5 example 1: {"max_length" : 16}
+After.
+  Runs
 DISABLED_Broken.
   Anything
 OnlyDisabled.
@@ -90,8 +96,9 @@ with tempfile.TemporaryDirectory() as folder:
     tests = registered(folder)
     check(isinstance(tests, dict), f"ctest reads the suites: {tests}")
     tests = tests if isinstance(tests, dict) else {}
-    check(sorted(tests) == ["Data/Param", "Own", "Plain", "Plain@second_test", "Typed/0",
-                            "missing_test_NOT_BUILT"], f"registered names: {sorted(tests)}")
+    check(sorted(tests) == ["After", "Data/Param", "Own", "Plain", "Plain@second_test",
+                            "Text/Example", "Typed/0", "missing_test_NOT_BUILT"],
+          f"registered names: {sorted(tests)}")
     command, properties = tests.get("Plain", ([], {}))
     check(command == [os.path.join(folder, "first_test"), "--gtest_filter=Plain.*"],
           f"a suite runs its program with its filter: {command}")
@@ -104,6 +111,8 @@ with tempfile.TemporaryDirectory() as folder:
     check(properties.get("COST") == 10.0, f"cost of Plain: {properties.get('COST')}")
     check(tests.get("Data/Param", ({}, {}))[1].get("COST") == 10.0,
           "a disabled parameterised test is not counted")
+    check(tests.get("Text/Example", ({}, {}))[1].get("COST") == 10.0,
+          "a comment with an unclosed bracket hides no test")
     check(tests.get("Plain@second_test", ([""], {}))[0][-1] == "--gtest_filter=Plain.*",
           "the second program's suite of a taken name runs that suite")
 
