@@ -39,23 +39,71 @@ target_link_libraries(modelgrow_pch_test PRIVATE torch)
 target_compile_options(modelgrow_pch_test PRIVATE ${MODELGROW_TEST_COMPILE_OPTIONS})
 set_target_properties(modelgrow_pch_test PROPERTIES EXCLUDE_FROM_ALL ON)
 
+# The sanitizer runtime an LD_PRELOAD list must start with, in a sanitizer build.
+set(MODELGROW_SANITIZER_RUNTIME "")
+if(MODELGROW_SANITIZE STREQUAL "address" OR MODELGROW_SANITIZE STREQUAL "thread")
+  if(MODELGROW_SANITIZE STREQUAL "address")
+    set(runtime libasan.so)
+  else()
+    set(runtime libtsan.so)
+  endif()
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${runtime}
+                  OUTPUT_VARIABLE runtime_path OUTPUT_STRIP_TRAILING_WHITESPACE)
+  # A compiler without that file prints the bare name back.
+  if(IS_ABSOLUTE "${runtime_path}" AND EXISTS "${runtime_path}")
+    set(MODELGROW_SANITIZER_RUNTIME "${runtime_path}")
+  endif()
+endif()
+
+# Test programs find the tree's files through tests/test_paths.cc, the one object that holds the
+# checkout's absolute paths, so that every other test object is the same in any clone and ccache
+# shares it (tests/test_paths.h). A path a test needs is a compile definition written by
+# modelgrow_build_path / modelgrow_source_path: a call of that library with a relative path.
+add_library(modelgrow_test_paths STATIC ${MODELGROW_TESTS_DIR}/test_paths.cc)
+target_include_directories(modelgrow_test_paths PUBLIC ${MODELGROW_TESTS_DIR})
+target_compile_definitions(modelgrow_test_paths PRIVATE
+  MODELGROW_TEST_BUILD_ROOT="${CMAKE_BINARY_DIR}"
+  MODELGROW_TEST_SOURCE_ROOT="${PROJECT_SOURCE_DIR}"
+  MODELGROW_TEST_PRELOAD_RUNTIME="${MODELGROW_SANITIZER_RUNTIME}")
+
+# modelgrow_build_path(<var> <path>): a C++ expression for <path>, a path under the build folder
+# (generator expressions such as $<TARGET_FILE:...> allowed).
+function(modelgrow_build_path var path)
+  set(${var} "::modelgrow::testing::BuildPath(\"$<PATH:RELATIVE_PATH,${path},${CMAKE_BINARY_DIR}>\")"
+      PARENT_SCOPE)
+endfunction()
+
+# modelgrow_source_path(<var> <path>): the same for a path under the source tree.
+function(modelgrow_source_path var path)
+  file(RELATIVE_PATH relative ${PROJECT_SOURCE_DIR} ${path})
+  set(${var} "::modelgrow::testing::SourcePath(\"${relative}\")" PARENT_SCOPE)
+endfunction()
+
+# The path definitions every test and benchmark program has; each file that uses one includes
+# test_paths.h (test_util.h and cli_util.h do).
+modelgrow_source_path(fixtures_path ${MODELGROW_TEST_FIXTURES})
+modelgrow_source_path(source_path ${PROJECT_SOURCE_DIR})
+modelgrow_build_path(build_path ${CMAKE_BINARY_DIR})
+modelgrow_build_path(plugin_path ${MODELGROW_PLUGIN_OUTPUT_DIR})
+set(MODELGROW_TEST_PATH_DEFINITIONS
+  MODELGROW_TEST_FIXTURES=${fixtures_path}
+  MODELGROW_BUILD_DIR=${build_path}
+  MODELGROW_SOURCE_DIR=${source_path}
+  MODELGROW_PLUGIN_DIR=${plugin_path})
+
 function(modelgrow_add_test name)
   cmake_parse_arguments(ARG "" "PLUGIN" "SOURCES;LIBRARIES;LABELS;DEPENDS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE modelgrow_core GTest::gtest GTest::gmock GTest::gtest_main
-                        ${ARG_LIBRARIES})
+  target_link_libraries(${name} PRIVATE modelgrow_core modelgrow_test_paths GTest::gtest
+                        GTest::gmock GTest::gtest_main ${ARG_LIBRARIES})
   target_include_directories(${name} PRIVATE ${MODELGROW_TESTS_DIR})
-  target_compile_definitions(${name} PRIVATE
-    MODELGROW_TEST_FIXTURES="${MODELGROW_TEST_FIXTURES}"
-    MODELGROW_BUILD_DIR="${CMAKE_BINARY_DIR}"
-    MODELGROW_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    MODELGROW_PLUGIN_DIR="${MODELGROW_PLUGIN_OUTPUT_DIR}")
+  target_compile_definitions(${name} PRIVATE ${MODELGROW_TEST_PATH_DEFINITIONS})
   if(ARG_PLUGIN)
-    target_compile_definitions(${name} PRIVATE
-      MODELGROW_TEST_PLUGIN_FILE="$<TARGET_FILE:${ARG_PLUGIN}>")
+    modelgrow_build_path(plugin_file "$<TARGET_FILE:${ARG_PLUGIN}>")
+    target_compile_definitions(${name} PRIVATE MODELGROW_TEST_PLUGIN_FILE=${plugin_file})
     add_dependencies(${name} ${ARG_PLUGIN})
   endif()
   if(ARG_DEPENDS)
@@ -106,12 +154,10 @@ endfunction()
 function(modelgrow_add_benchmark name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES;DEPENDS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE modelgrow_core benchmark::benchmark ${ARG_LIBRARIES})
+  target_link_libraries(${name} PRIVATE modelgrow_core modelgrow_test_paths benchmark::benchmark
+                        ${ARG_LIBRARIES})
   target_include_directories(${name} PRIVATE ${MODELGROW_TESTS_DIR})
-  target_compile_definitions(${name} PRIVATE
-    MODELGROW_TEST_FIXTURES="${MODELGROW_TEST_FIXTURES}"
-    MODELGROW_BUILD_DIR="${CMAKE_BINARY_DIR}"
-    MODELGROW_PLUGIN_DIR="${MODELGROW_PLUGIN_OUTPUT_DIR}")
+  target_compile_definitions(${name} PRIVATE ${MODELGROW_TEST_PATH_DEFINITIONS})
   if(ARG_DEPENDS)
     add_dependencies(${name} ${ARG_DEPENDS})
   endif()
@@ -129,24 +175,12 @@ function(modelgrow_plugin_targets out)
   set(${out} ${targets} PARENT_SCOPE)
 endfunction()
 
-# Sets `var` to what a test puts in LD_PRELOAD to load `target` (a fault-injection shim) into the
-# CLI it starts. Under a sanitizer the sanitizer's runtime must come first in the process's
+# Sets `var` to a C++ expression for what a test puts in LD_PRELOAD to load `target` (a
+# fault-injection shim) into the CLI it starts. Under a sanitizer the sanitizer's runtime must come first in the process's
 # library list or it aborts at start, so the list starts with it. (Only GCC links that runtime as
 # a shared library; clang links it into each program, where the order does not arise.)
 function(modelgrow_preload_list var target)
-  set(list "$<TARGET_FILE:${target}>")
-  if(MODELGROW_SANITIZE STREQUAL "address")
-    set(runtime libasan.so)
-  elseif(MODELGROW_SANITIZE STREQUAL "thread")
-    set(runtime libtsan.so)
-  endif()
-  if(runtime)
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${runtime}
-                    OUTPUT_VARIABLE runtime_path OUTPUT_STRIP_TRAILING_WHITESPACE)
-    # A compiler without that file prints the bare name back.
-    if(IS_ABSOLUTE "${runtime_path}" AND EXISTS "${runtime_path}")
-      set(list "${runtime_path}:${list}")
-    endif()
-  endif()
-  set(${var} "${list}" PARENT_SCOPE)
+  set(${var}
+      "::modelgrow::testing::PreloadPath(\"$<PATH:RELATIVE_PATH,$<TARGET_FILE:${target}>,${CMAKE_BINARY_DIR}>\")"
+      PARENT_SCOPE)
 endfunction()

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "test_paths.h"
+
 namespace modelgrow::testing {
 
 struct CliResult {

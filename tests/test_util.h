@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "test_paths.h"
 
 namespace modelgrow::testing {
 

@@ -14,6 +14,7 @@
 #include "modelgrow/data/export.h"
 #include "modelgrow/data/loader.h"
 #include "modelgrow/data/video_shard_writer.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

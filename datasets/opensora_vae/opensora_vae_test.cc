@@ -8,6 +8,7 @@
 
 #include "modelgrow/sdk/safetensors.h"
 #include "opensora_vae.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow::vae {

@@ -13,6 +13,7 @@
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "synthetic_vocabulary.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

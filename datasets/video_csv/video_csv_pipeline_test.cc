@@ -11,6 +11,7 @@
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/data_pipeline.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -21,6 +21,7 @@
 #include "modelgrow/growth/grow.h"
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/model/stdit3.h"
+#include "test_paths.h"
 
 namespace modelgrow {
 namespace {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/hf_tokenizer.h"
+#include "test_paths.h"
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include "modelgrow/sdk/prompt_rewriter.h"
 #include "modelgrow/sdk/text_encoder.h"
 #include "modelgrow/text/text_cache.h"
+#include "test_paths.h"
 
 namespace modelgrow {
 namespace {

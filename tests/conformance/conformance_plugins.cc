@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "modelgrow/sdk/errors.h"
+#include "test_paths.h"
 
 namespace modelgrow::conformance {
 

@@ -19,6 +19,7 @@
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/data_pipeline.h"
 #include "modelgrow/sdk/options.h"
+#include "test_paths.h"
 
 namespace modelgrow::testing {
 

@@ -8,6 +8,7 @@
 
 #include "data_test_util.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -26,6 +26,7 @@
 #include "modelgrow/data/video_shard_writer.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/hdf5.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

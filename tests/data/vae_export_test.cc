@@ -13,6 +13,7 @@
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/host/vae_loading.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -14,6 +14,7 @@
 #include "experiment/engine_util.h"
 #include "experiment/tiny_manifest.h"
 #include "modelgrow/experiment/folder_lock.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -15,6 +15,7 @@
 #include "experiment/tiny_manifest.h"
 #include "modelgrow/experiment/report.h"
 #include "modelgrow/io/video_writer.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

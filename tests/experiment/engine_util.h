@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 
 namespace modelgrow::testing {
 

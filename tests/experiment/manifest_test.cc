@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/host/plugin_registry.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

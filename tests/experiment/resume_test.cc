@@ -9,6 +9,7 @@
 
 #include "experiment/engine_util.h"
 #include "experiment/tiny_manifest.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

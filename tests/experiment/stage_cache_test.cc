@@ -11,6 +11,7 @@
 #include "modelgrow/experiment/manifest.h"
 #include "modelgrow/experiment/runner.h"
 #include "modelgrow/host/plugin_registry.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

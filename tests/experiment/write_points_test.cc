@@ -19,6 +19,7 @@
 #include "experiment/engine_util.h"
 #include "experiment/tiny_manifest.h"
 #include "modelgrow/data/video_shard_reader.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

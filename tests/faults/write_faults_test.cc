@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "modelgrow/data/video_shard_reader.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

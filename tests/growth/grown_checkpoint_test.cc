@@ -13,6 +13,7 @@
 #include "modelgrow/io/checkpoint.h"
 #include "modelgrow/io/optimizer_file.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

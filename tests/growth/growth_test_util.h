@@ -24,6 +24,7 @@
 #include "modelgrow/model/clone.h"
 #include "modelgrow/model/stdit3.h"
 #include "modelgrow/sdk/errors.h"
+#include "test_paths.h"
 
 namespace modelgrow::growth_testing {
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_util.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

@@ -5,6 +5,7 @@
 
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/growth_operator.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

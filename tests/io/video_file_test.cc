@@ -12,6 +12,7 @@
 #include "modelgrow/io/video_writer.h"
 #include "modelgrow/sdk/atomic_file.h"
 #include "modelgrow/sdk/errors.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modelgrow {

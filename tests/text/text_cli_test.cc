@@ -12,6 +12,7 @@
 
 #include "cli_util.h"
 #include "modelgrow/sdk/atomic_file.h"
+#include "test_paths.h"
 #include "test_util.h"
 #include "text/caption_corpus.h"
 

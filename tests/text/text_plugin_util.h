@@ -18,6 +18,7 @@
 #include "modelgrow/host/plugin_registry.h"
 #include "modelgrow/sdk/options.h"
 #include "modelgrow/sdk/text_encoder.h"
+#include "test_paths.h"
 #include "text/caption_corpus.h"
 
 namespace modelgrow::testing {

@@ -16,6 +16,7 @@
 
 #include "common/hf_tokenizer.h"
 #include "common/onig_regex.h"
+#include "test_paths.h"
 
 namespace modelgrow::hf {
 namespace {

@@ -17,6 +17,7 @@
 #include "common/jinja_template.h"
 #include "common/jinja_unicode.h"
 #include "common/jinja_value.h"
+#include "test_paths.h"
 
 namespace modelgrow::jinja {
 namespace {
