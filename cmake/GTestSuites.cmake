@@ -2,8 +2,8 @@
 # program: lists the program's test suites (re-listing only after the program was rebuilt) and adds
 # one ctest test per suite, which runs all of the suite's tests in one process.
 #
-# Why suites and not single tests: each process pays LibTorch's start-up (0.4-0.8 s of CPU measured on a
-# 2-core machine) before its first test, and one process per test (1,680 of them) spent more CPU
+# Why suites and not single tests: each process pays LibTorch's start-up (0.4-0.8 s of CPU,
+# measured on a 2-core machine) before its first test, and one process per test (1,680 of them) spent more CPU
 # starting than testing. A suite keeps ctest's parallelism, its labels and `-R Name` selection; the
 # failing test's name is in the suite's output (`--output-on-failure`).
 #
@@ -26,9 +26,9 @@ if(NOT EXISTS "${suites_file}" OR NOT "${suites_file}" IS_NEWER_THAN "${program}
       "${program} --gtest_list_tests failed (${listed}), so its tests cannot be registered:\n"
       "${listing}${listing_errors}")
   endif()
-  # A suite line is the suite's name and a dot, perhaps with a "# TypeParam = ..." comment; test
-  # lines are indented. gtest_main's "Running main() from ..." line has spaces and is skipped.
-  # The "# GetParam() = ..." comments go first: GoogleTest cuts them short, and an unclosed "[" in
+  # A suite line is the suite's name and a dot; test lines are indented. gtest_main's "Running
+  # main() from ..." line has spaces and is skipped. The "# TypeParam/GetParam() = ..." comments
+  # go first: GoogleTest cuts them short, and an unclosed "[" in
   # one would make CMake's list splitting swallow every line after it (a whole suite went missing
   # so). Names hold no brackets; any left are neutralised too.
   string(REGEX REPLACE "  # [^\n]*" "" listing "${listing}")
@@ -43,7 +43,7 @@ if(NOT EXISTS "${suites_file}" OR NOT "${suites_file}" IS_NEWER_THAN "${program}
   set(count 0)
   list(APPEND lines "end.")
   foreach(line IN LISTS lines)
-    if(line MATCHES "^([^ ]+)\\.( +#.*)?$")
+    if(line MATCHES "^([^ ]+)\\.$")
       if(suite)
         list(APPEND suites "${suite}")
         list(APPEND counts ${count})

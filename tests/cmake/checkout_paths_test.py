@@ -23,7 +23,8 @@ def arguments(entry):
 
 def output(entry):
     args = arguments(entry)
-    return entry.get("output") or next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "-o"), "?")
+    flagged = (args[i + 1] for i, a in enumerate(args[:-1]) if a == "-o")
+    return entry.get("output") or next(flagged, "?")
 
 
 def definitions(entry):
