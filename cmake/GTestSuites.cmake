@@ -3,9 +3,9 @@
 # one ctest test per suite, which runs all of the suite's tests in one process.
 #
 # Why suites and not single tests: each process pays LibTorch's start-up (0.4-0.8 s of CPU,
-# measured on a 2-core machine) before its first test, and one process per test (1,680 of them) spent more CPU
-# starting than testing. A suite keeps ctest's parallelism, its labels and `-R Name` selection; the
-# failing test's name is in the suite's output (`--output-on-failure`).
+# measured on a 2-core machine) before its first test, and one process per test (1,680 of them)
+# spent more CPU starting than testing. A suite keeps ctest's parallelism, its labels and `-R Name`
+# selection; the failing test's name is in the suite's output (`--output-on-failure`).
 #
 # Expects: program, target, working_dir, suites_file, labels, environment, cost_per_test.
 # ctest reads its files with no policies set; this include has its own policy scope.
@@ -28,9 +28,9 @@ if(NOT EXISTS "${suites_file}" OR NOT "${suites_file}" IS_NEWER_THAN "${program}
   endif()
   # A suite line is the suite's name and a dot; test lines are indented. gtest_main's "Running
   # main() from ..." line has spaces and is skipped. The "# TypeParam/GetParam() = ..." comments
-  # go first: GoogleTest cuts them short, and an unclosed "[" in
-  # one would make CMake's list splitting swallow every line after it (a whole suite went missing
-  # so). Names hold no brackets; any left are neutralised too.
+  # go first: GoogleTest cuts them short, and an unclosed "[" in one would make CMake's list
+  # splitting swallow every line after it (a whole suite went missing so). Names hold no brackets;
+  # any left are neutralised too.
   string(REGEX REPLACE "  # [^\n]*" "" listing "${listing}")
   string(REPLACE "[" "(" listing "${listing}")
   string(REPLACE "]" ")" listing "${listing}")

@@ -67,7 +67,8 @@ target_compile_definitions(modelgrow_test_paths PRIVATE
   MODELGROW_TEST_PRELOAD_RUNTIME="${MODELGROW_SANITIZER_RUNTIME}")
 
 # modelgrow_build_path(<var> <path>): a C++ expression for <path>, a path under the build folder
-# (generator expressions such as $<TARGET_FILE:...> allowed). `call` picks test_paths.h's function.
+# (generator expressions such as $<TARGET_FILE:...> allowed). CALL <function> picks test_paths.h's
+# function (default BuildPath).
 function(modelgrow_build_path var path)
   cmake_parse_arguments(ARG "" "CALL" "" ${ARGN})
   if(NOT ARG_CALL)
@@ -182,8 +183,9 @@ endfunction()
 
 # Sets `var` to a C++ expression for what a test puts in LD_PRELOAD to load `target` (a
 # fault-injection shim) into the CLI it starts. Under a sanitizer the sanitizer's runtime must come
-# first in the process's library list or it aborts at start, so the list starts with it. (Only GCC links that runtime as
-# a shared library; clang links it into each program, where the order does not arise.)
+# first in the process's library list or it aborts at start, so the list starts with it. (Only GCC
+# links that runtime as a shared library; clang links it into each program, where the order does
+# not arise.)
 function(modelgrow_preload_list var target)
   modelgrow_build_path(list "$<TARGET_FILE:${target}>" CALL PreloadPath)
   set(${var} "${list}" PARENT_SCOPE)

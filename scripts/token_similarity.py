@@ -5,7 +5,7 @@ For each model folder (a Hugging Face folder: model.safetensors + tokenizer.json
 `modelgrow text make` writes them) and each group of words, prints the mean pairwise cosine of the
 words' token embeddings after subtracting the vocabulary's mean embedding, and their mean norm.
 Words the model cannot tell apart in its input carry no more information to a cross-attention
-that reads them: docs/reproducing.md ("Three seeds of the grown pathway") uses this to show that
+that reads them: docs/reproducing.md ("Six seeds of the grown pathway") uses this to show that
 next-token training on the synthetic captions, where a colour or a shape is chosen at random and
 so never predicts anything, pulls those words together.
 
@@ -84,7 +84,8 @@ def group_stats(rows, mean, ids):
         for j in range(i + 1, len(ids))
         if norms[i] > 0 and norms[j] > 0
     ]
-    return sum(cosines) / len(cosines), sum(norms) / len(norms)
+    mean_cosine = sum(cosines) / len(cosines) if cosines else math.nan  # all-zero rows
+    return mean_cosine, sum(norms) / len(norms)
 
 
 def parse_group(text):

@@ -50,7 +50,7 @@ class TokenSimilarityTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         lines = result.stdout.strip().split("\n")
         self.assertEqual(lines[0], "model\tgroup\twords\tmean_cosine\tmean_norm")
-        return {tuple(l.split("\t")[1:2])[0]: l.split("\t")[2:] for l in lines[1:]}
+        return {fields[1]: fields[2:] for fields in (l.split("\t") for l in lines[1:])}
 
     def test_known_cosines_in_a_metaspace_bpe_vocabulary(self):
         model = os.path.join(self.dir, "llm")
