@@ -36,6 +36,10 @@ inline constexpr std::string_view kDefaultSystemPrompt =
 inline constexpr std::string_view kRewriteSystemPrompt =
     "Rewrite the short description of a video as a detailed description of everything it shows.";
 
+// The system message of the repeating conversations a tiny LLM can also be trained on.
+inline constexpr std::string_view kRepeatSystemPrompt =
+    "Repeat the description of a video word for word.";
+
 struct LlmPromptOptions {
   std::string chat_template;  // non-empty: a Jinja chat template that replaces the folder's
   std::string text_template;  // non-empty: a {prompt} template that replaces any chat template

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <ostream>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -62,11 +63,11 @@ void LlmTrainOptions::Validate() const {
   if (model.empty() || out.empty()) {
     throw InputError("LLM training: the model folder and the output folder are required");
   }
-  if (steps < 1 || batch_size < 1 || max_length < 3 || rewrite_max_length < 3 || !(lr > 0) ||
+  if (steps < 1 || batch_size < 1 || max_length < 3 || conversation_max_length < 3 || !(lr > 0) ||
       log_every < 1 || eval_captions < 1) {
     throw InputError(
         "LLM training: steps, batch_size, log_every, eval_captions and lr must be positive and "
-        "max_length and rewrite_max_length at least 3");
+        "max_length and conversation_max_length at least 3");
   }
 }
 
@@ -81,12 +82,21 @@ nlohmann::ordered_json RewriteConversation(const std::string& short_caption,
   return messages;
 }
 
+nlohmann::ordered_json RepeatConversation(const std::string& caption) {
+  return {{{"role", "system"}, {"content", std::string(kRepeatSystemPrompt)}},
+          {{"role", "user"}, {"content", caption}},
+          {{"role", "assistant"}, {"content", caption}}};
+}
+
 nlohmann::json LlmTrainReport::ToJson() const {
   return {{"loss_before", loss_before},
           {"loss_after", loss_after},
           {"rewrite_pairs", rewrite_pairs},
           {"rewrite_loss_before", rewrite_loss_before},
           {"rewrite_loss_after", rewrite_loss_after},
+          {"repeat_conversations", repeat_conversations},
+          {"repeat_loss_before", repeat_loss_before},
+          {"repeat_loss_after", repeat_loss_after},
           {"steps", steps},
           {"seconds", seconds},
           {"steps_per_second", steps_per_second},
@@ -120,23 +130,33 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
     sequences.push_back(std::move(ids));
   }
   const int64_t caption_count = static_cast<int64_t>(sequences.size());
+  std::optional<LlmPromptFormat> chat;
+  auto add_conversation = [&](const nlohmann::ordered_json& messages) {
+    if (!chat) {
+      LlmPromptOptions chat_options;
+      chat_options.chat_template = o.prompt.chat_template;
+      chat = LlmPromptFormat::Load(o.model, tokenizer, chat_options);
+      if (!chat->chat()) {
+        throw InputError(fmt::format(
+            "LLM training: {} has no chat template, which rewriting and repeating conversations "
+            "need",
+            o.model.string()));
+      }
+    }
+    std::vector<int64_t> ids = chat->ConversationIds(messages, false);
+    if (static_cast<int64_t>(ids.size()) > o.conversation_max_length) {
+      ids.resize(o.conversation_max_length);
+    }
+    sequences.push_back(std::move(ids));
+  };
   std::string pairs_text;
-  if (!pairs.empty()) {
-    LlmPromptOptions chat_options;
-    chat_options.chat_template = o.prompt.chat_template;
-    const LlmPromptFormat chat = LlmPromptFormat::Load(o.model, tokenizer, chat_options);
-    if (!chat.chat()) {
-      throw InputError(
-          fmt::format("LLM training: {} has no chat template, which rewriting conversations need",
-                      o.model.string()));
-    }
-    for (const CaptionPair& pair : pairs) {
-      pairs_text += pair.short_caption + "\t" + pair.detailed_caption + "\n";
-      std::vector<int64_t> ids = chat.ConversationIds(
-          RewriteConversation(pair.short_caption, pair.detailed_caption), false);
-      if (static_cast<int64_t>(ids.size()) > o.rewrite_max_length) ids.resize(o.rewrite_max_length);
-      sequences.push_back(std::move(ids));
-    }
+  for (const CaptionPair& pair : pairs) {
+    pairs_text += pair.short_caption + "\t" + pair.detailed_caption + "\n";
+    add_conversation(RewriteConversation(pair.short_caption, pair.detailed_caption));
+  }
+  const int64_t rewrite_end = static_cast<int64_t>(sequences.size());
+  if (o.repeat) {
+    for (const std::string& line : lines) add_conversation(RepeatConversation(line));
   }
   const int64_t longest =
       std::max_element(sequences.begin(), sequences.end(), [](const auto& a, const auto& b) {
@@ -148,15 +168,21 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
   const int64_t n = ids.size(0);
   const int64_t eval_n = std::min(caption_count, o.eval_captions);
   at::Tensor eval_ids = ids.slice(0, 0, eval_n), eval_mask = mask.slice(0, 0, eval_n);
-  const int64_t rewrite_eval_n = std::min(n - caption_count, o.eval_captions);
-  at::Tensor rewrite_ids = ids.slice(0, caption_count, caption_count + rewrite_eval_n);
-  at::Tensor rewrite_mask = mask.slice(0, caption_count, caption_count + rewrite_eval_n);
+  // The first eval_captions sequences of each kind: [captions | rewriting | repeating].
+  auto eval_slice = [&](int64_t begin, int64_t end) {
+    end = std::min(end, begin + o.eval_captions);
+    return std::pair{ids.slice(0, begin, end), mask.slice(0, begin, end)};
+  };
+  auto [rewrite_ids, rewrite_mask] = eval_slice(caption_count, rewrite_end);
+  auto [repeat_ids, repeat_mask] = eval_slice(rewrite_end, n);
 
   LlmTrainReport report;
   model->eval();
   report.loss_before = Evaluate(*model, eval_ids, eval_mask);
   report.rewrite_pairs = static_cast<int64_t>(pairs.size());
-  if (rewrite_eval_n > 0) report.rewrite_loss_before = Evaluate(*model, rewrite_ids, rewrite_mask);
+  report.repeat_conversations = n - rewrite_end;
+  report.rewrite_loss_before = Evaluate(*model, rewrite_ids, rewrite_mask);
+  report.repeat_loss_before = Evaluate(*model, repeat_ids, repeat_mask);
 
   model->train();
   for (auto& p : model->parameters()) p.set_requires_grad(true);
@@ -225,7 +251,8 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
   model->eval();
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   report.loss_after = Evaluate(*model, eval_ids, eval_mask);
-  if (rewrite_eval_n > 0) report.rewrite_loss_after = Evaluate(*model, rewrite_ids, rewrite_mask);
+  report.rewrite_loss_after = Evaluate(*model, rewrite_ids, rewrite_mask);
+  report.repeat_loss_after = Evaluate(*model, repeat_ids, repeat_mask);
 
   nlohmann::json config = hf.json();
   // What was trained and how well, without timings: the same run writes the same bytes.
@@ -239,10 +266,13 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& o, const std::vector<std::str
                            {"rewrite_pairs_sha256", Sha256Hex(pairs_text)},
                            {"rewrite_loss_before", report.rewrite_loss_before},
                            {"rewrite_loss_after", report.rewrite_loss_after},
+                           {"repeat_conversations", report.repeat_conversations},
+                           {"repeat_loss_before", report.repeat_loss_before},
+                           {"repeat_loss_after", report.repeat_loss_after},
                            {"lr", o.lr},
                            {"batch_size", o.batch_size},
                            {"max_length", o.max_length},
-                           {"rewrite_max_length", o.rewrite_max_length},
+                           {"conversation_max_length", o.conversation_max_length},
                            {"seed", o.seed},
                            {"prompt_format", format.source()},
                            {"prompt_fingerprint", format.fingerprint()}};

@@ -1,7 +1,8 @@
 // Teaches a tiny Llama-family decoder the captions' language (next-token cross-entropy with
 // AdamW), so the experiments' "LLM" text encoder has actually learned something, and optionally
 // to rewrite short captions into detailed ones (chat conversations: the rewriting instruction as
-// the system message, a short caption from the user, its detailed caption from the assistant).
+// the system message, a short caption from the user, its detailed caption from the assistant)
+// and to repeat captions (the same, with each caption from both).
 // The llm plugin's Maker runs it after MakeTinyModel when `train_steps > 0`.
 #pragma once
 
@@ -26,8 +27,13 @@ struct LlmTrainOptions {
   double weight_decay = 0.01;
   int64_t batch_size = 16;
   int64_t max_length = 64;  // tokens per caption, BOS and EOS included
-  // Tokens per rewriting conversation (longer: a detailed caption follows the short one).
-  int64_t rewrite_max_length = 256;
+  // Tokens per rewriting or repeating conversation (longer: a second caption follows the first).
+  int64_t conversation_max_length = 256;
+  // Also train on repeating each caption word for word. Next-token prediction on captions alone
+  // never asks for a word once it is past, so words drawn at random (a colour, a shape: nothing
+  // in the caption predicts them) end up with close embeddings; repeating asks for every
+  // word again, so the model has to keep them apart.
+  bool repeat = false;
   int64_t warmup_steps = -1;  // -1: 5% of steps
   double grad_clip = 1.0;
   uint64_t seed = 0;
@@ -48,6 +54,10 @@ struct LlmTrainReport {
   double rewrite_loss_before = 0;
   double rewrite_loss_after = 0;
   int64_t rewrite_pairs = 0;
+  // The same on the first repeating conversations (0 when there are none).
+  double repeat_loss_before = 0;
+  double repeat_loss_after = 0;
+  int64_t repeat_conversations = 0;
   int64_t steps = 0;
   double seconds = 0;
   double steps_per_second = 0;
@@ -55,11 +65,12 @@ struct LlmTrainReport {
   nlohmann::json ToJson() const;
 };
 
-// Trains on the captions (as CorpusLines reads them) and on the rewriting conversations of
-// `pairs` (none: captions only), all shuffled together, and writes `out` (config.json with a
-// "modelgrow.training" record, model.safetensors, the tokenizer files copied). Rewriting needs
-// the folder's chat template. Progress goes to `progress`: a self-updating line on a terminal,
-// otherwise one line per log_every steps. Deterministic for a seed and thread count.
+// Trains on the captions (as CorpusLines reads them), on the rewriting conversations of `pairs`
+// (none: no rewriting) and, with `repeat`, on one repeating conversation per caption, all
+// shuffled together, and writes `out` (config.json with a "modelgrow.training" record,
+// model.safetensors, the tokenizer files copied). Conversations need the folder's chat template.
+// Progress goes to `progress`: a self-updating line on a terminal, otherwise one line per
+// log_every steps. Deterministic for a seed and thread count.
 LlmTrainReport TrainTinyLlm(const LlmTrainOptions& options,
                             const std::vector<std::string>& captions,
                             const std::vector<CaptionPair>& pairs, std::ostream& progress,
@@ -69,5 +80,9 @@ LlmTrainReport TrainTinyLlm(const LlmTrainOptions& options,
 // generates from: [system: kRewriteSystemPrompt, user: short, (assistant: detailed)].
 nlohmann::ordered_json RewriteConversation(const std::string& short_caption,
                                            const std::string& detailed_caption = {});
+
+// The conversation a caption is repeated as: [system: kRepeatSystemPrompt, user: caption,
+// assistant: caption].
+nlohmann::ordered_json RepeatConversation(const std::string& caption);
 
 }  // namespace modelgrow

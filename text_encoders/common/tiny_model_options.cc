@@ -42,6 +42,7 @@ TinyModelOptions TinyModelOptions::Read(const Options& t, TinyModelFamily family
     o.train_lr = t.Double("train_lr", o.train_lr, kLearningRate);
     o.train_batch_size = t.Int("train_batch_size", o.train_batch_size, kPositive);
     o.train_rewrite = t.Bool("train_rewrite", o.train_rewrite);
+    o.train_repeat = t.Bool("train_repeat", o.train_repeat);
   }
   // Values out of range were replaced by their defaults above; what is left are combinations.
   for (const auto& [key, message] : o.Problems()) t.Fail(key, message);
@@ -91,6 +92,9 @@ std::vector<std::pair<std::string, std::string>> TinyModelOptions::Problems() co
   }
   if (train_rewrite && train_steps == 0) {
     out.emplace_back("train_rewrite", "needs train_steps > 0: rewriting is learned by training");
+  }
+  if (train_repeat && train_steps == 0) {
+    out.emplace_back("train_repeat", "needs train_steps > 0: repeating is learned by training");
   }
   if (!decoder() && train_steps > 0) {
     out.emplace_back("train_steps",

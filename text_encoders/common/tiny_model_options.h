@@ -16,6 +16,7 @@
 //   train_lr          3e-3     llm only; > 0
 //   train_batch_size  32       llm only; >= 1
 //   train_rewrite     false    llm only; also learn to rewrite short captions into detailed ones
+//   train_repeat      false    llm only; also learn to repeat each caption word for word
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,8 @@ struct TinyModelOptions {
   // Also train on (short -> detailed) caption pairs as chat conversations, so the model can
   // rewrite prompts (llm_trainer.h).
   bool train_rewrite = false;
+  // Also train on repeating each caption (llm_trainer.h: what it keeps apart).
+  bool train_repeat = false;
 
   // Reads `table` (problems recorded on it, all of them, with their key paths; unknown keys are
   // left for the caller's RejectUnknownKeys).

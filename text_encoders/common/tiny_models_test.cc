@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "common/hf_folder.h"
 #include "common/llama_decoder.h"
+#include "common/llm_prompt.h"
+#include "common/llm_rewriter.h"
 #include "common/llm_trainer.h"
 #include "common/prompt_template.h"
 #include "common/t5_encoder.h"
@@ -70,6 +73,8 @@ TEST(TinyModelOptions, DefaultsAreTheManifestsDefaults) {
     EXPECT_EQ(o.train_steps, 0);
     EXPECT_DOUBLE_EQ(o.train_lr, 3e-3);
     EXPECT_EQ(o.train_batch_size, 32);
+    EXPECT_FALSE(o.train_rewrite);
+    EXPECT_FALSE(o.train_repeat);
   }
   // kv_heads = 0: half the heads when even, else all of them.
   EXPECT_EQ(llm.ResolvedKvHeads(), 2);
@@ -85,7 +90,7 @@ TEST(TinyModelOptions, ReadsEveryKeyOfItsFamily) {
   Options llm = Options::ParseString(
       "type = \"qwen2\"\nvocab_size = 300\ntokenizer_type = \"unigram\"\nd_model = 48\n"
       "layers = 3\nheads = 6\nkv_heads = 3\nd_ff = 100\nseed = 9\ntrain_steps = 5\n"
-      "train_lr = 0.01\ntrain_batch_size = 8\n",
+      "train_lr = 0.01\ntrain_batch_size = 8\ntrain_rewrite = true\ntrain_repeat = true\n",
       "make.toml");
   TinyModelOptions o = TinyModelOptions::Read(llm, TinyModelFamily::kDecoder);
   llm.RejectUnknownKeys();
@@ -102,17 +107,20 @@ TEST(TinyModelOptions, ReadsEveryKeyOfItsFamily) {
   EXPECT_EQ(o.train_steps, 5);
   EXPECT_DOUBLE_EQ(o.train_lr, 0.01);
   EXPECT_EQ(o.train_batch_size, 8);
+  EXPECT_TRUE(o.train_rewrite);
+  EXPECT_TRUE(o.train_repeat);
 
   // The t5 plugin makes T5: `type`, kv_heads and the training keys are not its keys.
   Options t5 = Options::ParseString(
       "type = \"t5\"\nkv_heads = 2\ntrain_steps = 5\ntrain_lr = 0.1\ntrain_batch_size = 2\n"
-      "d_ff = 96\n",
+      "train_repeat = true\nd_ff = 96\n",
       "make.toml");
   TinyModelOptions made = TinyModelOptions::Read(t5, TinyModelFamily::kT5);
   t5.RejectUnknownKeys();
   std::vector<std::string> problems = ProblemsOf(t5);
-  EXPECT_EQ(problems.size(), 5u) << ::testing::PrintToString(problems);
-  for (const char* key : {"type", "kv_heads", "train_steps", "train_lr", "train_batch_size"}) {
+  EXPECT_EQ(problems.size(), 6u) << ::testing::PrintToString(problems);
+  for (const char* key :
+       {"type", "kv_heads", "train_steps", "train_lr", "train_batch_size", "train_repeat"}) {
     EXPECT_TRUE(HasProblem(problems, key, "unknown key")) << key;
   }
   EXPECT_EQ(made.type, "t5");
@@ -155,6 +163,12 @@ TEST(TinyModelOptions, HeadSizesAreCheckedWhenTheTableIsRead) {
   o = Tiny("t5");
   o.train_steps = 10;
   EXPECT_THROW_WITH(o.Validate(), InputError, "train_steps", "a tiny T5 stays random");
+  // Rewriting and repeating are learned by training.
+  Options untrained = Options::ParseString("train_rewrite = true\ntrain_repeat = true\n", "m");
+  TinyModelOptions::Read(untrained, TinyModelFamily::kDecoder);
+  std::vector<std::string> problems = ProblemsOf(untrained);
+  EXPECT_TRUE(HasProblem(problems, "train_rewrite", "needs train_steps > 0"));
+  EXPECT_TRUE(HasProblem(problems, "train_repeat", "needs train_steps > 0"));
 }
 
 TEST(TinyModels, CorpusLinesAreWhatACorpusFileHolds) {
@@ -310,6 +324,65 @@ TEST(TinyModels, TrainedLlmLearnsTheCorpus) {
             ReadFile(dir / "trained" / "model.safetensors"));
 }
 
+// What a folder answers to the repeating instruction (greedy).
+std::string Repeated(const std::filesystem::path& folder, const std::string& caption) {
+  PluginContext context;
+  context.options = Options::ParseString(
+      fmt::format("path = \"{}\"\nsystem_prompt = \"{}\"\nmax_new_tokens = 32\n", folder.string(),
+                  kRepeatSystemPrompt),
+      "repeat");
+  LlmRewriter rewriter(context);
+  rewriter.Load();
+  return rewriter.Rewrite(caption).text;
+}
+
+// A model trained to repeat carries the colour and the motion of captions it never saw into its
+// answer: it keeps a colour apart from the other colours, which next-token training never asks
+// (nothing before a colour predicts it). At this size and length it does not yet keep the five
+// shapes apart (it answers one shape for all), so only colour and motion are checked.
+TEST(TinyModels, RepeatingCarriesTheColourAndMotionOfUnseenCaptions) {
+  TempDir dir;
+  std::vector<std::string> captions = testing::CaptionCorpus();
+  MakeTinyModel(Tiny("llama"), captions, dir / "llama");
+  LlmTrainOptions o = Training(dir);
+  o.steps = 300;
+  std::ostringstream progress;
+  LlmTrainReport plain = TrainTinyLlm(o, captions, {}, progress);
+  EXPECT_EQ(plain.repeat_conversations, 0);
+  EXPECT_EQ(plain.repeat_loss_after, 0);
+  o.out = dir / "repeating";
+  o.repeat = true;
+  LlmTrainReport repeating = TrainTinyLlm(o, captions, {}, progress);
+  EXPECT_EQ(repeating.repeat_conversations, 400);
+  EXPECT_LT(repeating.repeat_loss_after, 0.25 * repeating.repeat_loss_before);
+  HfConfig hf = HfConfig::Read(o.out);
+  const nlohmann::json& record = hf.json()["modelgrow"]["training"];
+  EXPECT_EQ(record["repeat_conversations"], 400);
+  EXPECT_DOUBLE_EQ(record["repeat_loss_after"].get<double>(), repeating.repeat_loss_after);
+
+  struct Unseen {
+    std::string caption, color, motion;
+  };
+  int kept = 0, kept_untaught = 0;
+  for (const Unseen& u : std::vector<Unseen>{
+           {"a yellow pyramid moves right near a tall wall", "yellow", "moves right"},
+           {"a blue sphere rolls forward", "blue", "rolls forward"},
+           {"a black cone spins slowly under a bright light", "black", "spins slowly"},
+           {"a white cylinder bounces up and down in a dark room", "white",
+            "bounces up and down"}}) {
+    ASSERT_EQ(std::count(captions.begin(), captions.end(), u.caption), 0) << u.caption;
+    auto keeps = [&](const std::string& answer) {
+      return answer.rfind("a " + u.color + " ", 0) == 0 && answer.find(u.motion) != answer.npos;
+    };
+    std::string answer = Repeated(o.out, u.caption);
+    kept += keeps(answer);
+    kept_untaught += keeps(Repeated(dir / "trained", u.caption));
+    EXPECT_TRUE(keeps(answer)) << u.caption << " -> " << answer;
+  }
+  EXPECT_EQ(kept, 4);
+  EXPECT_EQ(kept_untaught, 0);
+}
+
 TEST(TinyModels, TrainerProgressUpdatesOneLineOnATerminal) {
   TempDir dir;
   std::vector<std::string> captions = testing::CaptionCorpus();
@@ -344,6 +417,19 @@ TEST(TinyModels, TrainerRejectsBadInput) {
   o.prompt.chat_template = "{{ messages[0]['content'] }}";
   o.steps = 1;
   EXPECT_NO_THROW(TrainTinyLlm(o, captions, testing::CaptionPairs(8), progress));
+  // ... and so does repeating: a folder without one says so.
+  std::filesystem::copy(dir / "llama", dir / "plain");
+  nlohmann::json config = nlohmann::json::parse(ReadFile(dir / "plain" / "tokenizer_config.json"));
+  config.erase("chat_template");
+  WriteFileAtomic(dir / "plain" / "tokenizer_config.json", config.dump());
+  o.model = dir / "plain";
+  o.prompt = {};
+  o.prompt.text_template = "{prompt}";
+  o.out = dir / "repeating";
+  o.repeat = true;
+  EXPECT_THROW_WITH(TrainTinyLlm(o, captions, {}, progress), InputError, "plain",
+                    "no chat template", "repeating");
+  EXPECT_FALSE(std::filesystem::exists(dir / "repeating"));
   EXPECT_FALSE(std::filesystem::exists(dir / "nope"));
 }
 

@@ -97,11 +97,11 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
                         std::ostream& log) override {
       const std::vector<std::string>& captions = corpus.captions;
       log << fmt::format(
-          "making a tiny {} (d_model {}, {} layers, {} heads, {} kv heads) from {} captions{}\n",
+          "making a tiny {} (d_model {}, {} layers, {} heads, {} kv heads) from {} captions{}{}\n",
           options_.type, options_.d_model, options_.layers, options_.heads,
           options_.ResolvedKvHeads(), captions.size(),
-          options_.train_rewrite ? fmt::format(" and {} rewriting pairs", corpus.pairs.size())
-                                 : "");
+          options_.train_rewrite ? fmt::format(", {} rewriting pairs", corpus.pairs.size()) : "",
+          options_.train_repeat ? ", repeating each caption" : "");
       if (options_.train_rewrite && corpus.pairs.empty()) {
         throw InputError(
             "train_rewrite: the corpus has no (short, detailed) caption pairs to learn rewriting "
@@ -127,7 +127,8 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
       t.seed = options_.seed;
       t.prompt = prompt_;
       t.max_length = train_max_length_;
-      t.rewrite_max_length = std::max<int64_t>(256, train_max_length_);
+      t.conversation_max_length = std::max<int64_t>(256, train_max_length_);
+      t.repeat = options_.train_repeat;
       LlmTrainReport report;
       try {
         report = TrainTinyLlm(
@@ -143,6 +144,9 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
                     {"rewrite_pairs", report.rewrite_pairs},
                     {"rewrite_loss_before", report.rewrite_loss_before},
                     {"rewrite_loss_after", report.rewrite_loss_after},
+                    {"repeat_conversations", report.repeat_conversations},
+                    {"repeat_loss_before", report.repeat_loss_before},
+                    {"repeat_loss_after", report.repeat_loss_after},
                     {"steps", report.steps},
                     {"seconds", report.seconds}});
       return facts;
