@@ -186,6 +186,17 @@ TEST_F(LlmPlugin, MakerTrainsInsideTheEncodersTemplate) {
   EXPECT_EQ(record["max_length"], 80);  // max(64, the encoder's max_length)
   EXPECT_EQ(record["steps"], 4);
   EXPECT_EQ(record["rewrite_pairs"], 0);
+  EXPECT_EQ(record["repeat_conversations"], 0);
+  EXPECT_EQ(facts["repeat_conversations"], 0);
+
+  // train_repeat: every caption is also a repeating conversation.
+  nlohmann::json repeating = plugin_->MakeModel(
+      "vocab_size = 160\nd_model = 32\ntrain_steps = 2\ntrain_batch_size = 8\n"
+      "train_repeat = true\n",
+      dir / "repeating", encoder_table);
+  EXPECT_EQ(repeating["repeat_conversations"], 400);
+  EXPECT_GT(repeating["repeat_loss_before"].get<double>(), 0);
+  EXPECT_EQ(TrainingRecord(dir / "repeating")["repeat_conversations"], 400);
 
   // Without a template both use the folder's chat template; training takes at least 64 tokens.
   plugin_->MakeModel("vocab_size = 160\nd_model = 32\ntrain_steps = 1\n", dir / "default",
