@@ -192,7 +192,7 @@ TEST(Train, AGroupAtLrScaleZeroIsHeldStillForTheStageOnly) {
   for (auto& item : frozen_run.model->named_parameters()) {
     if (in_blocks(item.key())) item.value().set_requires_grad(false);
   }
-  frozen_run.Run();
+  const TrainResult frozen = frozen_run.Run();
   TinyTraining held_run(dir / "held", held);
   std::map<std::string, at::Tensor> before;
   for (const auto& item : held_run.model->named_parameters())
@@ -200,9 +200,11 @@ TEST(Train, AGroupAtLrScaleZeroIsHeldStillForTheStageOnly) {
   held_run.context.meta = DescribeModel(*held_run.model);  // as a run's stage takes it
   TrainResult r = held_run.Run();
 
-  int64_t held_tensors = 0, moved = 0;
+  int64_t held_tensors = 0, held_elements = 0, moved = 0, elements = 0;
   for (const auto& item : held_run.model->named_parameters()) {
     const at::Tensor& w = item.value();
+    elements += w.numel();
+    held_elements += in_blocks(item.key()) ? w.numel() : 0;
     EXPECT_TRUE(w.requires_grad()) << item.key() << " is trainable again after the stage";
     EXPECT_TRUE(torch::equal(w, frozen_run.model->named_parameters()[item.key()])) << item.key();
     if (in_blocks(item.key())) {
@@ -217,6 +219,9 @@ TEST(Train, AGroupAtLrScaleZeroIsHeldStillForTheStageOnly) {
   ASSERT_EQ(r.parameter_groups.size(), 1u);
   EXPECT_EQ(r.parameter_groups[0]["lr_scale"], 0.0);
   EXPECT_EQ(r.parameter_groups[0]["tensors"], held_tensors);
+  // What the stage trained (stage.json's "trainable") leaves the held group out.
+  EXPECT_EQ(r.trained_parameters, elements - held_elements);
+  EXPECT_EQ(frozen.trained_parameters, elements - held_elements);
   // The optimizer kept state for the parameters that moved and none for the held ones.
   const OptimizerState state =
       ReadOptimizerState(dir / "held" / "checkpoint" / kOptimizerStateFile);

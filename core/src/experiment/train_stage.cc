@@ -110,7 +110,7 @@ json RunContext::TrainStage(const StageSpec& s, const fs::path& dir) {
                              static_cast<double>(s.train.batch_size * s.train.grad_accum)},
             {"total", r.flops}}},
           {"params", model->NumParameters()},
-          {"trainable", model->NumTrainableParameters()},
+          {"trainable", r.trained_parameters},
           {"world_size", r.world_size},
           {"optimizer",
            {{"sharded", r.sharded_optimizer},

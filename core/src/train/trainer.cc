@@ -199,6 +199,7 @@ TrainResult Train(TrainContext& c) {
   result.sharded_optimizer = opt.sharded();
   result.optimizer_bytes_per_rank = opt.moment_bytes_per_rank();
   result.parameter_groups = groups.ToJson();
+  for (const auto& [name, p] : trainable) result.trained_parameters += p.numel();
   int64_t step = 0;
   std::error_code ec;
   // The growth operator acting during training, if any, and the record it is saved under.

@@ -90,6 +90,9 @@ struct TrainResult {
   bool sharded_optimizer = false;
   std::vector<int64_t> optimizer_bytes_per_rank;              // AdamW moments each rank holds
   nlohmann::json parameter_groups = nlohmann::json::array();  // ResolvedParameterGroups::ToJson()
+  // Elements the stage trained: the model's trainable ones less the groups held at lr_scale 0,
+  // which are trainable again once the stage ends.
+  int64_t trained_parameters = 0;
 };
 
 TrainResult Train(TrainContext& context);
