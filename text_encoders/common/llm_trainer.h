@@ -29,10 +29,9 @@ struct LlmTrainOptions {
   int64_t max_length = 64;  // tokens per caption, BOS and EOS included
   // Tokens per rewriting or repeating conversation (longer: a second caption follows the first).
   int64_t conversation_max_length = 256;
-  // Also train on repeating each caption word for word. Next-token prediction on captions alone
-  // never asks for a word once it is past, so words drawn at random (a colour, a shape: nothing
-  // in the caption predicts them) end up with close embeddings; repeating asks for every
-  // word again, so the model has to keep them apart.
+  // Also train on repeating each caption word for word. Next-token prediction asks again for a
+  // word drawn at random (a colour, a shape) only where a caption names it a second time, so it
+  // can leave such words hard to tell apart; repeating asks for every word again.
   bool repeat = false;
   int64_t warmup_steps = -1;  // -1: 5% of steps
   double grad_clip = 1.0;
