@@ -4,10 +4,12 @@
 For each model folder (a Hugging Face folder: model.safetensors + tokenizer.json, as
 `modelgrow text make` writes them) and each group of words, prints the mean pairwise cosine of the
 words' token embeddings after subtracting the vocabulary's mean embedding, and their mean norm.
-Words the model cannot tell apart in its input carry no more information to a cross-attention
-that reads them: docs/reproducing.md ("Six seeds of the grown pathway") uses this to show that
-next-token training on the synthetic captions, where a colour or a shape is chosen at random and
-so never predicts anything, pulls those words together.
+Identical embeddings carry nothing to tell the words apart; alike ones still can (a model
+trained to repeat captions keeps its colours about as alike and still repeats each one right).
+docs/reproducing.md ("Six seeds of the grown pathway") uses this to show that next-token training
+on the synthetic captions, where a colour or a shape is chosen at random, pulls those words
+together, and that this alone does not explain why a grown pathway over the model carries no
+colours.
 
     scripts/token_similarity.py runs/x/cache/text-llm-*/model \
         --group colours=red,green,blue,yellow,purple --group shapes=circle,square,triangle
