@@ -337,9 +337,10 @@ std::string Repeated(const std::filesystem::path& folder, const std::string& cap
 }
 
 // A model trained to repeat carries the colour and the motion of captions it never saw into its
-// answer: it keeps a colour apart from the other colours, which next-token training never asks
-// (nothing before a colour predicts it). At this size and length it does not yet keep the five
-// shapes apart (it answers one shape for all), so only colour and motion are checked.
+// answer: it keeps a colour apart from the other colours, which next-token training on this
+// corpus never asks (each caption names its colour once, and nothing before it predicts it). At
+// this size and length it does not yet keep the five shapes apart (it answers one shape for all),
+// so only colour and motion are checked.
 TEST(TinyModels, RepeatingCarriesTheColourAndMotionOfUnseenCaptions) {
   TempDir dir;
   std::vector<std::string> captions = testing::CaptionCorpus();
@@ -363,7 +364,7 @@ TEST(TinyModels, RepeatingCarriesTheColourAndMotionOfUnseenCaptions) {
   struct Unseen {
     std::string caption, color, motion;
   };
-  int kept = 0, kept_untaught = 0;
+  int kept_untaught = 0;
   for (const Unseen& u : std::vector<Unseen>{
            {"a yellow pyramid moves right near a tall wall", "yellow", "moves right"},
            {"a blue sphere rolls forward", "blue", "rolls forward"},
@@ -375,11 +376,9 @@ TEST(TinyModels, RepeatingCarriesTheColourAndMotionOfUnseenCaptions) {
       return answer.rfind("a " + u.color + " ", 0) == 0 && answer.find(u.motion) != answer.npos;
     };
     std::string answer = Repeated(o.out, u.caption);
-    kept += keeps(answer);
     kept_untaught += keeps(Repeated(dir / "trained", u.caption));
     EXPECT_TRUE(keeps(answer)) << u.caption << " -> " << answer;
   }
-  EXPECT_EQ(kept, 4);
   EXPECT_EQ(kept_untaught, 0);
 }
 
