@@ -3,8 +3,9 @@
 // apply_chat_template(tokenize=True) does, one chosen hidden state, the attention mask. Its Maker
 // makes a tiny Llama / Qwen2 folder from captions and, with `train_steps`, teaches it their
 // language inside the encoder's own prompt format (`make = {...}`, `modelgrow text make --plugin
-// llm`) and, with `train_rewrite`, to rewrite short captions into detailed ones. Its Tokenizer
-// serves `modelgrow text tokenize`; its Rewriter rewrites prompts (`modelgrow rewrite`).
+// llm`), with `train_rewrite` to rewrite short captions into detailed ones and with `train_repeat`
+// to repeat them. Its Tokenizer serves `modelgrow text tokenize`; its Rewriter rewrites prompts
+// (`modelgrow rewrite`).
 #include <algorithm>
 #include <memory>
 #include <mutex>
