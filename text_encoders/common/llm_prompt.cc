@@ -1,6 +1,8 @@
 #include "common/llm_prompt.h"
 
+#include <algorithm>
 #include <ctime>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -166,6 +168,61 @@ std::vector<int64_t> LlmPromptFormat::PromptIds(const std::string& prompt, int64
     if (truncated) *truncated = true;
   }
   return ids;
+}
+
+LlmPromptFormat::Echo LlmPromptFormat::EchoIds(const std::string& prompt, int64_t max_length,
+                                               bool* truncated) const {
+  if (!chat_) {
+    throw InputError(fmt::format(
+        "echo repeats the prompt as the assistant's answer and needs a chat template, but the "
+        "prompt comes from a {{prompt}} template ({})",
+        source_));
+  }
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!options_.system_prompt.empty()) {
+    messages.push_back({{"role", "system"}, {"content", options_.system_prompt}});
+  }
+  messages.push_back({{"role", "user"}, {"content", prompt}});
+  messages.push_back({{"role", "assistant"}, {"content", prompt}});
+  const std::string text = Render(messages, false);
+  // Templates commonly trim a message; the assistant's copy is the last occurrence either way.
+  std::string_view copy = prompt;
+  size_t at = text.rfind(copy);
+  if (at == std::string::npos) {
+    const size_t first = copy.find_first_not_of(" \t\n\r");
+    copy = first == std::string_view::npos
+               ? std::string_view()
+               : copy.substr(first, copy.find_last_not_of(" \t\n\r") - first + 1);
+    at = text.rfind(copy);
+  }
+  if (at == std::string::npos) {
+    throw InputError(fmt::format(
+        "echo: {} does not write the prompt as given, so its second copy cannot be found",
+        source_));
+  }
+  // The copy's tokens: those the text before it does not share with the whole, up to the first
+  // the text through it does not share. A token the copy shares with its neighbours (a merge
+  // across the boundary) belongs to the copy.
+  auto common = [](const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+    return static_cast<int64_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                                a.begin());
+  };
+  Echo echo;
+  std::vector<int64_t> all = tokenizer_->Encode(text, false);
+  std::vector<int64_t> through = tokenizer_->Encode(text.substr(0, at + copy.size()), false);
+  const int64_t n = static_cast<int64_t>(all.size());
+  int64_t end = common(through, all);
+  if (end < static_cast<int64_t>(through.size())) end = std::min(end + 1, n);
+  echo.start = std::min(common(tokenizer_->Encode(text.substr(0, at), false), all), end);
+  // An empty prompt has no tokens of its own: it is read as the token before its place.
+  if (echo.start == end) echo.start = std::max<int64_t>(0, end - 1);
+  if (truncated) *truncated = false;
+  if (max_length >= 0 && end - echo.start > max_length) {
+    end = echo.start + max_length;
+    if (truncated) *truncated = true;
+  }
+  echo.ids.assign(all.begin(), all.begin() + end);
+  return echo;
 }
 
 std::vector<int64_t> LlmPromptFormat::ConversationIds(const nlohmann::ordered_json& messages,

@@ -74,6 +74,18 @@ class LlmPromptFormat {
   std::vector<int64_t> PromptIds(const std::string& prompt, int64_t max_length = -1,
                                  bool* truncated = nullptr) const;
 
+  // The prompt read twice ("echo"): [system, user: prompt, assistant: prompt] rendered by the chat
+  // template, and where the assistant's copy lies among its ids. A decoder's token sees only what
+  // precedes it, so only in the second copy has every token of the prompt seen all of it.
+  struct Echo {
+    std::vector<int64_t> ids;  // up to the end of the copy: later tokens cannot change it
+    int64_t start = 0;         // the copy is ids[start, ids.size())
+  };
+  // The copy is cut at the end to max_length ids (< 0: not cut). InputError without a chat
+  // template, or when the template does not write the prompt as given (so its copy cannot be
+  // found).
+  Echo EchoIds(const std::string& prompt, int64_t max_length = -1, bool* truncated = nullptr) const;
+
   // A whole conversation (an array of {"role", "content"}), chat templates only (InputError
   // otherwise).
   std::string Render(const nlohmann::ordered_json& messages, bool add_generation_prompt) const;

@@ -1,6 +1,7 @@
 // The `llm` text encoder: a Llama-family decoder (Llama 2/3, Qwen2, Mistral) read as an encoder
 // -- the prompt rendered by the folder's chat template (or a {prompt} template) and tokenised as
-// apply_chat_template(tokenize=True) does, one chosen hidden state, the attention mask. Its Maker
+// apply_chat_template(tokenize=True) does, one chosen hidden state, the attention mask; with
+// `echo`, the prompt read twice and the states of its second copy. Its Maker
 // makes a tiny Llama / Qwen2 folder from captions and, with `train_steps`, teaches it their
 // language inside the encoder's own prompt format (`make = {...}`, `modelgrow text make --plugin
 // llm`), with `train_rewrite` to rewrite short captions into detailed ones and with `train_repeat`
@@ -72,6 +73,11 @@ make = {type = "qwen2", vocab_size = 96, d_model = 16, layers = 2, heads = 2, kv
 max_length = 48
 system_prompt = ""
 make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, train_batch_size = 4, train_rewrite = true}
+
+[[example]]
+max_length = 40
+echo = true
+make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2}
 )toml";
 
   // `modelgrow text tokenize`: the folder's tokenizer as Hugging Face loads it.
@@ -170,6 +176,7 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
     prompt_.add_generation_prompt = o.Bool("add_generation_prompt", false);
     prompt_.add_bos = o.Bool("add_bos", true);
     hidden_layer_ = o.Int("hidden_layer", -1);
+    echo_ = o.Bool("echo", false);
     dtype_ = DtypeOption(o);
     device_ = DeviceOption(o, context.device);
     tokenizer_file_ = o.String("tokenizer", "");
@@ -190,6 +197,15 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
                "system_prompt and add_generation_prompt apply to chat templates, not to a "
                "{prompt} template");
       }
+    }
+    if (echo_ && !prompt_.text_template.empty()) {
+      o.Fail("echo",
+             "repeats the prompt as the assistant's answer and needs a chat template, not a "
+             "{prompt} `template`");
+    }
+    if (echo_ && o.Has("add_generation_prompt")) {
+      o.Fail("add_generation_prompt",
+             "does not apply with echo, which writes the assistant's turn");
     }
     if (!prompt_.chat_template.empty() && prompt_template_only_) {
       o.Fail("add_bos", "applies to {prompt} templates; a chat template writes BOS itself");
@@ -219,18 +235,25 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
             "(the {} is used)",
             folder_.string(), format.source()));
       }
+      if (!format.chat() && echo_) {
+        throw InputError(fmt::format(
+            "echo repeats the prompt as the assistant's answer and needs a chat template, but {} "
+            "has none (give the folder one, or set chat_template)",
+            folder_.string()));
+      }
       pad_id_ = tokenizer->pad_id() >= 0   ? tokenizer->pad_id()
                 : tokenizer->eos_id() >= 0 ? tokenizer->eos_id()
                                            : 0;
       // What the output depends on: the weights, the tokenizer and prompt format, and every
       // option that shapes the tokens or picks the hidden state.
-      key_ = "llm-" + ContentHash("text-encoder-llm/2")
-                          .Add("folder", FolderFingerprint(folder_))
-                          .Add("prompt", format.fingerprint())
-                          .Add("max_length", max_length_)
-                          .Add("hidden_state", hidden_index)
-                          .Add("dtype", DtypeName())
-                          .Short();
+      ContentHash key("text-encoder-llm/2");
+      key.Add("folder", FolderFingerprint(folder_))
+          .Add("prompt", format.fingerprint())
+          .Add("max_length", max_length_)
+          .Add("hidden_state", hidden_index)
+          .Add("dtype", DtypeName());
+      if (echo_) key.Add("echo", "the assistant's copy");  // keys without echo stay as they were
+      key_ = "llm-" + key.Short();
       hidden_index_ = hidden_index;
       tokenizer_ = std::move(tokenizer);
       format_ = std::move(format);
@@ -253,6 +276,7 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
   TextEncoding Encode(const std::vector<std::string>& prompts) override {
     std::lock_guard<std::mutex> lock(mutex_);
     RequireLoaded();
+    if (echo_) return EncodeEcho(prompts);
     std::vector<std::vector<int64_t>> ids;
     ids.reserve(prompts.size());
     int64_t truncated = 0;
@@ -285,6 +309,7 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
                         {"path", folder_.string()},
                         {"hidden_layer", hidden_layer_},
                         {"max_length", max_length_},
+                        {"echo", echo_},
                         {"dtype", DtypeName()},
                         {"device", device_.str()},
                         {"null_policy", "model_buffer"}};
@@ -306,6 +331,41 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
   }
 
  private:
+  // Each prompt's second copy: the decoder runs over everything up to its end, and the copy's
+  // states are moved to the front of the row, so rows read like any other encoding.
+  TextEncoding EncodeEcho(const std::vector<std::string>& prompts) {
+    std::vector<std::vector<int64_t>> ids;
+    std::vector<int64_t> starts;
+    int64_t truncated = 0, longest = 1;
+    for (const std::string& p : prompts) {
+      bool cut = false;
+      LlmPromptFormat::Echo echo = format_->EchoIds(p, max_length_, &cut);
+      truncated += cut ? 1 : 0;
+      longest = std::max<int64_t>(longest, static_cast<int64_t>(echo.ids.size()));
+      starts.push_back(echo.start);
+      ids.push_back(std::move(echo.ids));
+    }
+    TokenizedBatch input = PadBatch(ids, longest, pad_id_, truncated);
+    truncation_->Add(input.truncated);
+    at::Tensor hidden;
+    {
+      torch::InferenceMode inference;
+      hidden =
+          model_->HiddenState(input.ids.to(device_), input.mask.to(device_), hidden_index_).cpu();
+    }
+    hidden = hidden.clone();
+    const int64_t batch = static_cast<int64_t>(prompts.size());
+    TextEncoding out;
+    out.embedding = torch::zeros({batch, max_length_, hidden.size(2)}, hidden.options());
+    out.mask = torch::zeros({batch, max_length_}, torch::kBool);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t n = static_cast<int64_t>(ids[b].size()) - starts[b];
+      out.embedding[b].narrow(0, 0, n).copy_(hidden[b].narrow(0, starts[b], n));
+      out.mask[b].narrow(0, 0, n).fill_(true);
+    }
+    return out;
+  }
+
   void RequireLoaded() const {
     if (!model_ || !truncation_) throw RunError("text encoder llm: used before Load()");
   }
@@ -319,6 +379,7 @@ make = {vocab_size = 96, d_model = 16, layers = 1, heads = 2, train_steps = 2, t
   LlmPromptOptions prompt_;
   bool chat_only_ = false, prompt_template_only_ = false;
   int64_t hidden_layer_ = -1, hidden_index_ = 0;
+  bool echo_ = false;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_ = c10::Device(c10::DeviceType::CPU);
   int64_t pad_id_ = 0;

@@ -118,6 +118,74 @@ TEST_F(LlmPlugin, EncodesTheChatTemplatedPromptAtAChosenLayer) {
   EXPECT_EQ(c.mask.sum().item<int64_t>(), static_cast<int64_t>(text.size()) + 1);
 }
 
+// echo: the prompt is read twice, [system, user: prompt, assistant: prompt], and the states of the
+// assistant's copy come out, moved to the front of the row. Every token of that copy has seen the
+// whole prompt, which no token of a single reading has.
+TEST_F(LlmPlugin, EchoReadsTheSecondCopyInWhichEveryTokenHasSeenThePrompt) {
+  auto echo = plugin_->Load(Table("max_length = 64\necho = true\n"));
+  auto plain = plugin_->Load(Table("max_length = 64\n"));
+  const std::vector<std::string> prompts = {"a red cube moves left", "a red cube moves right"};
+  TextEncoding e = echo->Encode(prompts);
+  TextEncoding p = plain->Encode(prompts);
+  EXPECT_EQ(e.embedding.sizes(), (std::vector<int64_t>{2, 64, 32}));
+  EXPECT_EQ(echo->Describe()["echo"], true);
+  EXPECT_NE(echo->CacheKey(), plain->CacheKey());
+
+  // The same numbers as the model over the conversation rendered by hand, its copy cut out by
+  // hand: the ids after the assistant's header, up to its end-of-turn.
+  const std::string head =
+      "<s><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision "
+      "assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\na red cube moves "
+      "left<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+  hf::HfTokenizer tokenizer = hf::HfTokenizer::Load(*dir_ / "llama");
+  std::vector<int32_t> before = tokenizer.Encode(head, false);
+  std::vector<int32_t> all = tokenizer.Encode(head + "a red cube moves left<|eot_id|>", false);
+  ASSERT_EQ(std::vector<int32_t>(all.begin(), all.begin() + before.size()), before);
+  const int64_t start = static_cast<int64_t>(before.size());
+  const int64_t n = static_cast<int64_t>(all.size()) - 1 - start;  // less the end-of-turn
+  ASSERT_GT(n, 3);
+  ASSERT_EQ(e.mask[0].sum().item<int64_t>(), n);
+  at::Tensor input = torch::tensor(std::vector<int64_t>(all.begin(), all.end() - 1)).unsqueeze(0);
+  LlamaDecoder model = LoadLlamaDecoder(*dir_ / "llama");
+  torch::NoGradGuard no_grad;
+  at::Tensor states = model->HiddenState(input, torch::ones_like(input, torch::kBool), -1);
+  EXPECT_LT(testing::MaxAbsError(states[0].narrow(0, start, n), e.embedding[0].narrow(0, 0, n)),
+            1e-5);
+  EXPECT_EQ(e.embedding[0].narrow(0, n, 64 - n).abs().max().item<float>(), 0.0f);
+
+  // "left" and "right" come last: read once, every state before them is the same for both
+  // prompts; in the copy, the first already differs.
+  const int64_t shared =
+      static_cast<int64_t>(tokenizer.Encode(head.substr(0, head.find("left")), false).size()) - 1;
+  ASSERT_GT(shared, 20);
+  EXPECT_LT(testing::MaxAbsError(p.embedding[0].narrow(0, 0, shared),
+                                 p.embedding[1].narrow(0, 0, shared)),
+            1e-6);
+  EXPECT_GT((e.embedding[0][0] - e.embedding[1][0]).abs().max().item<float>(), 1e-3);
+
+  // Cut at max_length: the first states are unchanged (nothing later reaches them), and counted.
+  auto short_echo = plugin_->Load(Table("max_length = 3\necho = true\n"));
+  TextEncoding cut = short_echo->Encode({prompts[0]});
+  EXPECT_EQ(cut.mask.sum().item<int64_t>(), 3);
+  EXPECT_LT(testing::MaxAbsError(cut.embedding[0], e.embedding[0].narrow(0, 0, 3)), 1e-5);
+  EXPECT_EQ(short_echo->Describe()["prompts_truncated"], 1);
+  // An empty prompt has no tokens of its own: it is read as the token before its place.
+  TextEncoding empty = echo->Encode({""});
+  EXPECT_EQ(empty.mask.sum().item<int64_t>(), 1);
+  EXPECT_TRUE(torch::isfinite(empty.embedding).all().item<bool>());
+
+  // A folder without a chat template has no assistant's turn to repeat the prompt in.
+  TempDir dir;
+  std::filesystem::copy(*dir_ / "llama", dir / "plain");
+  nlohmann::json config = nlohmann::json::parse(ReadFile(dir / "plain" / "tokenizer_config.json"));
+  config.erase("chat_template");
+  WriteFileAtomic(dir / "plain" / "tokenizer_config.json", config.dump());
+  auto no_chat =
+      plugin_->Construct(fmt::format("path = \"{}\"\necho = true\n", (dir / "plain").string()));
+  EXPECT_THROW_WITH(no_chat->Load(), InputError, "echo", "needs a chat template",
+                    (dir / "plain").string());
+}
+
 TEST_F(LlmPlugin, OptionProblemsAtConstructionModelProblemsAtLoad) {
   EXPECT_THROW_WITH(
       plugin_->Construct(Table("template = \"no slot\"\nmax_length = 0\nadd_bos = 1\n")),
@@ -129,6 +197,12 @@ TEST_F(LlmPlugin, OptionProblemsAtConstructionModelProblemsAtLoad) {
                     ValidationError, "apply to chat templates");
   EXPECT_THROW_WITH(plugin_->Construct(Table("chat_template = \"x\"\nadd_bos = false\n")),
                     ValidationError, "add_bos", "writes BOS itself");
+  EXPECT_THROW_WITH(plugin_->Construct(Table("echo = true\ntemplate = \"{prompt}\"\n")),
+                    ValidationError, "echo", "needs a chat template");
+  EXPECT_THROW_WITH(plugin_->Construct(Table("echo = true\nadd_generation_prompt = true\n")),
+                    ValidationError, "add_generation_prompt", "with echo");
+  EXPECT_THROW_WITH(plugin_->Construct(Table("echo = \"yes\"\n")), ValidationError, "echo",
+                    "true or false");
   // Known only at Load: the folder has a chat template.
   EXPECT_THROW_WITH(plugin_->Construct(Table("add_bos = false\n"))->Load(), InputError,
                     "add_bos applies to {prompt} templates", "tokenizer_config.json");
