@@ -183,21 +183,28 @@ LlmPromptFormat::Echo LlmPromptFormat::EchoIds(const std::string& prompt, int64_
     messages.push_back({{"role", "system"}, {"content", options_.system_prompt}});
   }
   messages.push_back({{"role", "user"}, {"content", prompt}});
-  messages.push_back({{"role", "assistant"}, {"content", prompt}});
+  // Where the assistant's copy begins: found by rendering once with a marker in its place, since
+  // the prompt's own text may also occur in what the template writes after it ("e" in
+  // "<|im_end|>"). Letters only: `trim`, as Python's strip, would eat control characters.
+  constexpr std::string_view kMarker = "MODELGROWECHOMARKER";
+  messages.push_back({{"role", "assistant"}, {"content", kMarker}});
+  const std::string marked = Render(messages, false);
+  const size_t at = marked.find(kMarker);
+  messages.back()["content"] = prompt;
   const std::string text = Render(messages, false);
-  // Templates commonly trim a message; the assistant's copy is the last occurrence either way.
+  // Templates commonly trim a message: the copy is the prompt as given, or trimmed.
   std::string_view copy = prompt;
-  size_t at = text.rfind(copy);
-  if (at == std::string::npos) {
+  if (at != std::string::npos && text.compare(at, copy.size(), copy) != 0) {
     const size_t first = copy.find_first_not_of(" \t\n\r");
     copy = first == std::string_view::npos
                ? std::string_view()
                : copy.substr(first, copy.find_last_not_of(" \t\n\r") - first + 1);
-    at = text.rfind(copy);
   }
-  if (at == std::string::npos) {
+  if (at == std::string::npos || marked.compare(0, at, text, 0, at) != 0 ||
+      text.compare(at, copy.size(), copy) != 0) {
     throw InputError(fmt::format(
-        "echo: {} does not write the prompt as given, so its second copy cannot be found",
+        "echo: {} does not write the assistant's message as given, so the prompt's second copy "
+        "cannot be found",
         source_));
   }
   // The copy's tokens: those the text before it does not share with the whole, up to the first

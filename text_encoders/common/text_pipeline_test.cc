@@ -234,6 +234,41 @@ TEST_F(PromptFormat, ChatTemplateAsApplyChatTemplate) {
   EXPECT_NE(g.fingerprint(), f.fingerprint());
 }
 
+// echo: [system, user, assistant] with the prompt in both turns; the copy is the assistant's, even
+// where the template writes the prompt's text again after it.
+TEST_F(PromptFormat, EchoFindsTheAssistantsCopy) {
+  LlmPromptFormat f = LlmPromptFormat::Load(folder(), *tokenizer_, {});
+  const std::string head =
+      "<s><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision "
+      "assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\na red cube<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  LlmPromptFormat::Echo e = f.EchoIds("  a red cube ");  // the template trims the content
+  EXPECT_EQ(e.ids, (*tokenizer_)->Encode(head + "a red cube", false));
+  EXPECT_EQ(e.start, static_cast<int64_t>((*tokenizer_)->Encode(head, false).size()));
+  EXPECT_EQ((*tokenizer_)->Decode({e.ids.begin() + e.start, e.ids.end()}, false), "a red cube");
+  bool truncated = false;
+  LlmPromptFormat::Echo cut = f.EchoIds("a red cube", 2, &truncated);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(cut.start, e.start);
+  EXPECT_EQ(cut.ids, std::vector<int64_t>(e.ids.begin(), e.ids.begin() + e.start + 2));
+
+  LlmPromptOptions o;
+  o.system_prompt = "";
+  o.chat_template = "{% for m in messages %}{{ m['content'] }}\n{% endfor %}cube\n";
+  LlmPromptFormat after = LlmPromptFormat::Load(folder(), *tokenizer_, o);
+  LlmPromptFormat::Echo c = after.EchoIds("cube");
+  EXPECT_EQ(c.ids, (*tokenizer_)->Encode("cube\ncube", false));
+  EXPECT_EQ(c.start, static_cast<int64_t>((*tokenizer_)->Encode("cube\n", false).size()));
+
+  o.chat_template = "{{ messages[0]['content'] }}";
+  EXPECT_THROW_WITH(LlmPromptFormat::Load(folder(), *tokenizer_, o).EchoIds("cube"), InputError,
+                    "does not write the assistant's message");
+  LlmPromptOptions plain;
+  plain.text_template = "{prompt}";
+  EXPECT_THROW_WITH(LlmPromptFormat::Load(folder(), *tokenizer_, plain).EchoIds("cube"), InputError,
+                    "needs a chat template");
+}
+
 TEST_F(PromptFormat, ManifestTemplatesAndTheDefault) {
   LlmPromptOptions o;
   o.text_template = "Describe: {prompt}";
