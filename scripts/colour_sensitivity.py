@@ -27,10 +27,10 @@ Pure Python (no numpy or torch): a few dozen captions of a few hundred 64-wide s
 import argparse
 import json
 import math
-import struct
 import sys
-from array import array
 from pathlib import Path
+
+from safetensors_file import read_safetensors, tensor_values
 
 
 def swapped_pairs(lines):
@@ -63,13 +63,7 @@ def swapped_pairs(lines):
 
 def read_encoding(path):
     """[(tokens of prompt 0), (tokens of prompt 1), ...]: each a list of state vectors, masked."""
-    data = Path(path).read_bytes()
-    if len(data) < 8:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for a safetensors header")
-    (header_size,) = struct.unpack("<Q", data[:8])
-    if 8 + header_size > len(data):
-        raise ValueError(f"{path}: header of {header_size} bytes runs past the file's end")
-    header = json.loads(data[8 : 8 + header_size])
+    header, payload = read_safetensors(path)
     for name in ("embedding", "mask"):
         if name not in header:
             raise ValueError(
@@ -79,12 +73,7 @@ def read_encoding(path):
         info = header[name]
         if info["dtype"] not in dtypes:
             raise ValueError(f"{path}: {name} is {info['dtype']}; expected one of {dtypes}")
-        begin, end = info["data_offsets"]
-        values = array(code)
-        values.frombytes(data[8 + header_size + begin : 8 + header_size + end])
-        if sys.byteorder != "little":
-            values.byteswap()
-        return values, info["shape"]
+        return tensor_values(header, payload, name, code), info["shape"]
 
     states, shape = tensor("embedding", "f", ("F32",))
     mask, mask_shape = tensor("mask", "B", ("BOOL", "U8"))

@@ -20,10 +20,10 @@ Pure Python (no numpy or torch): the tiny models are a few hundred rows.
 import argparse
 import json
 import math
-import struct
 import sys
-from array import array
 from pathlib import Path
+
+from safetensors_file import read_safetensors, tensor_values
 
 EMBEDDING_NAMES = ("model.embed_tokens.weight", "shared.weight", "encoder.embed_tokens.weight")
 # Word-start markers of SentencePiece-style (metaspace) and byte-level BPE vocabularies.
@@ -32,13 +32,7 @@ WORD_PREFIXES = ("\u2581", "\u0120", "")
 
 def read_embeddings(path):
     """The token-embedding matrix of a safetensors file, as a list of rows."""
-    data = path.read_bytes()
-    if len(data) < 8:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for a safetensors header")
-    (header_size,) = struct.unpack("<Q", data[:8])
-    if 8 + header_size > len(data):
-        raise ValueError(f"{path}: header of {header_size} bytes runs past the file's end")
-    header = json.loads(data[8 : 8 + header_size])
+    header, payload = read_safetensors(path)
     name = next((n for n in EMBEDDING_NAMES if n in header), None)
     if name is None:
         raise ValueError(f"{path}: no token embedding (looked for {', '.join(EMBEDDING_NAMES)})")
@@ -47,11 +41,7 @@ def read_embeddings(path):
         raise ValueError(
             f"{path}: {name} is {info['dtype']} {info['shape']}; expected F32 [rows, dim]")
     rows, dim = info["shape"]
-    begin, end = info["data_offsets"]
-    values = array("f")
-    values.frombytes(data[8 + header_size + begin : 8 + header_size + end])
-    if sys.byteorder != "little":
-        values.byteswap()
+    values = tensor_values(header, payload, name, "f")
     if len(values) != rows * dim:
         raise ValueError(f"{path}: {name} holds {len(values)} values; expected {rows * dim}")
     return [values[r * dim : (r + 1) * dim] for r in range(rows)]
