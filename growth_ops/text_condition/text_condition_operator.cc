@@ -200,8 +200,7 @@ test_options_error = "must not be empty"
     }
   }
 
-  // Fits condition `to`'s caption projection (and its null caption unless it is to stay zero)
-  // with `to` standing in for
+  // Fits condition `to`'s caption projection with `to` standing in for
   // `from`: `to` gets `from`'s output projections, `from`'s are zeroed, every other parameter is
   // frozen. Afterwards `from`'s output projections are restored bit for bit and `to`'s are zero.
   nlohmann::json Align(STDiT3Impl& model, int64_t from, int64_t to, GrowthData& data) const {
@@ -220,8 +219,7 @@ test_options_error = "must not be empty"
       for (auto& item : params) {
         const std::string& name = item.key();
         trainable.emplace_back(item.value(), item.value().requires_grad());
-        item.value().requires_grad_(name.rfind(mlp_to, 0) == 0 &&
-                                    !(null_ == "zeros" && name == mlp_to + "y_embedding"));
+        item.value().requires_grad_(name.rfind(mlp_to, 0) == 0);
         if (item.value().requires_grad()) fitted.push_back(item.value());
         const size_t at = name.find(proj_to);
         if (at == std::string::npos) continue;
