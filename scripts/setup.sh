@@ -11,6 +11,8 @@ packages=(
   libtorch-dev libopenblas0-pthread libgloo-dev
   libboost-dev libboost-program-options-dev
   libhdf5-dev hdf5-tools python3-h5py
+  # scripts/pathway_probe.py trains a small cross-attention (it shares libtorch-dev's LibTorch).
+  python3-numpy python3-torch
   libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsentencepiece-dev sentencepiece libpcre2-dev libicu-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg

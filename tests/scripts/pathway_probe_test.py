@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Checks scripts/pathway_probe.py on encodings whose answers are known: one that holds each
+object's colour at its own token (the probe reads the colour sets and the second colour), one of
+noise (it reads neither); captions are matched by text, not by order; a caption missing from an
+encoding is an error naming the file.
+
+  pathway_probe_test.py SCRIPT
+"""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SCRIPT = sys.argv.pop(1) if len(sys.argv) > 1 else "scripts/pathway_probe.py"
+COLOURS = ["red", "green", "blue", "yellow"]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True)
+
+
+def samples(n, seed):
+    """Scenes of one to three objects; every caption is distinct (it carries its index)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        colours = [rng.choice(COLOURS) for _ in range(rng.randint(1, 3))]
+        caption = f"scene {seed}-{i}: " + ", ".join(f"a {c} dot" for c in colours)
+        out.append({"captions": {"detailed": caption, "short": "x"},
+                    "labels": {"background": "gray",
+                               "objects": [{"color": c, "shape": "dot"} for c in colours]}})
+    return out
+
+
+def write_encoding(path, prompts, states, length, dim):
+    """states[i]: the state vectors of prompt i (masked after them, zeros)."""
+    values, mask = [], []
+    for s in states:
+        for t in range(length):
+            values += s[t] if t < len(s) else [0.0] * dim
+            mask.append(1 if t < len(s) else 0)
+    a = struct.pack("<%df" % len(values), *values)
+    b = bytes(mask)
+    header = {"__metadata__": {"prompts": json.dumps(prompts)},
+              "embedding": {"dtype": "F32", "shape": [len(states), length, dim],
+                            "data_offsets": [0, len(a)]},
+              "mask": {"dtype": "BOOL", "shape": [len(states), length],
+                       "data_offsets": [len(a), len(a) + len(b)]}}
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + a + b)
+
+
+def colour_tokens(sample, dim, rng):
+    """A token per object: its colour one-hot plus its position, with a little noise."""
+    tokens = []
+    for k, o in enumerate(sample["labels"]["objects"]):
+        v = [rng.gauss(0, 0.05) for _ in range(dim)]
+        v[COLOURS.index(o["color"])] += 3.0
+        v[len(COLOURS) + k] += 3.0
+        tokens.append(v)
+    return tokens
+
+
+class PathwayProbe(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = lambda name: os.path.join(self.dir.name, name)
+        self.train, self.test = samples(256, 0), samples(96, 1)
+        for name, rows in (("train.jsonl", self.train), ("test.jsonl", self.test)):
+            with open(self.path(name), "w") as f:
+                f.write("".join(json.dumps(s) + "\n" for s in rows))
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def fit(self, encoding, steps="300"):
+        result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"), encoding,
+                     "--steps", steps, "--seeds", "1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        row = [line.split("\t") for line in result.stdout.splitlines()
+               if line.startswith(encoding)]
+        self.assertEqual(len(row), 1, result.stdout)
+        return float(row[0][2]), float(row[0][3]), float(row[0][4])
+
+    def test_captions_lists_both_files_in_order(self):
+        result = run("captions", self.path("train.jsonl"), self.path("test.jsonl"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.splitlines(),
+                         [s["captions"]["detailed"] for s in self.train + self.test])
+
+    def test_reads_colours_an_encoding_holds_and_not_from_noise(self):
+        rng = random.Random(7)
+        everything = self.train + self.test
+        # Stored in reverse: the probe must match states to samples by caption.
+        order = list(reversed(everything))
+        prompts = [s["captions"]["detailed"] for s in order]
+        dim = 8
+        held = [colour_tokens(s, dim, rng) for s in order]
+        noise = [[[rng.gauss(0, 1) for _ in range(dim)] for _ in range(3)] for _ in order]
+        write_encoding(self.path("held.safetensors"), prompts, held, 4, dim)
+        write_encoding(self.path("noise.safetensors"), prompts, noise, 4, dim)
+        sets, second, count = self.fit(self.path("held.safetensors"))
+        self.assertGreater(sets, 0.9)
+        self.assertGreater(second, 0.9)
+        self.assertGreater(count, 0.9)
+        sets, second, _ = self.fit(self.path("noise.safetensors"))
+        self.assertLess(sets, 0.2)
+        self.assertLess(second, 0.5)
+
+    def test_a_caption_missing_from_an_encoding_is_an_error_naming_it(self):
+        everything = (self.train + self.test)[:-1]
+        write_encoding(self.path("short.safetensors"),
+                       [s["captions"]["detailed"] for s in everything],
+                       [[[1.0] * 4] for _ in everything], 2, 4)
+        result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
+                     self.path("short.safetensors"), "--steps", "1", "--seeds", "1")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("short.safetensors", result.stderr)
+        self.assertIn("1 caption(s) not encoded", result.stderr)
+        self.assertIn(self.test[-1]["captions"]["detailed"], result.stderr)
+
+    def test_an_encoding_without_prompts_is_an_error_naming_it(self):
+        write_encoding(self.path("bare.safetensors"), [], [[[1.0] * 4]], 2, 4)
+        with open(self.path("bare.safetensors"), "rb") as f:
+            data = f.read()
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        del header["__metadata__"]
+        text = json.dumps(header).encode()
+        with open(self.path("bare.safetensors"), "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+        result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
+                     self.path("bare.safetensors"), "--steps", "1", "--seeds", "1")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("bare.safetensors: no prompts", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
