@@ -10,13 +10,13 @@ the object count. Trained with Adam (lr 1e-3, batch 64) on the training captions
 each number of steps asked, and scored on the test captions: the share of several-object scenes
 whose colour set is read exactly (what the evaluation's `colors` metric asks of a video), of the
 second object's colour, and of the count. Few steps say how fast a pathway can find an attribute,
-many say whether the encoding holds it at all. docs/reproducing.md ("What a cross-attention can
-read") compares the T5s and the tiny Llamas this way.
+many say whether the encoding holds it at all. docs/reproducing.md ("Copied, fresh, or
+aligned") compares the T5s and the tiny Llamas this way.
 
     modelgrow dataset show --options experiments/paper/language_align.toml \\
         --table data.continual --count 1024 > train.jsonl
-    modelgrow dataset show --options heldout512.toml --table data.continual_heldout \\
-        --count 512 > test.jsonl
+    modelgrow dataset show --options experiments/paper/language_align.toml \\
+        --table data.continual_heldout --set size=512 --count 512 > test.jsonl
     scripts/pathway_probe.py captions train.jsonl test.jsonl > captions.txt
     modelgrow text encode --plugin llm ... --prompts-file captions.txt --out llm.safetensors
     scripts/pathway_probe.py fit train.jsonl test.jsonl llm.safetensors t5.safetensors ...
