@@ -8,8 +8,9 @@ tokens, one 4-head cross-attention over the caption's tokens (its mask applied),
 on the queries' outputs that predict the set of object colours, the second object's colour and
 the object count. Trained with Adam (lr 1e-3, batch 64) on the training captions' encodings for
 each number of steps asked, and scored on the test captions: the share of several-object scenes
-whose colour set is read exactly (what the evaluation's `colors` metric asks of a video), of the
-second object's colour, and of the count. Few steps say how fast a pathway can find an attribute,
+whose colour set is read exactly (logits above zero; the evaluation's `colors` metric also asks
+for the exact set, taking as many colours as the scene has), of the second object's colour, and
+of the count. Few steps say how fast a pathway can find an attribute,
 many say whether the encoding holds it at all. docs/reproducing.md ("Copied, fresh, or
 aligned") compares the T5s and the tiny Llamas this way.
 

@@ -14,6 +14,8 @@ import sys
 import tempfile
 import unittest
 
+import encoding_file
+
 SCRIPT = sys.argv.pop(1) if len(sys.argv) > 1 else "scripts/colour_sensitivity.py"
 
 
@@ -29,21 +31,7 @@ def sample(background, objects, caption):
 
 def write_encoding(path, prompts, length):
     """prompts: lists of state vectors, padded to `length` with zeros (mask false)."""
-    dim = len(prompts[0][0])
-    states, mask = [], []
-    for p in prompts:
-        for t in range(length):
-            states += p[t] if t < len(p) else [0.0] * dim
-            mask.append(1 if t < len(p) else 0)
-    a = struct.pack("<%df" % len(states), *states)
-    b = bytes(mask)
-    header = {"embedding": {"dtype": "F32", "shape": [len(prompts), length, dim],
-                            "data_offsets": [0, len(a)]},
-              "mask": {"dtype": "BOOL", "shape": [len(prompts), length],
-                       "data_offsets": [len(a), len(a) + len(b)]}}
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + a + b)
+    encoding_file.write_encoding(path, prompts, length, len(prompts[0][0]))
 
 
 class ColourSensitivity(unittest.TestCase):

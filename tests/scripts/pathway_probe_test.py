@@ -9,11 +9,12 @@ encoding is an error naming the file.
 import json
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
 import unittest
+
+import encoding_file
 
 SCRIPT = sys.argv.pop(1) if len(sys.argv) > 1 else "scripts/pathway_probe.py"
 COLOURS = ["red", "green", "blue", "yellow"]
@@ -37,22 +38,7 @@ def samples(n, seed):
 
 
 def write_encoding(path, prompts, states, length, dim):
-    """states[i]: the state vectors of prompt i (masked after them, zeros)."""
-    values, mask = [], []
-    for s in states:
-        for t in range(length):
-            values += s[t] if t < len(s) else [0.0] * dim
-            mask.append(1 if t < len(s) else 0)
-    a = struct.pack("<%df" % len(values), *values)
-    b = bytes(mask)
-    header = {"__metadata__": {"prompts": json.dumps(prompts)},
-              "embedding": {"dtype": "F32", "shape": [len(states), length, dim],
-                            "data_offsets": [0, len(a)]},
-              "mask": {"dtype": "BOOL", "shape": [len(states), length],
-                       "data_offsets": [len(a), len(a) + len(b)]}}
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + a + b)
+    encoding_file.write_encoding(path, states, length, dim, prompts)
 
 
 def colour_tokens(sample, dim, rng):
@@ -125,15 +111,7 @@ class PathwayProbe(unittest.TestCase):
         self.assertIn(self.test[-1]["captions"]["detailed"], result.stderr)
 
     def test_an_encoding_without_prompts_is_an_error_naming_it(self):
-        write_encoding(self.path("bare.safetensors"), [], [[[1.0] * 4]], 2, 4)
-        with open(self.path("bare.safetensors"), "rb") as f:
-            data = f.read()
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + n])
-        del header["__metadata__"]
-        text = json.dumps(header).encode()
-        with open(self.path("bare.safetensors"), "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+        encoding_file.write_encoding(self.path("bare.safetensors"), [[[1.0] * 4]], 2, 4)
         result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
                      self.path("bare.safetensors"), "--steps", "1", "--seeds", "1")
         self.assertNotEqual(result.returncode, 0)
