@@ -10,9 +10,9 @@ the object count. Trained with Adam (lr 1e-3, batch 64) on the training captions
 each number of steps asked, and scored on the test captions: the share of several-object scenes
 whose colour set is read exactly (logits above zero; the evaluation's `colors` metric also asks
 for the exact set, taking as many colours as the scene has), of the second object's colour, and
-of the count. Few steps say how fast a pathway can find an attribute,
-many say whether the encoding holds it at all. docs/reproducing.md ("Copied, fresh, or
-aligned") compares the T5s and the tiny Llamas this way.
+of the count. Few steps say how fast a pathway can find an attribute, many say whether the
+encoding holds it at all. docs/reproducing.md ("Copied, fresh, or aligned") compares the T5s and
+the tiny Llamas this way.
 
     modelgrow dataset show --options experiments/paper/language_align.toml \\
         --table data.continual --count 1024 > train.jsonl

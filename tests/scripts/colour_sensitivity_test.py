@@ -29,11 +29,6 @@ def sample(background, objects, caption):
                                   "objects": [{"color": c, "shape": s} for c, s in objects]}})
 
 
-def write_encoding(path, prompts, length):
-    """prompts: lists of state vectors, padded to `length` with zeros (mask false)."""
-    encoding_file.write_encoding(path, prompts, length, len(prompts[0][0]))
-
-
 class ColourSensitivity(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -71,7 +66,8 @@ class ColourSensitivity(unittest.TestCase):
         first, first_swapped = [[1, 0], [-1, 0]], [[1, 0], [-1, 2]]
         # Pair 2: different lengths (left out of the ratio, but in the mean).
         second, second_swapped = [[1, 0]], [[1, 0], [-1, 0]]
-        write_encoding(self.path("e.st"), [first, first_swapped, second, second_swapped], 3)
+        encoding_file.write_encoding(self.path("e.st"),
+                                     [first, first_swapped, second, second_swapped], 3)
         result = run("measure", self.path("e.st"))
         self.assertEqual(result.returncode, 0, result.stderr)
         row = result.stdout.splitlines()[1].split("\t")
@@ -84,12 +80,12 @@ class ColourSensitivity(unittest.TestCase):
 
     def test_change_after_the_first_changed_token_is_its_share(self):
         a, b = [[0, 0], [1, 0], [0, 1]], [[0, 0], [2, 0], [0, 2]]  # changes 1 then 1
-        write_encoding(self.path("e.st"), [a, b], 3)
+        encoding_file.write_encoding(self.path("e.st"), [a, b], 3)
         row = run("measure", self.path("e.st")).stdout.splitlines()[1].split("\t")
         self.assertEqual(row[3], "0.50")
 
     def test_bad_input_names_the_file(self):
-        write_encoding(self.path("odd.st"), [[[1.0]], [[2.0]], [[3.0]]], 1)
+        encoding_file.write_encoding(self.path("odd.st"), [[[1.0]], [[2.0]], [[3.0]]], 1)
         result = run("measure", self.path("odd.st"))
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("3 prompts: expected pairs", result.stderr)

@@ -4,8 +4,9 @@ import json
 import struct
 
 
-def write_encoding(path, states, length, dim, prompts=None):
+def write_encoding(path, states, length, prompts=None):
     """states[i]: the state vectors of prompt i, padded to `length` with zeros (mask false)."""
+    dim = len(states[0][0])
     values, mask = [], []
     for s in states:
         for t in range(length):

@@ -37,10 +37,6 @@ def samples(n, seed):
     return out
 
 
-def write_encoding(path, prompts, states, length, dim):
-    encoding_file.write_encoding(path, states, length, dim, prompts)
-
-
 def colour_tokens(sample, dim, rng):
     """A token per object: its colour one-hot plus its position, with a little noise."""
     tokens = []
@@ -88,8 +84,8 @@ class PathwayProbe(unittest.TestCase):
         dim = 8
         held = [colour_tokens(s, dim, rng) for s in order]
         noise = [[[rng.gauss(0, 1) for _ in range(dim)] for _ in range(3)] for _ in order]
-        write_encoding(self.path("held.safetensors"), prompts, held, 4, dim)
-        write_encoding(self.path("noise.safetensors"), prompts, noise, 4, dim)
+        encoding_file.write_encoding(self.path("held.safetensors"), held, 4, prompts)
+        encoding_file.write_encoding(self.path("noise.safetensors"), noise, 4, prompts)
         sets, second, count = self.fit(self.path("held.safetensors"))
         self.assertGreater(sets, 0.9)
         self.assertGreater(second, 0.9)
@@ -100,9 +96,9 @@ class PathwayProbe(unittest.TestCase):
 
     def test_a_caption_missing_from_an_encoding_is_an_error_naming_it(self):
         everything = (self.train + self.test)[:-1]
-        write_encoding(self.path("short.safetensors"),
-                       [s["captions"]["detailed"] for s in everything],
-                       [[[1.0] * 4] for _ in everything], 2, 4)
+        encoding_file.write_encoding(self.path("short.safetensors"),
+                                     [[[1.0] * 4] for _ in everything], 2,
+                                     [s["captions"]["detailed"] for s in everything])
         result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
                      self.path("short.safetensors"), "--steps", "1", "--seeds", "1")
         self.assertNotEqual(result.returncode, 0)
@@ -111,7 +107,7 @@ class PathwayProbe(unittest.TestCase):
         self.assertIn(self.test[-1]["captions"]["detailed"], result.stderr)
 
     def test_an_encoding_without_prompts_is_an_error_naming_it(self):
-        encoding_file.write_encoding(self.path("bare.safetensors"), [[[1.0] * 4]], 2, 4)
+        encoding_file.write_encoding(self.path("bare.safetensors"), [[[1.0] * 4]], 2)
         result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
                      self.path("bare.safetensors"), "--steps", "1", "--seeds", "1")
         self.assertNotEqual(result.returncode, 0)
