@@ -30,7 +30,7 @@ import math
 import sys
 from pathlib import Path
 
-from safetensors_file import read_safetensors, tensor_values
+from safetensors_file import read_text_encoding
 
 
 def swapped_pairs(lines):
@@ -63,24 +63,7 @@ def swapped_pairs(lines):
 
 def read_encoding(path):
     """[(tokens of prompt 0), (tokens of prompt 1), ...]: each a list of state vectors, masked."""
-    header, payload = read_safetensors(path)
-    for name in ("embedding", "mask"):
-        if name not in header:
-            raise ValueError(
-                f"{path}: no '{name}' tensor (write it with modelgrow text encode --out)")
-
-    def tensor(name, code, dtypes):
-        info = header[name]
-        if info["dtype"] not in dtypes:
-            raise ValueError(f"{path}: {name} is {info['dtype']}; expected one of {dtypes}")
-        return tensor_values(header, payload, name, code), info["shape"]
-
-    states, shape = tensor("embedding", "f", ("F32",))
-    mask, mask_shape = tensor("mask", "B", ("BOOL", "U8"))
-    if len(shape) != 3 or mask_shape != shape[:2]:
-        raise ValueError(
-            f"{path}: embedding {shape} and mask {mask_shape}; expected [N, L, D], [N, L]")
-    n, length, dim = shape
+    _, states, mask, (n, length, dim) = read_text_encoding(path)
     return [
         [states[(i * length + t) * dim : (i * length + t + 1) * dim]
          for t in range(length) if mask[i * length + t]]

@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from safetensors_file import read_safetensors
+from safetensors_file import read_text_encoding
 
 
 def read_samples(path):
@@ -47,27 +47,11 @@ def read_samples(path):
 
 def read_encoding(path):
     """(prompts, states [N, L, D] float32, mask [N, L] bool) of `modelgrow text encode --out`."""
-    header, payload = read_safetensors(path)
-    prompts = json.loads(header.get("__metadata__", {}).get("prompts", "null") or "null")
-    if not isinstance(prompts, list):
+    prompts, states, mask, shape = read_text_encoding(path)
+    if prompts is None:
         raise ValueError(f"{path}: no prompts in its metadata (write it with modelgrow text encode --out)")
-
-    def tensor(name, dtypes):
-        if name not in header:
-            raise ValueError(f"{path}: no '{name}' tensor")
-        info = header[name]
-        if info["dtype"] not in dtypes:
-            raise ValueError(f"{path}: {name} is {info['dtype']}; expected one of {sorted(dtypes)}")
-        begin, end = info["data_offsets"]
-        values = np.frombuffer(payload[begin:end], dtype=dtypes[info["dtype"]])
-        return torch.from_numpy(values.reshape(info["shape"]).copy())
-
-    states = tensor("embedding", {"F32": np.float32})
-    mask = tensor("mask", {"BOOL": np.bool_, "U8": np.uint8}).bool()
-    if states.dim() != 3 or list(mask.shape) != list(states.shape[:2]) or len(prompts) != len(states):
-        raise ValueError(f"{path}: embedding {list(states.shape)}, mask {list(mask.shape)} and "
-                         f"{len(prompts)} prompts; expected [N, L, D], [N, L] and N")
-    return prompts, states, mask
+    return (prompts, torch.from_numpy(np.frombuffer(states, dtype=np.float32).reshape(shape).copy()),
+            torch.from_numpy(np.frombuffer(mask, dtype=np.uint8).reshape(shape[:2]).copy()).bool())
 
 
 class Targets:

@@ -113,6 +113,13 @@ class PathwayProbe(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("bare.safetensors: no prompts", result.stderr)
 
+    def test_prompts_that_do_not_match_the_encodings_are_an_error_naming_the_file(self):
+        encoding_file.write_encoding(self.path("odd.safetensors"), [[[1.0] * 4]] * 2, 2, ["one"])
+        result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"),
+                     self.path("odd.safetensors"), "--steps", "1", "--seeds", "1")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("odd.safetensors: its metadata's prompts are not a list of 2", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
