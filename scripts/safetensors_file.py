@@ -52,7 +52,10 @@ def read_text_encoding(path):
     if len(states) != n * length * dim or len(mask) != n * length:
         raise ValueError(f"{path}: {len(states)} state and {len(mask)} mask values; expected "
                          f"{n * length * dim} and {n * length}")
-    prompts = json.loads(header.get("__metadata__", {}).get("prompts") or "null")
+    try:
+        prompts = json.loads(header.get("__metadata__", {}).get("prompts") or "null")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: its metadata's prompts are not JSON ({e})") from None
     if prompts is not None and (not isinstance(prompts, list) or len(prompts) != n):
         raise ValueError(f"{path}: its metadata's prompts are not a list of {n}, one per encoding")
     return prompts, states, mask, (n, length, dim)

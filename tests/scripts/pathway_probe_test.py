@@ -120,6 +120,18 @@ class PathwayProbe(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("odd.safetensors: its metadata's prompts are not a list of 2", result.stderr)
 
+    def test_prompts_that_are_not_json_are_an_error_naming_the_file(self):
+        path = self.path("garbled.safetensors")
+        encoding_file.write_encoding(path, [[[1.0] * 4]], 2, ["one"])
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:  # the same length, so the header still parses
+            f.write(data.replace(b'[\\"one\\"]', b'[\\"one\\" ', 1))
+        result = run("fit", self.path("train.jsonl"), self.path("test.jsonl"), path,
+                     "--steps", "1", "--seeds", "1")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("garbled.safetensors: its metadata's prompts are not JSON", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
